@@ -1,0 +1,125 @@
+/**
+ * Every failure that reaches a user is one of these classes. Both ends compile against this file:
+ * the location sends `{ code, message }` and the SDK rebuilds the same class from the code, so
+ * `err instanceof ImageNotFound` works whichever side detected the problem.
+ */
+export class TfnzError extends Error {
+  /** Stable, machine-readable name of the failure kind; never changes once published. */
+  readonly code: string = 'TFNZ_ERROR';
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A parameter or option was missing or of the wrong shape. */
+export class BadRequest extends TfnzError {
+  override readonly code = 'BAD_REQUEST';
+}
+/** A frame could not be decoded or did not follow the envelope. */
+export class ProtocolError extends TfnzError {
+  override readonly code = 'PROTOCOL_ERROR';
+}
+/** The peer does not know this command (older or newer version). */
+export class UnknownCommand extends TfnzError {
+  override readonly code = 'UNKNOWN_COMMAND';
+}
+/** The image is in neither the node's engine nor anywhere the location can get it from. */
+export class ImageNotFound extends TfnzError {
+  override readonly code = 'IMAGE_NOT_FOUND';
+}
+/** No container with that id belongs to this session. */
+export class ContainerNotFound extends TfnzError {
+  override readonly code = 'CONTAINER_NOT_FOUND';
+}
+/** The container exists but is not running (still spawning, exited or destroyed). */
+export class ContainerNotRunning extends TfnzError {
+  override readonly code = 'CONTAINER_NOT_RUNNING';
+}
+/** The container could not be created or started. */
+export class SpawnFailed extends TfnzError {
+  override readonly code = 'SPAWN_FAILED';
+}
+/** The location has no node with spare capacity (or none at all). */
+export class NoNodes extends TfnzError {
+  override readonly code = 'NO_NODES';
+}
+/** No node with that id is known to the location. */
+export class NodeNotFound extends TfnzError {
+  override readonly code = 'NODE_NOT_FOUND';
+}
+/** The node went away while the operation was in progress. */
+export class NodeGone extends TfnzError {
+  override readonly code = 'NODE_GONE';
+}
+/** A tag did not follow the rules (the message says which). */
+export class InvalidTag extends TfnzError {
+  override readonly code = 'INVALID_TAG';
+}
+/** The tag is already used by another object of the same kind and user. */
+export class TagInUse extends TfnzError {
+  override readonly code = 'TAG_IN_USE';
+}
+/** No tunnel with that id belongs to this session. */
+export class TunnelNotFound extends TfnzError {
+  override readonly code = 'TUNNEL_NOT_FOUND';
+}
+/** A local port could not be listened on. */
+export class PortInUse extends TfnzError {
+  override readonly code = 'PORT_IN_USE';
+}
+/** The container did not accept a connection on the port before the timeout. */
+export class ConnectFailed extends TfnzError {
+  override readonly code = 'CONNECT_FAILED';
+}
+/** A request got no reply in time. */
+export class RequestTimeout extends TfnzError {
+  override readonly code = 'TIMEOUT';
+}
+/** The location could not be reached at all. */
+export class LocationUnreachable extends TfnzError {
+  override readonly code = 'LOCATION_UNREACHABLE';
+}
+/** The connection to the location closed while something was still waiting on it. */
+export class ConnectionLost extends TfnzError {
+  override readonly code = 'CONNECTION_LOST';
+}
+/** The location ended this session (it was away too long, or the location shut down). */
+export class SessionExpired extends TfnzError {
+  override readonly code = 'SESSION_EXPIRED';
+}
+/** The container engine refused or failed an operation; the message carries its words. */
+export class EngineError extends TfnzError {
+  override readonly code = 'ENGINE_ERROR';
+}
+
+type ErrorClass = new (message: string) => TfnzError;
+
+const byCode = new Map<string, ErrorClass>(
+  [
+    BadRequest, ProtocolError, UnknownCommand, ImageNotFound, ContainerNotFound, ContainerNotRunning,
+    SpawnFailed, NoNodes, NodeNotFound, NodeGone, InvalidTag, TagInUse, TunnelNotFound, PortInUse,
+    ConnectFailed, RequestTimeout, LocationUnreachable, ConnectionLost, SessionExpired, EngineError,
+  ].map((cls) => [new cls('').code, cls]),
+);
+
+/** What travels on the wire for an error. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+export function errorToWire(err: unknown): ErrorBody {
+  if (err instanceof TfnzError) return { code: err.code, message: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'TFNZ_ERROR', message };
+}
+
+/** Rebuild the typed error a peer sent; unknown codes become a plain TfnzError. */
+export function errorFromWire(body: ErrorBody): TfnzError {
+  const cls = byCode.get(body.code);
+  if (cls) return new cls(body.message);
+  const err = new TfnzError(body.message);
+  Object.defineProperty(err, 'code', { value: body.code });
+  return err;
+}

@@ -1,0 +1,110 @@
+/**
+ * One end of a tunnelled TCP connection, shared by the SDK (local socket) and the location
+ * (socket to the container). Bytes cross the WebSocket with a credit window: a side sends at most
+ * WINDOW bytes the other has not yet written to its socket, so a slow reader makes the sender
+ * pause its socket instead of buffering without bound, and control messages are never stuck
+ * behind more than one window of bulk data.
+ */
+import type { Socket } from 'node:net';
+
+export const TUNNEL_WINDOW = 4 * 1024 * 1024;
+
+/** How this end talks to the far end (over the session's WebSocket). */
+export interface PipePeer {
+  data(chunk: Uint8Array): void;
+  ack(bytes: number): void;
+  end(): void;
+  close(): void;
+}
+
+export class TunnelPipe {
+  private socket?: Socket;
+  /** Peer data that arrived before the socket was attached (the connect is still in progress). */
+  private pending: Uint8Array[] = [];
+  private peerEnded = false;
+  private credit = TUNNEL_WINDOW;
+  private closed = false;
+  /** Reasons this end's socket is paused; it reads again only when none remain. */
+  private congested = false;
+
+  constructor(
+    private readonly peer: PipePeer,
+    private readonly onClosed: () => void,
+  ) {}
+
+  /** Start relaying with `socket` (already connected, or connecting: writes queue meanwhile). */
+  attach(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.peer.data(chunk);
+      this.credit -= chunk.length;
+      this.updateFlow();
+    });
+    socket.on('end', () => this.peer.end());
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+    for (const chunk of this.pending) this.write(chunk);
+    this.pending = [];
+    if (this.peerEnded) socket.end();
+    this.updateFlow();
+  }
+
+  /** Bytes from the far end. */
+  fromPeer(chunk: Uint8Array): void {
+    if (this.closed) return;
+    if (this.socket) this.write(chunk);
+    else this.pending.push(chunk);
+  }
+
+  /** The far end wrote `bytes` of ours to its socket. */
+  ackFromPeer(bytes: number): void {
+    this.credit += bytes;
+    this.updateFlow();
+  }
+
+  /** The far end will send no more. */
+  endFromPeer(): void {
+    this.peerEnded = true;
+    this.socket?.end();
+  }
+
+  /** The session's WebSocket is (or is no longer) backed up: hold reads while it is. */
+  setCongested(congested: boolean): void {
+    this.congested = congested;
+    this.updateFlow();
+  }
+
+  /** Tear down both directions; tells the far end unless it asked for this. */
+  close(fromPeer = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = [];
+    this.socket?.destroy();
+    if (!fromPeer) this.peer.close();
+    this.onClosed();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private write(chunk: Uint8Array): void {
+    const bytes = chunk.length;
+    this.socket!.write(chunk, (err) => {
+      if (!err && !this.closed) this.peer.ack(bytes);
+    });
+  }
+
+  private updateFlow(): void {
+    const socket = this.socket;
+    if (!socket || this.closed) return;
+    const hold = this.credit <= 0 || this.congested;
+    if (hold && !socket.isPaused()) socket.pause();
+    else if (!hold && socket.isPaused()) socket.resume();
+  }
+}

@@ -1,0 +1,78 @@
+/** Data shapes that both ends exchange. Plain, serialisable, immutable by convention. */
+import type { ErrorBody } from './errors';
+
+/**
+ * A node's spare capacity, refreshed by the location every few seconds.
+ * cpu: idle CPU in hundredths of a core (two idle cores = 200);
+ * memory: available memory in MiB; paging: swap pages in + out per second;
+ * containers: containers running on the node, for every session.
+ */
+export interface NodeStats {
+  cpu: number;
+  memory: number;
+  paging: number;
+  containers: number;
+}
+
+export interface NodeInfo {
+  id: string;
+  /** Human-readable name: the engine's host name or the name given on the command line. */
+  name: string;
+  stats: NodeStats;
+  /** False once the node went away: it stays in state with no spare capacity. */
+  alive: boolean;
+}
+
+export type ContainerStatus = 'spawning' | 'running' | 'exited' | 'destroyed';
+
+export interface ContainerInfo {
+  id: string;
+  node: string;
+  image: string;
+  tag?: string;
+  status: ContainerStatus;
+  /** True while a container spawned with `sleep` waits for `start()`. */
+  sleeping?: boolean;
+  privateIp?: string;
+  /** Exit code of the main process, once it ended. */
+  exitCode?: number;
+  /** Why the container could not start or was lost. */
+  error?: ErrorBody;
+}
+
+export interface TunnelInfo {
+  id: string;
+  container: string;
+  port: number;
+  localPort?: number;
+}
+
+export interface VolumeInfo {
+  id: string;
+  tag?: string;
+}
+
+export interface ExternalInfo {
+  id: string;
+  tag: string;
+  node: string;
+  privateIp?: string;
+}
+
+export interface EndpointInfo {
+  domain: string;
+}
+
+/** Everything a session may use, sent when it opens (and again when it resumes). */
+export interface ResourceOffer {
+  session: string;
+  user: string;
+  location: string;
+  nodes: NodeInfo[];
+  containers: ContainerInfo[];
+  volumes: VolumeInfo[];
+  externals: ExternalInfo[];
+  endpoints: EndpointInfo[];
+}
+
+export type OutputStream = 'stdout' | 'stderr';
