@@ -1,0 +1,2 @@
+export { LocationServer, type LocationServerOptions } from './location-server';
+export { processIsGone } from './reaper';
