@@ -1,0 +1,20 @@
+/**
+ * The embedded location: with no location configured, the SDK runs one in-process on the local
+ * Docker Engine and connects to it over a real loopback WebSocket, the same path as a remote one.
+ */
+import { LocationServer } from '../server/location-server';
+import { processIsGone } from '../server/reaper';
+
+const PID_LABEL = 'tfnz.pid';
+
+export async function startEmbeddedLocation(log: (line: string) => void): Promise<LocationServer> {
+  return LocationServer.start({
+    name: 'embedded',
+    host: '127.0.0.1',
+    port: 0,
+    labels: { [PID_LABEL]: String(process.pid) },
+    // Another program's embedded location may share the engine: only reap what a dead process left.
+    shouldReap: (labels) => processIsGone(labels[PID_LABEL]),
+    log,
+  });
+}

@@ -1,0 +1,214 @@
+/**
+ * A session with a location: the entry point of the SDK. The connection's events are folded into
+ * one immutable `state$`; nodes, containers and tunnels are projections of it.
+ */
+import { BehaviorSubject, Subject, distinctUntilChanged, filter, map, type Observable, type Subscription } from 'rxjs';
+import { NoNodes, type TfnzError, type EventOf } from '../protocol';
+import type { LocationServer } from '../server/location-server';
+import { Connection } from './connection';
+import { startEmbeddedLocation } from './embedded';
+import { makeLogger, type Logger } from './log';
+import { rankNodes } from './ranking';
+import { reduce } from './reducer';
+import { initialState, type LocalAction, type LocationState } from './state';
+import { TunnelRouter } from './tunnel-router';
+import { Node } from './node';
+import type { Container } from './container';
+import type { SessionContext } from './session-context';
+
+export const DEFAULT_PORT = 2020;
+
+export interface ConnectOptions {
+  /** Location to use: `host`, `host:port` or `ws://host:port`. Default: $TFNZ_LOCATION, else embedded. */
+  location?: string;
+  /** Dial this address instead of resolving the location's host name. */
+  locationIp?: string;
+  /** No log lines at all. */
+  quiet?: boolean;
+  /** Log every frame too. */
+  debug?: boolean;
+  /** Called with each node that appears after connecting (an adapter over `nodeArrivals$`). */
+  newNodeCallback?: (node: Node) => void;
+  /** Abort connecting. */
+  signal?: AbortSignal;
+  /** Default time a request may wait for its reply, in ms; default 60 000. */
+  requestTimeoutMs?: number;
+}
+
+export class Location implements AsyncDisposable {
+  /** The whole immutable state, replaying the current one. */
+  readonly state$: Observable<LocationState>;
+  readonly nodes$: Observable<LocationState['nodes']>;
+  readonly containers$: Observable<LocationState['containers']>;
+  readonly volumes$: Observable<LocationState['volumes']>;
+  readonly externals$: Observable<LocationState['externals']>;
+  readonly tunnels$: Observable<LocationState['tunnels']>;
+  readonly endpoints$: Observable<LocationState['endpoints']>;
+  /** Hot: each node that appears after connecting. */
+  readonly nodeArrivals$: Observable<Node>;
+  /** Hot: errors the location reported about one-way messages (bad stdin target, …). */
+  readonly errors$: Observable<EventOf<'error'>>;
+
+  private readonly store = new BehaviorSubject<LocationState>(initialState);
+  private readonly ctx: SessionContext;
+  private readonly nodes = new Map<string, Node>();
+  private readonly completed = new Subject<void>();
+  private readonly subscriptions: Subscription[] = [];
+  private disconnecting?: Promise<void>;
+
+  private constructor(
+    private readonly connection: Connection,
+    private readonly log: Logger,
+    private readonly embedded: LocationServer | undefined,
+  ) {
+    this.ctx = {
+      connection,
+      state$: this.store,
+      dispatch: (action: LocalAction) => this.fold(action),
+      log,
+      tunnels: new TunnelRouter(connection),
+      nodeHandle: (id) => this.nodeHandle(id),
+      containers: new Map<string, Container>(),
+    };
+    this.state$ = this.store.asObservable();
+    const slice = <K extends keyof LocationState>(key: K) => this.store.pipe(map((s) => s[key]), distinctUntilChanged());
+    this.nodes$ = slice('nodes');
+    this.containers$ = slice('containers');
+    this.volumes$ = slice('volumes');
+    this.externals$ = slice('externals');
+    this.tunnels$ = slice('tunnels');
+    this.endpoints$ = slice('endpoints');
+    this.nodeArrivals$ = connection.events$.pipe(
+      filter((e): e is EventOf<'node_created'> => e.event === 'node_created'),
+      map((e) => this.nodeHandle(e.params.node.id)),
+    );
+    this.errors$ = connection.events$.pipe(filter((e): e is EventOf<'error'> => e.event === 'error'));
+    // Fold every event into state. Subscribed first, so state is current when others see an event.
+    this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
+    this.subscriptions.push(this.errors$.subscribe((e) => log.info(`location reported: ${e.params.error.message}`)));
+  }
+
+  /**
+   * Open a session. Resolves once the location's resource offer has been folded into `state`.
+   * With no location configured, starts an embedded one on the local Docker Engine.
+   */
+  static async connect(opts: ConnectOptions = {}): Promise<Location> {
+    const log = makeLogger(opts);
+    const target = opts.location ?? process.env.TFNZ_LOCATION;
+    let embedded: LocationServer | undefined;
+    let url: string;
+    if (!target || target === 'embedded') {
+      embedded = await startEmbeddedLocation((line) => log.debug(`[location] ${line}`));
+      url = embedded.url;
+    } else {
+      url = locationUrl(target, opts.locationIp);
+    }
+    try {
+      opts.signal?.throwIfAborted();
+      const connection = await Connection.open(url, {
+        requestTimeoutMs: opts.requestTimeoutMs,
+        trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
+      });
+      const loc = new Location(connection, log, embedded);
+      if (opts.newNodeCallback) loc.subscriptions.push(loc.nodeArrivals$.subscribe(opts.newNodeCallback));
+      const offered = new Promise<void>((resolve) => {
+        const sub = loc.store.subscribe((s) => s.session && (resolve(), queueMicrotask(() => sub.unsubscribe())));
+      });
+      const session = await connection.request('open_session', { client: 'tfnz-js' });
+      await offered;
+      log.info(`connected to location '${session.location}' (${embedded ? 'embedded, ' : ''}${url}) as session ${session.session}`);
+      return loc;
+    } catch (err) {
+      await embedded?.close();
+      throw err;
+    }
+  }
+
+  get state(): LocationState {
+    return this.store.value;
+  }
+
+  /** The node with the most spare capacity. */
+  node(): Node {
+    const best = this.rankedNodes()[0];
+    if (!best) throw new NoNodes('the location has no live nodes');
+    return best;
+  }
+
+  /** Live nodes, best first: free cpu + memory − 10 × paging. */
+  rankedNodes(): Node[] {
+    return rankNodes(Object.values(this.state.nodes)).map((n) => this.nodeHandle(n.id));
+  }
+
+  /**
+   * Run until `complete()`, `disconnect()`, Ctrl-C or SIGTERM; rejects if the session is lost.
+   * Disconnects at the end, so the location collects everything the session made.
+   */
+  async run(): Promise<void> {
+    const stop = () => this.complete();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const sub = this.completed.subscribe({ complete: resolve });
+        void this.connection.closed.then((reason) => {
+          sub.unsubscribe();
+          if (reason && !this.disconnecting) reject(reason);
+          else resolve();
+        });
+      });
+    } finally {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      await this.disconnect();
+    }
+  }
+
+  /** Make `run()` return (it then disconnects). */
+  complete(): void {
+    this.completed.complete();
+  }
+
+  /** End the session: the location destroys its containers and tunnels (never volumes). */
+  disconnect(): Promise<void> {
+    this.disconnecting ??= this.doDisconnect();
+    return this.disconnecting;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.disconnect();
+  }
+
+  private async doDisconnect(): Promise<void> {
+    this.completed.complete();
+    await Promise.all([...this.ctx.containers.values()].flatMap((c) => c.allTunnels().map((t) => c.destroyTunnel(t, false))));
+    if (this.connection.connected) {
+      await this.connection.request('close_session', {}, 60_000).catch((err: TfnzError) => this.log.info(`closing the session: ${err.message}`));
+    }
+    this.connection.close();
+    this.ctx.tunnels.stop();
+    for (const s of this.subscriptions) s.unsubscribe();
+    await this.embedded?.close();
+    this.log.info('disconnected');
+  }
+
+  private fold(action: Parameters<typeof reduce>[1]): void {
+    const next = reduce(this.store.value, action);
+    if (next !== this.store.value) this.store.next(next);
+  }
+
+  private nodeHandle(id: string): Node {
+    let node = this.nodes.get(id);
+    if (!node) this.nodes.set(id, (node = new Node(this.ctx, id)));
+    return node;
+  }
+}
+
+/** `host`, `host:port` or a ws(s):// URL → the URL to dial; `ip` replaces the host when given. */
+export function locationUrl(location: string, ip?: string): string {
+  const url = new URL(/^wss?:\/\//.test(location) ? location : `ws://${location}`);
+  if (!url.port) url.port = String(DEFAULT_PORT);
+  if (ip) url.hostname = ip.includes(':') ? `[${ip}]` : ip;
+  return url.toString().replace(/\/$/, '');
+}
+

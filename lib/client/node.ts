@@ -1,0 +1,112 @@
+/** A node of the location: where containers run. Its stats are live; it spawns and destroys. */
+import { distinctUntilChanged, filter, map, type Observable } from 'rxjs';
+import { nanoid } from 'nanoid';
+import { BadRequest, NodeNotFound, errorToWire, type NodeInfo, type NodeStats } from '../protocol';
+import type { SessionContext } from './session-context';
+import { Container } from './container';
+
+export interface SpawnOptions {
+  /** Environment variables, as a record or as [name, value] pairs; added to the image's. */
+  env?: Record<string, string> | [string, string][];
+  /** Replaces the image's entrypoint and command: ['nginx', '-g', 'daemon off;']. */
+  command?: string[];
+  /** Boot with a placeholder main process; `ctr.start()` runs the real one. Needs /bin/sh in the image. */
+  sleep?: boolean;
+  /** A tag for discovery, unique per user (see TaggedCollection). */
+  tag?: string;
+  /** Keep the main process's stdin open for `ctr.stdin()`. */
+  stdin?: boolean;
+}
+
+export class Node {
+  /** Live stats (cpu, memory, paging, containers), emitted when they change. */
+  readonly stats$: Observable<NodeStats>;
+  /** This node's info (name, alive, stats), emitted when it changes. */
+  readonly info$: Observable<NodeInfo>;
+  /** This session's live containers on this node. */
+  readonly containers$: Observable<Container[]>;
+
+  /** @internal Nodes come from the location's state: use `loc.node()` or `loc.rankedNodes()`. */
+  constructor(
+    private readonly ctx: SessionContext,
+    readonly id: string,
+  ) {
+    this.info$ = ctx.state$.pipe(
+      map((s) => s.nodes[id]),
+      filter((n): n is NodeInfo => n !== undefined),
+      distinctUntilChanged(),
+    );
+    this.stats$ = this.info$.pipe(map((n) => n.stats), distinctUntilChanged());
+    this.containers$ = ctx.state$.pipe(
+      map((s) => s.containers),
+      distinctUntilChanged(),
+      map(() => this.allContainers()),
+      distinctUntilChanged((a, b) => a.length === b.length && a.every((c, i) => c === b[i])),
+    );
+  }
+
+  get info(): NodeInfo {
+    const info = this.ctx.state$.value.nodes[this.id];
+    if (!info) throw new NodeNotFound(`node ${this.id} is not in this session's state`);
+    return info;
+  }
+  get name(): string {
+    return this.info.name;
+  }
+  get stats(): NodeStats {
+    return this.info.stats;
+  }
+  get alive(): boolean {
+    return this.info.alive;
+  }
+
+  /**
+   * Start a container from `image`. Returns at once; `await ctr.ready()` to wait until it runs.
+   * Bad options throw BadRequest here; failures at the location (ImageNotFound, …) reject `ready()`.
+   */
+  spawnContainer(image: string, opts: SpawnOptions = {}): Container {
+    if (typeof image !== 'string' || image === '') throw new BadRequest('spawnContainer needs an image name');
+    const env = normaliseEnv(opts.env);
+    if (opts.command !== undefined && (!Array.isArray(opts.command) || opts.command.length === 0 || !opts.command.every((s) => typeof s === 'string'))) {
+      throw new BadRequest("command must be a non-empty list of strings, e.g. ['nginx', '-g', 'daemon off;']");
+    }
+    const id = nanoid();
+    const container = new Container(this.ctx, this, { id, node: this.id, image, tag: opts.tag, status: 'spawning', sleeping: !!opts.sleep });
+    this.ctx.containers.set(id, container);
+    this.ctx.dispatch({ type: 'container_spawning', container: container.info });
+    this.ctx.log.info(`spawning ${image} as ${id} on ${this.name}`);
+    this.ctx.connection
+      .request('spawn_container', { container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin }, 300_000)
+      .then(
+        () => this.ctx.log.info(`container ${id} is running (${container.privateIp ?? 'no address'})`),
+        (err: Error) => {
+          this.ctx.log.info(`container ${id} failed to start: ${err.message}`);
+          this.ctx.dispatch({ type: 'container_failed', container: id, error: errorToWire(err) });
+        },
+      );
+    return container;
+  }
+
+  /** Destroy a container of this node; resolves once it is gone from the engine. */
+  async destroyContainer(container: Container): Promise<void> {
+    if (container.node !== this) throw new BadRequest(`container ${container.id} is on node ${container.node.id}, not ${this.id}`);
+    if (container.status === 'destroyed') return;
+    await container.ready().catch(() => undefined);
+    if ((container.status as string) === 'destroyed') return; // it failed to start
+    await this.ctx.connection.request('destroy_container', { container: container.id });
+  }
+
+  /** This session's containers on this node that are not destroyed. */
+  allContainers(): Container[] {
+    return [...this.ctx.containers.values()].filter((c) => c.node === this && c.status !== 'destroyed');
+  }
+}
+
+function normaliseEnv(env: SpawnOptions['env']): [string, string][] | undefined {
+  if (env === undefined) return undefined;
+  const pairs = Array.isArray(env) ? env : typeof env === 'object' && env !== null ? Object.entries(env) : undefined;
+  if (!pairs || !pairs.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) {
+    throw new BadRequest("env must be a record { NAME: 'value' } or a list of [name, value] string pairs");
+  }
+  return pairs as [string, string][];
+}

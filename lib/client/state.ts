@@ -1,0 +1,42 @@
+/** The immutable picture of a location that a session folds from the location's events. */
+import type {
+  ContainerInfo, EndpointInfo, ErrorBody, EventOf, ExternalInfo, NodeInfo, TunnelInfo, VolumeInfo,
+} from '../protocol';
+
+export interface LocationState {
+  readonly session?: string;
+  readonly user?: string;
+  readonly location?: string;
+  /** Sequence number of the last event folded in. */
+  readonly lastSeq: number;
+  readonly nodes: Readonly<Record<string, NodeInfo>>;
+  /** This session's containers, including recently destroyed ones (see MAX_DESTROYED_KEPT). */
+  readonly containers: Readonly<Record<string, ContainerInfo>>;
+  readonly tunnels: Readonly<Record<string, TunnelInfo>>;
+  readonly volumes: Readonly<Record<string, VolumeInfo>>;
+  readonly externals: Readonly<Record<string, ExternalInfo>>;
+  readonly endpoints: Readonly<Record<string, EndpointInfo>>;
+  /** Ids of destroyed containers, oldest first, so the reducer can forget the oldest. */
+  readonly destroyedOrder: readonly string[];
+}
+
+export const initialState: LocationState = {
+  lastSeq: 0,
+  nodes: {},
+  containers: {},
+  tunnels: {},
+  volumes: {},
+  externals: {},
+  endpoints: {},
+  destroyedOrder: [],
+};
+
+/** Things the SDK itself knows before the location tells it (optimistic entries, local tunnels). */
+export type LocalAction =
+  | { type: 'container_spawning'; container: ContainerInfo }
+  | { type: 'container_failed'; container: string; error: ErrorBody }
+  | { type: 'tunnel_added'; tunnel: TunnelInfo }
+  | { type: 'tunnel_removed'; tunnel: string };
+
+/** What the reducer folds: an event from the location, or a local action. */
+export type Action = EventOf | LocalAction;

@@ -1,0 +1,17 @@
+/** tfnz: program-driven containers. Everything public is exported from here. */
+export { Location, locationUrl, type ConnectOptions } from './client/location';
+export { Node, type SpawnOptions } from './client/node';
+export { Container, type OutputChunk } from './client/container';
+export { Tunnel, type TunnelOptions } from './client/tunnel';
+export { lines } from './client/operators';
+export { rankNodes, nodeScore } from './client/ranking';
+export { reduce } from './client/reducer';
+export { initialState, type LocationState, type LocalAction, type Action } from './client/state';
+export { LocationServer, type LocationServerOptions } from './server/location-server';
+export { DockerEngine } from './engines/docker-engine';
+export type { Engine, ContainerSpec } from './engines/engine';
+export * from './protocol/errors';
+export type {
+  NodeInfo, NodeStats, ContainerInfo, ContainerStatus, TunnelInfo, VolumeInfo, ExternalInfo, EndpointInfo,
+  ResourceOffer, OutputStream,
+} from './protocol/types';
