@@ -3,7 +3,7 @@
  * the session's state and event stream; its actions are requests to the location.
  */
 import {
-  BehaviorSubject, filter, first, firstValueFrom, map, distinctUntilChanged, share, takeUntil, skipWhile,
+  BehaviorSubject, filter, first, firstValueFrom, map, distinctUntilChanged, share, takeUntil, takeWhile, skipWhile,
   type Observable,
 } from 'rxjs';
 import {
@@ -55,12 +55,16 @@ export class Container {
     const follow = slice.subscribe((info) => {
       this.infoSubject.next(info);
       if (info.status === 'destroyed') {
+        // Destroyed is final: stop following, but keep replaying the last info to late subscribers.
         ctx.containers.delete(this.id);
-        this.infoSubject.complete();
         queueMicrotask(() => follow?.unsubscribe());
       }
     });
-    this.status$ = this.info$.pipe(map((c) => c.status), distinctUntilChanged());
+    this.status$ = this.info$.pipe(
+      map((c) => c.status),
+      distinctUntilChanged(),
+      takeWhile((s) => s !== 'destroyed', true),
+    );
     const ended$ = this.info$.pipe(first((c) => isTerminal(c.status)));
     this.termination$ = ended$.pipe(
       map((c) => {

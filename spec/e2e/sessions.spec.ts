@@ -1,0 +1,180 @@
+import { expect } from 'chai';
+import { firstValueFrom, filter } from 'rxjs';
+import { WebSocket } from 'ws';
+import { pack } from 'msgpackr';
+import { nanoid } from 'nanoid';
+import {
+  BadRequest, ConnectionLost, ContainerNotFound, Location, LocationServer, LocationUnreachable, UnknownCommand,
+} from '../../lib/index';
+import { decodeFrame, encodeFrame, type EventFrame, type ReplyFrame } from '../../lib/protocol';
+import { containersLabelled, docker, eventually } from '../support/docker';
+import { exited, startLocationProcess } from '../support/processes';
+import os from 'node:os';
+
+/** A raw WebSocket client speaking the envelope by hand, to send what the SDK never would. */
+async function rawClient(url: string) {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const frames: (ReplyFrame | EventFrame)[] = [];
+  const waiters: (() => void)[] = [];
+  ws.on('message', (data: Buffer) => {
+    frames.push(decodeFrame(data) as ReplyFrame | EventFrame);
+    waiters.splice(0).forEach((w) => w());
+  });
+  const next = async (match: (f: ReplyFrame | EventFrame) => boolean) => {
+    for (;;) {
+      const found = frames.find(match);
+      if (found) return found;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  return { ws, next, send: (bytes: Uint8Array) => ws.send(bytes) };
+}
+
+describe('sessions and garbage collection (real location, real Docker Engine)', function () {
+  this.timeout(60_000);
+  let server: LocationServer;
+  const name = `spec-${nanoid(8)}`;
+
+  before(async () => {
+    server = await LocationServer.start({ name, port: 0 });
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  const connect = () => Location.connect({ location: server.url, quiet: true });
+
+  it('removes a session\'s containers from the engine when it disconnects', async () => {
+    const loc = await connect();
+    const ctrs = [1, 2].map(() => loc.node().spawnContainer('busybox', { command: ['sleep', '600'] }));
+    await Promise.all(ctrs.map((c) => c.ready()));
+    expect(await containersLabelled('tfnz.session', loc.state.session!)).to.have.length(2);
+    await loc.disconnect();
+    expect(await containersLabelled('tfnz.session', loc.state.session!)).to.deep.equal([]);
+    expect(ctrs.map((c) => c.status)).to.deep.equal(['destroyed', 'destroyed']);
+  });
+
+  it('removes them too when the socket just drops', async () => {
+    const raw = await rawClient(server.url);
+    raw.send(encodeFrame({ kind: 'request', id: 1, command: 'open_session', params: { client: 'spec' } }));
+    const opened = (await raw.next((f) => f.kind === 'reply' && f.id === 1)) as ReplyFrame;
+    const session = (opened.result as { session: string }).session;
+    const node = ((await raw.next((f) => f.kind === 'event' && f.event === 'resource_offer')) as EventFrame).params as { nodes: { id: string }[] };
+    raw.send(encodeFrame({ kind: 'request', id: 2, command: 'spawn_container', params: { container: nanoid(), node: node.nodes[0].id, image: 'busybox', command: ['sleep', '600'] } }));
+    expect(((await raw.next((f) => f.kind === 'reply' && f.id === 2)) as ReplyFrame).error).to.equal(undefined);
+    expect(await containersLabelled('tfnz.session', session)).to.have.length(1);
+    raw.ws.terminate();
+    await eventually(async () => expect(await containersLabelled('tfnz.session', session)).to.deep.equal([]));
+  });
+
+  it('keeps sessions apart: one cannot see or destroy another\'s containers, even by id', async () => {
+    const alice = await connect();
+    const bob = await connect();
+    try {
+      const ctr = alice.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+      await ctr.ready();
+      expect(Object.keys(bob.state.containers)).to.deep.equal([]);
+      // Bob forges a request naming Alice's container.
+      const forged = (bob as unknown as { connection: { request: Function } }).connection;
+      const err = await forged.request('destroy_container', { container: ctr.id }).then(() => null, (e: Error) => e);
+      expect(err).to.be.instanceOf(ContainerNotFound);
+      expect(ctr.status).to.equal('running');
+      await bob.disconnect();
+      expect(ctr.status, 'bob leaving does not touch alice').to.equal('running');
+      expect(await containersLabelled('tfnz.container', ctr.id)).to.have.length(1);
+    } finally {
+      await alice.disconnect();
+      await bob.disconnect();
+    }
+  });
+
+  it('answers malformed frames with errors and keeps every session running', async () => {
+    const bystander = await connect();
+    const ctr = bystander.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+    await ctr.ready();
+    const raw = await rawClient(server.url);
+    raw.send(Buffer.from('this is not msgpack at all'));
+    const protocolError = (await raw.next((f) => f.kind === 'event' && f.event === 'error')) as EventFrame;
+    expect((protocolError.params as { error: { code: string } }).error.code).to.equal('PROTOCOL_ERROR');
+    raw.send(pack([0, 5, 'spawn_container', { container: 'x' }]));
+    const early = (await raw.next((f) => f.kind === 'reply' && f.id === 5)) as ReplyFrame;
+    expect(early.error?.code, 'commands before open_session are refused').to.equal(new BadRequest('').code);
+    raw.send(encodeFrame({ kind: 'request', id: 6, command: 'open_session', params: { client: 'spec' } }));
+    await raw.next((f) => f.kind === 'reply' && f.id === 6);
+    raw.send(encodeFrame({ kind: 'request', id: 7, command: 'launch_missiles', params: {} }));
+    expect(((await raw.next((f) => f.kind === 'reply' && f.id === 7)) as ReplyFrame).error?.code).to.equal(new UnknownCommand('').code);
+    raw.send(encodeFrame({ kind: 'request', id: 8, command: 'spawn_container', params: { container: 'short', node: 5, image: 'busybox' } }));
+    const bad = ((await raw.next((f) => f.kind === 'reply' && f.id === 8)) as ReplyFrame).error!;
+    expect(bad.code).to.equal('BAD_REQUEST');
+    expect(bad.message).to.contain("'container' must be 8-64 characters");
+    raw.send(encodeFrame({ kind: 'request', id: 9, command: 'destroy_container', params: { container: 'nonexistent-id' } }));
+    expect(((await raw.next((f) => f.kind === 'reply' && f.id === 9)) as ReplyFrame).error?.code).to.equal('CONTAINER_NOT_FOUND');
+    raw.send(encodeFrame({ kind: 'request', id: 0, command: 'container_stdin', params: { container: 'nonexistent-id' } }));
+    const oneWay = (await raw.next((f) => f.kind === 'event' && f.event === 'error' && (f.params as { about?: string }).about === 'container_stdin')) as EventFrame;
+    expect((oneWay.params as { error: { code: string } }).error.code).to.equal('CONTAINER_NOT_FOUND');
+    raw.ws.close();
+    // The bystander's session and container are untouched, and it can still act.
+    expect(ctr.status).to.equal('running');
+    const probe = bystander.node().spawnContainer('busybox', { command: ['sh', '-c', 'exit 9'] });
+    expect(await firstValueFrom(probe.termination$)).to.equal(9);
+    await bystander.disconnect();
+  });
+
+  it('holds several sessions at once, each with its own containers', async () => {
+    const sessions = await Promise.all([1, 2, 3, 4, 5].map(() => connect()));
+    const ctrs = sessions.map((s) => s.node().spawnContainer('busybox', { command: ['sleep', '600'] }));
+    await Promise.all(ctrs.map((c) => c.ready()));
+    sessions.forEach((s, i) => expect(Object.keys(s.state.containers)).to.deep.equal([ctrs[i].id]));
+    await Promise.all(sessions.map((s) => s.disconnect()));
+    for (const s of sessions) expect(await containersLabelled('tfnz.session', s.state.session!)).to.deep.equal([]);
+  });
+
+  it('reaps containers a killed location left behind when it starts again', async () => {
+    const other = `spec-${nanoid(8)}`;
+    const { child, url } = await startLocationProcess(other);
+    const loc = await Location.connect({ location: url, quiet: true });
+    const running = loc.run().then(() => null, (e: Error) => e);
+    const ctr = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+    await ctr.ready();
+    child.kill('SIGKILL');
+    await exited(child);
+    // The program hears about it: run() rejects with a typed error.
+    expect(await running).to.be.instanceOf(ConnectionLost);
+    // Nobody collected the container: the engine still runs it.
+    expect((await docker.getContainer(`tfnz-${ctr.id}`).inspect()).State.Running).to.equal(true);
+    const again = await LocationServer.start({ name: other, port: 0 });
+    try {
+      expect(await containersLabelled('tfnz.container', ctr.id)).to.deep.equal([]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('fails fast with LocationUnreachable when nothing listens', async () => {
+    const started = Date.now();
+    const err = await Location.connect({ location: '127.0.0.1:1', quiet: true }).then(() => null, (e: Error) => e);
+    expect(err).to.be.instanceOf(LocationUnreachable);
+    expect(err!.message).to.contain('ws://127.0.0.1:1');
+    expect(Date.now() - started).to.be.lessThan(10_000);
+  });
+
+  it('emits node stats into state as the location samples them', async () => {
+    const fast = await LocationServer.start({ name: `spec-${nanoid(8)}`, port: 0, statsIntervalMs: 200 });
+    const loc = await Location.connect({ location: fast.url, quiet: true });
+    try {
+      const node = loc.node();
+      const offered = node.stats;
+      const seqAtOffer = loc.state.lastSeq;
+      // Sampling runs every 200 ms; idle CPU and free memory move between samples.
+      const changed = await firstValueFrom(node.stats$.pipe(filter((s) => s !== offered)));
+      expect(loc.state.lastSeq).to.be.greaterThan(seqAtOffer);
+      expect(changed).to.not.deep.equal(offered);
+      expect(changed.cpu).to.be.within(0, os.cpus().length * 100);
+      expect(changed.memory).to.be.within(1, os.totalmem() / 2 ** 20);
+    } finally {
+      await loc.disconnect();
+      await fast.close();
+    }
+  });
+});

@@ -1,0 +1,92 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { firstValueFrom } from 'rxjs';
+import { ConnectFailed, Location, PortInUse, type Container } from '../../lib/index';
+import { exchange, httpGet, sha256 } from './../support/net';
+
+describe('tunnels (real location, real Docker Engine)', function () {
+  this.timeout(120_000);
+  let loc: Location;
+  let echo: Container;
+
+  before(async () => {
+    loc = await Location.connect({ quiet: true });
+    // A persistent echo server: every connection gets its own `cat`.
+    echo = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
+    await echo.ready();
+  });
+  after(async () => {
+    await loc?.disconnect();
+  });
+
+  it('serves the nginx welcome page on a local port', async () => {
+    const nginx = loc.node().spawnContainer('nginx');
+    const tunnel = await nginx.attachTunnel(80);
+    const page = await httpGet(tunnel.localPort);
+    expect(page.status).to.equal(200);
+    expect(page.body).to.contain('Welcome to nginx!');
+  });
+
+  it('carries a 50 MB transfer byte-exact in both directions', async () => {
+    const tunnel = await echo.attachTunnel(9000);
+    const data = randomBytes(50 * 1024 * 1024);
+    const back = await exchange(tunnel.localPort, data);
+    expect(back.length).to.equal(data.length);
+    expect(sha256(back)).to.equal(sha256(data));
+  });
+
+  it('carries several connections at once, each intact', async () => {
+    const tunnel = await echo.attachTunnel(9000);
+    const payloads = Array.from({ length: 8 }, () => randomBytes(2 * 1024 * 1024));
+    const results = await Promise.all(payloads.map((p) => exchange(tunnel.localPort, p)));
+    results.forEach((r, i) => expect(sha256(r), `connection ${i}`).to.equal(sha256(payloads[i])));
+  });
+
+  it('keeps control messages flowing while a transfer is under way', async () => {
+    const tunnel = await echo.attachTunnel(9000);
+    const transfer = exchange(tunnel.localPort, randomBytes(30 * 1024 * 1024));
+    // A full spawn-run-exit round trip through the same session, during the transfer.
+    const quick = loc.node().spawnContainer('busybox', { command: ['sh', '-c', 'exit 5'] });
+    expect(await firstValueFrom(quick.termination$)).to.equal(5);
+    expect((await transfer).length).to.equal(30 * 1024 * 1024);
+  });
+
+  it('reports a typed error when nothing listens on the container port', async () => {
+    const tunnel = await echo.attachTunnel(9999, { timeout: 1 });
+    const error = firstValueFrom(tunnel.errors$);
+    const closed = new Promise<void>((resolve) => connect(tunnel.localPort, '127.0.0.1').on('close', () => resolve()).on('error', () => undefined));
+    expect(await error).to.be.instanceOf(ConnectFailed).with.property('message').that.contains('port 9999');
+    await closed;
+  });
+
+  it('refuses a local port that is taken with PortInUse', async () => {
+    const first = await echo.attachTunnel(9000);
+    const err = await echo.attachTunnel(9000, { localPort: first.localPort }).then(() => null, (e: Error) => e);
+    expect(err).to.be.instanceOf(PortInUse);
+  });
+
+  it('stops listening when the tunnel is destroyed, and tracks tunnels per container', async () => {
+    const t1 = await echo.attachTunnel(9000);
+    const t2 = await echo.attachTunnel(9000);
+    expect(echo.allTunnels()).to.include.members([t1, t2]);
+    expect(Object.keys(loc.state.tunnels)).to.include.members([t1.id, t2.id]);
+    await echo.destroyTunnel(t1);
+    expect(echo.allTunnels()).to.not.include(t1);
+    expect(loc.state.tunnels[t1.id]).to.equal(undefined);
+    const refused = await new Promise<string>((resolve) =>
+      connect(t1.localPort, '127.0.0.1').on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error')).on('connect', () => resolve('connected')),
+    );
+    expect(refused).to.equal('ECONNREFUSED');
+    const back = await exchange(t2.localPort, Buffer.from('still here'));
+    expect(back.toString()).to.equal('still here');
+  });
+
+  it('closes a container\'s tunnels when the container is destroyed', async () => {
+    const ctr = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
+    const tunnel = await ctr.attachTunnel(9000);
+    await loc.node().destroyContainer(ctr);
+    expect(tunnel.isClosed).to.equal(true);
+    expect(ctr.allTunnels()).to.deep.equal([]);
+  });
+});

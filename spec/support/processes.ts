@@ -1,0 +1,35 @@
+/** Child processes for specs that need a real crash: the `tfnz` command, examples. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+const TSX = ['--import', 'tsx'];
+
+/** Start `tfnz location` in its own process; resolves with its URL once it listens. */
+export async function startLocationProcess(name: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...TSX, 'lib/cli/main.ts', 'location', '--listen', '127.0.0.1:0', '--name', name, '-q', ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await firstLine(child);
+  return { child, url };
+}
+
+/** Run a TypeScript file with tsx; output is captured line by line. */
+export function runScript(file: string, env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [...TSX, file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+}
+
+export function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => {
+      rl.close();
+      resolve(line.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`process exited (${code}) before printing anything`)));
+  });
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}

@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import { initialState, reduce, type LocationState } from '../../lib/index';
+import { MAX_DESTROYED_KEPT } from '../../lib/client/reducer';
+import type { EventOf, NodeInfo } from '../../lib/protocol';
+
+const node = (id: string, cpu = 100): NodeInfo => ({ id, name: id, alive: true, stats: { cpu, memory: 1000, paging: 0, containers: 0 } });
+let seq = 0;
+const ev = <E extends EventOf>(event: E['event'], params: E['params'], bulk?: Uint8Array) => ({ event, seq: ++seq, params, bulk }) as E;
+
+function offered(): LocationState {
+  return reduce(initialState, ev('resource_offer', {
+    session: 's1', user: 'u', location: 'here', nodes: [node('a'), node('b')], containers: [], volumes: [{ id: 'v1', tag: 'db' }],
+    externals: [], endpoints: [{ domain: 'example.test' }],
+  }));
+}
+
+function withContainer(state: LocationState, id = 'c1', nodeId = 'a'): LocationState {
+  return reduce(state, { type: 'container_spawning', container: { id, node: nodeId, image: 'busybox', status: 'spawning' } });
+}
+
+describe('reducer', () => {
+  it('folds the resource offer into state', () => {
+    const s = offered();
+    expect(s.session).to.equal('s1');
+    expect(Object.keys(s.nodes)).to.deep.equal(['a', 'b']);
+    expect(s.volumes.v1.tag).to.equal('db');
+    expect(s.endpoints['example.test']).to.deep.equal({ domain: 'example.test' });
+    expect(s.lastSeq).to.equal(seq);
+  });
+
+  it('never mutates: the previous state is unchanged and frozen', () => {
+    const before = offered();
+    const after = reduce(before, ev('node_stats', { node: 'a', stats: { cpu: 5, memory: 5, paging: 5, containers: 1 } }));
+    expect(before.nodes.a.stats.cpu).to.equal(100);
+    expect(after.nodes.a.stats.cpu).to.equal(5);
+    expect(Object.isFrozen(after.nodes)).to.equal(true);
+  });
+
+  it('keeps untouched slices identical, so slice observables stay quiet', () => {
+    const before = offered();
+    const after = reduce(before, ev('node_stats', { node: 'a', stats: { cpu: 5, memory: 5, paging: 0, containers: 1 } }));
+    expect(after.volumes).to.equal(before.volumes);
+    expect(after.nodes.b).to.equal(before.nodes.b);
+    expect(after.nodes).to.not.equal(before.nodes);
+  });
+
+  it('returns the same state for byte-carrying events', () => {
+    const s = offered();
+    expect(reduce(s, ev('container_output', { container: 'c1', stream: 'stdout' }, Buffer.from('x')))).to.equal(s);
+    expect(reduce(s, ev('tunnel_data', { conn: 1 }, Buffer.from('x')))).to.equal(s);
+  });
+
+  it('adds arriving nodes', () => {
+    const s = reduce(offered(), ev('node_created', { node: node('c', 300) }));
+    expect(s.nodes.c.stats.cpu).to.equal(300);
+  });
+
+  it('follows a container from spawning to running to exited to destroyed', () => {
+    let s = withContainer(offered());
+    expect(s.containers.c1.status).to.equal('spawning');
+    s = reduce(s, ev('container_status', { container: 'c1', status: 'running', privateIp: '10.0.0.2' }));
+    expect(s.containers.c1).to.include({ status: 'running', privateIp: '10.0.0.2' });
+    s = reduce(s, ev('container_status', { container: 'c1', status: 'exited', exitCode: 3 }));
+    expect(s.containers.c1).to.include({ status: 'exited', exitCode: 3 });
+    s = reduce(s, ev('container_status', { container: 'c1', status: 'destroyed' }));
+    expect(s.containers.c1).to.include({ status: 'destroyed', exitCode: 3 });
+    const again = reduce(s, ev('container_status', { container: 'c1', status: 'running' }));
+    expect(again.containers.c1.status, 'destroyed is final').to.equal('destroyed');
+  });
+
+  it('marks a node that went away as having no capacity and its containers destroyed', () => {
+    let s = withContainer(withContainer(offered(), 'c1', 'a'), 'c2', 'b');
+    s = reduce(s, ev('container_status', { container: 'c1', status: 'running' }));
+    s = reduce(s, ev('node_destroyed', { node: 'a' }));
+    expect(s.nodes.a.alive).to.equal(false);
+    expect(s.nodes.a.stats).to.deep.equal({ cpu: 0, memory: 0, paging: 0, containers: 0 });
+    expect(s.containers.c1.status).to.equal('destroyed');
+    expect(s.containers.c1.error?.code).to.equal('NODE_GONE');
+    expect(s.containers.c2.status).to.equal('spawning');
+    const later = reduce(s, ev('node_stats', { node: 'a', stats: { cpu: 999, memory: 999, paging: 0, containers: 0 } }));
+    expect(later.nodes.a.stats.cpu, 'a dead node stays without capacity').to.equal(0);
+  });
+
+  it('records a failed spawn with its error and drops the container\'s tunnels', () => {
+    let s = withContainer(offered());
+    s = reduce(s, { type: 'tunnel_added', tunnel: { id: 't1', container: 'c1', port: 80 } });
+    s = reduce(s, { type: 'container_failed', container: 'c1', error: { code: 'IMAGE_NOT_FOUND', message: 'nope' } });
+    expect(s.containers.c1).to.deep.include({ status: 'destroyed', error: { code: 'IMAGE_NOT_FOUND', message: 'nope' } });
+    expect(s.tunnels).to.deep.equal({});
+  });
+
+  it('forgets the oldest destroyed containers beyond the cap', () => {
+    let s = offered();
+    for (let i = 0; i <= MAX_DESTROYED_KEPT; i++) {
+      s = withContainer(s, `c${i}`);
+      s = reduce(s, ev('container_status', { container: `c${i}`, status: 'destroyed' }));
+    }
+    expect(s.containers.c0).to.equal(undefined);
+    expect(s.containers[`c${MAX_DESTROYED_KEPT}`].status).to.equal('destroyed');
+    expect(Object.keys(s.containers)).to.have.length(MAX_DESTROYED_KEPT);
+  });
+});
