@@ -1,0 +1,59 @@
+/**
+ * `tfnz run IMAGE [COMMAND...]`: the original `tfnz image` — spawn one container, map ports, show
+ * its output, and end when it ends (or on Ctrl-C), collecting everything.
+ */
+import { Location } from '../client/location';
+import type { SpawnOptions } from '../client/node';
+
+export interface RunCommandOptions {
+  port: string[];
+  env: string[];
+  location?: string;
+  sleep?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+export async function runCommand(image: string, command: string[], opts: RunCommandOptions): Promise<void> {
+  const ports = opts.port.map(parsePortMap);
+  const env = opts.env.map(parseEnv);
+  const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose });
+  const spawn: SpawnOptions = { env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY };
+  const ctr = loc.node().spawnContainer(image, spawn);
+  ctr.stdout$.subscribe(({ stream, data }) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
+  ctr.termination$.subscribe({
+    next: (code) => {
+      process.exitCode = code;
+      loc.complete();
+    },
+    error: (err: Error) => {
+      process.stderr.write(`tfnz: ${err.message}\n`);
+      process.exitCode = 1;
+      loc.complete();
+    },
+  });
+  try {
+    await ctr.ready();
+    for (const [local, remote] of ports) await ctr.attachTunnel(remote, { localPort: local });
+  } catch (err) {
+    await loc.disconnect();
+    throw err;
+  }
+  await loc.run();
+}
+
+function parsePortMap(spec: string): [number, number] {
+  const m = /^(\d+):(\d+)$/.exec(spec);
+  if (!m) throw new Error(`-p wants LOCAL:REMOTE port numbers, e.g. 8080:80 (got '${spec}')`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+function parseEnv(spec: string): [string, string] {
+  const eq = spec.indexOf('=');
+  if (eq < 0) {
+    const value = process.env[spec];
+    if (value === undefined) throw new Error(`-e ${spec}: no such variable in this environment; use -e ${spec}=value`);
+    return [spec, value];
+  }
+  return [spec.slice(0, eq), spec.slice(eq + 1)];
+}
