@@ -1,0 +1,109 @@
+/**
+ * The benchmark suite: `npm run bench` (or `npx tsx bench/run.ts [name ...]` for a subset).
+ * Each benchmark measures a figure through tfnz and its floor (the same work without tfnz) in the
+ * same run; this prints one table to stdout and writes bench/results.json. Progress goes to stderr.
+ *
+ * Environment: BENCH_TUNNEL_MB, BENCH_STDOUT_MB (transfer sizes), BENCH_SPAWN_RUNS, BENCH_ROUND_TRIPS,
+ * BENCH_SESSIONS (idle sessions for the control-plane figures).
+ */
+import { writeFile } from 'node:fs/promises';
+import { cpus, totalmem, hostname, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { makeDocker, removeBenchContainers, type BenchContext } from './common';
+import { formatTable, naFigure, now, progress, type Figure } from './stats';
+import * as spawn from './spawn';
+import * as tunnelThroughput from './tunnel-throughput';
+import * as tunnelLatency from './tunnel-latency';
+import * as stdout from './stdout';
+import * as stateFolding from './state-folding';
+import * as sessions from './sessions';
+
+interface Bench {
+  name: string;
+  /** Soft budget in ms: loops inside stop early past it. */
+  budgetMs: number;
+  /** Hard limit in ms: past it the benchmark is reported n/a and the suite moves on. */
+  hardMs: number;
+  run(ctx: BenchContext): Promise<Figure[]>;
+}
+
+const BENCHES: Bench[] = [
+  { name: 'state-folding', budgetMs: 45_000, hardMs: 90_000, run: stateFolding.run },
+  { name: 'spawn', budgetMs: 40_000, hardMs: 120_000, run: spawn.run },
+  { name: 'tunnel-throughput', budgetMs: 120_000, hardMs: 240_000, run: tunnelThroughput.run },
+  { name: 'tunnel-latency', budgetMs: 30_000, hardMs: 90_000, run: tunnelLatency.run },
+  { name: 'stdout', budgetMs: 150_000, hardMs: 300_000, run: stdout.run },
+  { name: 'sessions', budgetMs: 40_000, hardMs: 90_000, run: sessions.run },
+];
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((w) => !BENCHES.some((b) => b.name === w));
+  if (unknown.length) throw new Error(`unknown benchmark(s) ${unknown.join(', ')}; choose from ${BENCHES.map((b) => b.name).join(', ')}`);
+  const selected = wanted.length ? BENCHES.filter((b) => wanted.includes(b.name)) : BENCHES;
+
+  const docker = makeDocker();
+  const engine = await docker.version().catch((err: Error) => {
+    throw new Error(`Docker Engine is not reachable on /var/run/docker.sock (${err.message}); run npm run prepare-engine`);
+  });
+  for (const image of ['busybox:latest', 'nginx:latest']) {
+    await docker.getImage(image).inspect().catch(() => {
+      throw new Error(`image ${image} is missing; run scripts/build-images.sh (this suite never pulls)`);
+    });
+  }
+
+  const started = now();
+  const figures: Figure[] = [];
+  const timings: Record<string, number> = {};
+  for (const bench of selected) {
+    progress(`${bench.name}: starting (budget ${bench.budgetMs / 1000}s)`);
+    const t0 = now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const hard = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`did not finish within ${bench.hardMs / 1000}s`)), bench.hardMs);
+      });
+      figures.push(...(await Promise.race([bench.run({ docker, budgetMs: bench.budgetMs }), hard])));
+    } catch (err) {
+      progress(`${bench.name}: FAILED: ${(err as Error).stack ?? err}`);
+      figures.push(naFigure(bench.name, 'all figures', '—', `the benchmark failed: ${(err as Error).message}`));
+    } finally {
+      clearTimeout(timer);
+    }
+    timings[bench.name] = Math.round(now() - t0);
+    progress(`${bench.name}: done in ${(timings[bench.name] / 1000).toFixed(1)}s`);
+  }
+  const leftovers = await removeBenchContainers(docker);
+  if (leftovers) progress(`removed ${leftovers} leftover container(s)`);
+  const totalMs = Math.round(now() - started);
+
+  const cpu = cpus();
+  const machine = {
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    memoryMiB: Math.round(totalmem() / 2 ** 20),
+    node: process.version,
+    platform: `${process.platform} ${release()}`,
+    hostname: hostname(),
+    dockerEngine: engine.Version,
+    date: new Date().toISOString(),
+  };
+  const table = formatTable(figures);
+  process.stdout.write(
+    `tfnz benchmarks — ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryMiB} MiB, node ${machine.node}, ` +
+      `Docker ${machine.dockerEngine}, ${machine.date}\n\n${table}\n\ntotal ${(totalMs / 1000).toFixed(1)}s\n`,
+  );
+  const out = join(dirname(fileURLToPath(import.meta.url)), 'results.json');
+  await writeFile(out, JSON.stringify({ machine, totalMs, benchmarkMs: timings, figures }, null, 2) + '\n');
+  progress(`wrote ${out}`);
+}
+
+main().then(
+  // Sockets and timers of failed benchmarks must not keep the process alive.
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);
