@@ -20,6 +20,10 @@ export interface OutputChunk {
   data: Buffer;
 }
 
+/** View the received bytes as a Buffer without copying them. */
+const asBuffer = (bytes: Uint8Array | undefined) =>
+  bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.alloc(0);
+
 const isTerminal = (s: ContainerStatus) => s === 'exited' || s === 'destroyed';
 
 export class Container {
@@ -74,7 +78,7 @@ export class Container {
     );
     this.stdout$ = ctx.connection.events$.pipe(
       filter((e): e is EventOf<'container_output'> => e.event === 'container_output' && e.params.container === this.id),
-      map((e) => ({ stream: e.params.stream, data: Buffer.from(e.bulk ?? []) })),
+      map((e) => ({ stream: e.params.stream, data: asBuffer(e.bulk) })),
       takeUntil(ended$),
       share(),
     );

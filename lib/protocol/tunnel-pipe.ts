@@ -8,6 +8,8 @@
 import type { Socket } from 'node:net';
 
 export const TUNNEL_WINDOW = 4 * 1024 * 1024;
+/** Acks are batched: one message per this many bytes written, or per turn of the event loop. */
+const ACK_BATCH = TUNNEL_WINDOW / 8;
 
 /** How this end talks to the far end (over the session's WebSocket). */
 export interface PipePeer {
@@ -26,6 +28,9 @@ export class TunnelPipe {
   private closed = false;
   /** Reasons this end's socket is paused; it reads again only when none remain. */
   private congested = false;
+  /** Bytes written to our socket but not yet acknowledged to the far end. */
+  private unacked = 0;
+  private ackScheduled = false;
 
   constructor(
     private readonly peer: PipePeer,
@@ -96,8 +101,23 @@ export class TunnelPipe {
   private write(chunk: Uint8Array): void {
     const bytes = chunk.length;
     this.socket!.write(chunk, (err) => {
-      if (!err && !this.closed) this.peer.ack(bytes);
+      if (!err && !this.closed) this.acknowledge(bytes);
     });
+  }
+
+  private acknowledge(bytes: number): void {
+    this.unacked += bytes;
+    if (this.unacked >= ACK_BATCH) return this.flushAck();
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => this.flushAck());
+  }
+
+  private flushAck(): void {
+    this.ackScheduled = false;
+    if (this.unacked === 0 || this.closed) return;
+    this.peer.ack(this.unacked);
+    this.unacked = 0;
   }
 
   private updateFlow(): void {
