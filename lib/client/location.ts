@@ -55,6 +55,18 @@ export class Location implements AsyncDisposable {
   private readonly completed = new Subject<void>();
   private readonly subscriptions: Subscription[] = [];
   private disconnecting?: Promise<void>;
+  private running = false;
+  /**
+   * Ctrl-C or SIGTERM always ends the session cleanly: inside `run()` it makes run() return;
+   * otherwise the session is disconnected and the signal raised again, so the program still ends
+   * as it would have (unless it handles the signal itself).
+   */
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    if (this.running) return this.complete();
+    void this.disconnect().finally(() => {
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  };
 
   private constructor(
     private readonly connection: Connection,
@@ -86,6 +98,8 @@ export class Location implements AsyncDisposable {
     // Fold every event into state. Subscribed first, so state is current when others see an event.
     this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
     this.subscriptions.push(this.errors$.subscribe((e) => log.info(`location reported: ${e.params.error.message}`)));
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
   }
 
   /**
@@ -145,9 +159,7 @@ export class Location implements AsyncDisposable {
    * Disconnects at the end, so the location collects everything the session made.
    */
   async run(): Promise<void> {
-    const stop = () => this.complete();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    this.running = true;
     try {
       await new Promise<void>((resolve, reject) => {
         const sub = this.completed.subscribe({ complete: resolve });
@@ -158,8 +170,7 @@ export class Location implements AsyncDisposable {
         });
       });
     } finally {
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
+      this.running = false;
       await this.disconnect();
     }
   }
@@ -180,6 +191,8 @@ export class Location implements AsyncDisposable {
   }
 
   private async doDisconnect(): Promise<void> {
+    process.removeListener('SIGINT', this.onSignal);
+    process.removeListener('SIGTERM', this.onSignal);
     this.completed.complete();
     await Promise.all([...this.ctx.containers.values()].flatMap((c) => c.allTunnels().map((t) => c.destroyTunnel(t, false))));
     if (this.connection.connected) {
