@@ -52,6 +52,38 @@ describe('tunnels (real location, real Docker Engine)', function () {
     expect((await transfer).length).to.equal(30 * 1024 * 1024);
   });
 
+  it('holds memory bounded while a local reader is much slower than the container', async () => {
+    // `yes` writes as fast as the container can; the local reader takes at most 64 KiB every 10 ms.
+    const flood = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9002', '-e', 'yes'] });
+    const tunnel = await flood.attachTunnel(9002);
+    const baseline = process.memoryUsage().arrayBuffers;
+    let peakGrowth = 0;
+    let received = 0;
+    const target = 24 * 1024 * 1024;
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(tunnel.localPort, '127.0.0.1');
+      socket.pause();
+      socket.on('error', reject);
+      const timer = setInterval(() => {
+        let chunk: Buffer | null;
+        let taken = 0;
+        while (taken < 64 * 1024 && (chunk = socket.read()) !== null) taken += chunk.length;
+        received += taken;
+        peakGrowth = Math.max(peakGrowth, process.memoryUsage().arrayBuffers - baseline);
+        if (received >= target) {
+          clearInterval(timer);
+          socket.destroy();
+          resolve();
+        }
+      }, 10);
+    });
+    await loc.node().destroyContainer(flood);
+    // Meanwhile `yes` could have produced gigabytes; the credit window and the socket buffers
+    // allow only a few tens of MiB to wait in this process (SDK and embedded location together).
+    expect(received).to.be.at.least(target);
+    expect(peakGrowth, `peak growth of buffered bytes: ${(peakGrowth / 2 ** 20).toFixed(1)} MiB`).to.be.below(64 * 2 ** 20);
+  });
+
   it('reports a typed error when nothing listens on the container port', async () => {
     const tunnel = await echo.attachTunnel(9999, { timeout: 1 });
     const error = firstValueFrom(tunnel.errors$);
