@@ -6,7 +6,7 @@
  * Then the cost per container_status event as the state grows (100 … 100 000 containers): a fold
  * that copies the whole containers record per event grows linearly here instead of staying flat.
  */
-import { reduce, initialState, type LocationState, type ContainerInfo, type NodeInfo, type NodeStats } from '../lib/index';
+import { reduce, initialState, tableSize, type LocationState, type ContainerInfo, type NodeInfo, type NodeStats } from '../lib/index';
 import type { EventOf } from '../lib/protocol';
 import { figure, now, progress, summarise, type Figure, type Summary } from './stats';
 
@@ -99,7 +99,7 @@ export async function run(): Promise<Figure[]> {
   // Events per second at 1 000 nodes and 10 000 containers.
   {
     let { state, floor } = build(NODES, CONTAINERS);
-    const check = Object.keys(state.containers).length;
+    const check = tableSize(state.containers);
     if (check !== CONTAINERS || Object.keys(state.nodes).length !== NODES) throw new Error(`state has ${check} containers`);
     for (const kind of ['container_status', 'node_stats'] as const) {
       const make = kind === 'container_status' ? (s: number) => containerEvent(s, CONTAINERS) : (s: number) => statsEvent(s, NODES);

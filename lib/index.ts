@@ -1,11 +1,13 @@
 /** tfnz: program-driven containers. Everything public is exported from here. */
 export { Location, locationUrl, type ConnectOptions } from './client/location';
 export { Node, type SpawnOptions } from './client/node';
-export { Container, type OutputChunk } from './client/container';
+export { Container, type OutputChunk, type ProcessResult, type WaitHttpOptions } from './client/container';
+export { Process, type ProcessOptions } from './client/process';
 export { Tunnel, type TunnelOptions } from './client/tunnel';
 export { lines } from './client/operators';
 export { rankNodes, nodeScore } from './client/ranking';
 export { reduce } from './client/reducer';
+export { tableGet, tableValues, tableSize, type Table } from './client/table';
 export { initialState, type LocationState, type LocalAction, type Action } from './client/state';
 export { LocationServer, type LocationServerOptions } from './server/location-server';
 export { DockerEngine } from './engines/docker-engine';

@@ -7,12 +7,33 @@ import {
   type Observable,
 } from 'rxjs';
 import {
-  ContainerNotRunning, SpawnFailed, errorFromWire,
+  BadRequest, ContainerNotRunning, SpawnFailed, errorFromWire,
   type ContainerInfo, type ContainerStatus, type EventOf, type OutputStream,
 } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { Node } from './node';
 import { Tunnel, type TunnelOptions } from './tunnel';
+import { Process } from './process';
+import { fetchFile, putFile } from './file-transfer';
+import { tableGet } from './table';
+
+/** What `runProcess` resolves with. */
+export interface ProcessResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+}
+
+export interface WaitHttpOptions {
+  /** Container port; default 80. */
+  port?: number;
+  /** Sent as the Host header; default 'localhost'. */
+  fqdn?: string;
+  /** Default '/'. */
+  path?: string;
+  /** Seconds before giving up with ConnectFailed; default 60. */
+  timeout?: number;
+}
 
 /** A piece of the main process's output, marked with the stream it came from. */
 export interface OutputChunk {
@@ -41,6 +62,7 @@ export class Container {
 
   private readonly infoSubject: BehaviorSubject<ContainerInfo>;
   private readonly tunnels = new Map<string, Tunnel>();
+  private readonly processes = new Map<string, Process>();
 
   /** @internal Use `Node.spawnContainer`. */
   constructor(
@@ -52,7 +74,7 @@ export class Container {
     this.info$ = this.infoSubject.asObservable();
     // Follow this container's slice of state until it is destroyed; keep the last value after.
     const slice = ctx.state$.pipe(
-      map((s) => s.containers[this.id]),
+      map((s) => tableGet(s.containers, this.id)),
       filter((c): c is ContainerInfo => c !== undefined),
       distinctUntilChanged(),
     );
@@ -151,4 +173,99 @@ export class Container {
   allTunnels(): Tunnel[] {
     return [...this.tunnels.values()];
   }
+
+  /**
+   * Run `command` through `sh -c` inside the container (an argv list is quoted for you). Returns at
+   * once; subscribe to `output$` / `stderr$` straight away to see everything. Processes run while
+   * the container sleeps too, and end when it is destroyed or rebooted.
+   */
+  spawnProcess(command: string | string[], opts: { tty?: boolean } = {}): Process {
+    return this.track(new Process(this.ctx, this, commandLine(command), { tty: !!opts.tty }));
+  }
+
+  /** Run `command` to its end: its whole stdout and stderr, and its exit code. */
+  async runProcess(command: string | string[]): Promise<ProcessResult> {
+    const process = this.spawnProcess(command);
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    process.output$.subscribe((b) => stdout.push(b));
+    process.stderr$.subscribe((b) => stderr.push(b));
+    const exitCode = await process.wait();
+    return { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), exitCode };
+  }
+
+  /**
+   * An interactive login shell on a pty (bash, ash or sh, whichever the image has). Echo is off
+   * unless asked for, so a program driving it reads only the shell's output; a terminal wants it on.
+   */
+  spawnShell(opts: { echo?: boolean } = {}): Process {
+    return this.track(new Process(this.ctx, this, undefined, { tty: true, echo: !!opts.echo }));
+  }
+
+  /** Kill a process and everything it started; resolves once it ended. */
+  async destroyProcess(process: Process): Promise<void> {
+    if (process.container !== this) throw new BadRequest(`process ${process.id} belongs to container ${process.container.id}, not ${this.id}`);
+    await process.destroy();
+  }
+
+  /** This container's processes that have not ended. */
+  allProcesses(): Process[] {
+    return [...this.processes.values()];
+  }
+
+  /** The bytes of the regular file at absolute `path`; FileNotFound when there is none. */
+  async fetch(path: string): Promise<Buffer> {
+    await this.ready();
+    return fetchFile(this.ctx, this.id, path);
+  }
+
+  /** Create or replace the file at absolute `path` (parent folders are created). Strings are UTF-8. */
+  async put(path: string, data: string | Uint8Array): Promise<void> {
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new BadRequest('put needs a string, Buffer or Uint8Array');
+    await this.ready();
+    await putFile(this.ctx, this.id, path, typeof data === 'string' ? Buffer.from(data) : data);
+  }
+
+  /** Resolves once something accepts TCP connections on `port`; ConnectFailed after `timeout` s (default 60). */
+  async waitTcp(port: number, opts: { timeout?: number } = {}): Promise<void> {
+    await this.ready();
+    const timeout = opts.timeout ?? 60;
+    await this.ctx.connection.request('wait_tcp', { container: this.id, port, timeout }, (timeout + 10) * 1000);
+  }
+
+  /**
+   * Resolves once `GET path` on `port`, with `Host: fqdn`, answers 200; ConnectFailed after the
+   * timeout. The location asks the container directly, so no local port is used.
+   */
+  async waitHttp200(opts: WaitHttpOptions = {}): Promise<void> {
+    await this.ready();
+    const { port = 80, fqdn = 'localhost', path = '/', timeout = 60 } = opts;
+    await this.ctx.connection.request('wait_http_200', { container: this.id, port, fqdn, path, timeout }, (timeout + 10) * 1000);
+  }
+
+  /**
+   * Restart in place, keeping the id, tunnels and files; with `resetFilesystem`, files go back to
+   * how they were at first boot (the image plus pre-boot files). `status$` goes through
+   * `spawning`; resolves once it runs again. Its processes end.
+   */
+  async reboot(opts: { resetFilesystem?: boolean } = {}): Promise<void> {
+    await this.ready();
+    await this.ctx.connection.request('reboot_container', { container: this.id, resetFilesystem: !!opts.resetFilesystem }, 300_000);
+    await this.ready();
+  }
+
+  private track(process: Process): Process {
+    this.processes.set(process.id, process);
+    process.termination$.subscribe({ complete: () => this.processes.delete(process.id), error: () => this.processes.delete(process.id) });
+    return process;
+  }
+}
+
+/** A command line for `sh -c`: strings as they are, argv lists single-quoted word by word. */
+function commandLine(command: string | string[]): string {
+  if (typeof command === 'string' && command.trim() !== '') return command;
+  if (Array.isArray(command) && command.length > 0 && command.every((w) => typeof w === 'string')) {
+    return command.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
+  }
+  throw new BadRequest("a process needs a command: a string for sh -c, or a non-empty list of strings");
 }

@@ -5,6 +5,7 @@
 import { produce, type Draft } from 'immer';
 import type { ContainerInfo, ErrorBody } from '../protocol';
 import type { Action, LocationState } from './state';
+import { tableDelete, tableDraft, tableSet, tableValues } from './table';
 
 /** Destroyed containers are kept (for late `termination$` readers) up to this many. */
 export const MAX_DESTROYED_KEPT = 1000;
@@ -28,7 +29,7 @@ export function reduce(state: LocationState, action: Action): LocationState {
         draft.externals = Object.fromEntries(offer.externals.map((e) => [e.id, e]));
         draft.endpoints = Object.fromEntries(offer.endpoints.map((e) => [e.domain, e]));
         // The offer is the truth about live containers; destroyed ones stay as history.
-        for (const c of offer.containers) draft.containers[c.id] = c;
+        for (const c of offer.containers) tableSet(draft.containers, c.id, c);
         break;
       }
       case 'node_created':
@@ -40,8 +41,8 @@ export function reduce(state: LocationState, action: Action): LocationState {
         node.alive = false;
         node.stats = { cpu: 0, memory: 0, paging: 0, containers: 0 };
         const gone: ErrorBody = { code: 'NODE_GONE', message: `node ${node.name} went away` };
-        for (const c of Object.values(draft.containers)) {
-          if (c.node === node.id && c.status !== 'destroyed') markDestroyed(draft, c, gone);
+        for (const c of tableValues(state.containers)) {
+          if (c.node === node.id && c.status !== 'destroyed') markDestroyed(draft, tableDraft(draft.containers, c.id)!, gone);
         }
         break;
       }
@@ -52,7 +53,7 @@ export function reduce(state: LocationState, action: Action): LocationState {
       }
       case 'container_status': {
         const p = action.params;
-        const c = draft.containers[p.container];
+        const c = tableDraft(draft.containers, p.container);
         if (!c || c.status === 'destroyed') break;
         if (p.privateIp !== undefined) c.privateIp = p.privateIp;
         if (p.sleeping !== undefined) c.sleeping = p.sleeping;
@@ -69,10 +70,10 @@ export function reduce(state: LocationState, action: Action): LocationState {
 function applyLocal(draft: Draft<LocationState>, action: Exclude<Action, { event: string }>): void {
   switch (action.type) {
     case 'container_spawning':
-      draft.containers[action.container.id] = action.container;
+      tableSet(draft.containers, action.container.id, action.container);
       break;
     case 'container_failed': {
-      const c = draft.containers[action.container];
+      const c = tableDraft(draft.containers, action.container);
       if (c && c.status !== 'destroyed') markDestroyed(draft, c, action.error);
       break;
     }
@@ -91,5 +92,5 @@ function markDestroyed(draft: Draft<LocationState>, c: Draft<ContainerInfo>, err
   if (error && !c.error) c.error = error;
   for (const t of Object.values(draft.tunnels)) if (t.container === c.id) delete draft.tunnels[t.id];
   draft.destroyedOrder.push(c.id);
-  while (draft.destroyedOrder.length > MAX_DESTROYED_KEPT) delete draft.containers[draft.destroyedOrder.shift()!];
+  while (draft.destroyedOrder.length > MAX_DESTROYED_KEPT) tableDelete(draft.containers, draft.destroyedOrder.shift()!);
 }

@@ -2,6 +2,7 @@
 import type {
   ContainerInfo, EndpointInfo, ErrorBody, EventOf, ExternalInfo, NodeInfo, TunnelInfo, VolumeInfo,
 } from '../protocol';
+import { emptyTable, type Table } from './table';
 
 export interface LocationState {
   readonly session?: string;
@@ -10,8 +11,11 @@ export interface LocationState {
   /** Sequence number of the last event folded in. */
   readonly lastSeq: number;
   readonly nodes: Readonly<Record<string, NodeInfo>>;
-  /** This session's containers, including recently destroyed ones (see MAX_DESTROYED_KEPT). */
-  readonly containers: Readonly<Record<string, ContainerInfo>>;
+  /**
+   * This session's containers by id, including recently destroyed ones (see MAX_DESTROYED_KEPT).
+   * A Table, so that folding stays constant-time: read with tableGet / tableValues / tableSize.
+   */
+  readonly containers: Table<ContainerInfo>;
   readonly tunnels: Readonly<Record<string, TunnelInfo>>;
   readonly volumes: Readonly<Record<string, VolumeInfo>>;
   readonly externals: Readonly<Record<string, ExternalInfo>>;
@@ -23,7 +27,7 @@ export interface LocationState {
 export const initialState: LocationState = {
   lastSeq: 0,
   nodes: {},
-  containers: {},
+  containers: emptyTable(),
   tunnels: {},
   volumes: {},
   externals: {},

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { initialState, reduce, type LocationState } from '../../lib/index';
+import { initialState, reduce, tableGet, tableSize, type LocationState } from '../../lib/index';
 import { MAX_DESTROYED_KEPT } from '../../lib/client/reducer';
 import type { EventOf, NodeInfo } from '../../lib/protocol';
 
@@ -57,15 +57,15 @@ describe('reducer', () => {
 
   it('follows a container from spawning to running to exited to destroyed', () => {
     let s = withContainer(offered());
-    expect(s.containers.c1.status).to.equal('spawning');
+    expect(tableGet(s.containers, 'c1')!.status).to.equal('spawning');
     s = reduce(s, ev('container_status', { container: 'c1', status: 'running', privateIp: '10.0.0.2' }));
-    expect(s.containers.c1).to.include({ status: 'running', privateIp: '10.0.0.2' });
+    expect(tableGet(s.containers, 'c1')!).to.include({ status: 'running', privateIp: '10.0.0.2' });
     s = reduce(s, ev('container_status', { container: 'c1', status: 'exited', exitCode: 3 }));
-    expect(s.containers.c1).to.include({ status: 'exited', exitCode: 3 });
+    expect(tableGet(s.containers, 'c1')!).to.include({ status: 'exited', exitCode: 3 });
     s = reduce(s, ev('container_status', { container: 'c1', status: 'destroyed' }));
-    expect(s.containers.c1).to.include({ status: 'destroyed', exitCode: 3 });
+    expect(tableGet(s.containers, 'c1')!).to.include({ status: 'destroyed', exitCode: 3 });
     const again = reduce(s, ev('container_status', { container: 'c1', status: 'running' }));
-    expect(again.containers.c1.status, 'destroyed is final').to.equal('destroyed');
+    expect(tableGet(again.containers, 'c1')!.status, 'destroyed is final').to.equal('destroyed');
   });
 
   it('marks a node that went away as having no capacity and its containers destroyed', () => {
@@ -74,9 +74,9 @@ describe('reducer', () => {
     s = reduce(s, ev('node_destroyed', { node: 'a' }));
     expect(s.nodes.a.alive).to.equal(false);
     expect(s.nodes.a.stats).to.deep.equal({ cpu: 0, memory: 0, paging: 0, containers: 0 });
-    expect(s.containers.c1.status).to.equal('destroyed');
-    expect(s.containers.c1.error?.code).to.equal('NODE_GONE');
-    expect(s.containers.c2.status).to.equal('spawning');
+    expect(tableGet(s.containers, 'c1')!.status).to.equal('destroyed');
+    expect(tableGet(s.containers, 'c1')!.error?.code).to.equal('NODE_GONE');
+    expect(tableGet(s.containers, 'c2')!.status).to.equal('spawning');
     const later = reduce(s, ev('node_stats', { node: 'a', stats: { cpu: 999, memory: 999, paging: 0, containers: 0 } }));
     expect(later.nodes.a.stats.cpu, 'a dead node stays without capacity').to.equal(0);
   });
@@ -85,8 +85,19 @@ describe('reducer', () => {
     let s = withContainer(offered());
     s = reduce(s, { type: 'tunnel_added', tunnel: { id: 't1', container: 'c1', port: 80 } });
     s = reduce(s, { type: 'container_failed', container: 'c1', error: { code: 'IMAGE_NOT_FOUND', message: 'nope' } });
-    expect(s.containers.c1).to.deep.include({ status: 'destroyed', error: { code: 'IMAGE_NOT_FOUND', message: 'nope' } });
+    expect(tableGet(s.containers, 'c1')!).to.deep.include({ status: 'destroyed', error: { code: 'IMAGE_NOT_FOUND', message: 'nope' } });
     expect(s.tunnels).to.deep.equal({});
+  });
+
+  it('changes only the bucket of the container that changed', () => {
+    let s = offered();
+    for (let i = 0; i < 500; i++) s = withContainer(s, `c${i}`);
+    const next = reduce(s, ev('container_status', { container: 'c7', status: 'running' }));
+    const changedTop = Object.keys(s.containers).filter((k) => s.containers[k] !== next.containers[k]);
+    expect(changedTop).to.have.length(1);
+    expect(tableSize(next.containers)).to.equal(500);
+    expect(tableGet(next.containers, 'c7')!.status).to.equal('running');
+    expect(tableGet(next.containers, 'c8')).to.equal(tableGet(s.containers, 'c8'));
   });
 
   it('forgets the oldest destroyed containers beyond the cap', () => {
@@ -95,8 +106,8 @@ describe('reducer', () => {
       s = withContainer(s, `c${i}`);
       s = reduce(s, ev('container_status', { container: `c${i}`, status: 'destroyed' }));
     }
-    expect(s.containers.c0).to.equal(undefined);
-    expect(s.containers[`c${MAX_DESTROYED_KEPT}`].status).to.equal('destroyed');
-    expect(Object.keys(s.containers)).to.have.length(MAX_DESTROYED_KEPT);
+    expect(tableGet(s.containers, 'c0')).to.equal(undefined);
+    expect(tableGet(s.containers, `c${MAX_DESTROYED_KEPT}`)!.status).to.equal('destroyed');
+    expect(tableSize(s.containers)).to.equal(MAX_DESTROYED_KEPT);
   });
 });
