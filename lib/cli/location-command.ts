@@ -1,20 +1,43 @@
-/** `tfnz location`: run a location server in the foreground until SIGINT/SIGTERM. */
+/**
+ * `tfnz location`: run a location server in the foreground until SIGINT/SIGTERM.
+ *
+ * Nodes come from repeated `--engine ADDRESS` (fixed for the life of the process) and/or from
+ * `--engines-file FILE` (one `ADDRESS [NAME]` a line), which is followed while the location runs:
+ * engines added to the file become nodes, engines taken out of it are removed (see
+ * lib/server/engines-file.ts); SIGHUP re-reads it at once. With neither, the local Docker Engine.
+ */
+import { join } from 'node:path';
+import { accountsDir } from '../client/accounts';
 import { DockerEngine } from '../engines/docker-engine';
+import type { Engine } from '../engines/engine';
 import { LocationServer } from '../server/location-server';
+import { EnginesFile } from '../server/engines-file';
 
 export interface LocationCommandOptions {
   listen: string;
   name: string;
   engine: string[];
+  enginesFile?: string;
   statsInterval: string;
   quiet?: boolean;
+  /** Admit only keys in this file (default ~/.tfnz/authorized_keys) … */
+  authorizedKeys?: string;
+  /** … or anyone: for a location only trusted programs can reach. */
+  open?: boolean;
 }
 
 export async function locationCommand(opts: LocationCommandOptions): Promise<void> {
   const [host, port] = splitHostPort(opts.listen);
   const log = opts.quiet ? () => undefined : (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-  const engines = (opts.engine.length ? opts.engine : ['unix:///var/run/docker.sock']).map((a) => new DockerEngine(a));
-  const server = await LocationServer.start({ name: opts.name, host, port, engines, statsIntervalMs: Number(opts.statsInterval), log });
+  const addresses = opts.engine.length || opts.enginesFile ? opts.engine : ['unix:///var/run/docker.sock'];
+  const engines: Engine[] = addresses.map((a) => new DockerEngine(a));
+  const statsIntervalMs = Number(opts.statsInterval);
+  if (!Number.isFinite(statsIntervalMs) || statsIntervalMs < 100) throw new Error(`--stats-interval wants milliseconds ≥ 100 (got '${opts.statsInterval}')`);
+  const authorizedKeys = opts.open ? undefined : (opts.authorizedKeys ?? join(accountsDir(), 'authorized_keys'));
+  const server = await LocationServer.start({ name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys });
+  log(authorizedKeys ? `admitting the users whose keys are in ${authorizedKeys} (add one with: tfnz authorize KEY)` : 'open: admitting anyone who can connect');
+  const file = opts.enginesFile ? new EnginesFile(server, opts.enginesFile, { log }) : undefined;
+  await file?.start();
   // The one line on stdout: where to connect (scripts and specs read it).
   process.stdout.write(`${server.url}\n`);
   await new Promise<void>((resolve) => {
@@ -22,6 +45,7 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
     process.once('SIGTERM', resolve);
   });
   log('shutting down: ending every session');
+  file?.stop();
   await server.close();
 }
 

@@ -3,6 +3,9 @@
 import { Command } from 'commander';
 import { locationCommand } from './location-command';
 import { runCommand } from './run-command';
+import { join } from 'node:path';
+import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
+import { authorize } from '../server/authorized-users';
 
 const collect = (value: string, all: string[]) => [...all, value];
 
@@ -15,10 +18,40 @@ program
   .description('run a location server in front of one or more Docker Engines')
   .option('--listen <host:port>', 'where clients connect', '127.0.0.1:2020')
   .option('--name <name>', 'the location name, carried in engine labels', 'local')
-  .option('--engine <address>', 'a Docker Engine to use as a node (repeatable): unix:///path or tcp://host:port', collect, [])
+  .option('--engine <address>', 'a Docker Engine to use as a node (repeatable): unix:///path, tcp://host:port or https://host:port (TLS)', collect, [])
+  .option('--engines-file <file>', 'more engines, one "ADDRESS [NAME]" a line; followed while running (SIGHUP re-reads)')
   .option('--stats-interval <ms>', 'how often node stats are sampled', '5000')
+  .option('--authorized-keys <file>', 'admit only the users whose public keys are in FILE (default ~/.tfnz/authorized_keys)')
+  .option('--open', 'admit anyone who can connect (no accounts): only where nobody else can reach the port')
   .option('-q, --quiet', 'no log lines')
   .action((opts) => locationCommand(opts));
+
+const account = program.command('account').description('accounts on this machine, one per location');
+account
+  .command('create')
+  .description('make a key pair for LOCATION and print the public key its operator must authorise')
+  .argument('<location>', 'host[:port] as you pass it to --location')
+  .action((location: string) => {
+    const created = ensureAccount(location);
+    process.stdout.write(`${created.publicKey} ${location}\n`);
+    process.stderr.write(`account for ${location} in ${accountsDir()} (user ${created.userId}); ask the location's operator to run: tfnz authorize ${created.publicKey}\n`);
+  });
+account
+  .command('list')
+  .description('the locations this machine holds an account for')
+  .action(() => {
+    process.stdout.write(allLocations().map((l) => `${l}${l === defaultLocation() ? '  <== default' : ''}\n`).join(''));
+  });
+
+program
+  .command('authorize')
+  .description("let a user's public key open sessions on the locations that read FILE")
+  .argument('<key>', 'the key `tfnz account create` printed')
+  .option('--authorized-keys <file>', 'the file the location reads', join(accountsDir(), 'authorized_keys'))
+  .action((key: string, opts: { authorizedKeys: string }) => {
+    authorize(opts.authorizedKeys, key);
+    process.stderr.write(`authorised in ${opts.authorizedKeys}\n`);
+  });
 
 program
   .command('run')

@@ -1,12 +1,14 @@
 /**
  * The location connection as an Observable: one WebSocket (rxjs-websockets over `ws`) carrying
  * msgpack frames. Incoming events are a hot `events$`; requests are matched to their replies by id.
+ * Once a session is open, a dropped socket is resumed: reconnect, replay what was missed, re-send
+ * unanswered requests (the guide: "minor network disconnections are recovered transparently").
  */
 import rxjsWebsockets, { type WebSocketLike } from 'rxjs-websockets';
 import { Subject, switchMap, type Observable, type Subscription } from 'rxjs';
 import { WebSocket } from 'ws';
 import {
-  ConnectionLost, LocationUnreachable, ProtocolError, RequestTimeout, TfnzError, decodeFrame, encodeFrame, errorFromWire, errorToWire,
+  ConnectionLost, LocationUnreachable, ProtocolError, RequestTimeout, SessionExpired, TfnzError, Unauthorized, decodeFrame, encodeFrame, errorFromWire, errorToWire,
   type CommandName, type EventOf, type RequestFrame, type MessageName, type Messages, type ParamsOf, type ResultOf,
 } from '../protocol';
 
@@ -15,8 +17,16 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** Time to establish the WebSocket. */
   connectTimeoutMs?: number;
+  /** How long to keep trying to resume a session after the socket dropped; default 150 s. */
+  resumeWindowMs?: number;
   /** Called with every decoded frame and every frame sent (debug logging). */
   trace?: (direction: 'in' | 'out', summary: string) => void;
+}
+
+/** How to prove, on a new socket, that we are the session's owner. */
+export interface ResumeCredentials {
+  session: string;
+  sign(nonce: Uint8Array): { key?: string; proof?: Uint8Array };
 }
 
 // rxjs-websockets ships CommonJS with an `exports.default`; Node's ESM loader hands us the module object.
@@ -25,65 +35,75 @@ const makeWebSocketObservable: typeof rxjsWebsockets =
 
 interface Pending {
   command: string;
+  /** The encoded request, sent again after a resume (the location ignores ids it has seen). */
+  frame: Buffer;
   resolve(result: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
 
+/** Acknowledge received events at least this often, so the location can drop its replay copies. */
+const ACK_EVERY_MS = 500;
+const ACK_EVERY_EVENTS = 64;
+
 export class Connection {
-  /** Every event from the location, in order. Hot: subscribe before you act. */
+  /** Every event from the location, in order, each once (also across a resume). Hot. */
   readonly events$: Observable<EventOf>;
-  /** Resolves when the socket closes: with the reason, or undefined for a close we asked for. */
+  /** Resolves when the connection ends for good: with the reason, or undefined for a close we asked for. */
   readonly closed: Promise<TfnzError | undefined>;
+  /** The first socket's challenge (see identity.ts). */
+  readonly challenge: Promise<Uint8Array>;
+  /** Hot: 'lost' when the socket dropped and a resume is under way, 'resumed' when it is back. */
+  readonly link$: Observable<'lost' | 'resumed'>;
 
   private readonly events = new Subject<EventOf>();
+  private readonly link = new Subject<'lost' | 'resumed'>();
   // ws sends Buffers as binary frames; rxjs-websockets types its payloads for browsers.
-  private readonly outgoing = new Subject<ArrayBuffer>();
+  private outgoing = new Subject<ArrayBuffer>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private subscription?: Subscription;
+  private socket?: Subscription;
   private closing = false;
   private isClosed = false;
   private resolveClosed!: (reason: TfnzError | undefined) => void;
+  private nextChallenge!: Promise<Uint8Array>;
+  /** Resolves when the current socket drops after it opened. */
+  private dropped: Promise<void> = new Promise(() => undefined);
+  private resolveDropped = () => {};
+  private resolveNextChallenge!: (nonce: Uint8Array) => void;
+  private credentials?: ResumeCredentials;
+  private reconnecting = false;
+  /** Sequence number of the last event delivered; older ones (replayed after a resume) are dropped. */
+  private lastSeq = 0;
+  private ackedSeq = 0;
+  private ackTimer?: NodeJS.Timeout;
 
   private constructor(
     readonly url: string,
     private readonly opts: ConnectionOptions,
   ) {
     this.events$ = this.events.asObservable();
+    this.link$ = this.link.asObservable();
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.armChallenge();
+    this.challenge = this.nextChallenge;
   }
 
   /** Open the socket; rejects with LocationUnreachable when nothing answers at `url`. */
-  static open(url: string, opts: ConnectionOptions = {}): Promise<Connection> {
+  static async open(url: string, opts: ConnectionOptions = {}): Promise<Connection> {
     const conn = new Connection(url, opts);
-    return new Promise((resolve, reject) => {
-      let opened = false;
-      const socket$ = makeWebSocketObservable<ArrayBuffer>(url, {
-        protocols: [],
-        makeWebSocket: (u) => {
-          const ws = new WebSocket(u, { perMessageDeflate: false, handshakeTimeout: opts.connectTimeoutMs ?? 10_000 });
-          ws.binaryType = 'nodebuffer';
-          return ws as unknown as WebSocketLike;
-        },
-      });
-      conn.subscription = socket$
-        .pipe(
-          switchMap((getResponses) => {
-            opened = true;
-            resolve(conn);
-            return getResponses(conn.outgoing);
-          }),
-        )
-        .subscribe({
-          next: (data) => conn.onData(data as unknown as Buffer),
-          error: (err: Error) => {
-            if (!opened) reject(new LocationUnreachable(`could not reach the location at ${url} (${err.message || 'connection refused'})`));
-            conn.finish(conn.closing ? undefined : new ConnectionLost(`lost the connection to the location at ${url} (${err.message || 'closed'})`));
-          },
-          complete: () => conn.finish(undefined),
-        });
-    });
+    await conn.openSocket();
+    return conn;
+  }
+
+  /**
+   * From now on a dropped socket is not the end: reconnect, prove ownership with `credentials`,
+   * have the location replay what we missed, and send again the requests still unanswered.
+   */
+  enableResume(credentials: ResumeCredentials): void {
+    this.credentials = credentials;
+    this.ackTimer = setInterval(() => this.ack(), ACK_EVERY_MS);
+    this.ackTimer.unref();
   }
 
   request<C extends CommandName>(command: C, params: ParamsOf<C>, timeoutMs?: number): Promise<ResultOf<C>> {
@@ -95,21 +115,22 @@ export class Connection {
         this.pending.delete(id);
         reject(new RequestTimeout(`the location did not answer '${command}' within ${wait / 1000}s`));
       }, wait);
-      this.pending.set(id, { command, resolve: resolve as (r: unknown) => void, reject, timer });
-      this.write({ kind: 'request', id, command, params });
+      const frame = this.encode({ kind: 'request', id, command, params });
+      this.pending.set(id, { command, frame, resolve: resolve as (r: unknown) => void, reject, timer });
+      this.outgoing.next(frame as unknown as ArrayBuffer);
     });
   }
 
-  /** One-way message: no reply; a failure comes back as an `error` event. */
+  /** One-way message: no reply; a failure comes back as an `error` event. Lost if the socket is down. */
   send<M extends MessageName>(name: M, params: Messages[M], bulk?: Uint8Array): void {
-    if (this.isClosed) return;
-    this.write({ kind: 'request', id: 0, command: name, params, bulk });
+    if (this.isClosed || this.reconnecting) return;
+    this.outgoing.next(this.encode({ kind: 'request', id: 0, command: name, params, bulk }) as unknown as ArrayBuffer);
   }
 
   /** Close the socket; pending requests fail with ConnectionLost. */
   close(): void {
     this.closing = true;
-    this.subscription?.unsubscribe();
+    this.socket?.unsubscribe();
     this.finish(undefined);
   }
 
@@ -117,9 +138,91 @@ export class Connection {
     return !this.isClosed;
   }
 
-  private write(frame: RequestFrame): void {
+  private openSocket(): Promise<void> {
+    const outgoing = new Subject<ArrayBuffer>();
+    this.outgoing = outgoing;
+    this.dropped = new Promise((resolve) => (this.resolveDropped = resolve));
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      const socket$ = makeWebSocketObservable<ArrayBuffer>(this.url, {
+        protocols: [],
+        makeWebSocket: (u) => {
+          const ws = new WebSocket(u, { perMessageDeflate: false, handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000 });
+          ws.binaryType = 'nodebuffer';
+          return ws as unknown as WebSocketLike;
+        },
+      });
+      this.socket = socket$
+        .pipe(
+          switchMap((getResponses) => {
+            opened = true;
+            resolve();
+            return getResponses(outgoing);
+          }),
+        )
+        .subscribe({
+          next: (data) => this.onData(data as unknown as Buffer),
+          error: (err: Error) => {
+            if (!opened) reject(new LocationUnreachable(`could not reach the location at ${this.url} (${err.message || 'connection refused'})`));
+            else this.onSocketLost(err);
+          },
+          complete: () => this.onSocketLost(new Error('closed')),
+        });
+    });
+  }
+
+  private onSocketLost(err: Error): void {
+    this.resolveDropped();
+    if (this.closing || this.isClosed) return;
+    const lost = new ConnectionLost(`lost the connection to the location at ${this.url} (${err.message || 'closed'})`);
+    if (!this.credentials) return this.finish(lost);
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    this.link.next('lost');
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    const deadline = Date.now() + (this.opts.resumeWindowMs ?? 150_000);
+    let delay = 100;
+    while (!this.closing && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2000);
+      this.socket?.unsubscribe();
+      this.armChallenge();
+      try {
+        await this.openSocket();
+        const nonce = await Promise.race([this.nextChallenge, new Promise<never>((_, no) => setTimeout(() => no(new Error('no challenge')), 10_000).unref())]);
+        const { session, sign } = this.credentials!;
+        const resumed = this.request('resume_session', { session, lastSeq: this.lastSeq, ...sign(nonce) }, 30_000);
+        resumed.catch(() => undefined);
+        await Promise.race([resumed, this.dropped.then(() => Promise.reject(new Error('dropped again')))]);
+      } catch (err) {
+        if (err instanceof SessionExpired || err instanceof Unauthorized) return this.finish(err);
+        continue; // the network is still down, or the socket dropped again: try again
+      }
+      this.reconnecting = false;
+      for (const p of this.pending.values()) if (p.command !== 'resume_session') this.outgoing.next(p.frame as unknown as ArrayBuffer);
+      this.link.next('resumed');
+      return;
+    }
+    if (!this.closing) this.finish(new SessionExpired(`could not reach the location at ${this.url} again within ${(this.opts.resumeWindowMs ?? 150_000) / 1000}s; the session is gone`));
+  }
+
+  private armChallenge(): void {
+    this.nextChallenge = new Promise((resolve) => (this.resolveNextChallenge = resolve));
+    this.nextChallenge.catch(() => undefined);
+  }
+
+  private ack(): void {
+    if (this.lastSeq === this.ackedSeq || this.reconnecting || this.isClosed) return;
+    this.ackedSeq = this.lastSeq;
+    this.send('ack', { seq: this.lastSeq });
+  }
+
+  private encode(frame: RequestFrame): Buffer {
     if (this.opts.trace) this.opts.trace('out', summarise(frame.command, frame.params, frame.bulk));
-    this.outgoing.next(encodeFrame(frame) as unknown as ArrayBuffer);
+    return encodeFrame(frame);
   }
 
   private onData(data: Buffer): void {
@@ -132,13 +235,18 @@ export class Connection {
     }
     if (frame.kind === 'reply') {
       const pending = this.pending.get(frame.id);
-      if (!pending) return; // timed out already
+      if (!pending) return; // timed out already, or a replayed copy
       this.pending.delete(frame.id);
       clearTimeout(pending.timer);
       if (this.opts.trace) this.opts.trace('in', summarise(`reply:${pending.command}`, frame.error ?? frame.result));
       if (frame.error) pending.reject(errorFromWire(frame.error));
       else pending.resolve(frame.result);
     } else if (frame.kind === 'event') {
+      // Each socket opens with a challenge, outside the session's numbering.
+      if (frame.event === 'challenge') return this.resolveNextChallenge((frame.params as { nonce: Uint8Array }).nonce);
+      if (frame.seq <= this.lastSeq) return; // replayed after a resume, seen already
+      this.lastSeq = frame.seq;
+      if (this.lastSeq - this.ackedSeq >= ACK_EVERY_EVENTS && this.credentials) this.ack();
       if (this.opts.trace && frame.event !== 'tunnel_data' && frame.event !== 'tunnel_ack') {
         this.opts.trace('in', summarise(frame.event, frame.params, frame.bulk));
       }
@@ -151,6 +259,8 @@ export class Connection {
   private finish(reason: TfnzError | undefined): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    clearInterval(this.ackTimer);
+    this.socket?.unsubscribe();
     const err = reason ?? new ConnectionLost('the connection to the location was closed');
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
@@ -159,6 +269,7 @@ export class Connection {
     this.pending.clear();
     this.resolveClosed(reason);
     this.events.complete();
+    this.link.complete();
   }
 }
 

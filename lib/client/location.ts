@@ -3,7 +3,11 @@
  * one immutable `state$`; nodes, containers and tunnels are projections of it.
  */
 import { BehaviorSubject, Subject, distinctUntilChanged, filter, map, type Observable, type Subscription } from 'rxjs';
-import { NoNodes, type TfnzError, type EventOf } from '../protocol';
+import { NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo } from '../protocol';
+import { TaggedCollection } from './tagged-collection';
+import { allLocations, defaultLocation, ensureAccount, loadAccount, signChallenge } from './accounts';
+import { Volume } from './volume';
+import { ExternalContainer } from './external-container';
 import type { LocationServer } from '../server/location-server';
 import { Connection } from './connection';
 import { startEmbeddedLocation } from './embedded';
@@ -52,6 +56,7 @@ export class Location implements AsyncDisposable {
   private readonly store = new BehaviorSubject<LocationState>(initialState);
   private readonly ctx: SessionContext;
   private readonly nodes = new Map<string, Node>();
+  private readonly volumeHandles = new Map<string, Volume>();
   private readonly completed = new Subject<void>();
   private readonly subscriptions: Subscription[] = [];
   private disconnecting?: Promise<void>;
@@ -98,6 +103,16 @@ export class Location implements AsyncDisposable {
     // Fold every event into state. Subscribed first, so state is current when others see an event.
     this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
     this.subscriptions.push(this.errors$.subscribe((e) => log.info(`location reported: ${e.params.error.message}`)));
+    this.subscriptions.push(
+      connection.link$.subscribe((link) => {
+        if (link === 'lost') {
+          log.info('lost the connection to the location; resuming (open tunnel connections are reset)');
+          this.ctx.tunnels.resetConnections();
+        } else log.info('connection resumed');
+      }),
+    );
+    // A session that ends without a goodbye took its containers with it: say so on every one.
+    void connection.closed.then((reason) => reason && this.fold({ type: 'session_lost', error: errorToWire(reason) }));
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
   }
@@ -108,7 +123,7 @@ export class Location implements AsyncDisposable {
    */
   static async connect(opts: ConnectOptions = {}): Promise<Location> {
     const log = makeLogger(opts);
-    const target = opts.location ?? process.env.TFNZ_LOCATION;
+    const target = opts.location ?? process.env.TFNZ_LOCATION ?? defaultLocation();
     let embedded: LocationServer | undefined;
     let url: string;
     if (!target || target === 'embedded') {
@@ -128,7 +143,15 @@ export class Location implements AsyncDisposable {
       const offered = new Promise<void>((resolve) => {
         const sub = loc.store.subscribe((s) => s.session && (resolve(), queueMicrotask(() => sub.unsubscribe())));
       });
-      const session = await connection.request('open_session', { client: 'tfnz-js' });
+      // The embedded location gets a local account on first use; a remote one needs `tfnz account create`.
+      const account = embedded ? ensureAccount('embedded') : loadAccount(target!);
+      const nonce = await Promise.race([connection.challenge, connection.closed.then(() => undefined)]);
+      const proof = account && nonce ? signChallenge(account, nonce) : undefined;
+      const session = await connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof });
+      connection.enableResume({
+        session: session.session,
+        sign: (again) => (account ? { key: account.publicKey, proof: signChallenge(account, again) } : {}),
+      });
       await offered;
       log.info(`connected to location '${session.location}' (${embedded ? 'embedded, ' : ''}${url}) as session ${session.session}`);
       return loc;
@@ -136,6 +159,11 @@ export class Location implements AsyncDisposable {
       await embedded?.close();
       throw err;
     }
+  }
+
+  /** Names of the locations this machine holds an account for (see `tfnz account create`). */
+  static allLocations(): string[] {
+    return allLocations();
   }
 
   get state(): LocationState {
@@ -152,6 +180,41 @@ export class Location implements AsyncDisposable {
   /** Live nodes, best first: free cpu + memory − 10 × paging. */
   rankedNodes(): Node[] {
     return rankNodes(Object.values(this.state.nodes)).map((n) => this.nodeHandle(n.id));
+  }
+
+  /** A persistent volume; `tag` (unique per user) makes it findable by name in later sessions. */
+  async createVolume(opts: { tag?: string; asynchronous?: boolean } = {}): Promise<Volume> {
+    const { volume } = await this.connection.request('create_volume', { tag: opts.tag, asynchronous: opts.asynchronous });
+    return this.volumeHandle(volume);
+  }
+
+  /** The volume for `key` (uuid, tag or uuid:tag); a missing one is created with `key` as its tag. */
+  async ensureVolume(key: string): Promise<Volume> {
+    return this.findVolume(key) ?? this.createVolume({ tag: key });
+  }
+
+  /** The volume for `key`: a uuid, a tag or uuid:tag. NotFound when there is none. */
+  volume(key: string): Volume {
+    const found = this.findVolume(key);
+    if (!found) throw new NotFound(`no volume '${key}'; create it with loc.createVolume({ tag: '${key}' }) or loc.ensureVolume('${key}')`);
+    return found;
+  }
+
+  allVolumes(): Volume[] {
+    return Object.values(this.state.volumes).map((v) => this.volumeHandle(v));
+  }
+
+  /** A tagged container of another of your sessions, by uuid, tag or uuid:tag. NotFound when none runs. */
+  externalContainer(key: string): ExternalContainer {
+    const user = this.state.user ?? '';
+    const found = new TaggedCollection(Object.values(this.state.externals).map((e) => ({ ...e, user }))).find(user, key);
+    if (!found) throw new NotFound(`no running tagged container '${key}' in your other sessions`);
+    return new ExternalContainer(this.state.externals[found.id]);
+  }
+
+  /** Destroy a volume and its data. VolumeInUse while a container mounts it. */
+  async destroyVolume(volume: Volume | string): Promise<void> {
+    await this.connection.request('destroy_volume', { volume: typeof volume === 'string' ? volume : volume.id });
   }
 
   /**
@@ -208,6 +271,18 @@ export class Location implements AsyncDisposable {
   private fold(action: Parameters<typeof reduce>[1]): void {
     const next = reduce(this.store.value, action);
     if (next !== this.store.value) this.store.next(next);
+  }
+
+  private findVolume(key: string): Volume | undefined {
+    const user = this.state.user ?? '';
+    const found = new TaggedCollection(Object.values(this.state.volumes).map((v) => ({ ...v, user }))).find(user, key);
+    return found && this.volumeHandle(this.state.volumes[found.id]);
+  }
+
+  private volumeHandle(info: VolumeInfo): Volume {
+    let v = this.volumeHandles.get(info.id);
+    if (!v) this.volumeHandles.set(info.id, (v = new Volume(this.ctx, info)));
+    return v;
   }
 
   private nodeHandle(id: string): Node {

@@ -4,8 +4,11 @@ import { nanoid } from 'nanoid';
 import { BadRequest, NodeNotFound, errorToWire, type NodeInfo, type NodeStats } from '../protocol';
 import type { SessionContext } from './session-context';
 import { Container } from './container';
+import { Volume } from './volume';
 
 export interface SpawnOptions {
+  /** Persistent volumes to mount: [volume (or its uuid, tag or uuid:tag), absolute mount point]. */
+  volumes?: [Volume | string, string][];
   /** Environment variables, as a record or as [name, value] pairs; added to the image's. */
   env?: Record<string, string> | [string, string][];
   /** Replaces the image's entrypoint and command: ['nginx', '-g', 'daemon off;']. */
@@ -16,6 +19,12 @@ export interface SpawnOptions {
   tag?: string;
   /** Keep the main process's stdin open for `ctr.stdin()`. */
   stdin?: boolean;
+  /**
+   * Files written before the first process starts, as [absolute path, contents] (strings are
+   * UTF-8): configuration, secrets. A reboot with `resetFilesystem` writes them again. They travel
+   * with the spawn request, so keep them to a few MB in all; use `ctr.put` for big files.
+   */
+  preBootFiles?: [string, string | Uint8Array][];
 }
 
 export class Node {
@@ -67,16 +76,18 @@ export class Node {
   spawnContainer(image: string, opts: SpawnOptions = {}): Container {
     if (typeof image !== 'string' || image === '') throw new BadRequest('spawnContainer needs an image name');
     const env = normaliseEnv(opts.env);
+    const volumes = normaliseVolumes(opts.volumes);
     if (opts.command !== undefined && (!Array.isArray(opts.command) || opts.command.length === 0 || !opts.command.every((s) => typeof s === 'string'))) {
       throw new BadRequest("command must be a non-empty list of strings, e.g. ['nginx', '-g', 'daemon off;']");
     }
+    const preBootFiles = normalisePreBootFiles(opts.preBootFiles);
     const id = nanoid();
     const container = new Container(this.ctx, this, { id, node: this.id, image, tag: opts.tag, status: 'spawning', sleeping: !!opts.sleep });
     this.ctx.containers.set(id, container);
     this.ctx.dispatch({ type: 'container_spawning', container: container.info });
     this.ctx.log.info(`spawning ${image} as ${id} on ${this.name}`);
     this.ctx.connection
-      .request('spawn_container', { container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin }, 300_000)
+      .request('spawn_container', { container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin, preBootFiles, volumes }, 300_000)
       .then(
         () => this.ctx.log.info(`container ${id} is running (${container.privateIp ?? 'no address'})`),
         (err: Error) => {
@@ -102,6 +113,13 @@ export class Node {
   }
 }
 
+function normaliseVolumes(volumes: SpawnOptions['volumes']): [string, string][] | undefined {
+  if (volumes === undefined) return undefined;
+  const ok = Array.isArray(volumes) && volumes.every((v) => Array.isArray(v) && v.length === 2 && (v[0] instanceof Volume || typeof v[0] === 'string') && typeof v[1] === 'string');
+  if (!ok) throw new BadRequest("volumes must be a list of [volume, '/mount/point'] pairs, e.g. [[vol, '/data']]");
+  return volumes.map(([v, target]) => [v instanceof Volume ? v.id : v, target]);
+}
+
 function normaliseEnv(env: SpawnOptions['env']): [string, string][] | undefined {
   if (env === undefined) return undefined;
   const pairs = Array.isArray(env) ? env : typeof env === 'object' && env !== null ? Object.entries(env) : undefined;
@@ -109,4 +127,12 @@ function normaliseEnv(env: SpawnOptions['env']): [string, string][] | undefined 
     throw new BadRequest("env must be a record { NAME: 'value' } or a list of [name, value] string pairs");
   }
   return pairs as [string, string][];
+}
+
+function normalisePreBootFiles(files: SpawnOptions['preBootFiles']): [string, Uint8Array][] | undefined {
+  if (files === undefined) return undefined;
+  const ok = Array.isArray(files) && files.every((f) =>
+    Array.isArray(f) && f.length === 2 && typeof f[0] === 'string' && f[0].startsWith('/') && (typeof f[1] === 'string' || f[1] instanceof Uint8Array));
+  if (!ok) throw new BadRequest("preBootFiles must be a list of [absolute path, string or bytes] pairs, e.g. [['/etc/motd', 'hello']]");
+  return files.map(([path, data]) => [path, typeof data === 'string' ? Buffer.from(data) : data]);
 }

@@ -5,13 +5,16 @@
 import { produce, type Draft } from 'immer';
 import type { ContainerInfo, ErrorBody } from '../protocol';
 import type { Action, LocationState } from './state';
-import { tableDelete, tableDraft, tableSet, tableValues } from './table';
+import { tableDelete, tableDraft, tableSet, tableValues, type Table } from './table';
 
 /** Destroyed containers are kept (for late `termination$` readers) up to this many. */
 export const MAX_DESTROYED_KEPT = 1000;
 
 /** Events that carry bytes, not state: passed over without touching the state. */
-const STATELESS = new Set(['container_output', 'tunnel_data', 'tunnel_ack', 'tunnel_end', 'tunnel_close', 'error']);
+const STATELESS = new Set([
+  'challenge', 'container_output', 'tunnel_data', 'tunnel_ack', 'tunnel_end', 'tunnel_close', 'error',
+  'process_output', 'process_exit', 'file_data', 'file_ack', 'file_end',
+]);
 
 export function reduce(state: LocationState, action: Action): LocationState {
   if ('event' in action && STATELESS.has(action.event)) return state;
@@ -51,6 +54,18 @@ export function reduce(state: LocationState, action: Action): LocationState {
         if (node && node.alive) node.stats = action.params.stats;
         break;
       }
+      case 'external_created':
+        draft.externals[action.params.external.id] = action.params.external;
+        break;
+      case 'external_destroyed':
+        delete draft.externals[action.params.external];
+        break;
+      case 'volume_created':
+        draft.volumes[action.params.volume.id] = action.params.volume;
+        break;
+      case 'volume_destroyed':
+        delete draft.volumes[action.params.volume];
+        break;
       case 'container_status': {
         const p = action.params;
         const c = tableDraft(draft.containers, p.container);
@@ -82,6 +97,11 @@ function applyLocal(draft: Draft<LocationState>, action: Exclude<Action, { event
       break;
     case 'tunnel_removed':
       delete draft.tunnels[action.tunnel];
+      break;
+    case 'session_lost':
+      for (const c of tableValues(draft.containers as Table<ContainerInfo>)) {
+        if (c.status !== 'destroyed') markDestroyed(draft, tableDraft(draft.containers, c.id)!, action.error);
+      }
       break;
   }
 }

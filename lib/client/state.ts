@@ -40,7 +40,9 @@ export type LocalAction =
   | { type: 'container_spawning'; container: ContainerInfo }
   | { type: 'container_failed'; container: string; error: ErrorBody }
   | { type: 'tunnel_added'; tunnel: TunnelInfo }
-  | { type: 'tunnel_removed'; tunnel: string };
+  | { type: 'tunnel_removed'; tunnel: string }
+  /** The session is over without a goodbye (expired, connection lost for good): its containers are gone. */
+  | { type: 'session_lost'; error: ErrorBody };
 
 /** What the reducer folds: an event from the location, or a local action. */
 export type Action = EventOf | LocalAction;

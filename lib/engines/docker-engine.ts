@@ -1,8 +1,13 @@
 /** The Docker Engine adapter: one node per Docker Engine API endpoint, through dockerode. */
 import Docker from 'dockerode';
-import { readFile } from 'node:fs/promises';
 import { EngineError, ImageNotFound, SpawnFailed, type NodeStats, type OutputStream } from '../protocol';
-import type { Attachment, ContainerSpec, Engine, EngineDescription, LabelledContainer } from './engine';
+import type { Attachment, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
+import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
+import { dockerExec } from './docker-exec';
+import { readContainerFile, writeContainerFile } from './docker-files';
+import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolumes, removeDockerVolume } from './docker-volumes';
+import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
+import { tlsFiles } from './engine-address';
 
 /** The file a sleeping container's placeholder waits for; `wake()` creates it. */
 const WAKE_FILE = '/.tfnz-wake';
@@ -15,13 +20,13 @@ const SLEEPER = `trap 'exit 0' TERM; while [ ! -e ${WAKE_FILE} ]; do sleep 0.1; 
 export class DockerEngine implements Engine {
   readonly address: string;
   private readonly docker: Docker;
-  private lastCpu?: { idle: number; total: number };
-  private lastSwap?: { pages: number; at: number };
+  private readonly stats: DockerStatsSampler;
 
   /** `address`: unix:///path.sock, tcp://host:port or omitted for the local default socket. */
   constructor(address = 'unix:///var/run/docker.sock') {
     this.address = address;
     this.docker = new Docker(dockerOptions(address));
+    this.stats = new DockerStatsSampler(this.docker, address.startsWith('unix://'));
   }
 
   async describe(): Promise<EngineDescription> {
@@ -29,35 +34,14 @@ export class DockerEngine implements Engine {
     return { name: String(info.Name), cores: Number(info.NCPU), memoryMiB: Math.round(Number(info.MemTotal) / 2 ** 20) };
   }
 
-  /**
-   * Spare capacity. For an engine on this machine, from /proc (idle CPU since the last sample,
-   * available memory, swap traffic); otherwise from the engine's totals.
-   */
+  /** Spare capacity of this engine alone: its cores and memory less its containers' use (docker-stats.ts). */
   async sampleStats(): Promise<NodeStats> {
-    const info = await this.call(() => this.docker.info(), 'reading engine info');
-    const containers = Number(info.ContainersRunning) || 0;
-    if (!this.address.startsWith('unix://')) {
-      return { cpu: Number(info.NCPU) * 100, memory: Math.round(Number(info.MemTotal) / 2 ** 20), paging: 0, containers };
-    }
-    const [stat, meminfo, vmstat] = await Promise.all([
-      readFile('/proc/stat', 'utf8'),
-      readFile('/proc/meminfo', 'utf8'),
-      readFile('/proc/vmstat', 'utf8'),
-    ]);
-    const cpuFields = stat.split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const idle = cpuFields[3] + (cpuFields[4] ?? 0);
-    const total = cpuFields.reduce((a, b) => a + b, 0);
-    const cores = Number(info.NCPU) || 1;
-    let idleShare = 1;
-    if (this.lastCpu && total > this.lastCpu.total) idleShare = (idle - this.lastCpu.idle) / (total - this.lastCpu.total);
-    this.lastCpu = { idle, total };
-    const available = Number(/MemAvailable:\s+(\d+)/.exec(meminfo)?.[1] ?? 0) / 1024;
-    const pages = ['pswpin', 'pswpout'].reduce((sum, k) => sum + Number(new RegExp(`${k} (\\d+)`).exec(vmstat)?.[1] ?? 0), 0);
-    const now = Date.now();
-    let paging = 0;
-    if (this.lastSwap && now > this.lastSwap.at) paging = ((pages - this.lastSwap.pages) * 1000) / (now - this.lastSwap.at);
-    this.lastSwap = { pages, at: now };
-    return { cpu: Math.round(idleShare * cores * 100), memory: Math.round(available), paging: Math.round(paging), containers };
+    return this.call(() => this.stats.sample(), 'reading engine stats');
+  }
+
+  /** Call `onGone` once when the engine stops answering (its event stream ends); returns a stop function. */
+  watch(onGone: (reason: Error) => void, onActivity?: () => void): () => void {
+    return watchDockerEngine(this.docker, onGone, onActivity);
   }
 
   async create(spec: ContainerSpec): Promise<string> {
@@ -85,7 +69,7 @@ export class DockerEngine implements Engine {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { Init: false },
+          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`) },
         }),
       `creating a container from '${spec.image}'`,
     );
@@ -144,6 +128,47 @@ export class DockerEngine implements Engine {
     }
   }
 
+  exec(engineId: string, spec: ExecSpec, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<ExecHandle> {
+    return this.call(() => dockerExec(this.docker, engineId, spec, onOutput), 'starting a process in the container');
+  }
+
+  async kill(engineId: string): Promise<void> {
+    try {
+      await this.docker.getContainer(engineId).kill();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 409) return; // not running: nothing to stop
+      throw engineError(err, 'stopping the container');
+    }
+  }
+
+  readFile(engineId: string, path: string): Promise<FileSource> {
+    return readContainerFile(this.docker, engineId, path);
+  }
+
+  writeFile(engineId: string, path: string, size: number): Promise<FileSink> {
+    return writeContainerFile(this.docker, engineId, path, size);
+  }
+
+  createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    return createDockerVolume(this.docker, name, labels);
+  }
+
+  removeVolume(name: string): Promise<boolean> {
+    return removeDockerVolume(this.docker, name);
+  }
+
+  listVolumes(labels: Record<string, string>): Promise<LabelledVolume[]> {
+    return listDockerVolumes(this.docker, labels);
+  }
+
+  volumeUsers(name: string, runningOnly: boolean): Promise<string[]> {
+    return dockerVolumeUsers(this.docker, name, runningOnly);
+  }
+
+  copyVolume(from: string, to: string, labels: Record<string, string>): Promise<void> {
+    return copyDockerVolume(this.docker, from, to, labels);
+  }
+
   async list(labels: Record<string, string>): Promise<LabelledContainer[]> {
     const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
     const found = await this.call(() => this.docker.listContainers({ all: true, filters }), 'listing containers');
@@ -191,6 +216,6 @@ function dockerOptions(address: string): Docker.DockerOptions {
   const url = new URL(address);
   if (url.protocol === 'unix:') return { socketPath: url.pathname };
   if (url.protocol === 'tcp:' || url.protocol === 'http:') return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
-  if (url.protocol === 'https:') return { host: url.hostname, port: Number(url.port || 2376), protocol: 'https' };
+  if (url.protocol === 'https:') return { host: url.hostname, port: Number(url.port || 2376), protocol: 'https', ...tlsFiles(url) };
   throw new EngineError(`engine address '${address}' is not unix://, tcp://, http:// or https://`);
 }

@@ -17,6 +17,21 @@ export interface ContainerSpec {
   /** Keep the main process's stdin open for `writeStdin`. */
   stdin: boolean;
   labels: Record<string, string>;
+  /** Persistent volumes to mount. */
+  mounts?: Mount[];
+}
+
+export interface LabelledVolume {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** A persistent volume mounted into a container. */
+export interface Mount {
+  /** Engine-side volume name. */
+  volume: string;
+  /** Absolute path inside the container. */
+  target: string;
 }
 
 export interface LabelledContainer {
@@ -36,6 +51,47 @@ export interface Attachment {
   ended: Promise<void>;
 }
 
+/** What to run inside a running container (`Engine.exec`). */
+export interface ExecSpec {
+  /** argv of the process; the location wraps user commands in `sh -c`. */
+  command: string[];
+  /** A pty (shells): output is one raw stream, stdin is the terminal. */
+  tty: boolean;
+  env?: [string, string][];
+}
+
+/** A process started inside a container. */
+export interface ExecHandle {
+  pause(): void;
+  resume(): void;
+  write(data: Uint8Array): void;
+  /** Close its stdin: it reads end-of-file. */
+  endStdin(): void;
+  resize(cols: number, rows: number): Promise<void>;
+  /** Kill it and every process it started (they share a marker the engine put in their environment). */
+  kill(): Promise<void>;
+  /** Resolves once its output ended, with its exit code (undefined when the engine cannot say). */
+  exited: Promise<number | undefined>;
+}
+
+/** A regular file being read out of a container. */
+export interface FileSource {
+  size: number;
+  /** The bytes, in order; back-pressure by not pulling. */
+  chunks: AsyncIterable<Uint8Array>;
+  /** Stop reading early and release the engine's stream. */
+  cancel(): void;
+}
+
+/** A file being written into a container, `size` bytes exactly. */
+export interface FileSink {
+  /** Resolves when the engine took the chunk (so the sender may be given that much more credit). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Resolves once the file is in place; rejects if the engine refused it. */
+  finish(): Promise<void>;
+  abort(): void;
+}
+
 export interface EngineDescription {
   name: string;
   cores: number;
@@ -47,6 +103,11 @@ export interface Engine {
   readonly address: string;
   describe(): Promise<EngineDescription>;
   sampleStats(): Promise<NodeStats>;
+  /**
+   * Optional liveness watch: call `onGone` once when the engine goes away (its event stream ends),
+   * `onActivity` when containers start or die. Returns a function that stops watching.
+   */
+  watch?(onGone: (reason: Error) => void, onActivity?: () => void): () => void;
   /** Create a container (not started); returns the engine's id. Missing image → ImageNotFound. */
   create(spec: ContainerSpec): Promise<string>;
   /** Attach to the main process before start, so no output is lost. */
@@ -60,6 +121,22 @@ export interface Engine {
   privateIp(engineId: string): Promise<string | undefined>;
   /** Kill and remove; a container already gone is not an error. */
   remove(engineId: string): Promise<void>;
+  /** Start a process inside a running container; output flows to `onOutput` until `exited`. */
+  exec(engineId: string, spec: ExecSpec, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<ExecHandle>;
+  /** Stop the main process at once (SIGKILL); the container and its file system stay. */
+  kill(engineId: string): Promise<void>;
+  /** Open a regular file for reading; FileNotFound when there is none at `path`. Works on stopped containers. */
+  readFile(engineId: string, path: string): Promise<FileSource>;
+  /** Create or replace the file at absolute `path` (parents are created). Works before the first start. */
+  writeFile(engineId: string, path: string, size: number): Promise<FileSink>;
   /** Every container (running or not) carrying all the given labels. */
   list(labels: Record<string, string>): Promise<LabelledContainer[]>;
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Remove a volume (gone already is fine); false while a container still mounts it. */
+  removeVolume(name: string): Promise<boolean>;
+  listVolumes(labels: Record<string, string>): Promise<LabelledVolume[]>;
+  /** Engine names of the containers mounting the volume (only running ones if asked). */
+  volumeUsers(name: string, runningOnly: boolean): Promise<string[]>;
+  /** Replace `to`'s content with `from`'s; neither may be in use. */
+  copyVolume(from: string, to: string, labels: Record<string, string>): Promise<void>;
 }

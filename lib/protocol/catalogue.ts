@@ -2,15 +2,28 @@
  * The one contract: every request, one-way message and event, declared once with its parameter
  * and reply types. Client and server both import it, so a renamed field fails to compile.
  */
-import type { ContainerInfo, ContainerStatus, NodeInfo, NodeStats, OutputStream, ResourceOffer } from './types';
+import type { ContainerInfo, ContainerStatus, NodeInfo, NodeStats, OutputStream, ResourceOffer, VolumeInfo, ExternalInfo } from './types';
 import type { ErrorBody } from './errors';
 
 /** Requests: client → location, each answered by exactly one reply. */
 export interface Commands {
-  /** First request on a socket. The reply names the session; a `resource_offer` event follows. */
+  /**
+   * First request on a socket. `key` is the user's public key (identity.ts) and `proof` its
+   * signature of the `challenge`; an open location also takes no key, and then `user` as a name.
+   * The reply names the session; a `resource_offer` event follows.
+   */
   open_session: {
-    params: { client: string; user?: string };
+    params: { client: string; user?: string; key?: string; proof?: Uint8Array };
     result: { session: string; user: string; location: string };
+  };
+  /**
+   * First request on a new socket after the old one dropped: take over `session` (proving it is
+   * ours as open_session does) and replay every event after `lastSeq`. SessionExpired when the
+   * location gave up on it.
+   */
+  resume_session: {
+    params: { session: string; lastSeq: number; user?: string; key?: string; proof?: Uint8Array };
+    result: Record<string, never>;
   };
   /** End the session: replies once everything it made (but volumes) is gone. */
   close_session: { params: Record<string, never>; result: Record<string, never> };
@@ -25,6 +38,10 @@ export interface Commands {
       sleep?: boolean;
       tag?: string;
       stdin?: boolean;
+      /** [volume uuid, tag or uuid:tag, absolute mount point] pairs. */
+      volumes?: [string, string][];
+      /** [absolute path, contents] written into the file system before the first process runs. */
+      preBootFiles?: [string, Uint8Array][];
     };
     result: Record<string, never>;
   };
@@ -36,10 +53,59 @@ export interface Commands {
     result: Record<string, never>;
   };
   destroy_tunnel: { params: { tunnel: string }; result: Record<string, never> };
+  /** A persistent volume, kept until destroyed (never collected with a session). */
+  create_volume: { params: { tag?: string; asynchronous?: boolean }; result: { volume: VolumeInfo } };
+  /** `volume` is a uuid, a tag or uuid:tag. VolumeInUse while a container mounts it. */
+  destroy_volume: { params: { volume: string }; result: Record<string, never> };
+  /** Keep a copy of the volume as it is (one snapshot per volume). VolumeInUse while a running container mounts it. */
+  snapshot_volume: { params: { volume: string }; result: Record<string, never> };
+  /** Return the volume to its snapshot (or to empty). VolumeInUse while any container mounts it. */
+  rollback_volume: { params: { volume: string }; result: Record<string, never> };
+  /**
+   * Run `command` through `sh -c` inside a running container. Replies once it started; its output
+   * comes as `process_output` events and its end as one `process_exit`. `tty` gives it a pty;
+   * with a pty and no command it is a login shell. `echo` keeps the pty's echo on (default off).
+   */
+  spawn_process: {
+    params: { container: string; process: string; command?: string; tty?: boolean; echo?: boolean };
+    result: Record<string, never>;
+  };
+  /** Kill a process and every process it started; replies after its `process_exit` was sent. */
+  destroy_process: { params: { process: string }; result: Record<string, never> };
+  /**
+   * Open a regular file for reading. The reply gives its size; then `file_data` events flow while
+   * the client grants credit with `file_ack` (none is sent before the first grant), then `file_end`.
+   */
+  fetch_file: { params: { container: string; path: string; transfer: string }; result: { size: number } };
+  /**
+   * Open `path` for writing exactly `size` bytes (parents are created, an existing file replaced).
+   * After the reply the client sends `file_data` messages, at most FILE_WINDOW_BYTES ahead of the
+   * `file_ack` events; `file_end` says the file is complete (or why it failed).
+   */
+  put_file: { params: { container: string; path: string; transfer: string; size: number }; result: Record<string, never> };
+  /**
+   * Restart the container in place, keeping its id, tunnels and (unless `resetFilesystem`) its
+   * files. Status goes to `spawning` and back to `running`; replies once it runs again.
+   */
+  reboot_container: { params: { container: string; resetFilesystem?: boolean }; result: Record<string, never> };
+  /** Replies once something accepts TCP connections on `port` of the container; ConnectFailed at `timeout` s. */
+  wait_tcp: { params: { container: string; port: number; timeout: number }; result: Record<string, never> };
+  /** Replies once GET http://fqdn`path` on `port` of the container answers 200; ConnectFailed at `timeout` s. */
+  wait_http_200: {
+    params: { container: string; port: number; fqdn: string; path: string; timeout: number };
+    result: Record<string, never>;
+  };
 }
+
+/** Largest bulk chunk of a file transfer. */
+export const FILE_CHUNK_BYTES = 1024 * 1024;
+/** Bytes of a file transfer that may be in flight (sent, not yet acknowledged) in either direction. */
+export const FILE_WINDOW_BYTES = 8 * 1024 * 1024;
 
 /** One-way messages: client → location, no reply; failures come back as an `error` event. */
 export interface Messages {
+  /** Every event up to `seq` arrived: the location may forget its replay copies. */
+  ack: { seq: number };
   /** A local TCP connection was accepted: open one to the container's port. */
   tunnel_open: { tunnel: string; conn: number };
   /** Bytes for an open tunnel connection (bulk). */
@@ -52,10 +118,24 @@ export interface Messages {
   tunnel_close: { conn: number };
   /** Bytes for a container's main process (bulk). */
   container_stdin: { container: string };
+  /** Bytes for a spawned process's stdin (bulk). */
+  process_stdin: { process: string };
+  /** Close a spawned process's stdin (it reads end-of-file). */
+  process_stdin_end: { process: string };
+  /** The terminal of a tty process changed size. */
+  process_resize: { process: string; cols: number; rows: number };
+  /** Bytes of a `put_file` transfer (bulk). */
+  file_data: { transfer: string };
+  /** The client took `bytes` of a `fetch_file` transfer: the location may send that much more. */
+  file_ack: { transfer: string; bytes: number };
+  /** The client gave up on a transfer. */
+  file_cancel: { transfer: string };
 }
 
 /** Events: location → client, numbered per session. */
 export interface Events {
+  /** First frame on every socket: the nonce the client signs to prove who it is. */
+  challenge: { nonce: Uint8Array };
   resource_offer: ResourceOffer;
   node_created: { node: NodeInfo };
   node_destroyed: { node: string };
@@ -74,6 +154,22 @@ export interface Events {
   tunnel_ack: { conn: number; bytes: number };
   tunnel_end: { conn: number };
   tunnel_close: { conn: number; error?: ErrorBody };
+  /** Bytes from a spawned process (bulk). */
+  process_output: { process: string; stream: OutputStream };
+  /** A spawned process ended; `exitCode` is absent when the engine could not say. Sent once. */
+  process_exit: { process: string; exitCode?: number; error?: ErrorBody };
+  /** Bytes of a `fetch_file` transfer (bulk). */
+  file_data: { transfer: string };
+  /** The location wrote `bytes` of a `put_file` transfer: the client may send that much more. */
+  file_ack: { transfer: string; bytes: number };
+  /** A transfer is complete (all data sent, or the put file is in place), or failed with `error`. */
+  file_end: { transfer: string; error?: ErrorBody };
+  /** A volume of this user appeared (made by any of the user's sessions). */
+  volume_created: { volume: VolumeInfo };
+  volume_destroyed: { volume: string };
+  /** A tagged container of another session of this user started running: an external container. */
+  external_created: { external: ExternalInfo };
+  external_destroyed: { external: string };
   /** A one-way message failed; there was no request to reply to. */
   error: { error: ErrorBody; about?: string };
 }

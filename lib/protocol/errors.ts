@@ -93,13 +93,36 @@ export class EngineError extends TfnzError {
   override readonly code = 'ENGINE_ERROR';
 }
 
+/** No process with that id belongs to this session (it may have ended already). */
+export class ProcessNotFound extends TfnzError {
+  override readonly code = 'PROCESS_NOT_FOUND';
+}
+/** There is no regular file at that path in the container. */
+export class FileNotFound extends TfnzError {
+  override readonly code = 'FILE_NOT_FOUND';
+}
+
+/** A volume is mounted in a container, so it cannot be destroyed or rolled back now. */
+export class VolumeInUse extends TfnzError {
+  override readonly code = 'VOLUME_IN_USE';
+}
+/** The location does not admit this user (no key, a wrong proof, or a key it was not told to trust). */
+export class Unauthorized extends TfnzError {
+  override readonly code = 'UNAUTHORIZED';
+}
+/** Nothing answers to that uuid, tag or `uuid:tag` for this user. */
+export class NotFound extends TfnzError {
+  override readonly code = 'NOT_FOUND';
+}
+
 type ErrorClass = new (message: string) => TfnzError;
 
 const byCode = new Map<string, ErrorClass>(
   [
     BadRequest, ProtocolError, UnknownCommand, ImageNotFound, ContainerNotFound, ContainerNotRunning,
     SpawnFailed, NoNodes, NodeNotFound, NodeGone, InvalidTag, TagInUse, TunnelNotFound, PortInUse,
-    ConnectFailed, RequestTimeout, LocationUnreachable, ConnectionLost, SessionExpired, EngineError,
+    ConnectFailed, RequestTimeout, LocationUnreachable, ConnectionLost, SessionExpired, EngineError, NotFound, VolumeInUse, Unauthorized,
+    ProcessNotFound, FileNotFound,
   ].map((cls) => [new cls('').code, cls]),
 );
 

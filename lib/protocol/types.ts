@@ -50,6 +50,8 @@ export interface TunnelInfo {
 export interface VolumeInfo {
   id: string;
   tag?: string;
+  /** The node whose engine holds it: containers that mount it run there. */
+  node: string;
 }
 
 export interface ExternalInfo {

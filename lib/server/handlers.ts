@@ -2,14 +2,22 @@
  * What the location does for each request and one-way message. Parameters are checked here, at
  * run time, because they come off the wire; the catalogue's types keep both ends in step.
  */
+import { validTag } from '../protocol/tags';
+import { userIdOf, verifyProof } from '../protocol/identity';
+import { SessionExpired, Unauthorized } from '../protocol/errors';
+import type { Mount } from '../engines/engine';
+import { posix } from 'node:path';
 import {
-  BadRequest, ContainerNotFound, ContainerNotRunning, TagInUse,
+  BadRequest, ContainerNotFound, ContainerNotRunning, ProcessNotFound, TagInUse,
   type CommandName, type MessageName, type ResultOf,
 } from '../protocol';
 import { bool, int, optPairs, optStr, optStrings, port, str } from '../protocol/validate';
 import { ManagedContainer } from './managed-container';
 import { LABEL } from './location-context';
 import type { Session } from './session';
+import type { ManagedProcess } from './managed-process';
+import { FileReader, FileWriter } from './file-transfer';
+import { waitHttp200, waitTcp } from './wait-for';
 
 type Params = Record<string, unknown>;
 type CommandHandlers = { [C in CommandName]: (s: Session, p: Params) => Promise<ResultOf<C>> };
@@ -18,11 +26,87 @@ type MessageHandlers = { [M in MessageName]: (s: Session, p: Params, bulk: Uint8
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_TUNNEL_TIMEOUT_S = 600;
+const MAX_WAIT_S = 3600;
 
 function newId(p: Params, key: string): string {
   const id = str(p, key);
   if (!ID.test(id)) throw new BadRequest(`'${key}' must be 8-64 characters of A-Z a-z 0-9 _ -`);
   return id;
+}
+
+/** An absolute path inside the container, normalised; `..` cannot climb above its root. */
+function filePath(p: Params, key: string): string {
+  const raw = str(p, key);
+  if (!raw.startsWith('/') || raw.includes('\0')) throw new BadRequest(`'${key}' must be an absolute path inside the container, e.g. /etc/motd (got '${raw}')`);
+  const path = posix.normalize(raw);
+  if (path === '/' || path.endsWith('/')) throw new BadRequest(`'${key}' must name a file, not a folder (got '${raw}')`);
+  return path;
+}
+
+/** [path, bytes] pairs; strings are taken as UTF-8. */
+function preBootFiles(p: Params): [string, Uint8Array][] {
+  const v = p.preBootFiles;
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new BadRequest("'preBootFiles' must be a list of [path, data] pairs");
+  return v.map((pair, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2 || !(pair[1] instanceof Uint8Array || typeof pair[1] === 'string')) {
+      throw new BadRequest(`'preBootFiles[${i}]' must be a [path, data] pair with string or binary data`);
+    }
+    const data = typeof pair[1] === 'string' ? Buffer.from(pair[1]) : pair[1];
+    return [filePath({ path: pair[0] }, 'path'), data];
+  });
+}
+
+function ownProcess(s: Session, id: string): ManagedProcess {
+  for (const c of s.containers.values()) {
+    const p = c.processes.get(id);
+    if (p) return p;
+  }
+  throw new ProcessNotFound(`no process '${id}' in this session (it may have ended)`);
+}
+
+function ownTransfer<T>(s: Session, id: string, kind: new (...args: never[]) => T): T | undefined {
+  for (const c of s.containers.values()) {
+    const t = c.transfers.get(id);
+    if (t instanceof kind) return t;
+  }
+  return undefined; // finished or cancelled already: late data and acks are dropped
+}
+
+/** Resolve `volumes` ([key, mount point] pairs) to engine mounts on `node`. */
+function volumeMounts(s: Session, p: Params, node: string): Mount[] | undefined {
+  const pairs = optPairs(p, 'volumes');
+  if (!pairs) return undefined;
+  const targets: string[] = [];
+  return pairs.map(([key, target]) => {
+    const v = s.ctx.volumes.resolve(s.user, key);
+    if (v.node.info.id !== node) {
+      throw new BadRequest(`volume ${v.tag ?? v.id} lives on node ${v.node.info.name}; spawn the container there (loc.rankedNodes().find(n => n.id === '${v.node.info.id}'))`);
+    }
+    const normal = posix.normalize(target);
+    if (!posix.isAbsolute(normal) || normal === '/') throw new BadRequest(`mount point '${target}' must be an absolute path below /`);
+    const clash = targets.find((t) => t === normal || t.startsWith(`${normal}/`) || normal.startsWith(`${t}/`));
+    if (clash) throw new BadRequest(`mount points '${clash}' and '${normal}' overlap; mount volumes side by side`);
+    targets.push(normal);
+    return { volume: s.ctx.volumes.engineName(v), target: normal };
+  });
+}
+
+/** The session's user: proven by a signed challenge, or on an open location a name taken on trust. */
+function identify(s: Session, p: Params): string {
+  const key = optStr(p, 'key');
+  if (key === undefined) {
+    if (s.ctx.users.open) return optStr(p, 'user') ?? 'local';
+    throw new Unauthorized('this location admits only authorised users: create an account with `tfnz account create <location>` and ask the location\'s operator to run `tfnz authorize <the key it printed>`');
+  }
+  const proof = p.proof;
+  if (!(proof instanceof Uint8Array) || !verifyProof(key, s.nonce, proof)) {
+    throw new Unauthorized('the key\'s proof did not verify against this session\'s challenge; is the account file damaged?');
+  }
+  if (!s.ctx.users.admits(key)) {
+    throw new Unauthorized(`this location does not know your key yet; ask its operator to run: tfnz authorize ${key}`);
+  }
+  return userIdOf(key);
 }
 
 function ownContainer(s: Session, id: string): ManagedContainer {
@@ -35,16 +119,29 @@ export const commandHandlers: CommandHandlers = {
   async open_session(s, p) {
     if (s.opened) throw new BadRequest('the session is already open');
     str(p, 'client');
-    s.user = optStr(p, 'user') ?? 'local';
+    s.user = identify(s, p);
     s.opened = true;
+    s.joinUserChannel();
     // The offer goes out right after the reply, so the client folds it into a fresh state.
     setImmediate(() =>
       s.emit('resource_offer', {
         session: s.id, user: s.user, location: s.ctx.name, nodes: s.ctx.nodes.list(),
-        containers: [], volumes: [], externals: [], endpoints: [],
+        containers: [], volumes: s.ctx.volumes.list(s.user), externals: s.ctx.externals.visibleTo(s.user, s.id), endpoints: [],
       }),
     );
     return { session: s.id, user: s.user, location: s.ctx.name };
+  },
+
+  async resume_session(s, p) {
+    if (s.opened) throw new BadRequest('resume_session must be the first request on a socket');
+    const user = identify(s, p);
+    const target = s.ctx.findSession(str(p, 'session'));
+    if (!target || target.ended || !target.opened || target.user !== user) {
+      throw new SessionExpired('the location no longer has this session (it was away longer than the grace period, or the location restarted); connect again');
+    }
+    s.handOver();
+    target.resume(s.socketPair.ws, s.socketPair.socket, int(p, 'lastSeq', 0));
+    return {};
   },
 
   async close_session(s) {
@@ -61,22 +158,29 @@ export const commandHandlers: CommandHandlers = {
     const badName = env.find(([name]) => !ENV_NAME.test(name));
     if (badName) throw new BadRequest(`environment variable name '${badName[0]}' must match ${ENV_NAME.source}`);
     const command = optStrings(p, 'command');
-    const tag = optStr(p, 'tag');
-    if (tag && [...s.containers.values()].some((c) => c.tag === tag && c.status !== 'destroyed')) {
-      throw new TagInUse(`a container tagged '${tag}' already exists; destroy it or choose another tag`);
-    }
+    const rawTag = optStr(p, 'tag');
+    const tag = rawTag === undefined ? undefined : validTag(rawTag);
+    const mounts = volumeMounts(s, p, node.info.id);
     const labels: Record<string, string> = {
       ...s.ctx.labels, [LABEL.location]: s.ctx.name, [LABEL.session]: s.id, [LABEL.user]: s.user, [LABEL.container]: id,
     };
     if (tag) labels[LABEL.tag] = tag;
-    const spec = { name: `tfnz-${id}`, image, env, command, sleep: bool(p, 'sleep'), stdin: bool(p, 'stdin'), labels };
+    const spec = { name: `tfnz-${id}`, image, env, command, sleep: bool(p, 'sleep'), stdin: bool(p, 'stdin'), labels, mounts };
+    const files = preBootFiles(p);
+    // Last check before anything is made: the tag is unique among all the user's containers.
+    if (tag) s.ctx.externals.reserve(s.user, s.id, id, tag);
     const container = new ManagedContainer(id, node, spec, tag, {
       status: (params) => {
-        if (params.status === 'destroyed') s.tunnels.destroyFor(id);
+        if (params.status === 'destroyed') {
+          s.tunnels.destroyFor(id);
+          s.ctx.externals.release(id);
+        } else if (params.status === 'running' && tag) {
+          s.ctx.externals.publish(id, { id, tag, node: node.info.id, privateIp: params.privateIp });
+        }
         s.emit('container_status', params);
       },
       output: (stream, data) => s.emit('container_output', { container: id, stream }, data),
-    });
+    }, files);
     s.containers.set(id, container);
     s.ctx.containers.set(id, container);
     try {
@@ -84,8 +188,28 @@ export const commandHandlers: CommandHandlers = {
     } catch (err) {
       s.containers.delete(id);
       s.ctx.containers.delete(id);
+      s.ctx.externals.release(id);
       throw err;
     }
+    return {};
+  },
+
+  async create_volume(s, p) {
+    return { volume: await s.ctx.volumes.create(s.user, optStr(p, 'tag')) };
+  },
+
+  async destroy_volume(s, p) {
+    await s.ctx.volumes.destroy(s.user, str(p, 'volume'));
+    return {};
+  },
+
+  async snapshot_volume(s, p) {
+    await s.ctx.volumes.snapshot(s.user, str(p, 'volume'));
+    return {};
+  },
+
+  async rollback_volume(s, p) {
+    await s.ctx.volumes.rollback(s.user, str(p, 'volume'));
     return {};
   },
 
@@ -119,15 +243,96 @@ export const commandHandlers: CommandHandlers = {
     s.tunnels.destroy(str(p, 'tunnel'));
     return {};
   },
+
+  async spawn_process(s, p) {
+    const id = newId(p, 'process');
+    const c = ownContainer(s, str(p, 'container'));
+    const command = optStr(p, 'command');
+    const tty = bool(p, 'tty');
+    if (command === undefined && !tty) throw new BadRequest("'command' is needed unless 'tty' asks for a shell");
+    if ([...s.containers.values()].some((other) => other.processes.has(id))) throw new BadRequest(`process id '${id}' is already in use`);
+    await c.spawnProcess(id, { command, tty, echo: bool(p, 'echo'), env: [] }, {
+      output: (stream, data) => s.emit('process_output', { process: id, stream }, data),
+      exit: (params) => s.emit('process_exit', params),
+    });
+    return {};
+  },
+
+  async destroy_process(s, p) {
+    await ownProcess(s, str(p, 'process')).destroy();
+    return {};
+  },
+
+  async fetch_file(s, p) {
+    const transfer = newId(p, 'transfer');
+    const c = ownContainer(s, str(p, 'container'));
+    const path = filePath(p, 'path');
+    const source = await c.node.engine.readFile(c.existingEngineId(), path);
+    const reader = new FileReader(
+      transfer, source,
+      { data: (chunk) => s.emit('file_data', { transfer }, chunk), end: (error) => s.emit('file_end', { transfer, error }) },
+      () => c.transfers.delete(transfer),
+    );
+    c.addTransfer(reader);
+    void reader.run(); // sends nothing until the client's first file_ack, which follows this reply
+    return { size: source.size };
+  },
+
+  async put_file(s, p) {
+    const transfer = newId(p, 'transfer');
+    const c = ownContainer(s, str(p, 'container'));
+    const path = filePath(p, 'path');
+    const size = int(p, 'size');
+    const sink = await c.node.engine.writeFile(c.existingEngineId(), path, size);
+    const writer = new FileWriter(
+      transfer, sink, size,
+      { ack: (bytes) => s.emit('file_ack', { transfer, bytes }), end: (error) => s.emit('file_end', { transfer, error }) },
+      () => c.transfers.delete(transfer),
+    );
+    c.addTransfer(writer);
+    // An empty file has no data to wait for; finish it after this reply has gone out.
+    if (size === 0) setImmediate(() => writer.complete());
+    return {};
+  },
+
+  async reboot_container(s, p) {
+    const c = ownContainer(s, str(p, 'container'));
+    await c.reboot(bool(p, 'resetFilesystem'));
+    return {};
+  },
+
+  async wait_tcp(s, p) {
+    const c = ownContainer(s, str(p, 'container'));
+    await waitTcp(c, port(p, 'port'), int(p, 'timeout', 1, MAX_WAIT_S) * 1000);
+    return {};
+  },
+
+  async wait_http_200(s, p) {
+    const c = ownContainer(s, str(p, 'container'));
+    const path = str(p, 'path');
+    if (!path.startsWith('/')) throw new BadRequest(`'path' must start with / (got '${path}')`);
+    await waitHttp200(c, port(p, 'port'), str(p, 'fqdn'), path, int(p, 'timeout', 1, MAX_WAIT_S) * 1000);
+    return {};
+  },
 };
 
 const conn = (p: Params) => int(p, 'conn', 1);
 
 export const messageHandlers: MessageHandlers = {
+  ack: (s, p) => s.acknowledge(int(p, 'seq', 0)),
   tunnel_open: (s, p) => s.tunnels.open(str(p, 'tunnel'), conn(p)),
   tunnel_data: (s, p, bulk) => s.tunnels.data(conn(p), bulk),
   tunnel_ack: (s, p) => s.tunnels.ack(conn(p), int(p, 'bytes', 1)),
   tunnel_end: (s, p) => s.tunnels.end(conn(p)),
   tunnel_close: (s, p) => s.tunnels.close(conn(p)),
   container_stdin: (s, p, bulk) => ownContainer(s, str(p, 'container')).writeStdin(bulk),
+  process_stdin: (s, p, bulk) => ownProcess(s, str(p, 'process')).write(bulk),
+  process_stdin_end: (s, p) => ownProcess(s, str(p, 'process')).endStdin(),
+  process_resize: (s, p) => void ownProcess(s, str(p, 'process')).resize(int(p, 'cols', 1, 10_000), int(p, 'rows', 1, 10_000)).catch(() => undefined),
+  file_data: (s, p, bulk) => ownTransfer(s, str(p, 'transfer'), FileWriter)?.data(bulk),
+  file_ack: (s, p) => ownTransfer(s, str(p, 'transfer'), FileReader)?.grant(int(p, 'bytes', 1)),
+  file_cancel: (s, p) => {
+    const id = str(p, 'transfer');
+    (ownTransfer(s, id, FileReader) ?? ownTransfer(s, id, FileWriter))?.cancel();
+  },
 };

@@ -2,6 +2,10 @@
 import type { NodePool } from './node-pool';
 import type { Session } from './session';
 import type { ManagedContainer } from './managed-container';
+import type { VolumeStore } from './volume-store';
+import type { UserChannels } from './user-channels';
+import type { AuthorizedUsers } from './authorized-users';
+import type { ExternalRegistry } from './external-registry';
 
 export interface LocationContext {
   readonly name: string;
@@ -11,6 +15,18 @@ export interface LocationContext {
   /** Every container of every session, by id: ids are unique location-wide. */
   readonly containers: Map<string, ManagedContainer>;
   forget(session: Session): void;
+  /** A live (possibly detached) session by id. */
+  findSession(id: string): Session | undefined;
+  /** How long a session whose socket dropped waits to be resumed. */
+  readonly graceMs: number;
+  /** The location's persistent volumes, for every user. */
+  readonly volumes: VolumeStore;
+  /** Every open session by user, for events that concern all of a user's sessions. */
+  readonly channels: UserChannels;
+  /** Who may open sessions. */
+  readonly users: AuthorizedUsers;
+  /** Tagged containers, as the other sessions of their user see them. */
+  readonly externals: ExternalRegistry;
 }
 
 export const LABEL = {
@@ -19,4 +35,6 @@ export const LABEL = {
   user: 'tfnz.user',
   container: 'tfnz.container',
   tag: 'tfnz.tag',
+  kind: 'tfnz.kind',
+  volume: 'tfnz.volume',
 } as const;

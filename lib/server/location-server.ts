@@ -8,8 +8,13 @@ import type { Engine } from '../engines/engine';
 import { DockerEngine } from '../engines/docker-engine';
 import { NodePool, type NodeChange } from './node-pool';
 import { Session } from './session';
+import { VolumeStore } from './volume-store';
+import { UserChannels } from './user-channels';
+import { ExternalRegistry } from './external-registry';
+import { AuthorizedUsers } from './authorized-users';
 import { reapOrphans } from './reaper';
-import type { LocationContext } from './location-context';
+import { LABEL, type LocationContext } from './location-context';
+import type { NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
 
 export interface LocationServerOptions {
@@ -28,6 +33,10 @@ export interface LocationServerOptions {
   /** Which of this location's leftover containers to remove at start; default all of them. */
   shouldReap?: (labels: Record<string, string>) => boolean;
   log?: (line: string) => void;
+  /** How long a session whose connection dropped is kept for its client to resume; default 120 s. */
+  sessionGraceMs?: number;
+  /** Admit only the public keys in this authorized_keys file; without it the location is open. */
+  authorizedKeys?: string;
 }
 
 /** Largest frame a client may send; bulk data travels in much smaller chunks. */
@@ -43,22 +52,30 @@ export class LocationServer {
     readonly name: string,
     labels: Record<string, string>,
     private readonly log: (line: string) => void,
+    private readonly shouldReap: ((labels: Record<string, string>) => boolean) | undefined,
+    channels: UserChannels,
+    volumes: VolumeStore,
+    users: AuthorizedUsers,
+    graceMs: number,
   ) {
     const sessions = this.sessions;
     this.ctx = {
       name, nodes, labels,
       containers: new Map<string, ManagedContainer>(),
       forget: (s) => sessions.delete(s),
+      findSession: (id) => [...sessions].find((s) => s.id === id),
+      graceMs,
+      volumes,
+      channels,
+      externals: new ExternalRegistry(channels),
+      users,
     };
     wss.on('connection', (ws, req) => {
       const session = new Session(this.ctx, ws, req.socket);
       this.sessions.add(session);
       this.log(`session ${session.id} connected from ${req.socket.remoteAddress}`);
-      ws.on('error', () => undefined); // a broken socket ends the session via 'close'
-      ws.on('close', () => {
-        this.log(`session ${session.id} closed; collecting its containers and tunnels`);
-        void session.end();
-      });
+      // The session itself decides what a closed socket means (end now, or wait for a resume).
+      ws.on('close', () => this.log(`socket of session ${session.id} closed`));
     });
   }
 
@@ -71,8 +88,13 @@ export class LocationServer {
     for (const engine of engines) await nodes.add(engine);
     const reaped = await reapOrphans(engines, name, opts.shouldReap);
     if (reaped) log(`removed ${reaped} container(s) left by sessions that no longer exist`);
+    const channels = new UserChannels();
+    const volumes = new VolumeStore(nodes, name, channels);
+    const kept = await volumes.load();
+    if (kept) log(`${kept} persistent volume(s) found on the engines`);
     const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020);
-    server = new LocationServer(wss, nodes, name, opts.labels ?? {}, log);
+    server = new LocationServer(wss, nodes, name, opts.labels ?? {}, log, opts.shouldReap, channels, volumes,
+      opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(), opts.sessionGraceMs ?? 120_000);
     nodes.startSampling();
     log(`location '${name}' listening on ${server.url} with ${engines.length} node(s)`);
     return server;
@@ -99,12 +121,65 @@ export class LocationServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
+  /**
+   * Add an engine to the running location as a node (or bring a removed one back). Containers this
+   * location left on it are reaped first; then every session hears `node_created`. Rejects when the
+   * engine does not answer. `engine` is an address (unix://, tcp://, https://) or an Engine.
+   */
+  async addEngine(engine: string | Engine, name?: string): Promise<NodeInfo> {
+    const e = typeof engine === 'string' ? new DockerEngine(engine) : engine;
+    const live = this.nodes.byAddress(e.address);
+    if (live?.info.alive) return live.info;
+    const reaped = await reapOrphans([e], this.name, (labels) => this.isLeftover(labels));
+    if (reaped) this.log(`removed ${reaped} leftover container(s) from ${e.address}`);
+    return this.nodes.add(e, name);
+  }
+
+  /**
+   * Take an engine out of the running location: its containers are reported destroyed (NodeGone)
+   * to their sessions and removed from the engine if it still answers; the node stays in every
+   * session's state, not alive, with no spare capacity. `addEngine` with the address undoes it.
+   */
+  async removeEngine(address: string): Promise<void> {
+    const node = this.nodes.byAddress(address);
+    if (!node) return;
+    this.nodes.remove(node.info.id);
+    await reapOrphans([node.engine], this.name, (labels) => this.isLeftover(labels)).catch((err: Error) =>
+      this.log(`could not clear ${address} after removing it: ${err.message}`),
+    );
+  }
+
+  /**
+   * A session container of ours that no live session container stands for (live ones are reported
+   * and removed on their own). Other things we label (volume helpers, …) are left alone.
+   */
+  private isLeftover(labels: Record<string, string>): boolean {
+    if (!labels[LABEL.container]) return false;
+    if (Object.entries(this.ctx.labels).some(([k, v]) => labels[k] !== v)) return this.shouldReap?.(labels) ?? false;
+    const live = this.ctx.containers.get(labels[LABEL.container]);
+    return !live || live.status === 'destroyed';
+  }
+
   private broadcast(change: NodeChange): void {
+    if (change.kind === 'destroyed') this.log(`node ${change.node} is gone: ${change.reason}`);
+    else if (change.kind === 'created') {
+      this.log(`node ${change.node.id} (${change.node.name}) is ${change.revived ? 'back' : 'live'}`);
+      // A node that came back by itself may still hold containers of the sessions it lost.
+      if (change.revived) {
+        const engine = this.nodes.find(change.node.id)?.engine;
+        if (engine) void reapOrphans([engine], this.name, (labels) => this.isLeftover(labels)).catch(() => undefined);
+      }
+    }
     for (const s of this.sessions) {
       if (!s.opened || s.ended) continue;
       if (change.kind === 'created') s.emit('node_created', { node: change.node });
       else if (change.kind === 'destroyed') s.emit('node_destroyed', { node: change.node });
       else s.emit('node_stats', { node: change.node, stats: change.stats });
+    }
+    if (change.kind === 'destroyed') {
+      // Then every container of every session on it: destroyed with NodeGone. The node event goes
+      // first, so a program that hears of a termination already sees the node gone.
+      for (const c of this.ctx.containers.values()) if (c.node.info.id === change.node) c.nodeGone(`node ${c.node.info.name} went away: ${change.reason}`);
     }
   }
 }

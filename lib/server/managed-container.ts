@@ -4,10 +4,12 @@
  */
 import type { Attachment, ContainerSpec } from '../engines/engine';
 import {
-  SpawnFailed, TfnzError, errorToWire,
+  ContainerNotRunning, NodeGone, SpawnFailed, TfnzError, errorToWire,
   type ContainerInfo, type ContainerStatus, type Events, type OutputStream,
 } from '../protocol';
 import type { PoolNode } from './node-pool';
+import { ManagedProcess, type ProcessEvents, type ProcessSpec } from './managed-process';
+import type { Transfer } from './file-transfer';
 
 export interface ContainerEvents {
   status(params: Events['container_status']): void;
@@ -27,6 +29,12 @@ export class ManagedContainer {
   private spawning?: Promise<void>;
   private exited?: Promise<void>;
   private destroyRequested = false;
+  /** Processes started inside it for the session, by id; they end when it stops. */
+  readonly processes = new Map<string, ManagedProcess>();
+  /** File transfers in progress, by id. */
+  readonly transfers = new Map<string, Transfer>();
+  private outputPaused = false;
+  private rebooting?: Promise<void>;
 
   constructor(
     readonly id: string,
@@ -34,6 +42,8 @@ export class ManagedContainer {
     private readonly spec: ContainerSpec,
     readonly tag: string | undefined,
     private readonly events: ContainerEvents,
+    /** Written after create, before start; again when a reboot resets the file system. */
+    private readonly preBootFiles: [string, Uint8Array][] = [],
   ) {
     this.sleeping = spec.sleep;
   }
@@ -59,6 +69,7 @@ export class ManagedContainer {
     const engine = this.node.engine;
     try {
       this.engineId = await engine.create(this.spec);
+      await this.writePreBootFiles(this.engineId);
       this.attachment = await engine.attach(this.engineId, this.spec.stdin, (stream, data) => this.events.output(stream, data));
       if (this.destroyRequested) throw new SpawnFailed('destroyed while spawning');
       await engine.start(this.engineId);
@@ -86,11 +97,124 @@ export class ManagedContainer {
   }
 
   pauseOutput(): void {
+    this.outputPaused = true;
     this.attachment?.pause();
+    for (const p of this.processes.values()) p.pause();
+    for (const t of this.transfers.values()) t.pause();
   }
 
   resumeOutput(): void {
+    this.outputPaused = false;
     this.attachment?.resume();
+    for (const p of this.processes.values()) p.resume();
+    for (const t of this.transfers.values()) t.resume();
+  }
+
+  /** The engine's id of the running container, or ContainerNotRunning. */
+  runningEngineId(doing: string): string {
+    if (this.status !== 'running' || !this.engineId) {
+      throw new ContainerNotRunning(`container ${this.id} is ${this.status}; ${doing} needs it running (await ready() first)`);
+    }
+    return this.engineId;
+  }
+
+  /** The engine's id whenever the container exists (files can be read and written while it is stopped). */
+  existingEngineId(): string {
+    if (!this.engineId || this.status === 'destroyed' || this.rebooting) {
+      throw new ContainerNotRunning(`container ${this.id} is ${this.rebooting ? 'rebooting' : this.status}`);
+    }
+    return this.engineId;
+  }
+
+  async spawnProcess(id: string, spec: ProcessSpec, events: ProcessEvents): Promise<ManagedProcess> {
+    const engineId = this.runningEngineId('starting a process');
+    const process = await ManagedProcess.start(id, this.node.engine, engineId, spec, events, this.outputPaused);
+    this.processes.set(id, process);
+    void process.ended.then(() => this.processes.delete(id));
+    return process;
+  }
+
+  addTransfer(transfer: Transfer): void {
+    this.transfers.set(transfer.id, transfer);
+    if (this.outputPaused) transfer.pause();
+  }
+
+  /**
+   * Restart in place: same id, tunnels and labels. Without `resetFilesystem` the engine container
+   * is killed and started again, so its files stay. With it, the engine container is removed and
+   * created afresh from the same image and pre-boot files: simpler and more robust than committing
+   * an image at first boot (no images to track and clean up), and it is exactly the state it
+   * first booted in. Injected processes end either way.
+   */
+  reboot(resetFilesystem: boolean): Promise<void> {
+    if (this.rebooting) throw new ContainerNotRunning(`container ${this.id} is already rebooting`);
+    if ((this.status !== 'running' && this.status !== 'exited') || !this.engineId || this.destroyRequested) {
+      throw new ContainerNotRunning(`container ${this.id} is ${this.status}; only a running or exited container can reboot`);
+    }
+    this.rebooting = this.doReboot(this.engineId, resetFilesystem).finally(() => (this.rebooting = undefined));
+    return this.rebooting;
+  }
+
+  private async doReboot(oldId: string, resetFilesystem: boolean): Promise<void> {
+    const engine = this.node.engine;
+    // Not 'running' any more: watchExit sees that and does not report the kill as an exit.
+    this.status = 'spawning';
+    this.events.status({ container: this.id, status: 'spawning', privateIp: this.privateIp });
+    const processes = [...this.processes.values()];
+    for (const p of processes) p.markKilled();
+    this.cancelTransfers('rebooted');
+    try {
+      if (resetFilesystem) await engine.remove(oldId);
+      else await engine.kill(oldId);
+      await this.exited;
+      await Promise.all(processes.map((p) => p.ended));
+      if (resetFilesystem) {
+        this.engineId = await engine.create(this.spec);
+        await this.writePreBootFiles(this.engineId);
+      }
+      const engineId = this.engineId!;
+      this.attachment = await engine.attach(engineId, this.spec.stdin, (stream, data) => this.events.output(stream, data));
+      if (this.outputPaused) this.attachment.pause();
+      await engine.start(engineId);
+      // A container that was woken boots straight into its real command again.
+      if (this.spec.sleep && !this.sleeping) await engine.wake(engineId);
+      this.privateIp = await engine.privateIp(engineId);
+    } catch (err) {
+      if (this.engineId) await engine.remove(this.engineId).catch(() => undefined);
+      this.status = 'destroyed';
+      const error = err instanceof TfnzError ? err : new SpawnFailed(`could not reboot: ${(err as Error).message}`);
+      this.events.status({ container: this.id, status: 'destroyed', error: errorToWire(error) });
+      throw error;
+    }
+    this.exitCode = undefined;
+    this.status = 'running';
+    this.events.status({ container: this.id, status: 'running', sleeping: this.sleeping, privateIp: this.privateIp });
+    this.exited = this.watchExit(this.engineId!, this.attachment);
+  }
+
+  /** A transfer waiting for credit would never notice the container went: end it with the reason. */
+  private cancelTransfers(what: string): void {
+    const error = errorToWire(new ContainerNotRunning(`container ${this.id} was ${what} during the transfer`));
+    for (const t of [...this.transfers.values()]) t.cancel(error);
+  }
+
+  private async writePreBootFiles(engineId: string): Promise<void> {
+    for (const [path, data] of this.preBootFiles) {
+      const sink = await this.node.engine.writeFile(engineId, path, data.length);
+      if (data.length > 0) await sink.write(data);
+      await sink.finish();
+    }
+  }
+
+  /** Its node went away (node-pool.ts): report it destroyed with NodeGone; the engine cannot be asked. */
+  nodeGone(reason: string): void {
+    if (this.status === 'destroyed') return;
+    this.destroyRequested = true;
+    this.status = 'destroyed';
+    const gone = errorToWire(new NodeGone(reason));
+    for (const p of this.processes.values()) p.markKilled(gone);
+    for (const t of this.transfers.values()) t.cancel(gone);
+    this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode, error: gone });
   }
 
   /** Kill and remove; resolves once the engine no longer has it and `destroyed` was sent. */
@@ -98,9 +222,15 @@ export class ManagedContainer {
     if (this.status === 'destroyed') return;
     this.destroyRequested = true;
     await this.spawning?.catch(() => undefined);
+    await this.rebooting?.catch(() => undefined);
     if ((this.status as ContainerStatus) === 'destroyed') return; // spawning failed and cleaned up after itself
+    const processes = [...this.processes.values()];
+    for (const p of processes) p.markKilled();
+    this.cancelTransfers('destroyed');
     if (this.engineId) await this.node.engine.remove(this.engineId);
     await this.exited;
+    // Children first: each process reports its end before the container reports `destroyed`.
+    await Promise.race([Promise.all(processes.map((p) => p.ended)), new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]);
     this.status = 'destroyed';
     this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode });
   }
@@ -108,6 +238,8 @@ export class ManagedContainer {
   /** Report the exit only after all output went out, so stdout$ is complete when it ends. */
   private async watchExit(engineId: string, attachment: Attachment): Promise<void> {
     const code = await this.node.engine.wait(engineId).catch(() => undefined);
+    // No exit code: maybe the whole engine went away. Then the pool reports it (nodeGone), not us.
+    if (code === undefined && !(await this.node.checkAlive())) return;
     await Promise.race([attachment.ended, new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]);
     this.exitCode = code;
     if (this.destroyRequested || this.status !== 'running') return;

@@ -1,6 +1,17 @@
 /**
- * The location's nodes: one per engine, each with stats refreshed on a timer. Stats changes and
- * node arrivals are announced through `onChange`, which the server fans out to every session.
+ * The location's nodes: one per engine, each with stats refreshed on a timer. Stats changes, node
+ * arrivals and departures are announced through `onChange`, which the server fans out to every
+ * session.
+ *
+ * Life of a node:
+ *  - `add(engine)`: described and sampled, then live (`created`).
+ *  - It goes away when sampling fails, its engine's event stream ends (`Engine.watch`), or a
+ *    container's engine call finds it unreachable (`checkAlive`): `destroyed`. It stays listed,
+ *    not alive, with no spare capacity, so nothing picks it.
+ *  - A node that went away by itself is probed on every sampling round; when its engine answers
+ *    again it is live once more (`created` again, same id, since the id derives from the address).
+ *  - `remove(id)` retires a node on purpose: like going away, but it is not probed any more until
+ *    `add` is called for the same address again.
  */
 import { createHash } from 'node:crypto';
 import type { Engine } from '../engines/engine';
@@ -9,47 +20,106 @@ import { NoNodes, NodeGone, NodeNotFound, type NodeInfo, type NodeStats } from '
 export interface PoolNode {
   info: NodeInfo;
   engine: Engine;
+  /**
+   * Probe the engine now; when it does not answer the node is marked gone (and every container
+   * on it reported). Resolves with whether the node is alive.
+   */
+  checkAlive(): Promise<boolean>;
 }
 
 export type NodeChange =
-  | { kind: 'created'; node: NodeInfo }
-  | { kind: 'destroyed'; node: string }
+  | { kind: 'created'; node: NodeInfo; revived: boolean }
+  | { kind: 'destroyed'; node: string; reason: string }
   | { kind: 'stats'; node: string; stats: NodeStats };
 
-const NO_CAPACITY: NodeStats = { cpu: 0, memory: 0, paging: 0, containers: 0 };
+export const NO_CAPACITY: NodeStats = { cpu: 0, memory: 0, paging: 0, containers: 0 };
+
+/** An engine that takes longer than this to answer a probe or a stats sample counts as gone. */
+const ENGINE_TIMEOUT_MS = 15_000;
+/** After a container starts or dies on a node, sample that node again this soon. */
+const ACTIVITY_RESAMPLE_MS = 300;
 
 /** Stable across restarts, so labels and resumed sessions keep naming the same node. */
 export function nodeIdFor(address: string): string {
   return 'node-' + createHash('sha256').update(address).digest('hex').slice(0, 10);
 }
 
+interface Entry extends PoolNode {
+  /** Removed on purpose: not probed for a return. */
+  retired: boolean;
+  unwatch?: () => void;
+  busy: boolean;
+  resample?: NodeJS.Timeout;
+}
+
 export class NodePool {
-  private readonly nodes = new Map<string, PoolNode>();
+  private readonly nodes = new Map<string, Entry>();
   private timer?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(
     private readonly onChange: (change: NodeChange) => void,
     private readonly statsIntervalMs = 5000,
   ) {}
 
+  /**
+   * Make an engine a live node (again). Rejects, leaving the pool as it was, when the engine does
+   * not answer. Adding an engine that is already live is a no-op.
+   */
   async add(engine: Engine, name?: string): Promise<NodeInfo> {
     const id = nodeIdFor(engine.address);
     const existing = this.nodes.get(id);
     if (existing?.info.alive) return existing.info;
-    const description = await engine.describe();
-    const stats = await engine.sampleStats();
-    const info: NodeInfo = { id, name: name ?? description.name, stats, alive: true };
-    this.nodes.set(id, { info, engine });
-    this.onChange({ kind: 'created', node: info });
+    const description = await withTimeout(engine.describe(), `describing ${engine.address}`);
+    const stats = await withTimeout(engine.sampleStats(), `sampling ${engine.address}`);
+    const again = this.nodes.get(id);
+    if (again?.info.alive) return again.info; // added concurrently
+    const info: NodeInfo = { id, name: name ?? existing?.info.name ?? this.uniqueName(description.name, engine.address), stats, alive: true };
+    let entry: Entry;
+    if (existing) {
+      // Same object, so containers that hold it see the node come back.
+      existing.engine = engine;
+      existing.info = info;
+      existing.retired = false;
+      entry = existing;
+    } else {
+      entry = { info, engine, retired: false, busy: false, checkAlive: () => this.checkAlive(id) };
+      this.nodes.set(id, entry);
+    }
+    this.watch(entry);
+    this.onChange({ kind: 'created', node: info, revived: existing !== undefined });
     return info;
   }
 
+  /** Retire a node on purpose: reported gone, and not probed for a return. */
+  remove(id: string, reason = 'it was removed from the location'): void {
+    const entry = this.nodes.get(id);
+    if (!entry) throw new NodeNotFound(`no node '${id}' at this location`);
+    entry.retired = true;
+    this.markGone(id, reason);
+  }
+
   /** Mark a node gone: it stays listed with no spare capacity, as the guide says. */
-  markGone(id: string): void {
-    const node = this.nodes.get(id);
-    if (!node || !node.info.alive) return;
-    node.info = { ...node.info, alive: false, stats: NO_CAPACITY };
-    this.onChange({ kind: 'destroyed', node: id });
+  markGone(id: string, reason = 'its engine stopped answering'): void {
+    const entry = this.nodes.get(id);
+    if (!entry || !entry.info.alive) return;
+    entry.unwatch?.();
+    entry.unwatch = undefined;
+    clearTimeout(entry.resample);
+    entry.info = { ...entry.info, alive: false, stats: NO_CAPACITY };
+    this.onChange({ kind: 'destroyed', node: id, reason });
+  }
+
+  async checkAlive(id: string): Promise<boolean> {
+    const entry = this.nodes.get(id);
+    if (!entry?.info.alive) return false;
+    try {
+      await withTimeout(entry.engine.describe(), `probing ${entry.engine.address}`);
+      return entry.info.alive;
+    } catch {
+      this.markGone(id);
+      return false;
+    }
   }
 
   get(id: string): PoolNode {
@@ -57,6 +127,16 @@ export class NodePool {
     if (!node) throw new NodeNotFound(`no node '${id}' at this location; pick one from loc.rankedNodes()`);
     if (!node.info.alive) throw new NodeGone(`node '${id}' has gone away; pick another with loc.node()`);
     return node;
+  }
+
+  /** The node with this id, live or not. */
+  find(id: string): PoolNode | undefined {
+    return this.nodes.get(id);
+  }
+
+  /** The node for an engine address, live or not. */
+  byAddress(address: string): PoolNode | undefined {
+    return this.nodes.get(nodeIdFor(address));
   }
 
   /** The first live node, for callers that did not choose one. */
@@ -75,31 +155,101 @@ export class NodePool {
   }
 
   startSampling(): void {
+    this.stopped = false;
     this.timer = setInterval(() => void this.sampleAll(), this.statsIntervalMs);
     this.timer.unref();
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
+    for (const entry of this.nodes.values()) {
+      entry.unwatch?.();
+      entry.unwatch = undefined;
+      clearTimeout(entry.resample);
+    }
+  }
+
+  private watch(entry: Entry): void {
+    entry.unwatch?.();
+    entry.unwatch = entry.engine.watch?.(
+      (reason) => void this.confirmGone(entry, reason),
+      () => this.scheduleResample(entry),
+    );
+  }
+
+  /** The event stream broke: probe once before declaring the node gone (a blip is not a departure). */
+  private async confirmGone(entry: Entry, reason: Error): Promise<void> {
+    entry.unwatch = undefined;
+    if (this.stopped || !entry.info.alive) return;
+    if (await this.checkAlive(entry.info.id)) {
+      this.watch(entry); // the engine still answers: watch it again
+    } else {
+      this.markGone(entry.info.id, `its engine went away (${reason.message})`);
+    }
+  }
+
+  private scheduleResample(entry: Entry): void {
+    if (this.stopped || entry.resample) return;
+    entry.resample = setTimeout(() => {
+      entry.resample = undefined;
+      void this.sampleOne(entry);
+    }, ACTIVITY_RESAMPLE_MS);
+    entry.resample.unref();
   }
 
   private async sampleAll(): Promise<void> {
-    await Promise.all(
-      [...this.nodes.values()].filter((n) => n.info.alive).map(async (node) => {
-        try {
-          const stats = await node.engine.sampleStats();
-          if (sameStats(stats, node.info.stats)) return;
-          node.info = { ...node.info, stats };
-          this.onChange({ kind: 'stats', node: node.info.id, stats });
-        } catch {
-          // An engine that stops answering is a node that went away.
-          this.markGone(node.info.id);
-        }
-      }),
-    );
+    await Promise.all([...this.nodes.values()].map((entry) => (entry.info.alive ? this.sampleOne(entry) : this.probeReturn(entry))));
+  }
+
+  private async sampleOne(entry: Entry): Promise<void> {
+    if (entry.busy || !entry.info.alive) return;
+    entry.busy = true;
+    try {
+      const stats = await withTimeout(entry.engine.sampleStats(), `sampling ${entry.engine.address}`);
+      if (!entry.info.alive || sameStats(stats, entry.info.stats)) return;
+      entry.info = { ...entry.info, stats };
+      this.onChange({ kind: 'stats', node: entry.info.id, stats });
+    } catch {
+      // An engine that stops answering is a node that went away.
+      this.markGone(entry.info.id);
+    } finally {
+      entry.busy = false;
+    }
+  }
+
+  /** A node that went away by itself comes back when its engine answers again. */
+  private async probeReturn(entry: Entry): Promise<void> {
+    if (entry.busy || entry.retired || this.stopped) return;
+    entry.busy = true;
+    try {
+      await this.add(entry.engine, entry.info.name);
+    } catch {
+      // still away
+    } finally {
+      entry.busy = false;
+    }
+  }
+
+  private uniqueName(name: string, address: string): string {
+    const taken = new Set([...this.nodes.values()].map((n) => n.info.name));
+    if (!taken.has(name)) return name;
+    // Several engines on one host: tell them apart by socket file or host:port.
+    const url = new URL(address);
+    const where = url.protocol === 'unix:' ? url.pathname.replace(/^.*\//, '').replace(/\.sock$/, '') : url.host;
+    return taken.has(`${name}/${where}`) ? `${name}/${address}` : `${name}/${where}`;
   }
 }
 
 function sameStats(a: NodeStats, b: NodeStats): boolean {
   return a.cpu === b.cpu && a.memory === b.memory && a.paging === b.paging && a.containers === b.containers;
+}
+
+function withTimeout<T>(p: Promise<T>, doing: string, ms = ENGINE_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NodeGone(`no answer in ${ms / 1000} s while ${doing}`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -2,12 +2,15 @@
  * One client session on one WebSocket: decodes frames, runs commands, sends numbered events, and
  * when it ends collects everything it made (containers, tunnels) — never volumes.
  * A bad frame or a failing command gets an error reply or event; it never ends the session.
+ * When the socket drops, the session waits `ctx.graceMs` for its client to resume it on a new one
+ * (keeping a replay copy of every frame the client has not acknowledged); then it ends.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { nanoid } from 'nanoid';
+import { randomBytes } from 'node:crypto';
 import {
-  BadRequest, ProtocolError, UnknownCommand, errorToWire, decodeFrame, encodeFrame,
+  BadRequest, ProtocolError, SessionExpired, UnknownCommand, errorToWire, decodeFrame, encodeFrame,
   type CommandName, type Commands, type EventName, type Events, type Frame, type MessageName,
 } from '../protocol';
 import { asObject } from '../protocol/validate';
@@ -18,6 +21,16 @@ import type { LocationContext } from './location-context';
 
 /** Bytes queued on the socket above which producers (stdout, tunnels) pause. */
 const CONGESTED_BYTES = 8 * 1024 * 1024;
+/** Unacknowledged frames kept for a resume; past this the oldest go, and resuming before them fails. */
+const MAX_REPLAY_BYTES = 64 * 1024 * 1024;
+/** Request ids remembered, so requests sent again after a resume are not run twice. */
+const SEEN_REQUESTS = 4096;
+
+interface Kept {
+  /** An event's seq; for a reply, the seq of the event before it plus a half. */
+  seq: number;
+  data: Buffer;
+}
 
 export class Session {
   readonly id = nanoid();
@@ -28,15 +41,90 @@ export class Session {
   private seq = 0;
   private congested = false;
   private ending?: Promise<void>;
+  private leaveUserChannel?: () => void;
+  /** What this socket's client must sign in open_session. */
+  readonly nonce = randomBytes(32);
+
+  private ws!: WebSocket;
+  private releaseSocket = () => {};
+  private detached = false;
+  private handedOver = false;
+  private graceTimer?: NodeJS.Timeout;
+  private readonly kept: Kept[] = [];
+  private keptBytes = 0;
+  /** Resuming from before this seq is impossible: frames after it were dropped unacknowledged. */
+  private replayFloor = 0;
+  private readonly seen = new Set<number>();
+  private readonly seenOrder: number[] = [];
 
   constructor(
     readonly ctx: LocationContext,
-    private readonly ws: WebSocket,
-    private readonly socket: Socket,
+    ws: WebSocket,
+    socket: Socket,
   ) {
     this.tunnels = new TunnelRelay((event, params, bulk) => this.emit(event, params, bulk));
-    ws.on('message', (data: Buffer) => void this.onFrame(data));
-    socket.on('drain', () => this.updateCongestion());
+    this.attach(ws, socket);
+    this.emit('challenge', { nonce: this.nonce });
+  }
+
+  /** Take frames from, and send them to, this socket. */
+  /** The socket this session reads from (handed to another session by a resume). */
+  socketPair!: { ws: WebSocket; socket: Socket };
+
+  private attach(ws: WebSocket, socket: Socket): void {
+    this.ws = ws;
+    this.socketPair = { ws, socket };
+    const onMessage = (data: Buffer) => void this.onFrame(data);
+    const onClose = () => this.socketClosed(ws);
+    const onDrain = () => this.updateCongestion();
+    const onError = () => undefined; // a broken socket reports itself through 'close'
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+    socket.on('drain', onDrain);
+    this.releaseSocket = () => {
+      ws.off('message', onMessage);
+      ws.off('close', onClose);
+      socket.off('drain', onDrain);
+    };
+  }
+
+  /** This (unopened) session's socket now belongs to the session it resumes. */
+  handOver(): void {
+    this.handedOver = true;
+    this.releaseSocket();
+    this.ctx.forget(this);
+  }
+
+  /** Continue on a new socket: replay what the client has not seen, then carry on. */
+  resume(ws: WebSocket, socket: Socket, lastSeq: number): void {
+    if (lastSeq < this.replayFloor) {
+      void this.end();
+      throw new SessionExpired('too much happened while the connection was down to replay it; the session was ended, connect again');
+    }
+    this.releaseSocket();
+    if (this.ws.readyState === this.ws.OPEN) this.ws.terminate(); // a half-dead socket we had not noticed
+    clearTimeout(this.graceTimer);
+    this.detached = false;
+    this.attach(ws, socket);
+    for (const k of this.kept) if (k.seq > lastSeq) ws.send(k.data);
+    this.updateCongestion();
+  }
+
+  /** The client has every event up to `seq`. */
+  acknowledge(seq: number): void {
+    while (this.kept.length && this.kept[0].seq <= seq) this.keptBytes -= this.kept.shift()!.data.length;
+  }
+
+  private socketClosed(ws: WebSocket): void {
+    if (ws !== this.ws || this.ended || this.handedOver) return;
+    if (!this.opened) return void this.end();
+    // Wait for the client to come back; meanwhile hold producers and reset tunnel connections.
+    this.detached = true;
+    this.tunnels.dropConnections();
+    this.setCongested(true);
+    this.graceTimer = setTimeout(() => void this.end(), this.ctx.graceMs);
+    this.graceTimer.unref();
   }
 
   emit<E extends EventName>(event: E, params: Events[E], bulk?: Uint8Array): void {
@@ -53,7 +141,14 @@ export class Session {
     return this.ending !== undefined;
   }
 
+  /** Hear about this user's volumes and tagged containers, whichever session makes or ends them. */
+  joinUserChannel(): void {
+    this.leaveUserChannel = this.ctx.channels.join(this);
+  }
+
   private async collectGarbage(): Promise<void> {
+    clearTimeout(this.graceTimer);
+    this.leaveUserChannel?.();
     this.tunnels.closeAll();
     await Promise.all([...this.containers.values()].map((c) => c.destroy().catch(() => undefined)));
     this.containers.clear();
@@ -73,6 +168,9 @@ export class Session {
       return;
     }
     if (frame.id === 0) return this.onMessage(frame.command, frame.params, frame.bulk);
+    if (this.seen.has(frame.id)) return; // sent again after a resume; its reply is replayed or coming
+    this.seen.add(frame.id);
+    if (this.seenOrder.push(frame.id) > SEEN_REQUESTS) this.seen.delete(this.seenOrder.shift()!);
     try {
       const result = await this.runCommand(frame.command, frame.params);
       this.sendFrame({ kind: 'reply', id: frame.id, result });
@@ -84,7 +182,7 @@ export class Session {
   private async runCommand(command: string, rawParams: unknown): Promise<unknown> {
     if (!Object.hasOwn(commandHandlers, command)) throw new UnknownCommand(`unknown command '${command}'`);
     if (this.ended) throw new BadRequest('this session has ended');
-    if (!this.opened && command !== 'open_session') throw new BadRequest('send open_session first');
+    if (!this.opened && command !== 'open_session' && command !== 'resume_session') throw new BadRequest('send open_session first');
     const handler = commandHandlers[command as CommandName] as (s: Session, p: Record<string, unknown>) => Promise<Commands[CommandName]['result']>;
     return handler(this, asObject(rawParams));
   }
@@ -100,14 +198,29 @@ export class Session {
   }
 
   private sendFrame(frame: Frame): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(encodeFrame(frame));
+    const data = encodeFrame(frame);
+    if (this.opened && !this.handedOver) this.keep(frame.kind === 'event' ? frame.seq : this.seq + 0.5, data);
+    if (this.detached || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(data);
     if (!this.congested && this.ws.bufferedAmount > CONGESTED_BYTES) this.updateCongestion();
+  }
+
+  private keep(seq: number, data: Buffer): void {
+    this.kept.push({ seq, data });
+    this.keptBytes += data.length;
+    while (this.keptBytes > MAX_REPLAY_BYTES && this.kept.length > 1) {
+      const dropped = this.kept.shift()!;
+      this.keptBytes -= dropped.data.length;
+      this.replayFloor = Math.max(this.replayFloor, dropped.seq);
+    }
   }
 
   /** Pause every producer while the socket is backed up; resume when it drains. */
   private updateCongestion(): void {
-    const congested = this.ws.bufferedAmount > CONGESTED_BYTES;
+    this.setCongested(this.detached || this.ws.bufferedAmount > CONGESTED_BYTES);
+  }
+
+  private setCongested(congested: boolean): void {
     if (congested === this.congested) return;
     this.congested = congested;
     this.tunnels.setCongested(congested);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
-import { BadRequest, ImageNotFound, Location, lines } from '../../lib/index';
+import { BadRequest, ContainerNotRunning, ImageNotFound, Location, lines } from '../../lib/index';
 
 describe('containers (real location, real Docker Engine)', function () {
   this.timeout(60_000);
@@ -93,5 +93,15 @@ describe('containers (real location, real Docker Engine)', function () {
     await node.destroyContainer(a);
     expect(node.allContainers()).to.not.include(a);
     expect(await firstValueFrom(a.termination$)).to.equal(137);
+  });
+
+  it('refuses work on a destroyed container with ContainerNotRunning', async () => {
+    const node = loc.node();
+    const gone = node.spawnContainer('busybox', { command: ['sleep', '60'] });
+    await gone.ready();
+    await node.destroyContainer(gone);
+    const err = await gone.attachTunnel(80).then(() => null, (e: Error) => e);
+    expect(err).to.be.instanceOf(ContainerNotRunning).with.property('message').that.contains('destroyed');
+    await node.destroyContainer(gone); // a second destroy is harmless
   });
 });

@@ -1,35 +1,18 @@
 import { expect } from 'chai';
 import { firstValueFrom, filter } from 'rxjs';
-import { WebSocket } from 'ws';
 import { pack } from 'msgpackr';
 import { nanoid } from 'nanoid';
 import {
-  BadRequest, ConnectionLost, ContainerNotFound, Location, tableValues, LocationServer, LocationUnreachable, UnknownCommand,
+  BadRequest, ContainerNotFound, SessionExpired, Location, tableValues, LocationServer, LocationUnreachable, UnknownCommand,
 } from '../../lib/index';
 import { decodeFrame, encodeFrame, type EventFrame, type ReplyFrame } from '../../lib/protocol';
 import { containersLabelled, docker, eventually } from '../support/docker';
-import { exited, startLocationProcess } from '../support/processes';
+import { rawClient } from '../support/raw-client';
+import { exited, firstLine, runScript, startLocationProcess } from '../support/processes';
 import os from 'node:os';
 
-/** A raw WebSocket client speaking the envelope by hand, to send what the SDK never would. */
-async function rawClient(url: string) {
-  const ws = new WebSocket(url);
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const frames: (ReplyFrame | EventFrame)[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data: Buffer) => {
-    frames.push(decodeFrame(data) as ReplyFrame | EventFrame);
-    waiters.splice(0).forEach((w) => w());
-  });
-  const next = async (match: (f: ReplyFrame | EventFrame) => boolean) => {
-    for (;;) {
-      const found = frames.find(match);
-      if (found) return found;
-      await new Promise<void>((resolve) => waiters.push(resolve));
-    }
-  };
-  return { ws, next, send: (bytes: Uint8Array) => ws.send(bytes) };
-}
+/** How long the location waits for a dropped session to come back, in these specs. */
+const GRACE_MS = 1500;
 
 describe('sessions and garbage collection (real location, real Docker Engine)', function () {
   this.timeout(60_000);
@@ -37,7 +20,8 @@ describe('sessions and garbage collection (real location, real Docker Engine)', 
   const name = `spec-${nanoid(8)}`;
 
   before(async () => {
-    server = await LocationServer.start({ name, port: 0 });
+    // A short grace period: a dropped socket's session is collected soon after (default: 120 s).
+    server = await LocationServer.start({ name, port: 0, sessionGraceMs: GRACE_MS });
   });
   after(async () => {
     await server?.close();
@@ -55,7 +39,7 @@ describe('sessions and garbage collection (real location, real Docker Engine)', 
     expect(ctrs.map((c) => c.status)).to.deep.equal(['destroyed', 'destroyed']);
   });
 
-  it('removes them too when the socket just drops', async () => {
+  it('removes them too when the socket just drops, once the grace period has passed', async () => {
     const raw = await rawClient(server.url);
     raw.send(encodeFrame({ kind: 'request', id: 1, command: 'open_session', params: { client: 'spec' } }));
     const opened = (await raw.next((f) => f.kind === 'reply' && f.id === 1)) as ReplyFrame;
@@ -130,24 +114,58 @@ describe('sessions and garbage collection (real location, real Docker Engine)', 
     for (const s of sessions) expect(await containersLabelled('tfnz.session', s.state.session!)).to.deep.equal([]);
   });
 
-  it('reaps containers a killed location left behind when it starts again', async () => {
+  it('expires the sessions of a killed location cleanly when it restarts, and reaps their containers', async () => {
     const other = `spec-${nanoid(8)}`;
-    const { child, url } = await startLocationProcess(other);
-    const loc = await Location.connect({ location: url, quiet: true });
+    const first = await startLocationProcess(other);
+    const port = Number(new URL(first.url).port);
+    const loc = await Location.connect({ location: first.url, quiet: true });
     const running = loc.run().then(() => null, (e: Error) => e);
     const ctr = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
     await ctr.ready();
-    child.kill('SIGKILL');
-    await exited(child);
-    // The program hears about it: run() rejects with a typed error.
-    expect(await running).to.be.instanceOf(ConnectionLost);
+    first.child.kill('SIGKILL');
+    await exited(first.child);
     // Nobody collected the container: the engine still runs it.
     expect((await docker.getContainer(`tfnz-${ctr.id}`).inspect()).State.Running).to.equal(true);
-    const again = await LocationServer.start({ name: other, port: 0 });
+    // The location comes back on the same address: it reaps the orphan, and the program, trying
+    // to resume all along, learns that its session is gone.
+    const second = await startLocationProcess(other, [], port);
     try {
+      expect(await running).to.be.instanceOf(SessionExpired);
       expect(await containersLabelled('tfnz.container', ctr.id)).to.deep.equal([]);
+      expect(ctr.status).to.equal('destroyed');
+      expect(await firstValueFrom(ctr.termination$).catch((e: Error) => e), 'termination$ says why').to.be.instanceOf(SessionExpired);
     } finally {
-      await again.close();
+      second.child.kill('SIGTERM');
+      await exited(second.child);
+    }
+  });
+
+  it('collects the containers of a client killed with SIGKILL', async () => {
+    const child = runScript('spec/fixtures/spawn-and-wait.ts', { TFNZ_LOCATION: server.url });
+    const id = await firstLine(child);
+    expect(await containersLabelled('tfnz.container', id)).to.have.length(1);
+    child.kill('SIGKILL');
+    await exited(child);
+    await eventually(async () => expect(await containersLabelled('tfnz.container', id)).to.deep.equal([]));
+  });
+
+  it('keeps sessions with two locations at once apart', async () => {
+    const second = await LocationServer.start({ name: `spec-${nanoid(8)}`, port: 0 });
+    const here = await connect();
+    const there = await Location.connect({ location: second.url, quiet: true });
+    try {
+      const a = here.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+      const b = there.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+      await Promise.all([a.ready(), b.ready()]);
+      expect(tableValues(here.state.containers).map((c) => c.id)).to.deep.equal([a.id]);
+      expect(tableValues(there.state.containers).map((c) => c.id)).to.deep.equal([b.id]);
+      await there.disconnect();
+      expect(b.status).to.equal('destroyed');
+      expect(a.status, 'ending one location\'s session leaves the other alone').to.equal('running');
+    } finally {
+      await here.disconnect();
+      await there.disconnect();
+      await second.close();
     }
   });
 

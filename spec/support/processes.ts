@@ -5,8 +5,8 @@ import { createInterface } from 'node:readline';
 const TSX = ['--import', 'tsx'];
 
 /** Start `tfnz location` in its own process; resolves with its URL once it listens. */
-export async function startLocationProcess(name: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...TSX, 'lib/cli/main.ts', 'location', '--listen', '127.0.0.1:0', '--name', name, '-q', ...extra], {
+export async function startLocationProcess(name: string, extra: string[] = [], port = 0): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...TSX, 'lib/cli/main.ts', 'location', '--listen', `127.0.0.1:${port}`, '--name', name, '-q', ...(extra.includes('--authorized-keys') ? [] : ['--open']), ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await firstLine(child);

@@ -1,0 +1,67 @@
+/**
+ * Accounts on this machine, one per location, like the original's ~/.20ft files: in ~/.tfnz (or
+ * $TFNZ_HOME), `<location>.key` (private, mode 600) and `<location>.pub`, and `default_location`.
+ * Key files never leave the machine; only signatures do.
+ */
+import { generateKeyPairSync, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { challengeMessage, encodePublicKey, userIdOf } from '../protocol/identity';
+
+export interface Account {
+  location: string;
+  publicKey: string;
+  userId: string;
+  privateKey: KeyObject;
+}
+
+export function accountsDir(): string {
+  return process.env.TFNZ_HOME ?? join(homedir(), '.tfnz');
+}
+
+/** A file-name-safe form of a location name (host:port → host_port). */
+const fileName = (location: string) => location.replace(/[^A-Za-z0-9._-]/g, '_');
+
+export function loadAccount(location: string): Account | undefined {
+  const base = join(accountsDir(), fileName(location));
+  if (!existsSync(`${base}.key`)) return undefined;
+  const privateKey = createPrivateKey(readFileSync(`${base}.key`));
+  const publicKey = encodePublicKey(createPublicKey(privateKey));
+  return { location, publicKey, userId: userIdOf(publicKey), privateKey };
+}
+
+/** Create the account for `location` unless it exists; returns it either way. */
+export function ensureAccount(location: string): Account {
+  const existing = loadAccount(location);
+  if (existing) return existing;
+  const dir = accountsDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const base = join(dir, fileName(location));
+  writeFileSync(`${base}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  chmodSync(`${base}.key`, 0o600);
+  writeFileSync(`${base}.pub`, `${encodePublicKey(publicKey)} ${location}\n`);
+  if (!defaultLocation()) writeFileSync(join(dir, 'default_location'), `${location}\n`);
+  return loadAccount(location)!;
+}
+
+/** Names of the locations this machine holds an account for. */
+export function allLocations(): string[] {
+  const dir = accountsDir();
+  if (!existsSync(dir)) return [];
+  const files = new Set(readdirSync(dir));
+  return [...files].filter((f) => f.endsWith('.key') && files.has(f.replace(/\.key$/, '.pub'))).map((f) => {
+    const pub = readFileSync(join(dir, f.replace(/\.key$/, '.pub')), 'utf8').trim().split(/\s+/);
+    return pub[1] ?? f.replace(/\.key$/, '');
+  });
+}
+
+export function defaultLocation(): string | undefined {
+  const file = join(accountsDir(), 'default_location');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+}
+
+export function signChallenge(account: Account, nonce: Uint8Array): Buffer {
+  return sign(null, challengeMessage(nonce), account.privateKey);
+}

@@ -1,0 +1,107 @@
+/**
+ * The SDK's half of `fetch` and `put`: a file crosses the session's WebSocket in chunks of at most
+ * FILE_CHUNK_BYTES, never more than FILE_WINDOW_BYTES ahead of the receiver's acknowledgements.
+ * `fetch` fills one Buffer of the announced size (the only copy); `put` sends slices of the caller's.
+ */
+import { filter, type Subscription } from 'rxjs';
+import { nanoid } from 'nanoid';
+import {
+  ConnectionLost, EngineError, FILE_CHUNK_BYTES, FILE_WINDOW_BYTES, errorFromWire,
+  type EventOf,
+} from '../protocol';
+import type { SessionContext } from './session-context';
+
+type TransferEvent = EventOf<'file_data' | 'file_ack' | 'file_end'>;
+
+/** A file transfer's events, subscribed before its request is sent so none is missed. */
+function watch(ctx: SessionContext, transfer: string, onEvent: (e: TransferEvent) => void, onClosed: () => void): Subscription {
+  return ctx.connection.events$
+    .pipe(filter((e): e is TransferEvent =>
+      (e.event === 'file_data' || e.event === 'file_ack' || e.event === 'file_end') && e.params.transfer === transfer))
+    .subscribe({ next: onEvent, complete: onClosed });
+}
+
+export async function fetchFile(ctx: SessionContext, container: string, path: string): Promise<Buffer> {
+  const transfer = nanoid();
+  let settle!: { resolve(b: Buffer): void; reject(e: Error): void };
+  const done = new Promise<Buffer>((resolve, reject) => (settle = { resolve, reject }));
+  done.catch(() => undefined); // it may fail before it is awaited; the await below still sees it
+  let out: Buffer | undefined;
+  let received = 0;
+  let unacked = 0;
+  const sub = watch(ctx, transfer, (e) => {
+    if (e.event === 'file_data' && out) {
+      const chunk = e.bulk ?? new Uint8Array(0);
+      if (received + chunk.length > out.length) return settle.reject(new EngineError(`'${path}' grew while it was being fetched`));
+      out.set(chunk, received);
+      received += chunk.length;
+      unacked += chunk.length;
+      // Batched credit: one ack per chunk's worth keeps the window full without a message per frame.
+      if (unacked >= FILE_CHUNK_BYTES) {
+        ctx.connection.send('file_ack', { transfer, bytes: unacked });
+        unacked = 0;
+      }
+    } else if (e.event === 'file_end') {
+      if (e.params.error) settle.reject(errorFromWire(e.params.error));
+      else if (!out || received !== out.length) settle.reject(new EngineError(`'${path}' ended after ${received} of ${out?.length ?? '?'} bytes`));
+      else settle.resolve(out);
+    }
+  }, () => settle.reject(new ConnectionLost(`the connection closed while fetching '${path}'`)));
+  try {
+    const { size } = await ctx.connection.request('fetch_file', { container, path, transfer });
+    out = Buffer.allocUnsafe(size);
+    // The location sends nothing before this first grant, so `out` exists before any data arrives.
+    ctx.connection.send('file_ack', { transfer, bytes: FILE_WINDOW_BYTES });
+    return await done;
+  } catch (err) {
+    ctx.connection.send('file_cancel', { transfer });
+    throw err;
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+export async function putFile(ctx: SessionContext, container: string, path: string, data: Uint8Array): Promise<void> {
+  const transfer = nanoid();
+  let inFlight = 0;
+  let failure: Error | undefined;
+  let finished = false;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const sub = watch(ctx, transfer, (e) => {
+    if (e.event === 'file_ack') inFlight -= e.params.bytes;
+    else if (e.event === 'file_end') {
+      finished = true;
+      if (e.params.error) failure = errorFromWire(e.params.error);
+    }
+    poke();
+  }, () => {
+    failure ??= new ConnectionLost(`the connection closed while putting '${path}'`);
+    poke();
+  });
+  const waitForEvent = () => new Promise<void>((resolve) => (wake = resolve));
+  try {
+    await ctx.connection.request('put_file', { container, path, transfer, size: data.length });
+    for (let at = 0; at < data.length && !failure && !finished; ) {
+      const piece = data.subarray(at, at + FILE_CHUNK_BYTES);
+      if (inFlight + piece.length > FILE_WINDOW_BYTES) {
+        await waitForEvent();
+        continue;
+      }
+      ctx.connection.send('file_data', { transfer }, piece);
+      inFlight += piece.length;
+      at += piece.length;
+    }
+    while (!finished && !failure) await waitForEvent();
+    if (failure) throw failure;
+  } catch (err) {
+    if (!finished) ctx.connection.send('file_cancel', { transfer });
+    throw err;
+  } finally {
+    sub.unsubscribe();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Processes inside a Docker container: `docker exec` through dockerode, hijacked so stdin stays
+ * writable. Docker has no "kill exec" call, so every process gets a unique marker in its
+ * environment, which its children inherit; killing means SIGKILL to every process carrying it.
+ */
+import type Docker from 'dockerode';
+import { randomUUID } from 'node:crypto';
+import type { OutputStream } from '../protocol';
+import type { ExecHandle, ExecSpec } from './engine';
+
+const MARK = 'TFNZ_PROCESS';
+/**
+ * Runs inside the container with the marker as $1. Scans /proc for processes whose environment
+ * holds it (tr, because busybox grep stops at the NULs of /proc/PID/environ) and kills them;
+ * repeats while it finds any, so a child forked during a pass is caught by the next.
+ */
+const KILL_MARKED = `n=0; while [ $n -lt 5 ]; do found=; for f in /proc/[0-9]*/environ; do
+  if tr '\\0' '\\n' < "$f" 2>/dev/null | grep -qxF "$1"; then p=\${f#/proc/}; kill -9 "\${p%/environ}" 2>/dev/null && found=1; fi
+done; [ -z "$found" ] && exit 0; n=$((n+1)); done`;
+
+type Hijacked = NodeJS.ReadWriteStream & { pause(): void; resume(): void; end(): void; destroy(): void };
+
+export async function dockerExec(
+  docker: Docker,
+  engineId: string,
+  spec: ExecSpec,
+  onOutput: (stream: OutputStream, data: Buffer) => void,
+): Promise<ExecHandle> {
+  const container = docker.getContainer(engineId);
+  const mark = `${MARK}=${randomUUID()}`;
+  const env = [...(spec.env ?? []).map(([k, v]) => `${k}=${v}`), ...(spec.tty ? ['TERM=xterm'] : []), mark];
+  const exec = await container.exec({
+    Cmd: spec.command, Env: env, Tty: spec.tty, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+  });
+  const stream = (await exec.start({ hijack: true, stdin: true, Tty: spec.tty })) as unknown as Hijacked;
+  if (spec.tty) stream.on('data', (data: Buffer) => onOutput('stdout', data));
+  else docker.modem.demuxStream(stream, sink('stdout', onOutput), sink('stderr', onOutput));
+  const ended = new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
+  return {
+    pause: () => stream.pause(),
+    resume: () => stream.resume(),
+    write: (data) => void stream.write(data),
+    endStdin: () => stream.end(),
+    resize: async (cols, rows) => void (await exec.resize({ w: cols, h: rows })),
+    kill: async () => {
+      const killer = await container.exec({ Cmd: ['/bin/sh', '-c', KILL_MARKED, 'tfnz-kill', mark], AttachStdout: true, AttachStderr: true });
+      const out = await killer.start({});
+      await new Promise<void>((resolve) => {
+        out.on('end', resolve);
+        out.on('close', resolve);
+        out.on('error', () => resolve());
+        out.resume();
+      });
+    },
+    exited: ended.then(() => exitCode(exec)),
+  };
+}
+
+/** The exit code, once Docker has recorded it (it can lag the end of the output stream a little). */
+async function exitCode(exec: Docker.Exec): Promise<number | undefined> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const info = await exec.inspect();
+      if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
+    } catch {
+      return undefined; // the container is gone, and its execs with it
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return undefined;
+}
+
+/** demuxStream only ever calls write(); hand it that and nothing else. */
+function sink(stream: OutputStream, onOutput: (stream: OutputStream, data: Buffer) => void): NodeJS.WritableStream {
+  return { write: (data: Buffer) => (onOutput(stream, data), true) } as unknown as NodeJS.WritableStream;
+}

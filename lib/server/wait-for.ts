@@ -1,0 +1,70 @@
+/**
+ * Waiting for a service inside a container, from the location (which reaches every container at
+ * its private address, as the tunnel relay does). Polls until it answers or the deadline passes.
+ */
+import { connect } from 'node:net';
+import { request } from 'node:http';
+import { ConnectFailed, ContainerNotRunning } from '../protocol';
+import type { ManagedContainer } from './managed-container';
+
+const RETRY_MS = 250;
+/** One attempt may take at most this long, so a hung service cannot eat the whole timeout. */
+const ATTEMPT_MS = 5000;
+
+/** Resolves once something accepts a TCP connection on `port`. */
+export function waitTcp(container: ManagedContainer, port: number, timeoutMs: number): Promise<void> {
+  return poll(container, timeoutMs, `accept a connection on port ${port}`, (ip) => tcpOnce(ip, port));
+}
+
+/** Resolves once `GET path` with `Host: fqdn` on `port` answers 200. */
+export function waitHttp200(container: ManagedContainer, port: number, fqdn: string, path: string, timeoutMs: number): Promise<void> {
+  return poll(container, timeoutMs, `answer 200 to GET http://${fqdn}${path} on port ${port}`, async (ip) => {
+    const status = await httpOnce(ip, port, fqdn, path);
+    if (status !== 200) throw new Error(`it answered ${status}`);
+  });
+}
+
+async function poll(container: ManagedContainer, timeoutMs: number, what: string, attempt: (ip: string) => Promise<void>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no attempt finished';
+  for (;;) {
+    const ip = container.status === 'running' ? container.privateIp : undefined;
+    if (ip) {
+      try {
+        return await attempt(ip);
+      } catch (err) {
+        last = (err as Error).message;
+      }
+    } else if (container.status !== 'spawning') {
+      throw new ContainerNotRunning(`container ${container.id} is ${container.status}; nothing in it can ${what}`);
+    }
+    if (Date.now() + RETRY_MS > deadline) {
+      throw new ConnectFailed(`container ${container.id} did not ${what} within ${timeoutMs / 1000}s (last attempt: ${last})`);
+    }
+    await new Promise((r) => setTimeout(r, RETRY_MS));
+  }
+}
+
+function tcpOnce(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, timeout: ATTEMPT_MS });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('timeout', () => socket.destroy(new Error('connect timed out')));
+    socket.once('error', reject);
+  });
+}
+
+function httpOnce(host: string, port: number, fqdn: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, method: 'GET', headers: { Host: fqdn }, timeout: ATTEMPT_MS, agent: false }, (res) => {
+      res.resume(); // drain the body; only the status matters
+      resolve(res.statusCode ?? 0);
+    });
+    req.once('timeout', () => req.destroy(new Error('request timed out')));
+    req.once('error', reject);
+    req.end();
+  });
+}

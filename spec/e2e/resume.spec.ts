@@ -1,0 +1,87 @@
+import { expect } from 'chai';
+import { firstValueFrom, filter, lastValueFrom, toArray, take } from 'rxjs';
+import { nanoid } from 'nanoid';
+import { Location, LocationServer, SessionExpired, lines, tableGet } from '../../lib/index';
+import { FaultProxy } from '../support/fault-proxy';
+import { containersLabelled, eventually } from '../support/docker';
+import { httpGet } from '../support/net';
+
+/** The network stays down this long: a "minor disconnection" scaled down to keep the suite quick. */
+const OUTAGE_MS = 2000;
+const outage = () => new Promise((r) => setTimeout(r, OUTAGE_MS));
+
+describe('network loss: resume and expiry (real location behind a proxy that fails)', function () {
+  this.timeout(90_000);
+  let server: LocationServer;
+  let proxy: FaultProxy;
+
+  afterEach(async () => {
+    await proxy?.close();
+    await server?.close();
+  });
+
+  async function setUp(sessionGraceMs: number): Promise<Location> {
+    server = await LocationServer.start({ name: `spec-resume-${nanoid(6)}`, port: 0, sessionGraceMs });
+    proxy = await FaultProxy.start(server.port);
+    return Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true });
+  }
+
+  it('resumes by itself: every stdout line arrives exactly once, in order, and the container keeps running', async () => {
+    const loc = await setUp(60_000);
+    try {
+      const links = lastValueFrom((loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$.pipe(take(2), toArray()));
+      const counter = loc.node().spawnContainer('busybox', { command: ['sh', '-c', 'for i in $(seq 1 3000); do echo $i; usleep 1000; done'] });
+      const seen = lastValueFrom(counter.stdout$.pipe(lines(), toArray()));
+      await firstValueFrom(counter.stdout$.pipe(lines(), filter((l) => l === '300')));
+      proxy.cut();
+      // A request made while the network is down goes out again once the session is back.
+      const during = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+      await outage();
+      proxy.restore();
+      expect(await links).to.deep.equal(['lost', 'resumed']);
+      await during.ready();
+      expect(await firstValueFrom(counter.termination$)).to.equal(0);
+      const got = await seen;
+      expect(got.length).to.equal(3000);
+      expect(got).to.deep.equal(Array.from({ length: 3000 }, (_, i) => String(i + 1)));
+      // State agrees with the location: both containers, right statuses; the engine agrees too.
+      expect(tableGet(loc.state.containers, during.id)!.status).to.equal('running');
+      expect(tableGet(loc.state.containers, counter.id)!.status).to.equal('exited');
+      expect(await containersLabelled('tfnz.container', during.id)).to.have.length(1);
+    } finally {
+      await loc.disconnect();
+    }
+  });
+
+  it('keeps tunnels: connections after the resume go through', async () => {
+    const loc = await setUp(60_000);
+    try {
+      const nginx = loc.node().spawnContainer('nginx');
+      const tunnel = await nginx.attachTunnel(80);
+      expect((await httpGet(tunnel.localPort)).status).to.equal(200);
+      const resumed = firstValueFrom((loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$.pipe(filter((l) => l === 'resumed')));
+      proxy.cut();
+      await outage();
+      proxy.restore();
+      await resumed;
+      const page = await httpGet(tunnel.localPort);
+      expect(page.body).to.contain('Welcome to nginx!');
+    } finally {
+      await loc.disconnect();
+    }
+  });
+
+  it('ends the session after the grace period: run() rejects with SessionExpired and the containers are gone', async () => {
+    const loc = await setUp(1000);
+    const running = loc.run().then(() => null, (e: Error) => e);
+    const ctr = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+    await ctr.ready();
+    proxy.cut();
+    // The location gives up after its grace period and collects the session's containers.
+    await eventually(async () => expect(await containersLabelled('tfnz.container', ctr.id)).to.deep.equal([]));
+    proxy.restore();
+    const err = await running;
+    expect(err).to.be.instanceOf(SessionExpired);
+    expect(err!.message).to.contain('connect again');
+  });
+});
