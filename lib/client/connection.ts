@@ -7,6 +7,7 @@
 import rxjsWebsockets, { type WebSocketLike } from 'rxjs-websockets';
 import { Subject, switchMap, type Observable, type Subscription } from 'rxjs';
 import { WebSocket } from 'ws';
+import { HEARTBEAT_MS, keepAlive } from '../protocol/heartbeat';
 import {
   ConnectionLost, LocationUnreachable, ProtocolError, RequestTimeout, SessionExpired, TfnzError, Unauthorized, decodeFrame, encodeFrame, errorFromWire, errorToWire,
   type CommandName, type EventOf, type RequestFrame, type MessageName, type Messages, type ParamsOf, type ResultOf,
@@ -19,6 +20,8 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number;
   /** How long to keep trying to resume a session after the socket dropped; default 150 s. */
   resumeWindowMs?: number;
+  /** How often the socket is checked for life (a ping); two silent intervals drop it. Default 10 s. */
+  heartbeatMs?: number;
   /** Called with every decoded frame and every frame sent (debug logging). */
   trace?: (direction: 'in' | 'out', summary: string) => void;
 }
@@ -149,6 +152,7 @@ export class Connection {
         makeWebSocket: (u) => {
           const ws = new WebSocket(u, { perMessageDeflate: false, handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000 });
           ws.binaryType = 'nodebuffer';
+          ws.once('open', () => keepAlive(ws, this.opts.heartbeatMs));
           return ws as unknown as WebSocketLike;
         },
       });
@@ -192,7 +196,9 @@ export class Connection {
       this.armChallenge();
       try {
         await this.openSocket();
-        const nonce = await Promise.race([this.nextChallenge, new Promise<never>((_, no) => setTimeout(() => no(new Error('no challenge')), 10_000).unref())]);
+        // A socket that opens but stays silent is as dead as one that does not open.
+        const patience = Math.min(10_000, 3 * (this.opts.heartbeatMs ?? HEARTBEAT_MS));
+        const nonce = await Promise.race([this.nextChallenge, new Promise<never>((_, no) => setTimeout(() => no(new Error('no challenge')), patience).unref())]);
         const { session, sign } = this.credentials!;
         const resumed = this.request('resume_session', { session, lastSeq: this.lastSeq, ...sign(nonce) }, 30_000);
         resumed.catch(() => undefined);

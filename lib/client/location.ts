@@ -35,6 +35,8 @@ export interface ConnectOptions {
   newNodeCallback?: (node: Node) => void;
   /** Abort connecting. */
   signal?: AbortSignal;
+  /** How often the connection is checked for life, in ms (two silent checks drop it); default 10 000. */
+  heartbeatMs?: number;
   /** Default time a request may wait for its reply, in ms; default 60 000. */
   requestTimeoutMs?: number;
 }
@@ -136,6 +138,7 @@ export class Location implements AsyncDisposable {
       opts.signal?.throwIfAborted();
       const connection = await Connection.open(url, {
         requestTimeoutMs: opts.requestTimeoutMs,
+        heartbeatMs: opts.heartbeatMs,
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
       const loc = new Location(connection, log, embedded);

@@ -12,6 +12,7 @@ import { VolumeStore } from './volume-store';
 import { UserChannels } from './user-channels';
 import { ExternalRegistry } from './external-registry';
 import { AuthorizedUsers } from './authorized-users';
+import { keepAlive } from '../protocol/heartbeat';
 import { reapOrphans } from './reaper';
 import { LABEL, type LocationContext } from './location-context';
 import type { NodeInfo } from '../protocol';
@@ -33,6 +34,8 @@ export interface LocationServerOptions {
   /** Which of this location's leftover containers to remove at start; default all of them. */
   shouldReap?: (labels: Record<string, string>) => boolean;
   log?: (line: string) => void;
+  /** How often each client socket is checked for life; two silent intervals drop it. Default 10 s. */
+  heartbeatMs?: number;
   /** How long a session whose connection dropped is kept for its client to resume; default 120 s. */
   sessionGraceMs?: number;
   /** Admit only the public keys in this authorized_keys file; without it the location is open. */
@@ -43,40 +46,32 @@ export interface LocationServerOptions {
 const MAX_FRAME_BYTES = 32 * 1024 * 1024;
 
 export class LocationServer {
-  private readonly sessions = new Set<Session>();
-  private readonly ctx: LocationContext;
 
   private constructor(
     private readonly wss: WebSocketServer,
-    readonly nodes: NodePool,
-    readonly name: string,
-    labels: Record<string, string>,
+    private readonly ctx: LocationContext,
+    /** The same set the context's forget/findSession use. */
+    private readonly sessions: Set<Session>,
     private readonly log: (line: string) => void,
     private readonly shouldReap: ((labels: Record<string, string>) => boolean) | undefined,
-    channels: UserChannels,
-    volumes: VolumeStore,
-    users: AuthorizedUsers,
-    graceMs: number,
+    heartbeatMs: number | undefined,
   ) {
-    const sessions = this.sessions;
-    this.ctx = {
-      name, nodes, labels,
-      containers: new Map<string, ManagedContainer>(),
-      forget: (s) => sessions.delete(s),
-      findSession: (id) => [...sessions].find((s) => s.id === id),
-      graceMs,
-      volumes,
-      channels,
-      externals: new ExternalRegistry(channels),
-      users,
-    };
     wss.on('connection', (ws, req) => {
+      keepAlive(ws, heartbeatMs);
       const session = new Session(this.ctx, ws, req.socket);
       this.sessions.add(session);
       this.log(`session ${session.id} connected from ${req.socket.remoteAddress}`);
       // The session itself decides what a closed socket means (end now, or wait for a resume).
       ws.on('close', () => this.log(`socket of session ${session.id} closed`));
     });
+  }
+
+  get nodes(): NodePool {
+    return this.ctx.nodes;
+  }
+
+  get name(): string {
+    return this.ctx.name;
   }
 
   static async start(opts: LocationServerOptions = {}): Promise<LocationServer> {
@@ -93,8 +88,17 @@ export class LocationServer {
     const kept = await volumes.load();
     if (kept) log(`${kept} persistent volume(s) found on the engines`);
     const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020);
-    server = new LocationServer(wss, nodes, name, opts.labels ?? {}, log, opts.shouldReap, channels, volumes,
-      opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(), opts.sessionGraceMs ?? 120_000);
+    const sessions = new Set<Session>();
+    const ctx: LocationContext = {
+      name, nodes, labels: opts.labels ?? {}, volumes, channels,
+      containers: new Map<string, ManagedContainer>(),
+      forget: (s) => sessions.delete(s),
+      findSession: (id) => [...sessions].find((s) => s.id === id),
+      graceMs: opts.sessionGraceMs ?? 120_000,
+      externals: new ExternalRegistry(channels),
+      users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
+    };
+    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs);
     nodes.startSampling();
     log(`location '${name}' listening on ${server.url} with ${engines.length} node(s)`);
     return server;

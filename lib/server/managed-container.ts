@@ -236,11 +236,25 @@ export class ManagedContainer {
   }
 
   /** Report the exit only after all output went out, so stdout$ is complete when it ends. */
+  /**
+   * Wait for the output stream to end, so the exit is reported after the last byte. The stream may
+   * never end (an engine quirk), so give up after OUTPUT_DRAIN_MS — but only counting time in which
+   * output may flow: while the session holds it (congested, or its client away), keep waiting.
+   */
+  private async drained(ended: Promise<void>): Promise<void> {
+    let done = false;
+    void ended.then(() => (done = true));
+    for (;;) {
+      await Promise.race([ended, new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]);
+      if (done || !this.outputPaused || this.destroyRequested) return;
+    }
+  }
+
   private async watchExit(engineId: string, attachment: Attachment): Promise<void> {
     const code = await this.node.engine.wait(engineId).catch(() => undefined);
     // No exit code: maybe the whole engine went away. Then the pool reports it (nodeGone), not us.
     if (code === undefined && !(await this.node.checkAlive())) return;
-    await Promise.race([attachment.ended, new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]);
+    await this.drained(attachment.ended);
     this.exitCode = code;
     if (this.destroyRequested || this.status !== 'running') return;
     this.status = 'exited';

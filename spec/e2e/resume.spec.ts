@@ -6,9 +6,9 @@ import { FaultProxy } from '../support/fault-proxy';
 import { containersLabelled, eventually } from '../support/docker';
 import { httpGet } from '../support/net';
 
-/** The network stays down this long: a "minor disconnection" scaled down to keep the suite quick. */
+/** The network stays down this long: a "minor disconnection", scaled down where 30 s adds nothing. */
 const OUTAGE_MS = 2000;
-const outage = () => new Promise((r) => setTimeout(r, OUTAGE_MS));
+const outage = (ms = OUTAGE_MS) => new Promise((r) => setTimeout(r, ms));
 
 describe('network loss: resume and expiry (real location behind a proxy that fails)', function () {
   this.timeout(90_000);
@@ -36,7 +36,7 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
       proxy.cut();
       // A request made while the network is down goes out again once the session is back.
       const during = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
-      await outage();
+      await outage(30_000); // the issue's figure: thirty seconds without a network
       proxy.restore();
       expect(await links).to.deep.equal(['lost', 'resumed']);
       await during.ready();
@@ -48,6 +48,28 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
       expect(tableGet(loc.state.containers, during.id)!.status).to.equal('running');
       expect(tableGet(loc.state.containers, counter.id)!.status).to.equal('exited');
       expect(await containersLabelled('tfnz.container', during.id)).to.have.length(1);
+    } finally {
+      await loc.disconnect();
+    }
+  });
+
+  it('notices a connection that went silent (no close at all) and resumes once the network is back', async () => {
+    server = await LocationServer.start({ name: `spec-resume-${nanoid(6)}`, port: 0, sessionGraceMs: 60_000, heartbeatMs: 300 });
+    proxy = await FaultProxy.start(server.port);
+    const loc = await Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true, heartbeatMs: 300 });
+    try {
+      const link$ = (loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$;
+      const lost = firstValueFrom(link$.pipe(filter((l) => l === 'lost')));
+      const resumed = firstValueFrom(link$.pipe(filter((l) => l === 'resumed')));
+      const ctr = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+      await ctr.ready();
+      proxy.stall();
+      await lost; // the heartbeat found the silence
+      proxy.restore();
+      await resumed;
+      const probe = loc.node().spawnContainer('busybox', { command: ['sh', '-c', 'exit 3'] });
+      expect(await firstValueFrom(probe.termination$)).to.equal(3);
+      expect(ctr.status).to.equal('running');
     } finally {
       await loc.disconnect();
     }

@@ -63,6 +63,14 @@ describe('sessions and garbage collection (real location, real Docker Engine)', 
       const forged = (bob as unknown as { connection: { request: Function } }).connection;
       const err = await forged.request('destroy_container', { container: ctr.id }).then(() => null, (e: Error) => e);
       expect(err).to.be.instanceOf(ContainerNotFound);
+      for (const [command, params] of [
+        ['create_tunnel', { tunnel: 'forgedtunnel1', container: ctr.id, port: 80, timeout: 5 }],
+        ['spawn_process', { container: ctr.id, process: 'forgedprocess1', command: 'id' }],
+        ['fetch_file', { container: ctr.id, path: '/etc/passwd', transfer: 'forgedfetch01' }],
+      ] as const) {
+        const refused = await forged.request(command, params).then(() => null, (e: Error) => e);
+        expect(refused, `${command} into another session's container`).to.be.instanceOf(ContainerNotFound);
+      }
       expect(ctr.status).to.equal('running');
       await bob.disconnect();
       expect(ctr.status, 'bob leaving does not touch alice').to.equal('running');

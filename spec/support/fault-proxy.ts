@@ -1,10 +1,16 @@
-/** A TCP proxy on loopback that a spec can cut (drop every connection, refuse new ones) and restore. */
+/**
+ * A TCP proxy on loopback that a spec can cut (drop every connection, refuse new ones), stall (keep
+ * connections open but let nothing through, like a pulled cable) and restore.
+ */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 export class FaultProxy {
   private readonly sockets = new Set<Socket>();
   private down = false;
+  private stalled = false;
+  /** Connections that were open during a stall stay silent for good, as after a real outage. */
+  private readonly dead = new WeakSet<Socket>();
 
   private constructor(private readonly server: Server) {}
 
@@ -19,7 +25,13 @@ export class FaultProxy {
         s.on('close', () => proxy.sockets.delete(s));
         s.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
+      const forward = (from: Socket, to: Socket) =>
+        from.on('data', (chunk) => {
+          if (proxy.stalled) proxy.dead.add(from);
+          if (!proxy.dead.has(from)) to.write(chunk);
+        });
+      forward(client, upstream);
+      forward(upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -37,8 +49,15 @@ export class FaultProxy {
     for (const s of this.sockets) s.destroy();
   }
 
+  /** The network goes silent: nothing is delivered, nothing is closed. */
+  stall(): void {
+    this.stalled = true;
+    for (const s of this.sockets) this.dead.add(s);
+  }
+
   restore(): void {
     this.down = false;
+    this.stalled = false;
   }
 
   async close(): Promise<void> {
