@@ -1,5 +1,6 @@
 /** The Docker Engine adapter: one node per Docker Engine API endpoint, through dockerode. */
 import Docker from 'dockerode';
+import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
 import { EngineError, ImageNotFound, SpawnFailed, type NodeStats, type OutputStream } from '../protocol';
 import type { Attachment, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
 import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
@@ -81,12 +82,8 @@ export class DockerEngine implements Engine {
       () => this.docker.getContainer(engineId).attach({ stream: true, stdout: true, stderr: true, stdin: withStdin, hijack: withStdin }),
       'attaching to the container',
     )) as NodeJS.ReadWriteStream & { pause(): void; resume(): void; destroy?(): void };
-    this.docker.modem.demuxStream(stream, sink('stdout', onOutput), sink('stderr', onOutput));
-    const ended = new Promise<void>((resolve) => {
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-      stream.on('error', () => resolve());
-    });
+    deliverOutput(this.docker, stream, false, onOutput);
+    const ended = streamEnded(stream);
     return {
       pause: () => stream.pause(),
       resume: () => stream.resume(),
@@ -188,29 +185,12 @@ export class DockerEngine implements Engine {
     }
   }
 
-  private async call<T>(fn: () => Promise<T>, doing: string): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw engineError(err, doing);
-    }
+  private call<T>(fn: () => Promise<T>, doing: string): Promise<T> {
+    return dockerCall(fn, doing);
   }
 }
 
-/** demuxStream only ever calls write(); hand it that and nothing else. */
-function sink(stream: OutputStream, onOutput: (stream: OutputStream, data: Buffer) => void): NodeJS.WritableStream {
-  return { write: (data: Buffer) => (onOutput(stream, data), true) } as unknown as NodeJS.WritableStream;
-}
 
-function engineError(err: unknown, doing: string): Error {
-  if (err instanceof EngineError || err instanceof ImageNotFound || err instanceof SpawnFailed) return err;
-  const e = err as { json?: { message?: string }; message?: string; code?: string };
-  const detail = e.json?.message ?? e.message ?? String(err);
-  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
-    return new EngineError(`Docker Engine is not reachable while ${doing} (${detail}); is dockerd running?`);
-  }
-  return new EngineError(`Docker Engine failed while ${doing}: ${detail}`);
-}
 
 function dockerOptions(address: string): Docker.DockerOptions {
   const url = new URL(address);

@@ -4,6 +4,7 @@
  * environment, which its children inherit; killing means SIGKILL to every process carrying it.
  */
 import type Docker from 'dockerode';
+import { deliverOutput, streamEnded } from './docker-streams';
 import { randomUUID } from 'node:crypto';
 import type { OutputStream } from '../protocol';
 import type { ExecHandle, ExecSpec } from './engine';
@@ -33,13 +34,8 @@ export async function dockerExec(
     Cmd: spec.command, Env: env, Tty: spec.tty, AttachStdin: true, AttachStdout: true, AttachStderr: true,
   });
   const stream = (await exec.start({ hijack: true, stdin: true, Tty: spec.tty })) as unknown as Hijacked;
-  if (spec.tty) stream.on('data', (data: Buffer) => onOutput('stdout', data));
-  else docker.modem.demuxStream(stream, sink('stdout', onOutput), sink('stderr', onOutput));
-  const ended = new Promise<void>((resolve) => {
-    stream.on('end', resolve);
-    stream.on('close', resolve);
-    stream.on('error', () => resolve());
-  });
+  deliverOutput(docker, stream, spec.tty, onOutput);
+  const ended = streamEnded(stream);
   return {
     pause: () => stream.pause(),
     resume: () => stream.resume(),
@@ -74,7 +70,3 @@ async function exitCode(exec: Docker.Exec): Promise<number | undefined> {
   return undefined;
 }
 
-/** demuxStream only ever calls write(); hand it that and nothing else. */
-function sink(stream: OutputStream, onOutput: (stream: OutputStream, data: Buffer) => void): NodeJS.WritableStream {
-  return { write: (data: Buffer) => (onOutput(stream, data), true) } as unknown as NodeJS.WritableStream;
-}

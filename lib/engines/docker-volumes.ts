@@ -7,13 +7,14 @@
 import type Docker from 'dockerode';
 import { Readable } from 'node:stream';
 import { EngineError } from '../protocol';
+import { dockerCall } from './docker-streams';
 import type { LabelledVolume } from './engine';
 
 const SCRATCH_IMAGE = 'tfnz-scratch:1';
 const MOUNT = '/volume';
 
 export async function createDockerVolume(docker: Docker, name: string, labels: Record<string, string>): Promise<void> {
-  await call(() => docker.createVolume({ Name: name, Labels: labels }), `creating volume ${name}`);
+  await dockerCall(() => docker.createVolume({ Name: name, Labels: labels }), `creating volume ${name}`);
 }
 
 /** Remove a volume; a volume already gone is not an error. Returns false while containers use it. */
@@ -31,13 +32,13 @@ export async function removeDockerVolume(docker: Docker, name: string): Promise<
 
 export async function listDockerVolumes(docker: Docker, labels: Record<string, string>): Promise<LabelledVolume[]> {
   const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
-  const found = await call(() => docker.listVolumes({ filters }), 'listing volumes');
+  const found = await dockerCall(() => docker.listVolumes({ filters }), 'listing volumes');
   return (found.Volumes ?? []).map((v) => ({ name: v.Name, labels: (v.Labels as Record<string, string> | null) ?? {} }));
 }
 
 /** Names of the containers (running or not) that mount the volume. */
 export async function dockerVolumeUsers(docker: Docker, name: string, runningOnly: boolean): Promise<string[]> {
-  const found = await call(() => docker.listContainers({ all: !runningOnly, filters: { volume: [name] } }), 'listing containers');
+  const found = await dockerCall(() => docker.listContainers({ all: !runningOnly, filters: { volume: [name] } }), 'listing containers');
   return found.map((c) => c.Names[0]?.replace(/^\//, '') ?? c.Id);
 }
 
@@ -45,7 +46,7 @@ export async function dockerVolumeUsers(docker: Docker, name: string, runningOnl
 export async function copyDockerVolume(docker: Docker, from: string, to: string, labels: Record<string, string>): Promise<void> {
   await ensureScratchImage(docker);
   const carrier = (volume: string) =>
-    call(
+    dockerCall(
       () =>
         docker.createContainer({
           Image: SCRATCH_IMAGE, Cmd: ['none'], Labels: labels, NetworkDisabled: true,
@@ -56,8 +57,8 @@ export async function copyDockerVolume(docker: Docker, from: string, to: string,
   const source = await carrier(from);
   const target = await carrier(to);
   try {
-    const tarball = (await call(() => source.getArchive({ path: `${MOUNT}/.` }), `reading volume ${from}`)) as NodeJS.ReadableStream;
-    await call(() => target.putArchive(tarball, { path: MOUNT }), `writing volume ${to}`);
+    const tarball = (await dockerCall(() => source.getArchive({ path: `${MOUNT}/.` }), `reading volume ${from}`)) as NodeJS.ReadableStream;
+    await dockerCall(() => target.putArchive(tarball, { path: MOUNT }), `writing volume ${to}`);
   } finally {
     await Promise.all([source.remove({ force: true }), target.remove({ force: true })].map((p) => p.catch(() => undefined)));
   }
@@ -72,15 +73,7 @@ async function ensureScratchImage(docker: Docker): Promise<void> {
   }
   // An empty tar archive is two 512-byte zero blocks: an image with no files at all.
   const [repo, tag] = SCRATCH_IMAGE.split(':');
-  const stream = await call(() => docker.importImage(Readable.from([Buffer.alloc(1024)]) as unknown as string, { repo, tag }), 'importing the scratch image');
+  const stream = await dockerCall(() => docker.importImage(Readable.from([Buffer.alloc(1024)]) as unknown as string, { repo, tag }), 'importing the scratch image');
   await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream as NodeJS.ReadableStream, (err) => (err ? reject(err) : resolve())));
 }
 
-async function call<T>(fn: () => Promise<T>, doing: string): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const e = err as { json?: { message?: string }; message?: string };
-    throw new EngineError(`Docker Engine failed while ${doing}: ${e.json?.message ?? e.message ?? String(err)}`);
-  }
-}

@@ -1,0 +1,46 @@
+/** Pieces every Docker adapter file needs: output streams from dockerode, and its errors in our words. */
+import type Docker from 'dockerode';
+import { EngineError, ImageNotFound, SpawnFailed, type OutputStream } from '../protocol';
+
+type Output = (stream: OutputStream, data: Buffer) => void;
+type Readable = NodeJS.ReadableStream & { pause(): void; resume(): void };
+
+/** Deliver an attach or exec stream's output: demultiplexed (no tty) or raw (tty). */
+export function deliverOutput(docker: Docker, stream: Readable, tty: boolean, onOutput: Output): void {
+  if (tty) stream.on('data', (data: Buffer) => onOutput('stdout', data));
+  else docker.modem.demuxStream(stream, sink('stdout', onOutput), sink('stderr', onOutput));
+}
+
+/** demuxStream only ever calls write(); hand it that and nothing else. */
+function sink(stream: OutputStream, onOutput: Output): NodeJS.WritableStream {
+  return { write: (data: Buffer) => (onOutput(stream, data), true) } as unknown as NodeJS.WritableStream;
+}
+
+/** Resolves once the stream ended, closed or failed: its output is over either way. */
+export function streamEnded(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
+}
+
+/** A dockerode failure as an EngineError that says what we were doing; our own errors pass through. */
+export function engineError(err: unknown, doing: string): Error {
+  if (err instanceof EngineError || err instanceof ImageNotFound || err instanceof SpawnFailed) return err;
+  const e = err as { json?: { message?: string }; message?: string; code?: string };
+  const detail = e.json?.message ?? e.message ?? String(err);
+  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
+    return new EngineError(`Docker Engine is not reachable while ${doing} (${detail}); is dockerd running?`);
+  }
+  return new EngineError(`Docker Engine failed while ${doing}: ${detail}`);
+}
+
+/** Run a dockerode call, turning its failure into an engineError. */
+export async function dockerCall<T>(fn: () => Promise<T>, doing: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw engineError(err, doing);
+  }
+}
