@@ -76,6 +76,9 @@ export class Connection {
   private resolveNextChallenge!: (nonce: Uint8Array) => void;
   private credentials?: ResumeCredentials;
   private reconnecting = false;
+  /** Frames sent and not yet confirmed by the location, oldest first; `confirmed` were. */
+  private readonly unconfirmed: Buffer[] = [];
+  private confirmed = 0;
   /** Sequence number of the last event delivered; older ones (replayed after a resume) are dropped. */
   private lastSeq = 0;
   private ackedSeq = 0;
@@ -101,7 +104,7 @@ export class Connection {
 
   /**
    * From now on a dropped socket is not the end: reconnect, prove ownership with `credentials`,
-   * have the location replay what we missed, and send again the requests still unanswered.
+   * have the location replay what we missed, and send again whatever it did not receive.
    */
   enableResume(credentials: ResumeCredentials): void {
     this.credentials = credentials;
@@ -120,14 +123,32 @@ export class Connection {
       }, wait);
       const frame = this.encode({ kind: 'request', id, command, params });
       this.pending.set(id, { command, frame, resolve: resolve as (r: unknown) => void, reject, timer });
-      this.outgoing.next(frame as unknown as ArrayBuffer);
+      // resume_session goes to a fresh socket's own greeter, outside the session's numbering.
+      if (command === 'resume_session') this.outgoing.next(frame as unknown as ArrayBuffer);
+      else this.transmit(frame);
     });
   }
 
-  /** One-way message: no reply; a failure comes back as an `error` event. Lost if the socket is down. */
+  /** One-way message: no reply; a failure comes back as an `error` event. */
   send<M extends MessageName>(name: M, params: Messages[M], bulk?: Uint8Array): void {
-    if (this.isClosed || this.reconnecting) return;
-    this.outgoing.next(this.encode({ kind: 'request', id: 0, command: name, params, bulk }) as unknown as ArrayBuffer);
+    if (this.isClosed) return;
+    this.transmit(this.encode({ kind: 'request', id: 0, command: name, params, bulk }));
+  }
+
+  /**
+   * Every frame of the session is kept until the location confirms it received it, so a resume
+   * can send again exactly what was lost. While the socket is down frames wait here; their
+   * number is bounded by the tunnels' and transfers' credit windows.
+   */
+  private transmit(frame: Buffer): void {
+    this.unconfirmed.push(frame);
+    if (!this.reconnecting) this.outgoing.next(frame as unknown as ArrayBuffer);
+  }
+
+  /** The location has received `count` frames of this session in all. */
+  private confirm(count: number): void {
+    if (count > this.confirmed) this.unconfirmed.splice(0, count - this.confirmed);
+    this.confirmed = Math.max(this.confirmed, count);
   }
 
   /** Close the socket; pending requests fail with ConnectionLost. */
@@ -202,13 +223,14 @@ export class Connection {
         const { session, sign } = this.credentials!;
         const resumed = this.request('resume_session', { session, lastSeq: this.lastSeq, ...sign(nonce) }, 30_000);
         resumed.catch(() => undefined);
-        await Promise.race([resumed, this.dropped.then(() => Promise.reject(new Error('dropped again')))]);
+        const { received } = await Promise.race([resumed, this.dropped.then(() => Promise.reject(new Error('dropped again')))]);
+        this.confirm(received);
       } catch (err) {
         if (err instanceof SessionExpired || err instanceof Unauthorized) return this.finish(err);
         continue; // the network is still down, or the socket dropped again: try again
       }
       this.reconnecting = false;
-      for (const p of this.pending.values()) if (p.command !== 'resume_session') this.outgoing.next(p.frame as unknown as ArrayBuffer);
+      for (const frame of this.unconfirmed) this.outgoing.next(frame as unknown as ArrayBuffer);
       this.link.next('resumed');
       return;
     }
@@ -250,6 +272,7 @@ export class Connection {
     } else if (frame.kind === 'event') {
       // Each socket opens with a challenge, outside the session's numbering.
       if (frame.event === 'challenge') return this.resolveNextChallenge((frame.params as { nonce: Uint8Array }).nonce);
+      if (frame.event === 'received') this.confirm((frame.params as { count: number }).count);
       if (frame.seq <= this.lastSeq) return; // replayed after a resume, seen already
       this.lastSeq = frame.seq;
       if (this.lastSeq - this.ackedSeq >= ACK_EVERY_EVENTS && this.credentials) this.ack();

@@ -107,10 +107,7 @@ export class Location implements AsyncDisposable {
     this.subscriptions.push(this.errors$.subscribe((e) => log.info(`location reported: ${e.params.error.message}`)));
     this.subscriptions.push(
       connection.link$.subscribe((link) => {
-        if (link === 'lost') {
-          log.info('lost the connection to the location; resuming (open tunnel connections are reset)');
-          this.ctx.tunnels.resetConnections();
-        } else log.info('connection resumed');
+        log.info(link === 'lost' ? 'lost the connection to the location; resuming' : 'connection resumed');
       }),
     );
     // A session that ends without a goodbye took its containers with it: say so on every one.

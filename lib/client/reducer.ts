@@ -12,7 +12,7 @@ export const MAX_DESTROYED_KEPT = 1000;
 
 /** Events that carry bytes, not state: passed over without touching the state. */
 const STATELESS = new Set([
-  'challenge', 'container_output', 'tunnel_data', 'tunnel_ack', 'tunnel_end', 'tunnel_close', 'error',
+  'challenge', 'received', 'container_output', 'tunnel_data', 'tunnel_ack', 'tunnel_end', 'tunnel_close', 'error',
   'process_output', 'process_exit', 'file_data', 'file_ack', 'file_end',
 ]);
 

@@ -30,11 +30,6 @@ export class TunnelRouter {
     this.pipes.delete(conn);
   }
 
-  /** The socket to the location dropped: these connections cannot continue. */
-  resetConnections(): void {
-    for (const { pipe } of [...this.pipes.values()]) pipe.close(true);
-  }
-
   stop(): void {
     this.subscription.unsubscribe();
     for (const { pipe } of this.pipes.values()) pipe.close(true);

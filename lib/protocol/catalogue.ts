@@ -23,7 +23,8 @@ export interface Commands {
    */
   resume_session: {
     params: { session: string; lastSeq: number; user?: string; key?: string; proof?: Uint8Array };
-    result: Record<string, never>;
+    /** How many of the session's frames the location has received: the client sends the rest again. */
+    result: { received: number };
   };
   /** End the session: replies once everything it made (but volumes) is gone. */
   close_session: { params: Record<string, never>; result: Record<string, never> };
@@ -134,6 +135,8 @@ export interface Messages {
 
 /** Events: location → client, numbered per session. */
 export interface Events {
+  /** The location has received `count` frames of this session in all (the client may forget them). */
+  received: { count: number };
   /** First frame on every socket: the nonce the client signs to prove who it is. */
   challenge: { nonce: Uint8Array };
   resource_offer: ResourceOffer;

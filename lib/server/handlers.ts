@@ -140,8 +140,7 @@ export const commandHandlers: CommandHandlers = {
       throw new SessionExpired('the location no longer has this session (it was away longer than the grace period, or the location restarted); connect again');
     }
     s.handOver();
-    target.resume(s.socketPair.ws, s.socketPair.socket, int(p, 'lastSeq', 0));
-    return {};
+    return { received: target.resume(s.socketPair.ws, s.socketPair.socket, int(p, 'lastSeq', 0)) };
   },
 
   async close_session(s) {

@@ -23,8 +23,9 @@ import type { LocationContext } from './location-context';
 const CONGESTED_BYTES = 8 * 1024 * 1024;
 /** Unacknowledged frames kept for a resume; past this the oldest go, and resuming before them fails. */
 const MAX_REPLAY_BYTES = 64 * 1024 * 1024;
-/** Request ids remembered, so requests sent again after a resume are not run twice. */
-const SEEN_REQUESTS = 4096;
+/** Confirm received client frames after this many, or after CONFIRM_MS, whichever comes first. */
+const CONFIRM_EVERY = 64;
+const CONFIRM_MS = 500;
 
 interface Kept {
   /** An event's seq; for a reply, the seq of the event before it plus a half. */
@@ -54,8 +55,10 @@ export class Session {
   private keptBytes = 0;
   /** Resuming from before this seq is impossible: frames after it were dropped unacknowledged. */
   private replayFloor = 0;
-  private readonly seen = new Set<number>();
-  private readonly seenOrder: number[] = [];
+  /** Frames received from the client on any of its sockets; confirmed to it now and then. */
+  private received = 0;
+  private confirmedReceived = 0;
+  private confirmTimer?: NodeJS.Timeout;
 
   constructor(
     readonly ctx: LocationContext,
@@ -96,8 +99,11 @@ export class Session {
     this.ctx.forget(this);
   }
 
-  /** Continue on a new socket: replay what the client has not seen, then carry on. */
-  resume(ws: WebSocket, socket: Socket, lastSeq: number): void {
+  /**
+   * Continue on a new socket: replay what the client has not seen, then carry on. Returns how many
+   * client frames arrived, so the client sends again exactly the ones that did not.
+   */
+  resume(ws: WebSocket, socket: Socket, lastSeq: number): number {
     if (lastSeq < this.replayFloor) {
       void this.end();
       throw new SessionExpired('too much happened while the connection was down to replay it; the session was ended, connect again');
@@ -105,10 +111,12 @@ export class Session {
     this.releaseSocket();
     if (this.ws.readyState === this.ws.OPEN) this.ws.terminate(); // a half-dead socket we had not noticed
     clearTimeout(this.graceTimer);
+    clearTimeout(this.confirmTimer);
     this.detached = false;
     this.attach(ws, socket);
     for (const k of this.kept) if (k.seq > lastSeq) ws.send(k.data);
     this.updateCongestion();
+    return this.received;
   }
 
   /** The client has every event up to `seq`. */
@@ -119,9 +127,8 @@ export class Session {
   private socketClosed(ws: WebSocket): void {
     if (ws !== this.ws || this.ended || this.handedOver) return;
     if (!this.opened) return void this.end();
-    // Wait for the client to come back; meanwhile hold producers and reset tunnel connections.
+    // Wait for the client to come back; meanwhile hold producers (tunnels included: they continue).
     this.detached = true;
-    this.tunnels.dropConnections();
     this.setCongested(true);
     this.graceTimer = setTimeout(() => void this.end(), this.ctx.graceMs);
     this.graceTimer.unref();
@@ -156,6 +163,7 @@ export class Session {
   }
 
   private async onFrame(data: Buffer): Promise<void> {
+    this.countReceived();
     let frame: Frame;
     try {
       frame = decodeFrame(data);
@@ -168,9 +176,6 @@ export class Session {
       return;
     }
     if (frame.id === 0) return this.onMessage(frame.command, frame.params, frame.bulk);
-    if (this.seen.has(frame.id)) return; // sent again after a resume; its reply is replayed or coming
-    this.seen.add(frame.id);
-    if (this.seenOrder.push(frame.id) > SEEN_REQUESTS) this.seen.delete(this.seenOrder.shift()!);
     try {
       const result = await this.runCommand(frame.command, frame.params);
       this.sendFrame({ kind: 'reply', id: frame.id, result });
@@ -203,6 +208,21 @@ export class Session {
     if (this.detached || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(data);
     if (!this.congested && this.ws.bufferedAmount > CONGESTED_BYTES) this.updateCongestion();
+  }
+
+  /** Count a client frame, confirming the count soon (so the client can forget its copies). */
+  private countReceived(): void {
+    this.received++;
+    if (this.received - this.confirmedReceived >= CONFIRM_EVERY) return this.confirmReceived();
+    this.confirmTimer ??= setTimeout(() => this.confirmReceived(), CONFIRM_MS).unref();
+  }
+
+  private confirmReceived(): void {
+    clearTimeout(this.confirmTimer);
+    this.confirmTimer = undefined;
+    if (!this.opened || this.received === this.confirmedReceived) return;
+    this.confirmedReceived = this.received;
+    this.emit('received', { count: this.received });
   }
 
   private keep(seq: number, data: Buffer): void {

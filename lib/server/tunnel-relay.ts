@@ -44,11 +44,6 @@ export class TunnelRelay {
     for (const t of [...this.tunnels.values()]) if (t.container.id === containerId) this.destroy(t.id);
   }
 
-  /** Reset every open connection but keep the tunnels (the client's socket dropped). */
-  dropConnections(): void {
-    for (const pipe of [...this.pipes.values()]) pipe.close();
-  }
-
   closeAll(): void {
     for (const id of [...this.tunnels.keys()]) this.destroy(id);
   }

@@ -4,7 +4,9 @@ import { nanoid } from 'nanoid';
 import { Location, LocationServer, SessionExpired, lines, tableGet } from '../../lib/index';
 import { FaultProxy } from '../support/fault-proxy';
 import { containersLabelled, eventually } from '../support/docker';
-import { httpGet } from '../support/net';
+import { httpGet, sha256 } from '../support/net';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 
 /** The network stays down this long: a "minor disconnection", scaled down where 30 s adds nothing. */
 const OUTAGE_MS = 2000;
@@ -70,6 +72,43 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
       const probe = loc.node().spawnContainer('busybox', { command: ['sh', '-c', 'exit 3'] });
       expect(await firstValueFrom(probe.termination$)).to.equal(3);
       expect(ctr.status).to.equal('running');
+    } finally {
+      await loc.disconnect();
+    }
+  });
+
+  it('carries a tunnel transfer across the outage, byte-exact', async () => {
+    const loc = await setUp(60_000);
+    try {
+      const echo = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
+      const tunnel = await echo.attachTunnel(9000);
+      const data = randomBytes(48 * 1024 * 1024);
+      const link$ = (loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$;
+      const resumed = firstValueFrom(link$.pipe(filter((l) => l === 'resumed')));
+      let cut = false;
+      const back = new Promise<Buffer>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: tunnel.localPort, allowHalfOpen: true });
+        const received: Buffer[] = [];
+        let total = 0;
+        socket.on('data', (chunk) => {
+          received.push(chunk);
+          total += chunk.length;
+          // Cut the network once a third of the echo is back: bytes are in flight both ways.
+          if (!cut && total > data.length / 3) {
+            cut = true;
+            proxy.cut();
+            void outage().then(() => proxy.restore());
+          }
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve(Buffer.concat(received)));
+        socket.on('connect', () => socket.end(data));
+      });
+      const echoed = await back;
+      await resumed;
+      expect(cut).to.equal(true);
+      expect(echoed.length).to.equal(data.length);
+      expect(sha256(echoed)).to.equal(sha256(data));
     } finally {
       await loc.disconnect();
     }
