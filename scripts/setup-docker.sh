@@ -5,6 +5,17 @@ set -euo pipefail
 
 log() { echo "[setup-docker] $*" >&2; }
 
+# Tools the specs' extra engines use (scripts/start-node-engine.sh); present on most machines.
+missing=()
+for tool in ip:iproute2 openssl:openssl pgrep:procps flock:util-linux iptables:iptables; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
   exit 0
 fi
