@@ -158,6 +158,7 @@ export class Session {
     this.leaveUserChannel?.();
     this.tunnels.closeAll();
     await Promise.all([...this.containers.values()].map((c) => c.destroy().catch(() => undefined)));
+    for (const id of this.containers.keys()) this.ctx.containers.delete(id);
     this.containers.clear();
     this.ctx.forget(this);
   }
