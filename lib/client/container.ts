@@ -16,6 +16,7 @@ import { Tunnel, type TunnelOptions } from './tunnel';
 import { Process } from './process';
 import { fetchFile, putFile } from './file-transfer';
 import { tableGet } from './table';
+import type { ExternalContainer } from './external-container';
 
 /** What `runProcess` resolves with. */
 export interface ProcessResult {
@@ -241,6 +242,23 @@ export class Container {
     await this.ready();
     const { port = 80, fqdn = 'localhost', path = '/', timeout = 60 } = opts;
     await this.ctx.connection.request('wait_http_200', { container: this.id, port, fqdn, path, timeout }, (timeout + 10) * 1000);
+  }
+
+  /**
+   * Let `other` (a container of this session, or an external container of yours) open connections
+   * to this one over their private addresses; containers cannot reach each other otherwise.
+   * One-way, as in the original SDK: replies flow back, but this container gains no way to open
+   * connections to `other` (call `other.allowConnectionFrom(this)` for that). Waits for both to run.
+   */
+  async allowConnectionFrom(other: Container | ExternalContainer): Promise<void> {
+    await this.ready();
+    if (other instanceof Container) await other.ready();
+    await this.ctx.connection.request('allow_connection', { container: this.id, from: other.id });
+  }
+
+  /** Take `allowConnectionFrom(other)` back: `other` can open no new connections to this container. */
+  async disallowConnectionFrom(other: Container | ExternalContainer): Promise<void> {
+    await this.ctx.connection.request('disallow_connection', { container: this.id, from: other.id });
   }
 
   /**

@@ -2,12 +2,33 @@
  * A tagged container of another session of the same user, seen from this one. This session did
  * not make it, so it cannot destroy it; it can find it (by uuid, tag or uuid:tag) and reach it.
  */
-import type { ExternalInfo } from '../protocol';
+import { BadRequest, type ExternalInfo } from '../protocol';
 import { displayName } from '../protocol/tags';
+import type { SessionContext } from './session-context';
+import type { Container } from './container';
 
 export class ExternalContainer {
   /** @internal Use `loc.externalContainer(key)`. */
-  constructor(readonly info: ExternalInfo) {}
+  constructor(readonly info: ExternalInfo, private readonly ctx?: SessionContext) {}
+
+  /**
+   * Let `container` (of this session) open connections to this external container over their
+   * private addresses. One-way: replies flow back, nothing else becomes reachable.
+   */
+  async allowConnectionFrom(container: Container): Promise<void> {
+    await container.ready();
+    await this.session().connection.request('allow_connection', { container: this.id, from: container.id });
+  }
+
+  /** Take `allowConnectionFrom(container)` back. */
+  async disallowConnectionFrom(container: Container): Promise<void> {
+    await this.session().connection.request('disallow_connection', { container: this.id, from: container.id });
+  }
+
+  private session(): SessionContext {
+    if (!this.ctx) throw new BadRequest('this ExternalContainer was made without a session; get it with loc.externalContainer(key)');
+    return this.ctx;
+  }
 
   get id(): string {
     return this.info.id;

@@ -209,7 +209,7 @@ export class Location implements AsyncDisposable {
     const user = this.state.user ?? '';
     const found = new TaggedCollection(Object.values(this.state.externals).map((e) => ({ ...e, user }))).find(user, key);
     if (!found) throw new NotFound(`no running tagged container '${key}' in your other sessions`);
-    return new ExternalContainer(this.state.externals[found.id]);
+    return new ExternalContainer(this.state.externals[found.id], this.ctx);
   }
 
   /** Destroy a volume and its data. VolumeInUse while a container mounts it. */

@@ -89,6 +89,15 @@ export interface Commands {
    * files. Status goes to `spawning` and back to `running`; replies once it runs again.
    */
   reboot_container: { params: { container: string; resetFilesystem?: boolean }; result: Record<string, never> };
+  /**
+   * Let `from` open connections to `container` over their private addresses (closed by default).
+   * One-way: replies flow back as established traffic, but `container` gains no way to open
+   * connections to `from`. Each is a container of this session or an external container of the
+   * same user; both must be running. Only enforced for engines on the location's machine.
+   */
+  allow_connection: { params: { container: string; from: string }; result: Record<string, never> };
+  /** Take an allow_connection back: `from` can open no new connections to `container`. */
+  disallow_connection: { params: { container: string; from: string }; result: Record<string, never> };
   /** Replies once something accepts TCP connections on `port` of the container; ConnectFailed at `timeout` s. */
   wait_tcp: { params: { container: string; port: number; timeout: number }; result: Record<string, never> };
   /** Replies once GET http://fqdn`path` on `port` of the container answers 200; ConnectFailed at `timeout` s. */

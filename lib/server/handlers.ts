@@ -18,6 +18,7 @@ import type { Session } from './session';
 import type { ManagedProcess } from './managed-process';
 import { FileReader, FileWriter } from './file-transfer';
 import { waitHttp200, waitTcp } from './wait-for';
+import { connectionGrants } from './connection-grants';
 
 type Params = Record<string, unknown>;
 type CommandHandlers = { [C in CommandName]: (s: Session, p: Params) => Promise<ResultOf<C>> };
@@ -109,6 +110,18 @@ function identify(s: Session, p: Params): string {
   return userIdOf(key);
 }
 
+/**
+ * A container this session may connect: its own, or an external container (a running tagged
+ * container of another session of the same user). Never another user's.
+ */
+function connectable(s: Session, id: string, role: string): ManagedContainer {
+  const own = s.containers.get(id);
+  const external = own ? undefined : s.ctx.externals.find(s.user, s.id, id);
+  const c = own ?? (external ? s.ctx.containers.get(id) : undefined);
+  if (!c) throw new ContainerNotFound(`${role} '${id}' is neither a container of this session nor an external container of yours`);
+  return c;
+}
+
 function ownContainer(s: Session, id: string): ManagedContainer {
   const c = s.containers.get(id);
   if (!c) throw new ContainerNotFound(`no container '${id}' in this session`);
@@ -168,8 +181,9 @@ export const commandHandlers: CommandHandlers = {
     const files = preBootFiles(p);
     // Last check before anything is made: the tag is unique among all the user's containers.
     if (tag) s.ctx.externals.reserve(s.user, s.id, id, tag);
-    const container = new ManagedContainer(id, node, spec, tag, {
+    const container: ManagedContainer = new ManagedContainer(id, node, spec, tag, {
       status: (params) => {
+        if (params.status === 'destroyed' || params.status === 'exited') void connectionGrants(s.ctx).containerDown(id, params.status === 'destroyed');
         if (params.status === 'destroyed') {
           s.tunnels.destroyFor(id);
           s.ctx.externals.release(id);
@@ -179,6 +193,7 @@ export const commandHandlers: CommandHandlers = {
         s.emit('container_status', params);
       },
       output: (stream, data) => s.emit('container_output', { container: id, stream }, data),
+      beforeRunning: (ip): Promise<void> => connectionGrants(s.ctx).containerUp(container, ip),
     }, files);
     s.containers.set(id, container);
     s.ctx.containers.set(id, container);
@@ -222,6 +237,8 @@ export const commandHandlers: CommandHandlers = {
   async destroy_container(s, p) {
     const c = ownContainer(s, str(p, 'container'));
     await c.destroy();
+    // Its packet-filter rules were dropped on `destroyed`; this resolves once that is done.
+    await connectionGrants(s.ctx).containerDown(c.id, true);
     s.containers.delete(c.id);
     s.ctx.containers.delete(c.id);
     return {};
@@ -297,6 +314,26 @@ export const commandHandlers: CommandHandlers = {
   async reboot_container(s, p) {
     const c = ownContainer(s, str(p, 'container'));
     await c.reboot(bool(p, 'resetFilesystem'));
+    return {};
+  },
+
+  async allow_connection(s, p) {
+    const target = connectable(s, str(p, 'container'), 'container');
+    const from = connectable(s, str(p, 'from'), "'from' container");
+    if (target.id === from.id) throw new BadRequest(`a container can always reach itself; 'from' must be another container`);
+    for (const c of [target, from]) c.runningEngineId('allowing a connection');
+    await connectionGrants(s.ctx).allow(target, from);
+    return {};
+  },
+
+  async disallow_connection(s, p) {
+    const target = connectable(s, str(p, 'container'), 'container');
+    const from = str(p, 'from');
+    // `from` may be gone already (destroyed, or no longer external): its grant goes all the same.
+    if (!s.containers.has(from) && !s.ctx.externals.find(s.user, s.id, from) && s.ctx.containers.has(from)) {
+      throw new ContainerNotFound(`'from' container '${from}' is neither a container of this session nor an external container of yours`);
+    }
+    await connectionGrants(s.ctx).disallow(target.id, from);
     return {};
   },
 

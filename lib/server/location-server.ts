@@ -14,6 +14,7 @@ import { ExternalRegistry } from './external-registry';
 import { AuthorizedUsers } from './authorized-users';
 import { keepAlive } from '../protocol/heartbeat';
 import { reapOrphans } from './reaper';
+import { connectionGrants } from './connection-grants';
 import { LABEL, type LocationContext } from './location-context';
 import type { NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
@@ -98,6 +99,12 @@ export class LocationServer {
       externals: new ExternalRegistry(channels),
       users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
     };
+    // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
+    const live = new Set<string>();
+    for (const engine of engines) {
+      for (const c of await engine.list({ [LABEL.location]: name }).catch(() => [])) if (c.labels[LABEL.container]) live.add(c.labels[LABEL.container]);
+    }
+    await connectionGrants(ctx).removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
     server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs);
     nodes.startSampling();
     log(`location '${name}' listening on ${server.url} with ${engines.length} node(s)`);

@@ -14,6 +14,8 @@ import type { Transfer } from './file-transfer';
 export interface ContainerEvents {
   status(params: Events['container_status']): void;
   output(stream: OutputStream, data: Buffer): void;
+  /** Runs once the container has its private IP and before `running` is reported (packet filter set-up). */
+  beforeRunning?(privateIp: string | undefined): Promise<void>;
 }
 
 /** How long to wait for the output stream to drain after the main process ended. */
@@ -74,6 +76,7 @@ export class ManagedContainer {
       if (this.destroyRequested) throw new SpawnFailed('destroyed while spawning');
       await engine.start(this.engineId);
       this.privateIp = await engine.privateIp(this.engineId);
+      await this.events.beforeRunning?.(this.privateIp);
     } catch (err) {
       if (this.engineId) await engine.remove(this.engineId).catch(() => undefined);
       this.status = 'destroyed';
@@ -179,6 +182,7 @@ export class ManagedContainer {
       // A container that was woken boots straight into its real command again.
       if (this.spec.sleep && !this.sleeping) await engine.wake(engineId);
       this.privateIp = await engine.privateIp(engineId);
+      await this.events.beforeRunning?.(this.privateIp);
     } catch (err) {
       if (this.engineId) await engine.remove(this.engineId).catch(() => undefined);
       this.status = 'destroyed';

@@ -1,0 +1,142 @@
+/**
+ * Private-network reachability between containers, by packet filtering on the location's own
+ * machine (iptables through child_process). LIMIT: it only governs containers of engines on the
+ * location's machine (unix:// sockets), whose forwarded traffic crosses this host's FORWARD chain;
+ * containers of remote engines are not filtered at all.
+ *
+ * Two chains hang off Docker's DOCKER-USER chain (which Docker consults first in FORWARD and never
+ * flushes): TFNZ-ALLOW, then TFNZ-DENY.
+ *  - Every running container gets a TFNZ-DENY rule dropping NEW connections *to* its private IP,
+ *    so by default nothing forwarded (another container, on any bridge) may open one to it. The
+ *    location itself, tunnels and wait_tcp come from the host (INPUT/OUTPUT, not FORWARD), so they
+ *    are unaffected; the container's own outgoing traffic is unaffected too.
+ *  - `allow(target, from)` adds, in TFNZ-ALLOW, an ACCEPT for anything from `from`'s IP to
+ *    `target`'s IP, and for ESTABLISHED/RELATED replies back. One-way, like the original SDK:
+ *    `from` may open connections to `target`; `target` gains no way to open connections to `from`
+ *    (its replies flow as established traffic). The reply rule matters only across bridges
+ *    (engines), where Docker's isolation would otherwise drop them.
+ * Every rule carries a comment `tfnz:<location>:deny:<id>` or `tfnz:<location>:allow:<target>:<from>`,
+ * so rules can be found and removed by container or by location.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { EngineError } from '../protocol';
+
+const run = promisify(execFile);
+const ALLOW = 'TFNZ-ALLOW';
+const DENY = 'TFNZ-DENY';
+
+/** Which engines this works for: those on the location's machine. */
+export function isLocalEngine(address: string): boolean {
+  return address.startsWith('unix://');
+}
+
+export interface FirewallEntry {
+  kind: 'deny' | 'allow';
+  /** Container ids the rule mentions (deny: [id]; allow: [target, from]). */
+  ids: string[];
+}
+
+export class LocalFirewall {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly prefix: string;
+
+  constructor(location: string) {
+    this.prefix = `tfnz:${location.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 180)}:`;
+  }
+
+  /** Close `id`'s private IP to new forwarded connections. */
+  deny(id: string, ip: string): Promise<void> {
+    return this.serial(async () => {
+      await this.ensureChains();
+      // The address is this container's now: rules about it left by anything before (a location
+      // that died without cleaning up, whatever its name) are stale and would shut it out.
+      const cidr = `${ip}/32`;
+      await removeRules((comment, args) => comment.startsWith('tfnz:') && [args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr));
+      await iptables(['-A', DENY, '-d', ip, '-m', 'conntrack', '--ctstate', 'NEW', ...this.comment(`deny:${id}`), '-j', 'DROP']);
+    });
+  }
+
+  /** Let `from` (at `fromIp`) open connections to `target` (at `targetIp`), with their replies. */
+  allow(target: string, targetIp: string, from: string, fromIp: string): Promise<void> {
+    return this.serial(async () => {
+      await this.ensureChains();
+      const comment = this.comment(`allow:${target}:${from}`);
+      await iptables(['-A', ALLOW, '-s', fromIp, '-d', targetIp, ...comment, '-j', 'ACCEPT']);
+      await iptables(['-A', ALLOW, '-s', targetIp, '-d', fromIp, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', ...comment, '-j', 'ACCEPT']);
+    });
+  }
+
+  /** Remove this location's rules for which `which` says yes. */
+  remove(which: (entry: FirewallEntry) => boolean): Promise<void> {
+    return this.serial(() =>
+      removeRules((comment) => {
+        if (!comment.startsWith(this.prefix)) return false;
+        const [kind, ...ids] = comment.slice(this.prefix.length).split(':');
+        return (kind === 'deny' || kind === 'allow') && which({ kind, ids });
+      }),
+    );
+  }
+
+  /** Remove every rule mentioning container `id`. */
+  forget(id: string): Promise<void> {
+    return this.remove((e) => e.ids.includes(id));
+  }
+
+  /** Remove the allow rule(s) target ← from. */
+  disallow(target: string, from: string): Promise<void> {
+    return this.remove((e) => e.kind === 'allow' && e.ids[0] === target && e.ids[1] === from);
+  }
+
+  private comment(what: string): string[] {
+    return ['-m', 'comment', '--comment', `${this.prefix}${what}`];
+  }
+
+  /** Create the chains and hook them into DOCKER-USER (allow first) if they are not there yet. */
+  private async ensureChains(): Promise<void> {
+    for (const chain of [ALLOW, DENY]) await run('iptables', ['-w', '-N', chain]).catch(() => undefined);
+    await run('iptables', ['-w', '-N', 'DOCKER-USER']).catch(() => undefined);
+    for (const chain of [DENY, ALLOW]) {
+      const present = await run('iptables', ['-w', '-C', 'DOCKER-USER', '-j', chain]).then(() => true, () => false);
+      if (!present) await iptables(['-I', 'DOCKER-USER', '1', '-j', chain]);
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+async function iptables(args: string[]): Promise<void> {
+  try {
+    await run('iptables', ['-w', ...args]);
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new EngineError(`packet filter (iptables ${args.slice(0, 2).join(' ')}) failed: ${(e.stderr || e.message).trim()}`);
+  }
+}
+
+/** Remove the tfnz rules for which `which(comment, args)` says yes. */
+async function removeRules(which: (comment: string, args: string[]) => boolean): Promise<void> {
+  for (const chain of [ALLOW, DENY]) {
+    let listing: string;
+    try {
+      listing = (await run('iptables', ['-w', '-S', chain])).stdout;
+    } catch {
+      continue; // no chain: no rules
+    }
+    for (const line of listing.split('\n')) {
+      const args = tokens(line);
+      const at = args.indexOf('--comment');
+      if (args[0] !== '-A' || at < 0 || !which(args[at + 1] ?? '', args)) continue;
+      await iptables(['-D', ...args.slice(1)]).catch(() => undefined); // removed concurrently
+    }
+  }
+}
+
+/** Split an `iptables -S` line into arguments (quoted comments stay whole). */
+function tokens(line: string): string[] {
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+}

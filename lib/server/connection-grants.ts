@@ -1,0 +1,87 @@
+/**
+ * Which containers may open connections to which (allow_connection / disallow_connection), kept
+ * by the location and enforced by the packet filter of its machine (engines/local-firewall.ts).
+ * A grant `target ← from` is one-way, like the original SDK's allow_connection_from: `from` may
+ * open connections to `target`, whose replies travel back as established traffic; `target` gets
+ * no new way to reach `from`. Grants are remembered by container id, so they survive a reboot
+ * (which may change an IP) and go when either container is destroyed.
+ *
+ * LIMIT: only containers on engines on the location's own machine are filtered; containers of
+ * remote engines are neither closed by default nor opened by a grant.
+ */
+import type { LocationContext } from './location-context';
+import type { ManagedContainer } from './managed-container';
+import { LocalFirewall, isLocalEngine } from '../engines/local-firewall';
+
+const byContext = new WeakMap<LocationContext, ConnectionGrants>();
+
+/** The location's grants (one per location, made on first use). */
+export function connectionGrants(ctx: LocationContext): ConnectionGrants {
+  let grants = byContext.get(ctx);
+  if (!grants) byContext.set(ctx, (grants = new ConnectionGrants(ctx)));
+  return grants;
+}
+
+export class ConnectionGrants {
+  /** `${target} ${from}` pairs. */
+  private readonly grants = new Set<string>();
+  private readonly firewall: LocalFirewall;
+
+  constructor(private readonly ctx: LocationContext) {
+    this.firewall = new LocalFirewall(ctx.name);
+  }
+
+  /** The container runs at `ip` (first boot or reboot): close it, then reopen what was granted. */
+  async containerUp(c: ManagedContainer, ip: string | undefined): Promise<void> {
+    if (!isLocalEngine(c.node.engine.address)) return;
+    await this.firewall.forget(c.id);
+    if (!ip) return;
+    await this.firewall.deny(c.id, ip);
+    for (const key of this.grants) {
+      const [target, from] = key.split(' ');
+      if (target === c.id) await this.apply(target, ip, from, this.ipOf(from));
+      else if (from === c.id) await this.apply(target, this.ipOf(target), from, ip);
+    }
+  }
+
+  /** The container stopped (its IP may go to another): drop its rules; forget its grants if destroyed. */
+  containerDown(id: string, destroyed: boolean): Promise<void> {
+    if (destroyed) for (const key of [...this.grants]) if (key.split(' ').includes(id)) this.grants.delete(key);
+    return this.firewall.forget(id).catch(() => undefined);
+  }
+
+  async allow(target: ManagedContainer, from: ManagedContainer): Promise<void> {
+    const key = `${target.id} ${from.id}`;
+    if (this.grants.has(key)) return;
+    this.grants.add(key);
+    await this.apply(target.id, target.privateIp, from.id, from.privateIp);
+  }
+
+  async disallow(targetId: string, fromId: string): Promise<void> {
+    this.grants.delete(`${targetId} ${fromId}`);
+    await this.firewall.disallow(targetId, fromId);
+  }
+
+  /**
+   * At start: remove this location's rules about containers that no longer exist. (Rules of other
+   * locations are left alone: their deny rules only fail closed, and a tfnz container taking over
+   * an address clears every rule about it first — see LocalFirewall.deny.)
+   */
+  async removeStale(liveIds: Set<string>): Promise<void> {
+    await this.firewall.remove((e) => e.ids.some((id) => !liveIds.has(id)));
+  }
+
+  private ipOf(id: string): string | undefined {
+    const c = this.ctx.containers.get(id);
+    return c?.status === 'running' ? c.privateIp : undefined;
+  }
+
+  private async apply(target: string, targetIp: string | undefined, from: string, fromIp: string | undefined): Promise<void> {
+    const local = [target, from].every((id) => {
+      const address = this.ctx.containers.get(id)?.node.engine.address;
+      return address !== undefined && isLocalEngine(address);
+    });
+    if (!local || !targetIp || !fromIp) return;
+    await this.firewall.allow(target, targetIp, from, fromIp);
+  }
+}
