@@ -41,18 +41,27 @@ export class LocalFirewall {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly prefix: string;
 
+  private chainsReady?: Promise<void>;
+
   constructor(location: string) {
     this.prefix = `tfnz:${location.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 180)}:`;
   }
 
-  /** Close `id`'s private IP to new forwarded connections. */
+  /**
+   * Close `id`'s private IP to new forwarded connections, replacing every earlier rule about the
+   * container (a reboot) or its address. One listing per chain and one insert: this runs on every
+   * spawn, before the container is reported running.
+   */
   deny(id: string, ip: string): Promise<void> {
     return this.serial(async () => {
       await this.ensureChains();
       // The address is this container's now: rules about it left by anything before (a location
       // that died without cleaning up, whatever its name) are stale and would shut it out.
       const cidr = `${ip}/32`;
-      await removeRules((comment, args) => comment.startsWith('tfnz:') && [args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr));
+      await removeRules((comment, args) =>
+        comment.startsWith('tfnz:') &&
+        ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
+          (comment.startsWith(this.prefix) && comment.slice(this.prefix.length).split(':').slice(1).includes(id))));
       await iptables(['-A', DENY, '-d', ip, '-m', 'conntrack', '--ctstate', 'NEW', ...this.comment(`deny:${id}`), '-j', 'DROP']);
     });
   }
@@ -92,8 +101,16 @@ export class LocalFirewall {
     return ['-m', 'comment', '--comment', `${this.prefix}${what}`];
   }
 
-  /** Create the chains and hook them into DOCKER-USER (allow first) if they are not there yet. */
-  private async ensureChains(): Promise<void> {
+  /** Create the chains and hook them into DOCKER-USER (allow first), once per location. */
+  private ensureChains(): Promise<void> {
+    this.chainsReady ??= this.createChains().catch((err) => {
+      this.chainsReady = undefined; // try again next time
+      throw err;
+    });
+    return this.chainsReady;
+  }
+
+  private async createChains(): Promise<void> {
     for (const chain of [ALLOW, DENY]) await run('iptables', ['-w', '-N', chain]).catch(() => undefined);
     await run('iptables', ['-w', '-N', 'DOCKER-USER']).catch(() => undefined);
     for (const chain of [DENY, ALLOW]) {

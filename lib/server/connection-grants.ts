@@ -34,9 +34,8 @@ export class ConnectionGrants {
   /** The container runs at `ip` (first boot or reboot): close it, then reopen what was granted. */
   async containerUp(c: ManagedContainer, ip: string | undefined): Promise<void> {
     if (!isLocalEngine(c.node.engine.address)) return;
-    await this.firewall.forget(c.id);
-    if (!ip) return;
-    await this.firewall.deny(c.id, ip);
+    if (!ip) return void (await this.firewall.forget(c.id));
+    await this.firewall.deny(c.id, ip); // also drops every earlier rule about this container
     for (const key of this.grants) {
       const [target, from] = key.split(' ');
       if (target === c.id) await this.apply(target, ip, from, this.ipOf(from));
