@@ -206,10 +206,9 @@ export class Location implements AsyncDisposable {
 
   /** A tagged container of another of your sessions, by uuid, tag or uuid:tag. NotFound when none runs. */
   externalContainer(key: string): ExternalContainer {
-    const user = this.state.user ?? '';
-    const found = new TaggedCollection(Object.values(this.state.externals).map((e) => ({ ...e, user }))).find(user, key);
-    if (!found) throw new NotFound(`no running tagged container '${key}' in your other sessions`);
-    return new ExternalContainer(this.state.externals[found.id], this.ctx);
+    const id = this.findTagged(this.state.externals, key);
+    if (!id) throw new NotFound(`no running tagged container '${key}' in your other sessions`);
+    return new ExternalContainer(this.state.externals[id], this.ctx);
   }
 
   /** Destroy a volume and its data. VolumeInUse while a container mounts it. */
@@ -274,9 +273,14 @@ export class Location implements AsyncDisposable {
   }
 
   private findVolume(key: string): Volume | undefined {
+    const id = this.findTagged(this.state.volumes, key);
+    return id ? this.volumeHandle(this.state.volumes[id]) : undefined;
+  }
+
+  /** The id in a slice of this user's taggable objects that answers to a uuid, tag or uuid:tag. */
+  private findTagged(slice: Readonly<Record<string, { id: string; tag?: string }>>, key: string): string | undefined {
     const user = this.state.user ?? '';
-    const found = new TaggedCollection(Object.values(this.state.volumes).map((v) => ({ ...v, user }))).find(user, key);
-    return found && this.volumeHandle(this.state.volumes[found.id]);
+    return new TaggedCollection(Object.values(slice).map((o) => ({ ...o, user }))).find(user, key)?.id;
   }
 
   private volumeHandle(info: VolumeInfo): Volume {

@@ -8,7 +8,7 @@ import { SessionExpired, Unauthorized } from '../protocol/errors';
 import type { Mount } from '../engines/engine';
 import { posix } from 'node:path';
 import {
-  BadRequest, ContainerNotFound, ContainerNotRunning, ProcessNotFound, TagInUse,
+  BadRequest, ContainerNotFound, ContainerNotRunning, ProcessNotFound,
   type CommandName, type MessageName, type ResultOf,
 } from '../protocol';
 import { bool, int, optPairs, optStr, optStrings, port, str } from '../protocol/validate';
