@@ -6,6 +6,8 @@ export { Process, type ProcessOptions } from './client/process';
 export { Tunnel, type TunnelOptions } from './client/tunnel';
 export { Volume } from './client/volume';
 export { ExternalContainer } from './client/external-container';
+export { WebEndpoint, type PublishOptions } from './client/web-endpoint';
+export { Cluster, type ClusterOptions, type ClusterMember } from './client/cluster';
 export { TaggedCollection, type Taggable } from './client/tagged-collection';
 export { validTag, displayName } from './protocol/tags';
 export { lines } from './client/operators';

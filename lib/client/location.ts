@@ -8,6 +8,7 @@ import { TaggedCollection } from './tagged-collection';
 import { allLocations, defaultLocation, ensureAccount, loadAccount, signChallenge } from './accounts';
 import { Volume } from './volume';
 import { ExternalContainer } from './external-container';
+import { WebEndpoint } from './web-endpoint';
 import type { LocationServer } from '../server/location-server';
 import { Connection } from './connection';
 import { startEmbeddedLocation } from './embedded';
@@ -209,6 +210,19 @@ export class Location implements AsyncDisposable {
     const id = this.findTagged(this.state.externals, key);
     if (!id) throw new NotFound(`no running tagged container '${key}' in your other sessions`);
     return new ExternalContainer(this.state.externals[id], this.ctx);
+  }
+
+  /**
+   * The WebEndpoint whose domain serves `fqdn` (the longest matching domain). NotFound when this
+   * location serves no domain for it.
+   */
+  endpointFor(fqdn: string): WebEndpoint {
+    const found = Object.values(this.state.endpoints)
+      .map((info) => new WebEndpoint(info, this.ctx))
+      .filter((e) => e.serves(fqdn))
+      .sort((a, b) => b.domain.length - a.domain.length)[0];
+    if (!found) throw new NotFound(`this location serves no domain for ${fqdn}; it serves: ${Object.keys(this.state.endpoints).join(', ') || 'none'}`);
+    return found;
   }
 
   /** Destroy a volume and its data. VolumeInUse while a container mounts it. */

@@ -98,6 +98,23 @@ export interface Commands {
   allow_connection: { params: { container: string; from: string }; result: Record<string, never> };
   /** Take an allow_connection back: `from` can open no new connections to `container`. */
   disallow_connection: { params: { container: string; from: string }; result: Record<string, never> };
+  /**
+   * Route HTTP(S) requests for host name `fqdn` (ending in one of the offered endpoint domains)
+   * through the front door to port 80 of the cluster's containers, balanced over the running ones.
+   * `cluster` is a fresh id the client makes; `rewrite` replaces the Host header; `ssl` is
+   * [certificate PEM, key PEM] for HTTPS (plain HTTP then redirects to it). DomainInUse when another
+   * cluster holds the name. Unpublished when the session ends.
+   */
+  publish_web: {
+    params: { cluster: string; fqdn: string; containers: string[]; rewrite?: string; ssl?: [string, string] };
+    result: Record<string, never>;
+  };
+  /** Stop serving the cluster's host name; its containers keep running. */
+  unpublish_web: { params: { cluster: string }; result: Record<string, never> };
+  /** A container joins a published cluster: new requests may go to it. */
+  add_to_cluster: { params: { cluster: string; container: string }; result: Record<string, never> };
+  /** A container leaves a published cluster: requests already sent to it finish; no new ones go. */
+  remove_from_cluster: { params: { cluster: string; container: string }; result: Record<string, never> };
   /** Replies once something accepts TCP connections on `port` of the container; ConnectFailed at `timeout` s. */
   wait_tcp: { params: { container: string; port: number; timeout: number }; result: Record<string, never> };
   /** Replies once GET http://fqdn`path` on `port` of the container answers 200; ConnectFailed at `timeout` s. */

@@ -60,6 +60,10 @@ export class InvalidTag extends TfnzError {
 export class TagInUse extends TfnzError {
   override readonly code = 'TAG_IN_USE';
 }
+/** Another cluster (of any session) is published at that host name already. */
+export class DomainInUse extends TfnzError {
+  override readonly code = 'DOMAIN_IN_USE';
+}
 /** No tunnel with that id belongs to this session. */
 export class TunnelNotFound extends TfnzError {
   override readonly code = 'TUNNEL_NOT_FOUND';
@@ -122,7 +126,7 @@ const byCode = new Map<string, ErrorClass>(
     BadRequest, ProtocolError, UnknownCommand, ImageNotFound, ContainerNotFound, ContainerNotRunning,
     SpawnFailed, NoNodes, NodeNotFound, NodeGone, InvalidTag, TagInUse, TunnelNotFound, PortInUse,
     ConnectFailed, RequestTimeout, LocationUnreachable, ConnectionLost, SessionExpired, EngineError, NotFound, VolumeInUse, Unauthorized,
-    ProcessNotFound, FileNotFound,
+    ProcessNotFound, FileNotFound, DomainInUse,
   ].map((cls) => [new cls('').code, cls]),
 );
 

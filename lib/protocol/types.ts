@@ -61,8 +61,14 @@ export interface ExternalInfo {
   privateIp?: string;
 }
 
+/**
+ * A domain the location's front door serves: clusters are published at host names ending in it.
+ * The ports are where the front door listens (HTTP, and HTTPS for clusters published with ssl).
+ */
 export interface EndpointInfo {
   domain: string;
+  httpPort: number;
+  httpsPort: number;
 }
 
 /** Everything a session may use, sent when it opens (and again when it resumes). */

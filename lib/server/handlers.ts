@@ -7,6 +7,8 @@ import { userIdOf, verifyProof } from '../protocol/identity';
 import { SessionExpired, Unauthorized } from '../protocol/errors';
 import type { Mount } from '../engines/engine';
 import { posix } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import {
   BadRequest, ContainerNotFound, ContainerNotRunning, ProcessNotFound,
   type CommandName, type MessageName, type ResultOf,
@@ -122,6 +124,28 @@ function connectable(s: Session, id: string, role: string): ManagedContainer {
   return c;
 }
 
+/** The TLS context for `ssl` ([certificate PEM, key PEM]), checked against the key and the name. */
+function siteCertificate(p: Params, fqdn: string): SecureContext | undefined {
+  const ssl = p.ssl;
+  if (ssl === undefined || ssl === null) return undefined;
+  if (!Array.isArray(ssl) || ssl.length !== 2 || !ssl.every((v) => typeof v === 'string')) {
+    throw new BadRequest("'ssl' must be [certificate PEM, private key PEM], both as text");
+  }
+  const [cert, key] = ssl as [string, string];
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (err) {
+    throw new BadRequest(`the ssl certificate is not a PEM certificate: ${(err as Error).message}`);
+  }
+  if (!certificate.checkHost(fqdn)) throw new BadRequest(`the ssl certificate is for ${certificate.subjectAltName ?? certificate.subject}, not ${fqdn}`);
+  try {
+    return createSecureContext({ cert, key });
+  } catch (err) {
+    throw new BadRequest(`the ssl certificate and key do not make a TLS identity: ${(err as Error).message}`);
+  }
+}
+
 function ownContainer(s: Session, id: string): ManagedContainer {
   const c = s.containers.get(id);
   if (!c) throw new ContainerNotFound(`no container '${id}' in this session`);
@@ -139,7 +163,7 @@ export const commandHandlers: CommandHandlers = {
     setImmediate(() =>
       s.emit('resource_offer', {
         session: s.id, user: s.user, location: s.ctx.name, nodes: s.ctx.nodes.list(),
-        containers: [], volumes: s.ctx.volumes.list(s.user), externals: s.ctx.externals.visibleTo(s.user, s.id), endpoints: [],
+        containers: [], volumes: s.ctx.volumes.list(s.user), externals: s.ctx.externals.visibleTo(s.user, s.id), endpoints: s.ctx.endpoints(),
       }),
     );
     return { session: s.id, user: s.user, location: s.ctx.name };
@@ -186,6 +210,7 @@ export const commandHandlers: CommandHandlers = {
         if (params.status === 'destroyed' || params.status === 'exited') void connectionGrants(s.ctx).containerDown(id, params.status === 'destroyed');
         if (params.status === 'destroyed') {
           s.tunnels.destroyFor(id);
+          s.ctx.sites.forgetContainer(id);
           s.ctx.externals.release(id);
         } else if (params.status === 'running' && tag) {
           s.ctx.externals.publish(id, { id, tag, node: node.info.id, privateIp: params.privateIp });
@@ -334,6 +359,37 @@ export const commandHandlers: CommandHandlers = {
       throw new ContainerNotFound(`'from' container '${from}' is neither a container of this session nor an external container of yours`);
     }
     await connectionGrants(s.ctx).disallow(target.id, from);
+    return {};
+  },
+
+  async publish_web(s, p) {
+    const cluster = newId(p, 'cluster');
+    const fqdn = s.ctx.sites.checkName(str(p, 'fqdn'));
+    const members = [...new Set(optStrings(p, 'containers') ?? [])].map((id) => connectable(s, id, 'cluster member').id);
+    const rewrite = optStr(p, 'rewrite');
+    if (rewrite !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(rewrite)) throw new BadRequest(`'rewrite' must be a host name (optionally :port) to put in the Host header (got '${rewrite}')`);
+    s.ctx.sites.publish({ fqdn, cluster, session: s.id, members, rewrite, tls: siteCertificate(p, fqdn), cursor: 0 });
+    return {};
+  },
+
+  async unpublish_web(s, p) {
+    const cluster = str(p, 'cluster');
+    s.ctx.sites.ofCluster(cluster, s.id);
+    s.ctx.sites.unpublish(cluster);
+    return {};
+  },
+
+  async add_to_cluster(s, p) {
+    const site = s.ctx.sites.ofCluster(str(p, 'cluster'), s.id);
+    const member = connectable(s, str(p, 'container'), 'cluster member');
+    if (!site.members.includes(member.id)) site.members = [...site.members, member.id];
+    return {};
+  },
+
+  async remove_from_cluster(s, p) {
+    const site = s.ctx.sites.ofCluster(str(p, 'cluster'), s.id);
+    const id = str(p, 'container');
+    site.members = site.members.filter((m) => m !== id);
     return {};
   },
 

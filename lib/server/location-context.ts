@@ -6,6 +6,8 @@ import type { VolumeStore } from './volume-store';
 import type { UserChannels } from './user-channels';
 import type { AuthorizedUsers } from './authorized-users';
 import type { ExternalRegistry } from './external-registry';
+import type { WebSites } from './web-sites';
+import type { EndpointInfo } from '../protocol';
 
 export interface LocationContext {
   readonly name: string;
@@ -27,6 +29,10 @@ export interface LocationContext {
   readonly users: AuthorizedUsers;
   /** Tagged containers, as the other sessions of their user see them. */
   readonly externals: ExternalRegistry;
+  /** Host names published through the front door, and the clusters behind them. */
+  readonly sites: WebSites;
+  /** The domains the front door serves, with its ports, as offered to sessions. */
+  endpoints(): EndpointInfo[];
 }
 
 export const LABEL = {

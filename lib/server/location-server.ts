@@ -16,8 +16,10 @@ import { keepAlive } from '../protocol/heartbeat';
 import { reapOrphans } from './reaper';
 import { connectionGrants } from './connection-grants';
 import { LABEL, type LocationContext } from './location-context';
-import type { NodeInfo } from '../protocol';
+import type { EndpointInfo, NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
+import { WebSites } from './web-sites';
+import { FrontDoor } from './front-door';
 
 export interface LocationServerOptions {
   /** The location's name, carried in labels; default 'local'. */
@@ -41,6 +43,14 @@ export interface LocationServerOptions {
   sessionGraceMs?: number;
   /** Admit only the public keys in this authorized_keys file; without it the location is open. */
   authorizedKeys?: string;
+  /** Domains the front door serves (sites are published at names ending in one); default ['localhost']. */
+  domains?: string[];
+  /** Interface the front door listens on; default the same as `host`. */
+  webHost?: string;
+  /** The front door's HTTP port; default 0 (any free one; sessions are told which). */
+  httpPort?: number;
+  /** The front door's HTTPS port; default 0 (any free one). */
+  httpsPort?: number;
 }
 
 /** Largest frame a client may send; bulk data travels in much smaller chunks. */
@@ -56,6 +66,7 @@ export class LocationServer {
     private readonly log: (line: string) => void,
     private readonly shouldReap: ((labels: Record<string, string>) => boolean) | undefined,
     heartbeatMs: number | undefined,
+    private readonly frontDoor: FrontDoor,
   ) {
     wss.on('connection', (ws, req) => {
       keepAlive(ws, heartbeatMs);
@@ -90,9 +101,22 @@ export class LocationServer {
     if (kept) log(`${kept} persistent volume(s) found on the engines`);
     const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020);
     const sessions = new Set<Session>();
+    const containers = new Map<string, ManagedContainer>();
+    const sites = new WebSites((opts.domains ?? ['localhost']).map((d) => d.toLowerCase().replace(/^\.|\.$/g, '')));
+    const frontDoor = await FrontDoor.start({
+      host: opts.webHost ?? opts.host ?? '127.0.0.1', httpPort: opts.httpPort ?? 0, httpsPort: opts.httpsPort ?? 0, sites, log,
+      resolve: (id) => {
+        const c = containers.get(id);
+        return c?.status === 'running' && c.privateIp ? { id, ip: c.privateIp } : undefined;
+      },
+    }).catch(async (err: Error) => {
+      await new Promise((resolve) => wss.close(resolve));
+      throw err;
+    });
     const ctx: LocationContext = {
       name, nodes, labels: opts.labels ?? {}, volumes, channels,
-      containers: new Map<string, ManagedContainer>(),
+      containers, sites,
+      endpoints: () => sites.domains.map((domain) => ({ domain, httpPort: frontDoor.httpPort, httpsPort: frontDoor.httpsPort })),
       forget: (s) => sessions.delete(s),
       findSession: (id) => [...sessions].find((s) => s.id === id),
       graceMs: opts.sessionGraceMs ?? 120_000,
@@ -105,9 +129,9 @@ export class LocationServer {
       for (const c of await engine.list({ [LABEL.location]: name }).catch(() => [])) if (c.labels[LABEL.container]) live.add(c.labels[LABEL.container]);
     }
     await connectionGrants(ctx).removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
-    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs);
+    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor);
     nodes.startSampling();
-    log(`location '${name}' listening on ${server.url} with ${engines.length} node(s)`);
+    log(`location '${name}' listening on ${server.url} with ${engines.length} node(s); web front door on http ${frontDoor.httpPort}, https ${frontDoor.httpsPort} for ${sites.domains.join(', ')}`);
     return server;
   }
 
@@ -120,6 +144,11 @@ export class LocationServer {
     return `ws://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   }
 
+  /** Where the front door listens, and the domains it serves. */
+  get endpoints(): EndpointInfo[] {
+    return this.ctx.endpoints();
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }
@@ -130,6 +159,7 @@ export class LocationServer {
     await Promise.all([...this.sessions].map((s) => s.end()));
     for (const client of this.wss.clients) client.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await this.frontDoor.close();
   }
 
   /**

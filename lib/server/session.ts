@@ -157,6 +157,7 @@ export class Session {
     clearTimeout(this.graceTimer);
     this.leaveUserChannel?.();
     this.tunnels.closeAll();
+    for (const cluster of this.ctx.sites.clustersOf(this.id)) this.ctx.sites.unpublish(cluster);
     await Promise.all([...this.containers.values()].map((c) => c.destroy().catch(() => undefined)));
     for (const id of this.containers.keys()) this.ctx.containers.delete(id);
     this.containers.clear();

@@ -10,7 +10,7 @@ const ev = <E extends EventOf>(event: E['event'], params: E['params'], bulk?: Ui
 function offered(): LocationState {
   return reduce(initialState, ev('resource_offer', {
     session: 's1', user: 'u', location: 'here', nodes: [node('a'), node('b')], containers: [], volumes: [{ id: 'v1', tag: 'db', node: 'a' }],
-    externals: [], endpoints: [{ domain: 'example.test' }],
+    externals: [], endpoints: [{ domain: 'example.test', httpPort: 80, httpsPort: 443 }],
   }));
 }
 

@@ -1,0 +1,223 @@
+/**
+ * The location's HTTP and HTTPS front door: requests are routed by their Host header (HTTPS: by
+ * SNI) to a published site, and proxied to port 80 of one of its running containers, round-robin.
+ *
+ * Hand-written on node:http rather than a proxy library because of one rule the library ones do
+ * not have: a request is re-sent to the next member when its connection fails before any of the
+ * request's body has left (or at any point before a response, for requests without a body). That
+ * is what keeps requests from failing while members join, leave, stop or restart.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { connect, isIP, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { nextUpstream, type Site, type Upstream, type WebSites } from './web-sites';
+
+export interface FrontDoorOptions {
+  host: string;
+  httpPort: number;
+  httpsPort: number;
+  sites: WebSites;
+  /** A container's address when it runs, else undefined. */
+  resolve(container: string): Upstream | undefined;
+  log(line: string): void;
+}
+
+const UPSTREAM_PORT = 80;
+/** How often one request may be sent again (to other members, or after a pause to the same ones). */
+const MAX_ATTEMPTS = 12;
+/** The pause before trying members that all refused, times the attempt number: ~3 s in all. */
+const RETRY_PAUSE_MS = 50;
+/** Headers about one hop, never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+export class FrontDoor {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 30_000 });
+
+  private constructor(
+    private readonly opts: FrontDoorOptions,
+    private readonly plain: http.Server,
+    private readonly secure: https.Server,
+  ) {}
+
+  static async start(opts: FrontDoorOptions): Promise<FrontDoor> {
+    const door: FrontDoor = new FrontDoor(
+      opts,
+      http.createServer((req, res) => door.handle(req, res, false)),
+      https.createServer({
+        // The certificate is the site's own, chosen by the name the client asked for.
+        SNICallback: (name, done) => {
+          const tls = opts.sites.lookup(name)?.tls;
+          done(tls ? null : new Error(`no site with a certificate is published at ${name}`), tls);
+        },
+      }, (req, res) => door.handle(req, res, true)),
+    );
+    for (const server of [door.plain, door.secure]) {
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => door.upgrade(req, socket, head));
+      server.on('clientError', (_err, socket) => socket.destroy());
+    }
+    await listen(door.plain, opts.host, opts.httpPort);
+    await listen(door.secure, opts.host, opts.httpsPort);
+    return door;
+  }
+
+  get httpPort(): number {
+    return (this.plain.address() as AddressInfo).port;
+  }
+
+  get httpsPort(): number {
+    return (this.secure.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    for (const server of [this.plain, this.secure]) server.closeAllConnections();
+    await Promise.all([this.plain, this.secure].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
+    const site = this.siteFor(req, res);
+    if (!site) return;
+    if (site.tls && !secure) {
+      const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
+      res.writeHead(301, { location: `https://${site.fqdn}${port}${req.url ?? '/'}` }).end();
+      return;
+    }
+    this.forward(site, req, res, secure, new Set(), 0);
+  }
+
+  /** The site for the request's Host, or undefined after answering the request with why not. */
+  private siteFor(req: IncomingMessage, res: ServerResponse | undefined): Site | undefined {
+    const host = hostName(req.headers.host);
+    const fail = (status: number, message: string) => res ? res.writeHead(status, { 'content-type': 'text/plain' }).end(`${message}\n`) : undefined;
+    if (!host) return void fail(400, 'the request has no Host header; ask for a published host name');
+    if (isIP(host)) return void fail(421, `this front door routes by host name, not address (${host}); ask for a published name`);
+    const site = this.opts.sites.lookup(host);
+    if (!site) return void fail(404, `no site is published at ${host}`);
+    return site;
+  }
+
+  private forward(site: Site, req: IncomingMessage, res: ServerResponse, secure: boolean, failed: Set<string>, attempt: number): void {
+    const up = nextUpstream(site, this.opts.resolve, failed);
+    if (!up && failed.size > 0 && attempt < MAX_ATTEMPTS) {
+      // Every member refused: they may be restarting. Try them all again shortly, a few times.
+      failed.clear();
+      const retry = setTimeout(() => this.forward(site, req, res, secure, failed, attempt + 1), RETRY_PAUSE_MS * attempt);
+      res.once('close', () => clearTimeout(retry));
+      return;
+    }
+    if (!up) {
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end(`no running container serves ${site.fqdn} right now\n`);
+      return;
+    }
+    const withBody = hasBody(req);
+    let bodySent = false;
+    const request = http.request({
+      host: up.ip, port: UPSTREAM_PORT, method: req.method, path: req.url, agent: this.agent,
+      headers: forwardHeaders(req, site, secure),
+    });
+    request.on('response', (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.rawHeaders));
+      answer.pipe(res);
+    });
+    request.on('error', (err: NodeJS.ErrnoException) => {
+      if (res.headersSent) return void res.destroy(err);
+      // Safe to send again: nothing of the body is gone. A kept-alive socket the container had
+      // just closed is the same member's fault only once; anything else, try the next member.
+      if ((!withBody || !bodySent) && attempt < MAX_ATTEMPTS) {
+        if (!request.reusedSocket) failed.add(up.id);
+        return this.forward(site, req, res, secure, failed, attempt + 1);
+      }
+      res.writeHead(502, { 'content-type': 'text/plain' }).end(`container ${up.id} of ${site.fqdn} failed: ${err.code ?? err.message}\n`);
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) request.destroy(); // the client went away
+    });
+    if (!withBody) return void request.end();
+    request.on('socket', (socket: Socket) => {
+      const send = () => {
+        bodySent = true;
+        req.pipe(request);
+      };
+      if (socket.connecting) socket.once('connect', send);
+      else send();
+    });
+  }
+
+  /** Upgrades (WebSocket): the raw connection is joined to one running member's. */
+  private upgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
+    const site = this.siteFor(req, undefined);
+    const up = site && nextUpstream(site, this.opts.resolve, new Set());
+    if (!site || !up) {
+      client.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    const upstream = connect({ host: up.ip, port: UPSTREAM_PORT }, () => {
+      const headers = { ...forwardHeaders(req, site, 'encrypted' in req.socket), connection: 'Upgrade', upgrade: req.headers.upgrade ?? '' };
+      const lines = Object.entries(headers).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}`);
+      upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length) upstream.write(head);
+      upstream.pipe(client).pipe(upstream);
+    });
+    const drop = () => {
+      upstream.destroy();
+      client.destroy();
+    };
+    upstream.on('error', drop);
+    client.on('error', drop);
+  }
+}
+
+/** The host name of a Host header: lower case, without port or trailing dot. */
+function hostName(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const bracketed = /^\[([^\]]+)\]/.exec(header);
+  const name = bracketed ? bracketed[1] : header.replace(/:\d+$/, '');
+  return name.toLowerCase().replace(/\.$/, '') || undefined;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/** The request's end-to-end headers, Host rewritten if the site says so, and X-Forwarded-*. */
+function forwardHeaders(req: IncomingMessage, site: Site, secure: boolean): Record<string, string | string[] | undefined> {
+  const headers: Record<string, string | string[] | undefined> = {};
+  const named = connectionTokens(req.headers.connection);
+  for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !named.has(k)) headers[k] = v;
+  if (req.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked'; // node re-chunks the piped body
+  const client = req.socket.remoteAddress ?? '';
+  const prior = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = prior ? `${String(prior)}, ${client}` : client;
+  headers['x-forwarded-host'] = req.headers.host;
+  headers['x-forwarded-proto'] = secure ? 'https' : 'http';
+  if (site.rewrite) headers.host = site.rewrite;
+  return headers;
+}
+
+/** A response's raw headers without the hop-by-hop ones (node frames the body itself). */
+function endToEnd(raw: string[]): string[] {
+  const out: string[] = [];
+  const named = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'connection') for (const t of connectionTokens(raw[i + 1])) named.add(t);
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i].toLowerCase();
+    if (!HOP_BY_HOP.has(key) && !named.has(key)) out.push(raw[i], raw[i + 1]);
+  }
+  return out;
+}
+
+function connectionTokens(value: string | string[] | undefined): Set<string> {
+  return new Set(String(value ?? '').toLowerCase().split(',').map((t) => t.trim()).filter(Boolean));
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EACCES' || err.code === 'EADDRINUSE'
+        ? new Error(`the front door cannot listen on ${host}:${port} (${err.code}); pick another port (--http-port / --https-port, or 0 for any free one)`)
+        : err);
+    });
+    server.listen(port, host, () => resolve());
+  });
+}
