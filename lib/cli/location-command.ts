@@ -24,6 +24,10 @@ export interface LocationCommandOptions {
   authorizedKeys?: string;
   /** … or anyone: for a location only trusted programs can reach. */
   open?: boolean;
+  domain: string[];
+  httpPort: string;
+  httpsPort: string;
+  webHost?: string;
 }
 
 export async function locationCommand(opts: LocationCommandOptions): Promise<void> {
@@ -34,7 +38,9 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const statsIntervalMs = Number(opts.statsInterval);
   if (!Number.isFinite(statsIntervalMs) || statsIntervalMs < 100) throw new Error(`--stats-interval wants milliseconds ≥ 100 (got '${opts.statsInterval}')`);
   const authorizedKeys = opts.open ? undefined : (opts.authorizedKeys ?? join(accountsDir(), 'authorized_keys'));
-  const server = await LocationServer.start({ name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys });
+  const [httpPort, httpsPort] = [opts.httpPort, opts.httpsPort].map((p, i) => portNumber(p, i ? '--https-port' : '--http-port'));
+  const domains = opts.domain.length ? opts.domain : undefined;
+  const server = await LocationServer.start({ name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost });
   log(authorizedKeys ? `admitting the users whose keys are in ${authorizedKeys} (add one with: tfnz authorize KEY)` : 'open: admitting anyone who can connect');
   const file = opts.enginesFile ? new EnginesFile(server, opts.enginesFile, { log }) : undefined;
   await file?.start();
@@ -47,6 +53,12 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   log('shutting down: ending every session');
   file?.stop();
   await server.close();
+}
+
+function portNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} wants a port number 0-65535 (got '${value}')`);
+  return n;
 }
 
 function splitHostPort(listen: string): [string, number] {

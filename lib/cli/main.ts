@@ -23,6 +23,10 @@ program
   .option('--stats-interval <ms>', 'how often node stats are sampled', '5000')
   .option('--authorized-keys <file>', 'admit only the users whose public keys are in FILE (default ~/.tfnz/authorized_keys)')
   .option('--open', 'admit anyone who can connect (no accounts): only where nobody else can reach the port')
+  .option('--domain <domain>', 'a domain the web front door serves; sites are published at names in it (repeatable; default localhost)', collect, [])
+  .option('--http-port <port>', 'the web front door\'s HTTP port (0: any free one)', '80')
+  .option('--https-port <port>', 'the web front door\'s HTTPS port (0: any free one)', '443')
+  .option('--web-host <host>', 'interface the web front door listens on (default: the --listen host)')
   .option('-q, --quiet', 'no log lines')
   .action((opts) => locationCommand(opts));
 
@@ -61,6 +65,8 @@ program
   .option('-p, --port <local:remote>', 'tunnel a local port to a container port (repeatable)', collect, [])
   .option('-e, --env <NAME=value>', 'environment variable; NAME alone copies it from here (repeatable)', collect, [])
   .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION, else an embedded one')
+  .option('-w, --web <fqdn[:rewrite]>', 'publish the container\'s port 80 at this host name on the location\'s front door (repeatable)', collect, [])
+  .option('--ssl <cert.pem,key.pem>', 'serve the --web names over HTTPS with this certificate and key')
   .option('-z, --sleep', 'boot asleep (placeholder main process)')
   .option('-q, --quiet', 'no log lines')
   .option('-v, --verbose', 'log every frame')

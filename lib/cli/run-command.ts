@@ -2,7 +2,9 @@
  * `tfnz run IMAGE [COMMAND...]`: the original `tfnz image` — spawn one container, map ports, show
  * its output, and end when it ends (or on Ctrl-C), collecting everything.
  */
+import { readFileSync } from 'node:fs';
 import { Location } from '../client/location';
+import { Cluster } from '../client/cluster';
 import type { SpawnOptions } from '../client/node';
 
 export interface RunCommandOptions {
@@ -12,11 +14,15 @@ export interface RunCommandOptions {
   sleep?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  web: string[];
+  ssl?: string;
 }
 
 export async function runCommand(image: string, command: string[], opts: RunCommandOptions): Promise<void> {
   const ports = opts.port.map(parsePortMap);
   const env = opts.env.map(parseEnv);
+  const sites = opts.web.map(parseWeb);
+  const ssl = opts.ssl === undefined ? undefined : readCertificate(opts.ssl);
   const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose });
   const spawn: SpawnOptions = { env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY };
   const ctr = loc.node().spawnContainer(image, spawn);
@@ -35,6 +41,11 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   try {
     await ctr.ready();
     for (const [local, remote] of ports) await ctr.attachTunnel(remote, { localPort: local });
+    for (const [fqdn, rewrite] of sites) {
+      const endpoint = loc.endpointFor(fqdn);
+      await endpoint.publish(new Cluster({ containers: [ctr], rewrite }), fqdn, { ssl });
+      process.stderr.write(`tfnz: published at ${endpoint.url(fqdn, { https: ssl !== undefined })}\n`);
+    }
   } catch (err) {
     await loc.disconnect();
     throw err;
@@ -46,6 +57,18 @@ function parsePortMap(spec: string): [number, number] {
   const m = /^(\d+):(\d+)$/.exec(spec);
   if (!m) throw new Error(`-p wants LOCAL:REMOTE port numbers, e.g. 8080:80 (got '${spec}')`);
   return [Number(m[1]), Number(m[2])];
+}
+
+function parseWeb(spec: string): [string, string | undefined] {
+  const [fqdn, rewrite, ...rest] = spec.split(':');
+  if (!fqdn || rest.length) throw new Error(`-w wants FQDN or FQDN:REWRITE, e.g. www.localhost (got '${spec}')`);
+  return [fqdn, rewrite || undefined];
+}
+
+function readCertificate(spec: string): [string, string] {
+  const files = spec.split(',');
+  if (files.length !== 2) throw new Error(`--ssl wants CERT.pem,KEY.pem (got '${spec}')`);
+  return files.map((f) => readFileSync(f, 'utf8')) as [string, string];
 }
 
 function parseEnv(spec: string): [string, string] {

@@ -3,7 +3,9 @@
  * routes HTTP (and, with a certificate, HTTPS) requests for the name to the cluster's containers,
  * port 80, balanced over the running ones. Sites go when the session that published them ends.
  */
-import { BadRequest, type EndpointInfo } from '../protocol';
+import http from 'node:http';
+import https from 'node:https';
+import { BadRequest, ConnectFailed, type EndpointInfo } from '../protocol';
 import { Container } from './container';
 import type { Cluster } from './cluster';
 import type { SessionContext } from './session-context';
@@ -54,6 +56,33 @@ export class WebEndpoint {
   }
 
   /**
+   * Options for node's http.request / https.request that reach `fqdn` through the front door with
+   * no DNS: to the address this session reached the location on, asking for the name (Host, SNI).
+   */
+  requestOptions(fqdn: string, opts: { https?: boolean; path?: string } = {}): https.RequestOptions {
+    const host = new URL(this.ctx.connection.url).hostname.replace(/^\[|\]$/g, '');
+    return {
+      host, port: opts.https ? this.httpsPort : this.httpPort, path: opts.path ?? '/',
+      headers: { host: fqdn }, servername: opts.https ? fqdn : undefined,
+    };
+  }
+
+  /**
+   * Resolves once GET `path` of `fqdn` through the front door answers 200 (polling every 200 ms);
+   * ConnectFailed after `timeout` seconds (default 30). With https, the certificate is not checked.
+   */
+  async waitHttp200(fqdn: string, opts: { https?: boolean; path?: string; timeout?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (opts.timeout ?? 30) * 1000;
+    let last = 'no answer yet';
+    while (Date.now() < deadline) {
+      last = await statusOf({ ...this.requestOptions(fqdn, opts), rejectUnauthorized: false, agent: false }, opts.https ?? false).then(String, (err: Error) => err.message);
+      if (last === '200') return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new ConnectFailed(`${fqdn}${opts.path ?? '/'} did not answer 200 through the front door within ${opts.timeout ?? 30}s (last: ${last})`);
+  }
+
+  /**
    * The URL of `fqdn` on the front door, e.g. for a program on the location's machine. The name
    * must resolve to the location (DNS; `*.localhost` names resolve to this machine in browsers and curl).
    */
@@ -61,4 +90,16 @@ export class WebEndpoint {
     const [scheme, port, standard] = opts.https ? ['https', this.httpsPort, 443] : ['http', this.httpPort, 80];
     return `${scheme}://${fqdn}${port === standard ? '' : `:${port}`}${opts.path ?? '/'}`;
   }
+}
+
+function statusOf(options: https.RequestOptions, secure: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(options, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('no answer in 5 s')));
+    req.on('error', reject);
+    req.end();
+  });
 }

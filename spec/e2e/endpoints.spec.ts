@@ -1,13 +1,15 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import https from 'node:https';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import { firstValueFrom } from 'rxjs';
+import { exited } from '../support/processes';
+import { createInterface } from 'node:readline';
 import { BadRequest, Cluster, ContainerNotFound, DomainInUse, Location, LocationServer, NotFound, type Container, type Node } from '../../lib/index';
 
 const run = promisify(execFile);
@@ -272,5 +274,24 @@ describe('web endpoints: front door, clusters, load balancing, TLS (real locatio
     await loc.endpointFor(fqdn).publish(new Cluster({ containers: [again] }), fqdn);
     expect((await get(port, fqdn)).body.trim()).to.equal('again');
     await again.node.destroyContainer(again);
+  });
+
+  it('tfnz run -w publishes the container at a name until Ctrl-C', async () => {
+    const fqdn = name('cli');
+    const cli = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'run', 'nginx', '-w', fqdn, '--location', server.url, '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const published = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: cli.stderr! }).on('line', (line) => line.includes('published at') && resolve(line));
+        cli.once('exit', (code) => reject(new Error(`tfnz run exited (${code}) before publishing`)));
+      });
+      expect(published).to.equal(`tfnz: published at http://${fqdn}:${port}/`);
+      await loc.endpointFor(fqdn).waitHttp200(fqdn);
+      expect((await get(port, fqdn)).body).to.contain('Welcome to nginx!');
+      cli.kill('SIGINT');
+      await exited(cli);
+      expect((await get(port, fqdn)).status, 'gone with its session').to.equal(404);
+    } finally {
+      cli.kill('SIGKILL');
+    }
   });
 });

@@ -55,4 +55,15 @@ describe('examples run for real', function () {
     expect(await exited(child)).to.equal(0);
     expect(out).to.deep.equal(['GET / -> 200', 'GET /missing -> 404', 'GET / -> 200', 'GET /index.nginx-debian.html -> 200']);
   });
+
+  it('microservice scales its api cluster while web calls it by endpoint name, and no request fails', async () => {
+    const child = runScript('examples/microservice.ts');
+    const out: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => out.push(line));
+    expect(await exited(child)).to.equal(0);
+    expect(out).to.have.length(1);
+    expect(out[0]).to.match(/^\d+ requests through web, 0 failed; api answered from /);
+    for (const n of [1, 2, 3]) expect(out[0]).to.match(new RegExp(`api-${n} ×\\d+`));
+    expect(await containersLabelled('tfnz.pid', String(child.pid))).to.deep.equal([]);
+  });
 });
