@@ -18,6 +18,7 @@ import * as tunnelLatency from './tunnel-latency';
 import * as stdout from './stdout';
 import * as stateFolding from './state-folding';
 import * as sessions from './sessions';
+import * as frontDoor from './front-door';
 
 interface Bench {
   name: string;
@@ -35,6 +36,7 @@ const BENCHES: Bench[] = [
   { name: 'tunnel-latency', budgetMs: 30_000, hardMs: 90_000, run: tunnelLatency.run },
   { name: 'stdout', budgetMs: 150_000, hardMs: 300_000, run: stdout.run },
   { name: 'sessions', budgetMs: 40_000, hardMs: 90_000, run: sessions.run },
+  { name: 'front-door', budgetMs: 30_000, hardMs: 90_000, run: frontDoor.run },
 ];
 
 async function main(): Promise<void> {
