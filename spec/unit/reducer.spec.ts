@@ -24,7 +24,7 @@ describe('reducer', () => {
     expect(s.session).to.equal('s1');
     expect(Object.keys(s.nodes)).to.deep.equal(['a', 'b']);
     expect(s.volumes.v1.tag).to.equal('db');
-    expect(s.endpoints['example.test']).to.deep.equal({ domain: 'example.test' });
+    expect(s.endpoints['example.test']).to.deep.equal({ domain: 'example.test', httpPort: 80, httpsPort: 443 });
     expect(s.lastSeq).to.equal(seq);
   });
 
