@@ -119,6 +119,7 @@ export class FrontDoor {
     request.on('response', (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.rawHeaders));
       answer.pipe(res);
+      answer.on('error', (err) => res.destroy(err)); // the container went away mid-answer: cut it short, visibly
     });
     request.on('error', (err: NodeJS.ErrnoException) => {
       if (res.headersSent) return void res.destroy(err);
