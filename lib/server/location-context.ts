@@ -6,6 +6,7 @@ import type { VolumeStore } from './volume-store';
 import type { UserChannels } from './user-channels';
 import type { AuthorizedUsers } from './authorized-users';
 import type { ExternalRegistry } from './external-registry';
+import type { LayerCache } from './layer-cache';
 
 export interface LocationContext {
   readonly name: string;
@@ -27,6 +28,8 @@ export interface LocationContext {
   readonly users: AuthorizedUsers;
   /** Tagged containers, as the other sessions of their user see them. */
   readonly externals: ExternalRegistry;
+  /** Image layers (shared) and descriptions (per user) uploaded by clients. */
+  readonly images: LayerCache;
 }
 
 export const LABEL = {

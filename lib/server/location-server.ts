@@ -18,6 +18,14 @@ import { connectionGrants } from './connection-grants';
 import { LABEL, type LocationContext } from './location-context';
 import type { NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
+import { LayerCache } from './layer-cache';
+import { join } from 'node:path';
+import { accountsDir } from '../client/accounts';
+
+/** The default cache directory of the location called `name`. */
+export function defaultCacheDir(name: string): string {
+  return join(accountsDir(), 'location-cache', name.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
 
 export interface LocationServerOptions {
   /** The location's name, carried in labels; default 'local'. */
@@ -41,6 +49,11 @@ export interface LocationServerOptions {
   sessionGraceMs?: number;
   /** Admit only the public keys in this authorized_keys file; without it the location is open. */
   authorizedKeys?: string;
+  /**
+   * Where uploaded image layers and descriptions are kept (across restarts); default
+   * `$TFNZ_HOME/location-cache/<name>` (~/.tfnz/...). Made on first upload.
+   */
+  cacheDir?: string;
 }
 
 /** Largest frame a client may send; bulk data travels in much smaller chunks. */
@@ -98,6 +111,7 @@ export class LocationServer {
       graceMs: opts.sessionGraceMs ?? 120_000,
       externals: new ExternalRegistry(channels),
       users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
+      images: new LayerCache(opts.cacheDir ?? defaultCacheDir(name)),
     };
     // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
     const live = new Set<string>();
@@ -118,6 +132,11 @@ export class LocationServer {
   get url(): string {
     const { address, port, family } = this.wss.address() as AddressInfo;
     return `ws://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+  }
+
+  /** The image cache: its directory, and how many layer bytes uploads stored since start. */
+  get images(): LayerCache {
+    return this.ctx.images;
   }
 
   get sessionCount(): number {
