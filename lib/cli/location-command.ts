@@ -24,6 +24,8 @@ export interface LocationCommandOptions {
   authorizedKeys?: string;
   /** … or anyone: for a location only trusted programs can reach. */
   open?: boolean;
+  /** Image cache directory (default ~/.tfnz/location-cache/<name>). */
+  cacheDir?: string;
 }
 
 export async function locationCommand(opts: LocationCommandOptions): Promise<void> {
@@ -34,7 +36,7 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const statsIntervalMs = Number(opts.statsInterval);
   if (!Number.isFinite(statsIntervalMs) || statsIntervalMs < 100) throw new Error(`--stats-interval wants milliseconds ≥ 100 (got '${opts.statsInterval}')`);
   const authorizedKeys = opts.open ? undefined : (opts.authorizedKeys ?? join(accountsDir(), 'authorized_keys'));
-  const server = await LocationServer.start({ name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys });
+  const server = await LocationServer.start({ name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, cacheDir: opts.cacheDir });
   log(authorizedKeys ? `admitting the users whose keys are in ${authorizedKeys} (add one with: tfnz authorize KEY)` : 'open: admitting anyone who can connect');
   const file = opts.enginesFile ? new EnginesFile(server, opts.enginesFile, { log }) : undefined;
   await file?.start();

@@ -192,6 +192,13 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     }
   });
 
+  it('tfnz upload shows what it sent', async () => {
+    const cli = ['--import', 'tsx', 'lib/cli/main.ts', 'upload', imageC, '--location', server.url];
+    const { stdout, stderr } = await run(process.execPath, cli, { timeout: 60_000 });
+    expect(stdout.trim()).to.equal(`${imageC} 2 layer(s)`);
+    expect(stderr).to.include(`${imageC}: already at the location`);
+  });
+
   it('an image in neither the local engine nor the cache is ImageNotFound naming it', async () => {
     const missing = `tfnz-no-such-image-${tag}`;
     const ctr = loc.node().spawnContainer(missing);
@@ -272,8 +279,9 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     const sink = server.images.layerSink(layer, bytes.length);
     await sink.write(bytes);
     await sink.finish();
-    const unused = server.images.prune();
-    expect(unused).to.include({ layers: 1, descriptions: 0 });
+    // The command, on the cache of a running location.
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'location', 'prune', '--cache-dir', cacheDir], { timeout: 60_000 });
+    expect(stdout).to.match(/removed 0 description\(s\), 1 layer\(s\)/);
     expect(server.images.hasLayer(layer)).to.equal(false);
     expect(server.images.hasLayer((await localImage(imageA)).RootFS.Layers![1])).to.equal(true);
 
