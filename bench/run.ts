@@ -4,7 +4,8 @@
  * same run; this prints one table to stdout and writes bench/results.json. Progress goes to stderr.
  *
  * Environment: BENCH_TUNNEL_MB, BENCH_STDOUT_MB (transfer sizes), BENCH_SPAWN_RUNS, BENCH_ROUND_TRIPS,
- * BENCH_SESSIONS (idle sessions for the control-plane figures).
+ * BENCH_SESSIONS (idle sessions for the control-plane figures), BENCH_IMAGE_MB and BENCH_IMAGE_RUNS
+ * (the large image's extra layer and the upload runs).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem, hostname, release } from 'node:os';
@@ -18,6 +19,7 @@ import * as tunnelLatency from './tunnel-latency';
 import * as stdout from './stdout';
 import * as stateFolding from './state-folding';
 import * as sessions from './sessions';
+import * as imageUpload from './image-upload';
 
 interface Bench {
   name: string;
@@ -35,6 +37,7 @@ const BENCHES: Bench[] = [
   { name: 'tunnel-latency', budgetMs: 30_000, hardMs: 90_000, run: tunnelLatency.run },
   { name: 'stdout', budgetMs: 150_000, hardMs: 300_000, run: stdout.run },
   { name: 'sessions', budgetMs: 40_000, hardMs: 90_000, run: sessions.run },
+  { name: 'image-upload', budgetMs: 90_000, hardMs: 300_000, run: imageUpload.run },
 ];
 
 async function main(): Promise<void> {
