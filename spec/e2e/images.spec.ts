@@ -34,6 +34,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
   const imageA = `tfnz-spec-a-${tag}`;
   const imageB = `tfnz-spec-b-${tag}`;
   const imageC = `tfnz-spec-c-${tag}`;
+  const imageD = `tfnz-spec-d-${tag}`;
   const markers: Record<string, string> = {};
   const homes: string[] = [];
   let cacheDir: string;
@@ -86,6 +87,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await build(imageA, 8);
     await build(imageB, 1);
     await build(imageC, 2);
+    await build(imageD, 1);
     cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
     server = await LocationServer.start({ name, port: 0, engines: [new DockerEngine(nodeEngineAddress(ENGINES[0]))], cacheDir, sessionGraceMs: 2000 });
     loc = await Location.connect({ location: server.url, quiet: true });
@@ -97,7 +99,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await server?.close();
     for (const n of ENGINES) await stopNodeEngine(n);
     releaseEngineNumbers(ENGINES);
-    for (const image of [imageA, imageB, imageC]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    for (const image of [imageA, imageB, imageC, imageD]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     for (const dir of [cacheDir, ...homes]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -190,6 +192,13 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     } finally {
       await remote.disconnect();
     }
+  });
+
+  it('examples/upload-image.ts uploads with a progress bar and runs the image', async () => {
+    const example = ['--import', 'tsx', 'examples/upload-image.ts', imageD, 'cat', '/marker.txt'];
+    const { stdout, stderr } = await run(process.execPath, example, { timeout: 60_000, env: { ...process.env, TFNZ_LOCATION: server.url } });
+    expect(stdout.trim()).to.equal(markers[imageD]);
+    expect(stderr).to.match(new RegExp(`${imageD}: 1 layer\\(s\\) uploaded, \\d+ bytes`));
   });
 
   it('tfnz upload shows what it sent', async () => {
