@@ -90,13 +90,17 @@ export async function uploadImage(
 async function exportLayers(
   engine: LocalEngine, local: LocalImage, wanted: Set<string>, dir: string, signal?: AbortSignal,
 ): Promise<{ config: Uint8Array; layers: Spooled[] }> {
-  const configName = `${local.id.slice('sha256:'.length)}.json`;
+  // Docker ≤ 24 saves `<hex>.json` (the config) and `<v1 id>/layer.tar`; Docker 25+ the OCI layout,
+  // `blobs/sha256/<digest>`, where a layer's digest is its diff id: there only wanted blobs are kept.
+  const configNames = [`${local.id.slice('sha256:'.length)}.json`, `blobs/sha256/${local.id.slice('sha256:'.length)}`];
+  const blob = (name: string) => (/^blobs\/sha256\/[0-9a-f]{64}$/.test(name) ? `sha256:${name.slice(-64)}` : undefined);
   const found = new Map<string, Spooled>();
   let config: Uint8Array | undefined;
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     const done = (err?: unknown) => (err ? extract.destroy(err as Error) : next());
-    if (header.name === configName) {
+    const blobDigest = blob(header.name);
+    if (configNames.includes(header.name)) {
       const parts: Buffer[] = [];
       stream.on('data', (c) => parts.push(c as Buffer));
       stream.on('end', () => {
@@ -104,7 +108,7 @@ async function exportLayers(
         done();
       });
       stream.on('error', done);
-    } else if (header.name.endsWith('/layer.tar') && wanted.size > found.size) {
+    } else if ((header.name.endsWith('/layer.tar') || (blobDigest && wanted.has(blobDigest))) && wanted.size > found.size) {
       const path = join(dir, `${found.size}-${nanoid(6)}.tar`);
       const hash = createHash('sha256');
       const hashing = new Transform({ transform(chunk, _enc, cb) { hash.update(chunk); cb(null, chunk); } });

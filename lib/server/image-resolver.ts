@@ -29,7 +29,7 @@ export async function resolveImage(cache: LayerCache, engine: Engine, user: stri
   const cached = cache.description(user, name);
   if (cached) return load(cache, engine, cached);
   if (await engine.imageId(name)) return name;
-  throw new ImageNotFound(`image '${name}' is in neither your local Docker Engine nor the location's cache; build it locally (docker build -t ${name} .) and spawn again`);
+  throw new ImageNotFound(`image '${name}' is in neither your local Docker Engine nor the location's cache; build or load it into your local engine (docker build -t ${name} . or docker load) and spawn again`);
 }
 
 /** The cached image on the node (loaded unless there already), by id. */
