@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, take, toArray, type Observable } from 'rxjs';
 import { nanoid } from 'nanoid';
 import Docker from 'dockerode';
 import {
@@ -17,6 +17,7 @@ import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeE
 import { docker } from '../support/docker';
 import { rawClient } from '../support/raw-client';
 import { eventually } from '../support/docker';
+import { FaultProxy } from '../support/fault-proxy';
 
 const run = promisify(execFile);
 
@@ -35,6 +36,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
   const imageB = `tfnz-spec-b-${tag}`;
   const imageC = `tfnz-spec-c-${tag}`;
   const imageD = `tfnz-spec-d-${tag}`;
+  const imageE = `tfnz-spec-e-${tag}`;
   const markers: Record<string, string> = {};
   const homes: string[] = [];
   let cacheDir: string;
@@ -88,6 +90,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await build(imageB, 1);
     await build(imageC, 2);
     await build(imageD, 1);
+    await build(imageE, 24);
     cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
     server = await LocationServer.start({ name, port: 0, engines: [new DockerEngine(nodeEngineAddress(ENGINES[0]))], cacheDir, sessionGraceMs: 2000 });
     loc = await Location.connect({ location: server.url, quiet: true });
@@ -99,7 +102,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await server?.close();
     for (const n of ENGINES) await stopNodeEngine(n);
     releaseEngineNumbers(ENGINES);
-    for (const image of [imageA, imageB, imageC, imageD]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    for (const image of [imageA, imageB, imageC, imageD, imageE]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     for (const dir of [cacheDir, ...homes]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -259,6 +262,37 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     expect(server.images.hasLayer(layer)).to.equal(false);
     // And the location still serves everyone.
     expect(await output(loc.node().spawnContainer(imageA, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageA]);
+  });
+
+  it('carries an upload across a network cut: the session resumes and the layer arrives once', async () => {
+    const proxy = await FaultProxy.start(server.port);
+    const cut = await Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true });
+    try {
+      const link$ = (cut as unknown as { connection: { link$: Observable<string> } }).connection.link$;
+      const links = lastValueFrom(link$.pipe(take(2), toArray()));
+      void firstValueFrom(link$.pipe(filter((l) => l === 'lost'))).then(() => proxy.restore());
+      const before = stored();
+      const layersBefore = server.images.layersStored;
+      let cutAt = 0;
+      await cut.ensureImageUploaded(imageE, {
+        progress$: {
+          next: (p) => {
+            if (cutAt === 0 && p.phase === 'uploading' && p.bytesDone > 0) {
+              cutAt = p.bytesDone;
+              proxy.cut();
+            }
+          },
+        },
+      });
+      expect(await links).to.deep.equal(['lost', 'resumed']);
+      expect(cutAt, 'cut in the middle of the layer').to.be.greaterThan(0).and.lessThan(24 * 2 ** 20);
+      expect(server.images.layersStored - layersBefore).to.equal(1);
+      expect(stored() - before).to.be.within(24 * 2 ** 20, 24 * 2 ** 20 + 64 * 1024);
+      expect(await output(cut.node().spawnContainer(imageE, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageE]);
+    } finally {
+      await cut.disconnect();
+      await proxy.close();
+    }
   });
 
   it('keeps the cache across a location restart', async () => {
