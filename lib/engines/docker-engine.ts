@@ -181,6 +181,12 @@ export class DockerEngine implements Engine {
     }
   }
 
+  async imageLayerStacks(): Promise<string[][]> {
+    const images = await this.call(() => this.docker.listImages({ all: false }), 'listing images');
+    const stacks = await Promise.all(images.map((i) => this.docker.getImage(i.Id).inspect().then((info) => info.RootFS?.Layers ?? [], () => [])));
+    return stacks.filter((s) => s.length > 0);
+  }
+
   async loadImage(archive: NodeJS.ReadableStream): Promise<void> {
     const response = await this.call(() => this.docker.loadImage(archive, { quiet: true }), 'loading an image');
     // The engine answers 200 and reports a refused archive inside the response stream.

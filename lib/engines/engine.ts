@@ -110,6 +110,8 @@ export interface Engine {
   watch?(onGone: (reason: Error) => void, onActivity?: () => void): () => void;
   /** The id (sha256:…) of image `ref` (a name or an id) on this engine; undefined when it has none. */
   imageId(ref: string): Promise<string | undefined>;
+  /** The layer stack (diff ids, bottom first) of every image on this engine. */
+  imageLayerStacks(): Promise<string[][]>;
   /** Load images from a `docker save` archive; rejects if the engine refused it. */
   loadImage(archive: NodeJS.ReadableStream): Promise<void>;
   /** Create a container (not started); returns the engine's id. Missing image → ImageNotFound. */

@@ -39,10 +39,30 @@ async function load(cache: LayerCache, engine: Engine, d: ImageDescription): Pro
   if (!perEngine) loading.set(engine, (perEngine = new Map()));
   let pending = perEngine.get(d.id);
   if (!pending) {
-    pending = engine.loadImage(cache.archive(d)).finally(() => perEngine.delete(d.id));
+    pending = loadMissing(cache, engine, d).finally(() => perEngine.delete(d.id));
     perEngine.set(d.id, pending);
   }
   await pending;
   if (!(await engine.imageId(d.id))) throw new ImageNotFound(`node engine ${engine.address} did not keep image '${d.name}' after loading it`);
   return d.id;
+}
+
+/**
+ * Send the node only the layers it lacks: the bottom of the stack that one of its images already
+ * has is left out of the archive. Should the engine want those files after all, load everything.
+ */
+async function loadMissing(cache: LayerCache, engine: Engine, d: ImageDescription): Promise<void> {
+  const stacks = await engine.imageLayerStacks().catch(() => []);
+  let skip = 0;
+  for (const stack of stacks) {
+    let k = 0;
+    while (k < stack.length && k < d.layers.length && stack[k] === d.layers[k]) k++;
+    skip = Math.max(skip, k);
+  }
+  if (skip === 0) return engine.loadImage(cache.archive(d));
+  try {
+    await engine.loadImage(cache.archive(d, skip));
+  } catch {
+    await engine.loadImage(cache.archive(d));
+  }
 }

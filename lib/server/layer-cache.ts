@@ -190,15 +190,17 @@ export class LayerCache {
   /**
    * The image as a `docker load` archive, streamed from the cache: each layer once as
    * `<hex>/layer.tar`, the config, and manifest.json (untagged: the node never shows a user's name).
+   * The files of the bottom `skip` layers are left out: the engine has that stack already and
+   * `docker load` reads a layer's file only when it lacks the layer.
    */
-  archive(d: ImageDescription): NodeJS.ReadableStream {
+  archive(d: ImageDescription, skip = 0): NodeJS.ReadableStream {
     const pack = tar.pack();
     const config = this.config(d.id);
     void (async () => {
       try {
         const entry = (name: string, data: Buffer) => new Promise<void>((resolve, reject) => pack.entry({ name }, data, (err) => (err ? reject(err) : resolve())));
         await entry(`${hex(d.id)}.json`, config);
-        for (const layer of new Set(d.layers)) {
+        for (const layer of new Set(d.layers.filter((l, i) => i >= skip || d.layers.indexOf(l, skip) >= skip))) {
           const path = this.layerPath(layer);
           const size = statSync(path).size;
           await new Promise<void>((resolve, reject) => {
