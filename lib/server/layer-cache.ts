@@ -154,7 +154,7 @@ export class LayerCache {
     const absent = this.missing(d.layers);
     if (absent.length) throw new BadRequest(`${absent.length} layer(s) of '${d.name}' are not in the location's cache (${absent[0].slice(0, 19)}…); upload them first`);
     const dir = this.ensureDir('images', userDir(user));
-    const file = join(dir, `${encodeURIComponent(d.name)}.json`);
+    const file = join(dir, nameFile(d.name));
     const tmp = `${file}.${randomBytes(6).toString('hex')}.part`;
     writeFileSync(tmp, JSON.stringify({ name: d.name, id: d.id, layers: d.layers }), { mode: 0o600 });
     renameSync(tmp, file);
@@ -162,7 +162,7 @@ export class LayerCache {
 
   /** `user`'s description for `name`, if it is whole (its config and layers still cached). */
   description(user: string, name: string): ImageDescription | undefined {
-    const file = this.path('images', userDir(user), `${encodeURIComponent(name)}.json`);
+    const file = this.path('images', userDir(user), nameFile(name));
     return existsSync(file) ? this.whole(file) : undefined;
   }
 
@@ -274,6 +274,12 @@ export class LayerCache {
 /** A directory name for a user: a hash, so any user id is safe as a file name. */
 function userDir(user: string): string {
   return createHash('sha256').update(user).digest('hex').slice(0, 32);
+}
+
+/** A description's file name: the name itself, escaped, or its hash when that would be too long. */
+function nameFile(name: string): string {
+  const escaped = encodeURIComponent(name);
+  return escaped.length <= 200 ? `${escaped}.json` : `${createHash('sha256').update(name).digest('hex')}.json`;
 }
 
 function stale(file: string): boolean {

@@ -72,6 +72,9 @@ describe('LayerCache', () => {
     cache.putDescription('ann', { name: 'app:1.0', id, layers });
     expect(cache.description('ann', 'app:1.0')).to.deep.equal({ name: 'app:1.0', id, layers });
     expect(cache.descriptionById('ann', id)?.name).to.equal('app:1.0');
+    const long = `team/app/${'a'.repeat(200)}:${'b'.repeat(30)}`.slice(0, 255);
+    cache.putDescription('ann', { name: long, id, layers });
+    expect(cache.description('ann', long)?.name).to.equal(long);
     expect(cache.description('bob', 'app:1.0')).to.equal(undefined);
     expect(cache.descriptionById('bob', id)).to.equal(undefined);
   });
