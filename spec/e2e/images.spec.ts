@@ -37,6 +37,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
   const imageC = `tfnz-spec-c-${tag}`;
   const imageD = `tfnz-spec-d-${tag}`;
   const imageE = `tfnz-spec-e-${tag}`;
+  const imageF = `tfnz-spec-f-${tag}`;
   const markers: Record<string, string> = {};
   const homes: string[] = [];
   let cacheDir: string;
@@ -91,6 +92,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await build(imageC, 2);
     await build(imageD, 1);
     await build(imageE, 24);
+    await build(imageF, 1);
     cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
     server = await LocationServer.start({ name, port: 0, engines: [new DockerEngine(nodeEngineAddress(ENGINES[0]))], cacheDir, sessionGraceMs: 2000 });
     loc = await Location.connect({ location: server.url, quiet: true });
@@ -102,7 +104,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await server?.close();
     for (const n of ENGINES) await stopNodeEngine(n);
     releaseEngineNumbers(ENGINES);
-    for (const image of [imageA, imageB, imageC, imageD, imageE]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    for (const image of [imageA, imageB, imageC, imageD, imageE, imageF]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     for (const dir of [cacheDir, ...homes]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -209,6 +211,16 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     const { stdout, stderr } = await run(process.execPath, cli, { timeout: 60_000 });
     expect(stdout.trim()).to.equal(`${imageC} 2 layer(s)`);
     expect(stderr).to.include(`${imageC}: already at the location`);
+  });
+
+  it('tfnz run uploads what the node lacks, saying so, and runs it', async () => {
+    const cli = ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--location', server.url, imageF, 'cat', '/marker.txt'];
+    const first = await run(process.execPath, cli, { timeout: 60_000 });
+    expect(first.stdout).to.equal(markers[imageF]);
+    expect(first.stderr).to.match(new RegExp(`${imageF}: 1 layer\\(s\\), 1\\.0 MiB uploaded`));
+    const again = await run(process.execPath, [...cli.slice(0, 4), '-q', ...cli.slice(4)], { timeout: 60_000 });
+    expect(again.stdout).to.equal(markers[imageF]);
+    expect(again.stderr, 'nothing to upload, nothing said').to.equal('');
   });
 
   it('an image in neither the local engine nor the cache is ImageNotFound naming it', async () => {
