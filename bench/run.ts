@@ -4,7 +4,8 @@
  * same run; this prints one table to stdout and writes bench/results.json. Progress goes to stderr.
  *
  * Environment: BENCH_TUNNEL_MB, BENCH_STDOUT_MB (transfer sizes), BENCH_SPAWN_RUNS, BENCH_ROUND_TRIPS,
- * BENCH_SESSIONS (idle sessions for the control-plane figures).
+ * BENCH_SESSIONS (idle sessions for the control-plane figures), BENCH_IMAGE_MB and BENCH_IMAGE_RUNS
+ * (the large image's extra layer and the upload runs).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem, hostname, release } from 'node:os';
@@ -19,6 +20,7 @@ import * as stdout from './stdout';
 import * as stateFolding from './state-folding';
 import * as sessions from './sessions';
 import * as frontDoor from './front-door';
+import * as imageUpload from './image-upload';
 
 interface Bench {
   name: string;
@@ -37,6 +39,7 @@ const BENCHES: Bench[] = [
   { name: 'stdout', budgetMs: 150_000, hardMs: 300_000, run: stdout.run },
   { name: 'sessions', budgetMs: 40_000, hardMs: 90_000, run: sessions.run },
   { name: 'front-door', budgetMs: 30_000, hardMs: 90_000, run: frontDoor.run },
+  { name: 'image-upload', budgetMs: 90_000, hardMs: 300_000, run: imageUpload.run },
 ];
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 /** tfnz: program-driven containers. Everything public is exported from here. */
 export { Location, locationUrl, type ConnectOptions } from './client/location';
 export { Node, type SpawnOptions } from './client/node';
+export type { UploadProgress } from './client/image-upload';
 export { Container, type OutputChunk, type ProcessResult, type WaitHttpOptions } from './client/container';
 export { Process, type ProcessOptions } from './client/process';
 export { Tunnel, type TunnelOptions } from './client/tunnel';

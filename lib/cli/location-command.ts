@@ -28,6 +28,8 @@ export interface LocationCommandOptions {
   httpPort: string;
   httpsPort: string;
   webHost?: string;
+  /** Image cache directory (default ~/.tfnz/location-cache/<name>). */
+  cacheDir?: string;
 }
 
 export async function locationCommand(opts: LocationCommandOptions): Promise<void> {
@@ -40,7 +42,9 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const authorizedKeys = opts.open ? undefined : (opts.authorizedKeys ?? join(accountsDir(), 'authorized_keys'));
   const [httpPort, httpsPort] = [opts.httpPort, opts.httpsPort].map((p, i) => portNumber(p, i ? '--https-port' : '--http-port'));
   const domains = opts.domain.length ? opts.domain : undefined;
-  const server = await LocationServer.start({ name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost });
+  const server = await LocationServer.start({
+    name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir,
+  });
   log(authorizedKeys ? `admitting the users whose keys are in ${authorizedKeys} (add one with: tfnz authorize KEY)` : 'open: admitting anyone who can connect');
   const file = opts.enginesFile ? new EnginesFile(server, opts.enginesFile, { log }) : undefined;
   await file?.start();

@@ -3,6 +3,8 @@
 import { Command } from 'commander';
 import { locationCommand } from './location-command';
 import { runCommand } from './run-command';
+import { uploadCommand } from './upload-command';
+import { pruneCommand } from './prune-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
 import { authorize } from '../server/authorized-users';
@@ -11,9 +13,10 @@ const collect = (value: string, all: string[]) => [...all, value];
 
 const program = new Command('tfnz')
   .description('Program-driven containers: run a location, or a container on one')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .enablePositionalOptions();
 
-program
+const location = program
   .command('location')
   .description('run a location server in front of one or more Docker Engines')
   .option('--listen <host:port>', 'where clients connect', '127.0.0.1:2020')
@@ -27,8 +30,26 @@ program
   .option('--http-port <port>', 'the web front door\'s HTTP port (0: any free one)', '80')
   .option('--https-port <port>', 'the web front door\'s HTTPS port (0: any free one)', '443')
   .option('--web-host <host>', 'interface the web front door listens on (default: the --listen host)')
+  .option('--cache-dir <dir>', 'where uploaded image layers are kept (default ~/.tfnz/location-cache/NAME)')
   .option('-q, --quiet', 'no log lines')
-  .action((opts) => locationCommand(opts));
+  .action((opts) => locationCommand(opts))
+  // `tfnz location prune --name N` must give --name to prune, not to location.
+  .enablePositionalOptions();
+location
+  .command('prune')
+  .description('remove cached image layers no image uses (and abandoned uploads); running containers are not affected')
+  .option('--name <name>', 'the location name, for its default cache directory', 'local')
+  .option('--cache-dir <dir>', 'the cache directory (default ~/.tfnz/location-cache/NAME)')
+  .option('--all', 'remove every cached image description too, so everything goes')
+  .action((opts) => pruneCommand(opts));
+
+program
+  .command('upload')
+  .description("upload images from the local Docker Engine to the location's cache (only missing layers), with progress")
+  .argument('<image...>')
+  .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION, else an embedded one')
+  .option('-q, --quiet', 'no progress')
+  .action((images: string[], opts) => uploadCommand(images, opts));
 
 const account = program.command('account').description('accounts on this machine, one per location');
 account

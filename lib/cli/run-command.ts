@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Location } from '../client/location';
 import { Cluster } from '../client/cluster';
 import type { SpawnOptions } from '../client/node';
+import { progressBar } from './progress-bar';
 
 export interface RunCommandOptions {
   port: string[];
@@ -25,6 +26,8 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   const ssl = opts.ssl === undefined ? undefined : readCertificate(opts.ssl);
   const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose });
   const spawn: SpawnOptions = { env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY };
+  // A spawn uploads the image when the location needs it: show that as it happens.
+  if (!opts.quiet) loc.uploads$.subscribe(progressBar());
   const ctr = loc.node().spawnContainer(image, spawn);
   ctr.stdout$.subscribe(({ stream, data }) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
   ctr.termination$.subscribe({

@@ -13,8 +13,8 @@ import type { SessionContext } from './session-context';
 
 type TransferEvent = EventOf<'file_data' | 'file_ack' | 'file_end'>;
 
-/** A file transfer's events, subscribed before its request is sent so none is missed. */
-function watch(ctx: SessionContext, transfer: string, onEvent: (e: TransferEvent) => void, onClosed: () => void): Subscription {
+/** A transfer's events (fetch, put, layer upload), subscribed before its request is sent so none is missed. */
+export function watch(ctx: SessionContext, transfer: string, onEvent: (e: TransferEvent) => void, onClosed: () => void): Subscription {
   return ctx.connection.events$
     .pipe(filter((e): e is TransferEvent =>
       (e.event === 'file_data' || e.event === 'file_ack' || e.event === 'file_end') && e.params.transfer === transfer))

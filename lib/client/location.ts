@@ -2,7 +2,7 @@
  * A session with a location: the entry point of the SDK. The connection's events are folded into
  * one immutable `state$`; nodes, containers and tunnels are projections of it.
  */
-import { BehaviorSubject, Subject, distinctUntilChanged, filter, map, type Observable, type Subscription } from 'rxjs';
+import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, map, type Observer, type Subscription } from 'rxjs';
 import { NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo } from '../protocol';
 import { TaggedCollection } from './tagged-collection';
 import { allLocations, defaultLocation, ensureAccount, loadAccount, signChallenge } from './accounts';
@@ -20,6 +20,8 @@ import { TunnelRouter } from './tunnel-router';
 import { Node } from './node';
 import type { Container } from './container';
 import type { SessionContext } from './session-context';
+import { LocalEngine } from './local-engine';
+import { uploadImage, type UploadProgress } from './image-upload';
 
 export const DEFAULT_PORT = 2020;
 
@@ -40,6 +42,11 @@ export interface ConnectOptions {
   heartbeatMs?: number;
   /** Default time a request may wait for its reply, in ms; default 60 000. */
   requestTimeoutMs?: number;
+  /**
+   * The Docker Engine on this machine that images are uploaded from: an address (unix://, tcp://,
+   * https://), or false for none. Default $DOCKER_HOST, else unix:///var/run/docker.sock.
+   */
+  localEngine?: string | false;
 }
 
 export class Location implements AsyncDisposable {
@@ -55,6 +62,8 @@ export class Location implements AsyncDisposable {
   readonly nodeArrivals$: Observable<Node>;
   /** Hot: errors the location reported about one-way messages (bad stdin target, …). */
   readonly errors$: Observable<EventOf<'error'>>;
+  /** Hot: the progress of every image upload of this session, explicit or implied by a spawn. */
+  readonly uploads$: Observable<UploadProgress>;
 
   private readonly store = new BehaviorSubject<LocationState>(initialState);
   private readonly ctx: SessionContext;
@@ -64,6 +73,9 @@ export class Location implements AsyncDisposable {
   private readonly subscriptions: Subscription[] = [];
   private disconnecting?: Promise<void>;
   private running = false;
+  private readonly uploads = new Subject<UploadProgress>();
+  /** Uploads in progress by image name, so concurrent spawns of one image share one upload. */
+  private readonly uploading = new Map<string, Promise<string[]>>();
   /**
    * Ctrl-C or SIGTERM always ends the session cleanly: inside `run()` it makes run() return;
    * otherwise the session is disconnected and the signal raised again, so the program still ends
@@ -80,6 +92,7 @@ export class Location implements AsyncDisposable {
     private readonly connection: Connection,
     private readonly log: Logger,
     private readonly embedded: LocationServer | undefined,
+    private readonly localEngine: LocalEngine,
   ) {
     this.ctx = {
       connection,
@@ -89,7 +102,10 @@ export class Location implements AsyncDisposable {
       tunnels: new TunnelRouter(connection),
       nodeHandle: (id) => this.nodeHandle(id),
       containers: new Map<string, Container>(),
+      localImageId: async (name) => (await localEngine.image(name))?.id,
+      ensureUploaded: (name) => this.ensureImageUploaded(name),
     };
+    this.uploads$ = this.uploads.asObservable();
     this.state$ = this.store.asObservable();
     const slice = <K extends keyof LocationState>(key: K) => this.store.pipe(map((s) => s[key]), distinctUntilChanged());
     this.nodes$ = slice('nodes');
@@ -139,7 +155,7 @@ export class Location implements AsyncDisposable {
         heartbeatMs: opts.heartbeatMs,
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
-      const loc = new Location(connection, log, embedded);
+      const loc = new Location(connection, log, embedded, LocalEngine.fromEnvironment(opts.localEngine));
       if (opts.newNodeCallback) loc.subscriptions.push(loc.nodeArrivals$.subscribe(opts.newNodeCallback));
       const offered = new Promise<void>((resolve) => {
         const sub = loc.store.subscribe((s) => s.session && (resolve(), queueMicrotask(() => sub.unsubscribe())));
@@ -231,6 +247,40 @@ export class Location implements AsyncDisposable {
   }
 
   /**
+   * Make `image` (a name or id in your local Docker Engine) present in the location's cache, sending
+   * only the layers it lacks, and record it under that name for you. Spawning does this by itself
+   * when the node cannot run the image; call it to upload ahead of time or to watch the progress.
+   * Resolves with the image's layer digests. ImageNotFound when the local engine lacks the image.
+   */
+  async ensureImageUploaded(image: string, opts: { progress$?: Partial<Observer<UploadProgress>> } = {}): Promise<string[]> {
+    let running = this.uploading.get(image);
+    if (!running) {
+      running = uploadImage(this.ctx, this.localEngine, image, (p) => this.uploads.next(p)).finally(() => this.uploading.delete(image));
+      this.uploading.set(image, running);
+    }
+    const progress = opts.progress$;
+    if (!progress) return running;
+    const sub = this.uploads$.pipe(filter((p) => p.image === image)).subscribe((p) => progress.next?.(p));
+    try {
+      const layers = await running;
+      sub.unsubscribe();
+      progress.complete?.();
+      return layers;
+    } catch (err) {
+      sub.unsubscribe();
+      progress.error?.(err);
+      throw err;
+    }
+  }
+
+  /** `ensureImageUploaded` as an Observable: progress while it uploads, then complete (or the error). */
+  uploadImage$(image: string): Observable<UploadProgress> {
+    return new Observable<UploadProgress>((subscriber) => {
+      void this.ensureImageUploaded(image, { progress$: subscriber }).catch(() => undefined);
+    });
+  }
+
+  /**
    * Run until `complete()`, `disconnect()`, Ctrl-C or SIGTERM; rejects if the session is lost.
    * Disconnects at the end, so the location collects everything the session made.
    */
@@ -270,6 +320,7 @@ export class Location implements AsyncDisposable {
     process.removeListener('SIGINT', this.onSignal);
     process.removeListener('SIGTERM', this.onSignal);
     this.completed.complete();
+    this.uploads.complete();
     await Promise.all([...this.ctx.containers.values()].flatMap((c) => c.allTunnels().map((t) => c.destroyTunnel(t, false))));
     if (this.connection.connected) {
       await this.connection.request('close_session', {}, 60_000).catch((err: TfnzError) => this.log.info(`closing the session: ${err.message}`));

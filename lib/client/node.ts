@@ -1,7 +1,7 @@
 /** A node of the location: where containers run. Its stats are live; it spawns and destroys. */
 import { distinctUntilChanged, filter, map, type Observable } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { BadRequest, NodeNotFound, errorToWire, type NodeInfo, type NodeStats } from '../protocol';
+import { BadRequest, ImageNotFound, NodeNotFound, errorToWire, type NodeInfo, type NodeStats } from '../protocol';
 import type { SessionContext } from './session-context';
 import { Container } from './container';
 import { Volume } from './volume';
@@ -86,8 +86,21 @@ export class Node {
     this.ctx.containers.set(id, container);
     this.ctx.dispatch({ type: 'container_spawning', container: container.info });
     this.ctx.log.info(`spawning ${image} as ${id} on ${this.name}`);
-    this.ctx.connection
-      .request('spawn_container', { container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin, preBootFiles, volumes }, 300_000)
+    const params = { container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin, preBootFiles, volumes };
+    // With the image in the user's own engine, the location runs exactly that image: from its node
+    // or its cache, else ImageNotFound, and then it is uploaded (only what is missing) and spawned again.
+    const spawn = async () => {
+      const imageId = await this.ctx.localImageId(image);
+      try {
+        await this.ctx.connection.request('spawn_container', { ...params, imageId }, 300_000);
+      } catch (err) {
+        if (!(err instanceof ImageNotFound) || !imageId) throw err;
+        this.ctx.log.info(`uploading ${image} to the location`);
+        await this.ctx.ensureUploaded(image);
+        await this.ctx.connection.request('spawn_container', { ...params, imageId }, 300_000);
+      }
+    };
+    spawn()
       .then(
         () => this.ctx.log.info(`container ${id} is running (${container.privateIp ?? 'no address'})`),
         (err: Error) => {

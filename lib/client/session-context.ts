@@ -16,4 +16,8 @@ export interface SessionContext {
   nodeHandle(id: string): Node;
   /** Handles of this session's containers, by id. */
   readonly containers: Map<string, Container>;
+  /** The image id the user's own Docker Engine has for `name`, if it has one. */
+  localImageId(name: string): Promise<string | undefined>;
+  /** Upload `name` from the user's engine to the location's cache (what is missing); shared by concurrent callers. */
+  ensureUploaded(name: string): Promise<string[]>;
 }

@@ -172,6 +172,33 @@ export class DockerEngine implements Engine {
     return found.map((c) => ({ engineId: c.Id, labels: c.Labels ?? {}, running: c.State === 'running' }));
   }
 
+  async imageId(ref: string): Promise<string | undefined> {
+    try {
+      return (await this.docker.getImage(ref).inspect()).Id;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw engineError(err, `looking up image '${ref}'`);
+    }
+  }
+
+  async imageLayerStacks(): Promise<string[][]> {
+    const images = await this.call(() => this.docker.listImages({ all: false }), 'listing images');
+    const stacks = await Promise.all(images.map((i) => this.docker.getImage(i.Id).inspect().then((info) => info.RootFS?.Layers ?? [], () => [])));
+    return stacks.filter((s) => s.length > 0);
+  }
+
+  async loadImage(archive: NodeJS.ReadableStream): Promise<void> {
+    const response = await this.call(() => this.docker.loadImage(archive, { quiet: true }), 'loading an image');
+    // The engine answers 200 and reports a refused archive inside the response stream.
+    await new Promise<void>((resolve, reject) =>
+      this.docker.modem.followProgress(response, (err: Error | null, output: { error?: string; errorDetail?: { message?: string } }[]) => {
+        const failed = err?.message ?? output?.find((o) => o.error)?.error;
+        if (failed) reject(new EngineError(`engine ${this.address} refused the image: ${failed}`));
+        else resolve();
+      }),
+    );
+  }
+
   private async inspectImage(image: string): Promise<Docker.ImageInspectInfo> {
     try {
       return await this.docker.getImage(image).inspect();
@@ -192,7 +219,8 @@ export class DockerEngine implements Engine {
 
 
 
-function dockerOptions(address: string): Docker.DockerOptions {
+/** dockerode's options for an engine address (unix://, tcp://, http://, https://). */
+export function dockerOptions(address: string): Docker.DockerOptions {
   const url = new URL(address);
   if (url.protocol === 'unix:') return { socketPath: url.pathname };
   if (url.protocol === 'tcp:' || url.protocol === 'http:') return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };

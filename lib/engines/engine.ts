@@ -108,6 +108,12 @@ export interface Engine {
    * `onActivity` when containers start or die. Returns a function that stops watching.
    */
   watch?(onGone: (reason: Error) => void, onActivity?: () => void): () => void;
+  /** The id (sha256:…) of image `ref` (a name or an id) on this engine; undefined when it has none. */
+  imageId(ref: string): Promise<string | undefined>;
+  /** The layer stack (diff ids, bottom first) of every image on this engine. */
+  imageLayerStacks(): Promise<string[][]>;
+  /** Load images from a `docker save` archive; rejects if the engine refused it. */
+  loadImage(archive: NodeJS.ReadableStream): Promise<void>;
   /** Create a container (not started); returns the engine's id. Missing image → ImageNotFound. */
   create(spec: ContainerSpec): Promise<string>;
   /** Attach to the main process before start, so no output is lost. */

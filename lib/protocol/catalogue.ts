@@ -43,7 +43,36 @@ export interface Commands {
       volumes?: [string, string][];
       /** [absolute path, contents] written into the file system before the first process runs. */
       preBootFiles?: [string, Uint8Array][];
+      /**
+       * The image's id (sha256:… of its config) when the client's own engine has it. The location
+       * then runs exactly that image (from the node, or its cache) or answers ImageNotFound, and
+       * the SDK uploads it (image_layers_missing, upload_layer, put_image_description) and retries.
+       */
+      imageId?: string;
     };
+    result: Record<string, never>;
+  };
+  /**
+   * Which of an image's layers (uncompressed sha256 diff ids, at most MAX_IMAGE_LAYERS) the
+   * location's cache lacks, and whether it lacks the image config `id` too.
+   */
+  image_layers_missing: {
+    params: { id: string; layers: string[] };
+    result: { missing: string[]; configMissing: boolean };
+  };
+  /**
+   * Send one layer (its `docker save` layer.tar) of exactly `size` bytes: after the reply, `file_data`
+   * messages under `transfer` as for put_file, acknowledged by `file_ack`; `file_end` says it is in
+   * the cache (its sha256 and size checked), or why it was rejected (LayerCorrupt). A cut upload is
+   * discarded; sending it again starts from its first byte.
+   */
+  upload_layer: { params: { transfer: string; layer: string; size: number }; result: Record<string, never> };
+  /**
+   * Record `name` as this user's image `id` made of `layers` (every one already cached). `config`,
+   * the image's raw config JSON, is needed when image_layers_missing said configMissing.
+   */
+  put_image_description: {
+    params: { name: string; id: string; layers: string[]; config?: Uint8Array };
     result: Record<string, never>;
   };
   /** Wake a container spawned with `sleep: true`. */
@@ -128,6 +157,8 @@ export interface Commands {
 export const FILE_CHUNK_BYTES = 1024 * 1024;
 /** Bytes of a file transfer that may be in flight (sent, not yet acknowledged) in either direction. */
 export const FILE_WINDOW_BYTES = 8 * 1024 * 1024;
+/** Most layers one image may have (Docker's own limit is 127 on overlay2). */
+export const MAX_IMAGE_LAYERS = 256;
 
 /** One-way messages: client → location, no reply; failures come back as an `error` event. */
 export interface Messages {
@@ -151,7 +182,7 @@ export interface Messages {
   process_stdin_end: { process: string };
   /** The terminal of a tty process changed size. */
   process_resize: { process: string; cols: number; rows: number };
-  /** Bytes of a `put_file` transfer (bulk). */
+  /** Bytes of a `put_file` or `upload_layer` transfer (bulk). */
   file_data: { transfer: string };
   /** The client took `bytes` of a `fetch_file` transfer: the location may send that much more. */
   file_ack: { transfer: string; bytes: number };
@@ -189,7 +220,7 @@ export interface Events {
   process_exit: { process: string; exitCode?: number; error?: ErrorBody };
   /** Bytes of a `fetch_file` transfer (bulk). */
   file_data: { transfer: string };
-  /** The location wrote `bytes` of a `put_file` transfer: the client may send that much more. */
+  /** The location wrote `bytes` of a `put_file` or `upload_layer` transfer: the client may send that much more. */
   file_ack: { transfer: string; bytes: number };
   /** A transfer is complete (all data sent, or the put file is in place), or failed with `error`. */
   file_end: { transfer: string; error?: ErrorBody };

@@ -119,6 +119,11 @@ export class NotFound extends TfnzError {
   override readonly code = 'NOT_FOUND';
 }
 
+/** An uploaded image layer did not match its digest or size; it was discarded (upload it again). */
+export class LayerCorrupt extends TfnzError {
+  override readonly code = 'LAYER_CORRUPT';
+}
+
 type ErrorClass = new (message: string) => TfnzError;
 
 const byCode = new Map<string, ErrorClass>(
@@ -126,7 +131,7 @@ const byCode = new Map<string, ErrorClass>(
     BadRequest, ProtocolError, UnknownCommand, ImageNotFound, ContainerNotFound, ContainerNotRunning,
     SpawnFailed, NoNodes, NodeNotFound, NodeGone, InvalidTag, TagInUse, TunnelNotFound, PortInUse,
     ConnectFailed, RequestTimeout, LocationUnreachable, ConnectionLost, SessionExpired, EngineError, NotFound, VolumeInUse, Unauthorized,
-    ProcessNotFound, FileNotFound, DomainInUse,
+    ProcessNotFound, FileNotFound, DomainInUse, LayerCorrupt,
   ].map((cls) => [new cls('').code, cls]),
 );
 

@@ -21,6 +21,8 @@ import type { ManagedProcess } from './managed-process';
 import { FileReader, FileWriter } from './file-transfer';
 import { waitHttp200, waitTcp } from './wait-for';
 import { connectionGrants } from './connection-grants';
+import { checkDigest, checkLayers } from './layer-cache';
+import { resolveImage } from './image-resolver';
 
 type Params = Record<string, unknown>;
 type CommandHandlers = { [C in CommandName]: (s: Session, p: Params) => Promise<ResultOf<C>> };
@@ -201,8 +203,11 @@ export const commandHandlers: CommandHandlers = {
       ...s.ctx.labels, [LABEL.location]: s.ctx.name, [LABEL.session]: s.id, [LABEL.user]: s.user, [LABEL.container]: id,
     };
     if (tag) labels[LABEL.tag] = tag;
-    const spec = { name: `tfnz-${id}`, image, env, command, sleep: bool(p, 'sleep'), stdin: bool(p, 'stdin'), labels, mounts };
+    const imageIdParam = p.imageId === undefined || p.imageId === null ? undefined : checkDigest(p.imageId, "'imageId'");
     const files = preBootFiles(p);
+    // The image as this node will run it: its own, or the user's from the location's cache.
+    const ref = await resolveImage(s.ctx.images, node.engine, s.user, image, imageIdParam);
+    const spec = { name: `tfnz-${id}`, image: ref, env, command, sleep: bool(p, 'sleep'), stdin: bool(p, 'stdin'), labels, mounts };
     // Last check before anything is made: the tag is unique among all the user's containers.
     if (tag) s.ctx.externals.reserve(s.user, s.id, id, tag);
     const container: ManagedContainer = new ManagedContainer(id, node, spec, tag, {
@@ -230,6 +235,38 @@ export const commandHandlers: CommandHandlers = {
       s.ctx.externals.release(id);
       throw err;
     }
+    return {};
+  },
+
+  async image_layers_missing(s, p) {
+    const id = checkDigest(p.id, "'id'");
+    return { missing: s.ctx.images.missing(checkLayers(p.layers)), configMissing: !s.ctx.images.hasConfig(id) };
+  },
+
+  async upload_layer(s, p) {
+    const transfer = newId(p, 'transfer');
+    const layer = checkDigest(p.layer, "'layer'");
+    const size = int(p, 'size');
+    if (s.uploads.has(transfer)) throw new BadRequest(`transfer id '${transfer}' is already in use`);
+    const writer = new FileWriter(
+      transfer, s.ctx.images.layerSink(layer, size), size,
+      { ack: (bytes) => s.emit('file_ack', { transfer, bytes }), end: (error) => s.emit('file_end', { transfer, error }) },
+      () => s.uploads.delete(transfer),
+    );
+    s.uploads.set(transfer, writer);
+    if (size === 0) setImmediate(() => writer.complete());
+    return {};
+  },
+
+  async put_image_description(s, p) {
+    const id = checkDigest(p.id, "'id'");
+    const layers = checkLayers(p.layers);
+    const name = str(p, 'name');
+    if (p.config !== undefined && p.config !== null) {
+      if (!(p.config instanceof Uint8Array) || p.config.length > 4 * 1024 * 1024) throw new BadRequest("'config' must be the image's config JSON as bytes (at most 4 MiB)");
+      s.ctx.images.putConfig(id, p.config, layers);
+    }
+    s.ctx.images.putDescription(s.user, { name, id, layers });
     return {};
   },
 
@@ -421,10 +458,13 @@ export const messageHandlers: MessageHandlers = {
   process_stdin: (s, p, bulk) => ownProcess(s, str(p, 'process')).write(bulk),
   process_stdin_end: (s, p) => ownProcess(s, str(p, 'process')).endStdin(),
   process_resize: (s, p) => void ownProcess(s, str(p, 'process')).resize(int(p, 'cols', 1, 10_000), int(p, 'rows', 1, 10_000)).catch(() => undefined),
-  file_data: (s, p, bulk) => ownTransfer(s, str(p, 'transfer'), FileWriter)?.data(bulk),
+  file_data: (s, p, bulk) => {
+    const id = str(p, 'transfer');
+    (s.uploads.get(id) ?? ownTransfer(s, id, FileWriter))?.data(bulk);
+  },
   file_ack: (s, p) => ownTransfer(s, str(p, 'transfer'), FileReader)?.grant(int(p, 'bytes', 1)),
   file_cancel: (s, p) => {
     const id = str(p, 'transfer');
-    (ownTransfer(s, id, FileReader) ?? ownTransfer(s, id, FileWriter))?.cancel();
+    (s.uploads.get(id) ?? ownTransfer(s, id, FileReader) ?? ownTransfer(s, id, FileWriter))?.cancel();
   },
 };

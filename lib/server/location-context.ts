@@ -8,6 +8,7 @@ import type { AuthorizedUsers } from './authorized-users';
 import type { ExternalRegistry } from './external-registry';
 import type { WebSites } from './web-sites';
 import type { EndpointInfo } from '../protocol';
+import type { LayerCache } from './layer-cache';
 
 export interface LocationContext {
   readonly name: string;
@@ -33,6 +34,8 @@ export interface LocationContext {
   readonly sites: WebSites;
   /** The domains the front door serves, with its ports, as offered to sessions. */
   endpoints(): EndpointInfo[];
+  /** Image layers (shared) and descriptions (per user) uploaded by clients. */
+  readonly images: LayerCache;
 }
 
 export const LABEL = {

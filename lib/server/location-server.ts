@@ -20,6 +20,14 @@ import type { EndpointInfo, NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
 import { WebSites } from './web-sites';
 import { FrontDoor } from './front-door';
+import { LayerCache } from './layer-cache';
+import { join } from 'node:path';
+import { accountsDir } from '../client/accounts';
+
+/** The default cache directory of the location called `name`. */
+export function defaultCacheDir(name: string): string {
+  return join(accountsDir(), 'location-cache', name.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
 
 export interface LocationServerOptions {
   /** The location's name, carried in labels; default 'local'. */
@@ -51,6 +59,11 @@ export interface LocationServerOptions {
   httpPort?: number;
   /** The front door's HTTPS port; default 0 (any free one). */
   httpsPort?: number;
+  /**
+   * Where uploaded image layers and descriptions are kept (across restarts); default
+   * `$TFNZ_HOME/location-cache/<name>` (~/.tfnz/...). Made on first upload.
+   */
+  cacheDir?: string;
 }
 
 /** Largest frame a client may send; bulk data travels in much smaller chunks. */
@@ -122,6 +135,7 @@ export class LocationServer {
       graceMs: opts.sessionGraceMs ?? 120_000,
       externals: new ExternalRegistry(channels),
       users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
+      images: new LayerCache(opts.cacheDir ?? defaultCacheDir(name)),
     };
     // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
     const live = new Set<string>();
@@ -147,6 +161,11 @@ export class LocationServer {
   /** Where the front door listens, and the domains it serves. */
   get endpoints(): EndpointInfo[] {
     return this.ctx.endpoints();
+  }
+
+  /** The image cache: its directory, and how many layer bytes uploads stored since start. */
+  get images(): LayerCache {
+    return this.ctx.images;
   }
 
   get sessionCount(): number {

@@ -17,6 +17,7 @@ import { asObject } from '../protocol/validate';
 import type { ManagedContainer } from './managed-container';
 import { TunnelRelay } from './tunnel-relay';
 import { commandHandlers, messageHandlers } from './handlers';
+import type { FileWriter } from './file-transfer';
 import type { LocationContext } from './location-context';
 
 /** Bytes queued on the socket above which producers (stdout, tunnels) pause. */
@@ -39,6 +40,8 @@ export class Session {
   opened = false;
   readonly containers = new Map<string, ManagedContainer>();
   readonly tunnels: TunnelRelay;
+  /** Layer uploads in progress (upload_layer), by transfer id; a cut one is discarded when the session ends. */
+  readonly uploads = new Map<string, FileWriter>();
   private seq = 0;
   private congested = false;
   private ending?: Promise<void>;
@@ -158,6 +161,7 @@ export class Session {
     this.leaveUserChannel?.();
     this.tunnels.closeAll();
     for (const cluster of this.ctx.sites.clustersOf(this.id)) this.ctx.sites.unpublish(cluster);
+    for (const upload of [...this.uploads.values()]) upload.cancel();
     await Promise.all([...this.containers.values()].map((c) => c.destroy().catch(() => undefined)));
     for (const id of this.containers.keys()) this.ctx.containers.delete(id);
     this.containers.clear();

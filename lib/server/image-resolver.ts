@@ -1,0 +1,68 @@
+/**
+ * Which image a spawn runs on its node, for (user, name, and the id the client's engine has, if any):
+ *
+ * - with an id: the node's image of that name when it is that id, else the node's image with that
+ *   id, else the user's cached image with that id (loaded into the node); else ImageNotFound, and
+ *   the SDK uploads the image and spawns again;
+ * - without: the user's cached image of that name (loaded into the node when it lacks it), else
+ *   the node's image of that name; else ImageNotFound naming the image.
+ *
+ * So a node that already has the image (the embedded location's node is the user's own engine)
+ * needs no upload, and a name never reaches another user's cached image.
+ */
+import { ImageNotFound } from '../protocol';
+import type { Engine } from '../engines/engine';
+import type { ImageDescription, LayerCache } from './layer-cache';
+
+/** Loads in progress, per engine and image id, so spawns of one image share one load. */
+const loading = new WeakMap<Engine, Map<string, Promise<void>>>();
+
+export async function resolveImage(cache: LayerCache, engine: Engine, user: string, name: string, imageId?: string): Promise<string> {
+  if (imageId) {
+    const named = await engine.imageId(name);
+    if (named === imageId) return name;
+    if (await engine.imageId(imageId)) return imageId;
+    const cached = cache.descriptionById(user, imageId);
+    if (cached) return load(cache, engine, cached);
+    throw new ImageNotFound(`image '${name}' (${imageId.slice(0, 19)}…) is neither on the node nor in the location's cache; upload it with loc.ensureImageUploaded('${name}') (the SDK does this when it spawns)`);
+  }
+  const cached = cache.description(user, name);
+  if (cached) return load(cache, engine, cached);
+  if (await engine.imageId(name)) return name;
+  throw new ImageNotFound(`image '${name}' is in neither your local Docker Engine nor the location's cache; build or load it into your local engine (docker build -t ${name} . or docker load) and spawn again`);
+}
+
+/** The cached image on the node (loaded unless there already), by id. */
+async function load(cache: LayerCache, engine: Engine, d: ImageDescription): Promise<string> {
+  if (await engine.imageId(d.id)) return d.id;
+  let perEngine = loading.get(engine);
+  if (!perEngine) loading.set(engine, (perEngine = new Map()));
+  let pending = perEngine.get(d.id);
+  if (!pending) {
+    pending = loadMissing(cache, engine, d).finally(() => perEngine.delete(d.id));
+    perEngine.set(d.id, pending);
+  }
+  await pending;
+  if (!(await engine.imageId(d.id))) throw new ImageNotFound(`node engine ${engine.address} did not keep image '${d.name}' after loading it`);
+  return d.id;
+}
+
+/**
+ * Send the node only the layers it lacks: the bottom of the stack that one of its images already
+ * has is left out of the archive. Should the engine want those files after all, load everything.
+ */
+async function loadMissing(cache: LayerCache, engine: Engine, d: ImageDescription): Promise<void> {
+  const stacks = await engine.imageLayerStacks().catch(() => []);
+  let skip = 0;
+  for (const stack of stacks) {
+    let k = 0;
+    while (k < stack.length && k < d.layers.length && stack[k] === d.layers[k]) k++;
+    skip = Math.max(skip, k);
+  }
+  if (skip === 0) return engine.loadImage(cache.archive(d));
+  try {
+    await engine.loadImage(cache.archive(d, skip));
+  } catch {
+    await engine.loadImage(cache.archive(d));
+  }
+}

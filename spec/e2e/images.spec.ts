@@ -1,0 +1,352 @@
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { filter, firstValueFrom, lastValueFrom, take, toArray, type Observable } from 'rxjs';
+import { nanoid } from 'nanoid';
+import Docker from 'dockerode';
+import {
+  DockerEngine, ImageNotFound, Location, LocationServer, lines, type UploadProgress, type Container,
+} from '../../lib/index';
+import { encodeFrame, type ReplyFrame } from '../../lib/protocol';
+import { ensureAccount } from '../../lib/client/accounts';
+import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
+import { docker } from '../support/docker';
+import { rawClient } from '../support/raw-client';
+import { eventually } from '../support/docker';
+import { FaultProxy } from '../support/fault-proxy';
+
+const run = promisify(execFile);
+
+/**
+ * Images end to end: the client's engine is the default dockerd; the location's only node is an
+ * extra dockerd (scripts/start-node-engine.sh) that has busybox but none of the images built here,
+ * so whatever runs there came through the location's layer cache.
+ */
+describe('images: layer cache, uploads of what is missing, per-user descriptions', function () {
+  this.timeout(240_000);
+  let ENGINES: number[] = [];
+  let node: Docker;
+  const name = `spec-${nanoid(8)}`;
+  const tag = nanoid(8).toLowerCase().replace(/[^a-z0-9]/g, 'x');
+  const imageA = `tfnz-spec-a-${tag}`;
+  const imageB = `tfnz-spec-b-${tag}`;
+  const imageC = `tfnz-spec-c-${tag}`;
+  const imageD = `tfnz-spec-d-${tag}`;
+  const imageE = `tfnz-spec-e-${tag}`;
+  const imageF = `tfnz-spec-f-${tag}`;
+  const markers: Record<string, string> = {};
+  const homes: string[] = [];
+  let cacheDir: string;
+  let server: LocationServer;
+  let loc: Location;
+
+  /** An image on the client's engine: busybox plus one layer of `mib` MiB of random bytes and a marker file. */
+  async function build(image: string, mib: number): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), 'tfnz-image-'));
+    try {
+      markers[image] = `marker ${image} ${nanoid()}`;
+      writeFileSync(join(dir, 'marker.txt'), markers[image]);
+      writeFileSync(join(dir, 'random.bin'), randomBytes(mib * 2 ** 20));
+      writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY marker.txt random.bin /\n');
+      await run('docker', ['build', '-q', '-t', image, dir], { timeout: 120_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const localImage = (image: string) => docker.getImage(image).inspect();
+  const stored = () => server.images.bytesStored;
+
+  /** Connect as a user of our own: a fresh TFNZ_HOME holding an account for this location. */
+  async function connectAs(user: string, opts: Parameters<typeof Location.connect>[0] = {}): Promise<Location> {
+    const saved = process.env.TFNZ_HOME;
+    const home = mkdtempSync(join(tmpdir(), `tfnz-${user}-`));
+    homes.push(home);
+    process.env.TFNZ_HOME = home;
+    try {
+      ensureAccount(server.url);
+      return await Location.connect({ location: server.url, quiet: true, ...opts });
+    } finally {
+      if (saved === undefined) delete process.env.TFNZ_HOME;
+      else process.env.TFNZ_HOME = saved;
+    }
+  }
+
+  async function output(ctr: Container): Promise<string> {
+    const text = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
+    await ctr.ready();
+    return (await text).join('\n');
+  }
+
+  before(async function () {
+    this.timeout(300_000);
+    ENGINES = claimEngineNumbers(1);
+    await startNodeEngine(ENGINES[0]);
+    node = new Docker({ socketPath: `/run/tfnz/node${ENGINES[0]}.sock` });
+    await build(imageA, 8);
+    await build(imageB, 1);
+    await build(imageC, 2);
+    await build(imageD, 1);
+    await build(imageE, 24);
+    await build(imageF, 1);
+    cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
+    server = await LocationServer.start({ name, port: 0, engines: [new DockerEngine(nodeEngineAddress(ENGINES[0]))], cacheDir, sessionGraceMs: 2000 });
+    loc = await Location.connect({ location: server.url, quiet: true });
+  });
+
+  after(async function () {
+    this.timeout(300_000);
+    await loc?.disconnect();
+    await server?.close();
+    for (const n of ENGINES) await stopNodeEngine(n);
+    releaseEngineNumbers(ENGINES);
+    for (const image of [imageA, imageB, imageC, imageD, imageE, imageF]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    for (const dir of [cacheDir, ...homes]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('spawns an image only the client has: uploads it once, then never again', async () => {
+    const a = await localImage(imageA);
+    expect(await node.getImage(imageA).inspect().catch(() => undefined), 'the node lacks it').to.equal(undefined);
+    const progress: UploadProgress[] = [];
+    const sub = loc.uploads$.subscribe((p) => progress.push(p));
+    const before = stored();
+    expect(await output(loc.node().spawnContainer(imageA, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageA]);
+    const first = stored() - before;
+    // Everything: busybox's layer (not yet in the cache) and the new one, as uncompressed tars.
+    expect(first).to.be.within(a.Size, a.Size * 1.05 + 2 ** 20);
+    expect(progress.at(-1)).to.include({ image: imageA, phase: 'done', bytesDone: first, bytesTotal: first, layersDone: 2, layersTotal: 2 });
+    // The node got the image from the cache, untagged: the user's name never shows there.
+    const onNode = await node.getImage(a.Id).inspect();
+    expect(onNode.RepoTags ?? []).to.deep.equal([]);
+
+    const again = stored();
+    expect(await output(loc.node().spawnContainer(imageA, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageA]);
+    expect(stored() - again, 'second spawn uploads nothing').to.equal(0);
+    sub.unsubscribe();
+    console.log(`      image A (${(a.Size / 2 ** 20).toFixed(1)} MiB): first spawn uploaded ${first} bytes, second 0`);
+  });
+
+  it('uploads only the new layer of a second image on the same base', async () => {
+    const b = await localImage(imageB);
+    const [base, top] = b.RootFS.Layers!;
+    expect(base, 'same base as A').to.equal((await localImage(imageA)).RootFS.Layers![0]);
+    const before = stored();
+    const layersBefore = server.images.layersStored;
+    expect(await output(loc.node().spawnContainer(imageB, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageB]);
+    const sent = stored() - before;
+    expect(server.images.layersStored - layersBefore, 'one layer').to.equal(1);
+    expect(server.images.hasLayer(top)).to.equal(true);
+    expect(sent).to.be.within(2 ** 20, 2 ** 20 + 64 * 1024); // the 1 MiB file, the marker, tar headers
+    console.log(`      image B: uploaded ${sent} bytes (only its own layer)`);
+  });
+
+  it('ensureImageUploaded reports progress, returns the layer digests, and sends nothing the second time', async () => {
+    const c = await localImage(imageC);
+    const progress: UploadProgress[] = [];
+    const layers = await loc.ensureImageUploaded(imageC, { progress$: { next: (p) => progress.push(p) } });
+    expect(layers).to.deep.equal(c.RootFS.Layers);
+    expect(progress[0].phase).to.equal('exporting');
+    const last = progress.at(-1)!;
+    expect(last).to.include({ phase: 'done', layersDone: 1, layersTotal: 1 });
+    expect(last.bytesDone).to.equal(last.bytesTotal).and.to.be.greaterThan(2 * 2 ** 20);
+    const done = progress.filter((p) => p.phase === 'uploading').map((p) => p.bytesDone);
+    expect(done, 'bytes only grow').to.deep.equal([...done].sort((x, y) => x - y));
+    // The Observable form: nothing missing, so straight to done.
+    const second = await lastValueFrom(loc.uploadImage$(imageC).pipe(toArray()));
+    expect(second.map((p) => p.phase)).to.deep.equal(['done']);
+    expect(second[0]).to.include({ bytesTotal: 0, layersTotal: 0 });
+  });
+
+  it('a second user uploads nothing, and sees no other user\'s image by name', async () => {
+    const bob = await connectAs('bob');
+    try {
+      expect(bob.state.user).to.not.equal(loc.state.user);
+      const before = stored();
+      // Bob has the image locally too: the node already holds that id, so it runs with no upload.
+      expect(await output(bob.node().spawnContainer(imageA, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageA]);
+      await bob.ensureImageUploaded(imageA);
+      expect(stored() - before, 'bob uploaded nothing').to.equal(0);
+    } finally {
+      await bob.disconnect();
+    }
+    // Mallory has no local engine copy (a raw client sends no image id): by name she finds nothing,
+    // although the layers are cached and the node holds the image.
+    const mallory = await rawClient(server.url);
+    try {
+      await mallory.request('open_session', { client: 'spec', user: 'mallory' });
+      const offer = await mallory.next((f) => f.kind === 'event' && f.event === 'resource_offer');
+      const nodeId = (offer as { params: { nodes: { id: string }[] } }).params.nodes[0].id;
+      for (const image of [imageA, imageB]) {
+        const reply = await mallory.request('spawn_container', { container: nanoid(), node: nodeId, image });
+        expect(reply.error?.code).to.equal('IMAGE_NOT_FOUND');
+        expect(reply.error?.message).to.include(image);
+      }
+    } finally {
+      mallory.ws.close();
+    }
+    // The SDK without a local engine: this user's own description is found by name.
+    const remote = await Location.connect({ location: server.url, quiet: true, localEngine: false });
+    try {
+      expect(await output(remote.node().spawnContainer(imageB, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageB]);
+      const err = await remote.ensureImageUploaded(imageB).catch((e: Error) => e);
+      expect(err).to.be.instanceOf(ImageNotFound);
+    } finally {
+      await remote.disconnect();
+    }
+  });
+
+  it('examples/upload-image.ts uploads with a progress bar and runs the image', async () => {
+    const example = ['--import', 'tsx', 'examples/upload-image.ts', imageD, 'cat', '/marker.txt'];
+    const { stdout, stderr } = await run(process.execPath, example, { timeout: 60_000, env: { ...process.env, TFNZ_LOCATION: server.url } });
+    expect(stdout.trim()).to.equal(markers[imageD]);
+    expect(stderr).to.match(new RegExp(`${imageD}: 1 layer\\(s\\) uploaded, \\d+ bytes`));
+  });
+
+  it('tfnz upload shows what it sent', async () => {
+    const cli = ['--import', 'tsx', 'lib/cli/main.ts', 'upload', imageC, '--location', server.url];
+    const { stdout, stderr } = await run(process.execPath, cli, { timeout: 60_000 });
+    expect(stdout.trim()).to.equal(`${imageC} 2 layer(s)`);
+    expect(stderr).to.include(`${imageC}: already at the location`);
+  });
+
+  it('tfnz run uploads what the node lacks, saying so, and runs it', async () => {
+    const cli = ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--location', server.url, imageF, 'cat', '/marker.txt'];
+    const first = await run(process.execPath, cli, { timeout: 60_000 });
+    expect(first.stdout).to.equal(markers[imageF]);
+    expect(first.stderr).to.match(new RegExp(`${imageF}: 1 layer\\(s\\), 1\\.0 MiB uploaded`));
+    const again = await run(process.execPath, [...cli.slice(0, 4), '-q', ...cli.slice(4)], { timeout: 60_000 });
+    expect(again.stdout).to.equal(markers[imageF]);
+    expect(again.stderr, 'nothing to upload, nothing said').to.equal('');
+  });
+
+  it('an image in neither the local engine nor the cache is ImageNotFound naming it', async () => {
+    const missing = `tfnz-no-such-image-${tag}`;
+    const ctr = loc.node().spawnContainer(missing);
+    const err = await ctr.ready().catch((e: Error) => e);
+    expect(err).to.be.instanceOf(ImageNotFound);
+    expect((err as Error).message).to.include(missing);
+    const upload = await loc.ensureImageUploaded(missing).catch((e: Error) => e);
+    expect(upload).to.be.instanceOf(ImageNotFound);
+    expect((upload as Error).message).to.include(missing);
+  });
+
+  it('rejects a corrupt or cut upload and never uses it; the location carries on', async () => {
+    const bytes = randomBytes(3 * 2 ** 20);
+    const layer = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const eve = await rawClient(server.url);
+    const parts = () => readdirSync(join(cacheDir, 'layers')).filter((f) => f.endsWith('.part'));
+    try {
+      await eve.request('open_session', { client: 'spec', user: 'eve' });
+      const id = `sha256:${'0'.repeat(64)}`;
+      const asked = (await eve.request('image_layers_missing', { id, layers: [layer] })) as ReplyFrame;
+      expect(asked.result).to.deep.equal({ missing: [layer], configMissing: true });
+      // Wrong bytes of the right size.
+      const transfer = nanoid();
+      expect((await eve.request('upload_layer', { transfer, layer, size: bytes.length })).error).to.equal(undefined);
+      const wrong = Buffer.from(bytes);
+      wrong[12345] ^= 1;
+      for (let at = 0; at < wrong.length; at += 2 ** 20) {
+        eve.send(encodeFrame({ kind: 'request', id: 0, command: 'file_data', params: { transfer }, bulk: wrong.subarray(at, at + 2 ** 20) }));
+      }
+      const end = (await eve.next((f) => f.kind === 'event' && f.event === 'file_end' && (f.params as { transfer: string }).transfer === transfer)) as {
+        params: { error?: { code: string; message: string } };
+      };
+      expect(end.params.error?.code).to.equal('LAYER_CORRUPT');
+      expect(server.images.hasLayer(layer)).to.equal(false);
+      expect(parts()).to.deep.equal([]);
+      // A description cannot name a layer the cache does not hold.
+      const described = await eve.request('put_image_description', { name: 'evil', id, layers: [layer], config: Buffer.from('{}') });
+      expect(described.error?.code).to.equal('BAD_REQUEST');
+      // A cut: half the bytes, then the connection goes; the partial file goes with the session.
+      const cut = nanoid();
+      await eve.request('upload_layer', { transfer: cut, layer, size: bytes.length });
+      eve.send(encodeFrame({ kind: 'request', id: 0, command: 'file_data', params: { transfer: cut }, bulk: bytes.subarray(0, 2 ** 20) }));
+      await eve.next((f) => f.kind === 'event' && f.event === 'file_ack' && (f.params as { transfer: string }).transfer === cut);
+      expect(parts()).to.have.length(1);
+    } finally {
+      eve.ws.close();
+    }
+    await eventually(async () => expect(parts()).to.deep.equal([]), 20_000);
+    expect(server.images.hasLayer(layer)).to.equal(false);
+    // And the location still serves everyone.
+    expect(await output(loc.node().spawnContainer(imageA, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageA]);
+  });
+
+  it('carries an upload across a network cut: the session resumes and the layer arrives once', async () => {
+    const proxy = await FaultProxy.start(server.port);
+    const cut = await Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true });
+    try {
+      const link$ = (cut as unknown as { connection: { link$: Observable<string> } }).connection.link$;
+      const links = lastValueFrom(link$.pipe(take(2), toArray()));
+      void firstValueFrom(link$.pipe(filter((l) => l === 'lost'))).then(() => proxy.restore());
+      const before = stored();
+      const layersBefore = server.images.layersStored;
+      let cutAt = 0;
+      await cut.ensureImageUploaded(imageE, {
+        progress$: {
+          next: (p) => {
+            if (cutAt === 0 && p.phase === 'uploading' && p.bytesDone > 0) {
+              cutAt = p.bytesDone;
+              proxy.cut();
+            }
+          },
+        },
+      });
+      expect(await links).to.deep.equal(['lost', 'resumed']);
+      expect(cutAt, 'cut in the middle of the layer').to.be.greaterThan(0).and.lessThan(24 * 2 ** 20);
+      expect(server.images.layersStored - layersBefore).to.equal(1);
+      expect(stored() - before).to.be.within(24 * 2 ** 20, 24 * 2 ** 20 + 64 * 1024);
+      expect(await output(cut.node().spawnContainer(imageE, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageE]);
+    } finally {
+      await cut.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('keeps the cache across a location restart', async () => {
+    await loc.disconnect();
+    await server.close();
+    // The node forgets the image: only the cache can bring it back.
+    const a = await localImage(imageA);
+    await node.getImage(a.Id).remove({ force: true });
+    server = await LocationServer.start({ name, port: 0, engines: [new DockerEngine(nodeEngineAddress(ENGINES[0]))], cacheDir, sessionGraceMs: 2000 });
+    loc = await Location.connect({ location: server.url, quiet: true });
+    const remote = await Location.connect({ location: server.url, quiet: true, localEngine: false });
+    try {
+      expect(await output(remote.node().spawnContainer(imageA, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageA]);
+      expect(await output(loc.node().spawnContainer(imageC, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageC]);
+      expect(stored(), 'nothing uploaded after the restart').to.equal(0);
+    } finally {
+      await remote.disconnect();
+    }
+  });
+
+  it('prunes unused layers, then everything, while a container from the cache keeps running', async () => {
+    const ctr = loc.node().spawnContainer(imageA, { command: ['sleep', '600'] });
+    await ctr.ready();
+    // An orphan layer: uploaded, but no description uses it.
+    const bytes = randomBytes(2 ** 20);
+    const layer = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const sink = server.images.layerSink(layer, bytes.length);
+    await sink.write(bytes);
+    await sink.finish();
+    // The command, on the cache of a running location.
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'location', 'prune', '--cache-dir', cacheDir], { timeout: 60_000 });
+    expect(stdout).to.match(/removed 0 description\(s\), 1 layer\(s\)/);
+    expect(server.images.hasLayer(layer)).to.equal(false);
+    expect(server.images.hasLayer((await localImage(imageA)).RootFS.Layers![1])).to.equal(true);
+
+    const everything = server.images.prune(true);
+    expect(everything.descriptions).to.be.at.least(3);
+    expect(readdirSync(join(cacheDir, 'layers'))).to.deep.equal([]);
+    expect(ctr.status).to.equal('running');
+    expect((await ctr.runProcess('cat /marker.txt')).stdout.toString()).to.equal(markers[imageA]);
+    // Without the cache the local engine's copy is uploaded again when a node lacks it.
+    expect(await firstValueFrom(ctr.status$)).to.equal('running');
+    await loc.node().destroyContainer(ctr);
+  });
+});
