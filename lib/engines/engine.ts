@@ -89,7 +89,8 @@ export interface FileSink {
   write(chunk: Uint8Array): Promise<void>;
   /** Resolves once the file is in place; rejects if the engine refused it. */
   finish(): Promise<void>;
-  abort(): void;
+  /** Give up: what was written goes. May resolve once it is gone (callers need not wait). */
+  abort(): void | Promise<void>;
 }
 
 export interface EngineDescription {

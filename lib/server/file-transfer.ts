@@ -141,7 +141,7 @@ export class FileWriter implements Transfer {
   cancel(error?: ErrorBody): void {
     if (this.done) return;
     this.done = true;
-    this.sink.abort();
+    void this.sink.abort();
     if (error) this.send.end(error);
     this.onDone();
   }
@@ -156,7 +156,7 @@ export class FileWriter implements Transfer {
   private fail(err: unknown): void {
     if (this.done) return;
     this.done = true;
-    this.sink.abort();
+    void this.sink.abort();
     this.send.end(errorToWire(err));
     this.onDone();
   }

@@ -126,12 +126,11 @@ export class LayerCache {
         this.bytesStored += size;
         this.layersStored++;
       },
-      abort: () => {
-        void (handle ?? Promise.resolve(undefined))
+      abort: () =>
+        (handle ?? Promise.resolve(undefined))
           .then((fh) => fh?.close())
           .catch(() => undefined)
-          .finally(() => rmSync(partial, { force: true }));
-      },
+          .finally(() => rmSync(partial, { force: true })),
     };
   }
 
