@@ -220,6 +220,40 @@ describe('web endpoints: front door, clusters, load balancing, TLS (real locatio
     await echo.node.destroyContainer(echo);
   });
 
+  it('carries a request body to the container whole', async () => {
+    const echo = loc.node().spawnContainer('busybox', {
+      command: ['sh', '-c', 'while true; do printf "HTTP/1.0 200 OK\\r\\n\\r\\nstored\\n" | nc -l -p 80; done'],
+    });
+    await echo.waitTcp(80);
+    const fqdn = name('post');
+    await loc.endpointFor(fqdn).publish(new Cluster({ containers: [echo] }), fqdn);
+    const body = `${'x'.repeat(100_000)}END`;
+    const received = new Promise<string>((resolve) => {
+      let text = '';
+      const sub = echo.stdout$.subscribe((chunk) => {
+        text += chunk.data.toString();
+        if (text.includes('END')) {
+          sub.unsubscribe();
+          resolve(text);
+        }
+      });
+    });
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/upload', headers: { host: fqdn, 'content-type': 'text/plain' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(answer.trim()).to.equal('stored');
+    const seen = await received;
+    expect(seen).to.match(/^POST \/upload HTTP\/1.1\r$/m);
+    expect(seen.slice(seen.indexOf('\r\n\r\n') + 4)).to.equal(body);
+    await echo.node.destroyContainer(echo);
+  });
+
   it('routes by name only, and says so for addresses and unknown names', async () => {
     const byIp = await get(port, '127.0.0.1');
     expect(byIp.status).to.equal(421);
