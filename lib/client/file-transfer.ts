@@ -14,7 +14,7 @@ import type { SessionContext } from './session-context';
 type TransferEvent = EventOf<'file_data' | 'file_ack' | 'file_end'>;
 
 /** A transfer's events (fetch, put, layer upload), subscribed before its request is sent so none is missed. */
-export function watch(ctx: SessionContext, transfer: string, onEvent: (e: TransferEvent) => void, onClosed: () => void): Subscription {
+function watch(ctx: SessionContext, transfer: string, onEvent: (e: TransferEvent) => void, onClosed: () => void): Subscription {
   return ctx.connection.events$
     .pipe(filter((e): e is TransferEvent =>
       (e.event === 'file_data' || e.event === 'file_ack' || e.event === 'file_end') && e.params.transfer === transfer))
@@ -63,7 +63,34 @@ export async function fetchFile(ctx: SessionContext, container: string, path: st
 
 export async function putFile(ctx: SessionContext, container: string, path: string, data: Uint8Array): Promise<void> {
   const transfer = nanoid();
+  await sendTransfer(ctx, {
+    transfer,
+    what: `putting '${path}'`,
+    open: () => ctx.connection.request('put_file', { container, path, transfer, size: data.length }),
+    chunks: slices(data),
+  });
+}
+
+export interface OutgoingTransfer {
+  transfer: string;
+  /** For the error when the connection closes: "putting '/etc/motd'". */
+  what: string;
+  /** The request that announces the transfer; data follows its reply. */
+  open(): Promise<unknown>;
+  chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+  /** Bytes the receiver has taken so far, as its acknowledgements arrive. */
+  onAcked?(bytes: number): void;
+}
+
+/**
+ * Send a transfer's chunks as `file_data`, never more than FILE_WINDOW_BYTES ahead of the
+ * receiver's `file_ack`s; resolves on its `file_end` (rejects with the error it carries). A failure
+ * on our side cancels the transfer at the receiver. Used by put and by image layer uploads.
+ */
+export async function sendTransfer(ctx: SessionContext, t: OutgoingTransfer): Promise<void> {
+  const { transfer } = t;
   let inFlight = 0;
+  let acked = 0;
   let failure: Error | undefined;
   let finished = false;
   let wake: (() => void) | undefined;
@@ -73,28 +100,27 @@ export async function putFile(ctx: SessionContext, container: string, path: stri
     w?.();
   };
   const sub = watch(ctx, transfer, (e) => {
-    if (e.event === 'file_ack') inFlight -= e.params.bytes;
-    else if (e.event === 'file_end') {
+    if (e.event === 'file_ack') {
+      inFlight -= e.params.bytes;
+      acked += e.params.bytes;
+      t.onAcked?.(acked);
+    } else if (e.event === 'file_end') {
       finished = true;
       if (e.params.error) failure = errorFromWire(e.params.error);
     }
     poke();
   }, () => {
-    failure ??= new ConnectionLost(`the connection closed while putting '${path}'`);
+    failure ??= new ConnectionLost(`the connection closed while ${t.what}`);
     poke();
   });
   const waitForEvent = () => new Promise<void>((resolve) => (wake = resolve));
   try {
-    await ctx.connection.request('put_file', { container, path, transfer, size: data.length });
-    for (let at = 0; at < data.length && !failure && !finished; ) {
-      const piece = data.subarray(at, at + FILE_CHUNK_BYTES);
-      if (inFlight + piece.length > FILE_WINDOW_BYTES) {
-        await waitForEvent();
-        continue;
-      }
-      ctx.connection.send('file_data', { transfer }, piece);
-      inFlight += piece.length;
-      at += piece.length;
+    await t.open();
+    for await (const chunk of t.chunks) {
+      while (inFlight + chunk.length > FILE_WINDOW_BYTES && !failure && !finished) await waitForEvent();
+      if (failure || finished) break;
+      ctx.connection.send('file_data', { transfer }, chunk);
+      inFlight += chunk.length;
     }
     while (!finished && !failure) await waitForEvent();
     if (failure) throw failure;
@@ -104,4 +130,9 @@ export async function putFile(ctx: SessionContext, container: string, path: stri
   } finally {
     sub.unsubscribe();
   }
+}
+
+/** Views of `data` of at most FILE_CHUNK_BYTES each (no copies). */
+function* slices(data: Uint8Array): Iterable<Uint8Array> {
+  for (let at = 0; at < data.length; at += FILE_CHUNK_BYTES) yield data.subarray(at, at + FILE_CHUNK_BYTES);
 }

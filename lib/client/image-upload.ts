@@ -15,11 +15,11 @@ import { Transform } from 'node:stream';
 import tar from 'tar-stream';
 import { nanoid } from 'nanoid';
 import {
-  ConnectionLost, EngineError, FILE_CHUNK_BYTES, FILE_WINDOW_BYTES, ImageNotFound, errorFromWire,
+  EngineError, FILE_CHUNK_BYTES, ImageNotFound,
 } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { LocalEngine, LocalImage } from './local-engine';
-import { watch } from './file-transfer';
+import { sendTransfer } from './file-transfer';
 
 /** Where an upload is: exporting from the local engine, sending layers, or done. */
 export interface UploadProgress {
@@ -143,50 +143,16 @@ async function exportLayers(
 /** Send one spooled layer under the credit window; resolves once the location verified and kept it. */
 async function sendLayer(ctx: SessionContext, layer: Spooled, onAcked: (bytes: number) => void): Promise<void> {
   const transfer = nanoid();
-  let inFlight = 0;
-  let acked = 0;
-  let failure: Error | undefined;
-  let finished = false;
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const sub = watch(ctx, transfer, (e) => {
-    if (e.event === 'file_ack') {
-      inFlight -= e.params.bytes;
-      acked += e.params.bytes;
-      onAcked(acked);
-    } else if (e.event === 'file_end') {
-      finished = true;
-      if (e.params.error) failure = errorFromWire(e.params.error);
-    }
-    poke();
-  }, () => {
-    failure ??= new ConnectionLost(`the connection closed while uploading layer ${layer.layer.slice(0, 19)}…`);
-    poke();
-  });
-  const waitForEvent = () => new Promise<void>((resolve) => (wake = resolve));
+  const file = createReadStream(layer.path, { highWaterMark: FILE_CHUNK_BYTES });
   try {
-    await ctx.connection.request('upload_layer', { transfer, layer: layer.layer, size: layer.size });
-    const file = createReadStream(layer.path, { highWaterMark: FILE_CHUNK_BYTES });
-    try {
-      for await (const chunk of file as AsyncIterable<Buffer>) {
-        while (inFlight + chunk.length > FILE_WINDOW_BYTES && !failure && !finished) await waitForEvent();
-        if (failure || finished) break;
-        ctx.connection.send('file_data', { transfer }, chunk);
-        inFlight += chunk.length;
-      }
-    } finally {
-      file.destroy();
-    }
-    while (!finished && !failure) await waitForEvent();
-    if (failure) throw failure;
-  } catch (err) {
-    if (!finished) ctx.connection.send('file_cancel', { transfer });
-    throw err;
+    await sendTransfer(ctx, {
+      transfer,
+      what: `uploading layer ${layer.layer.slice(0, 19)}…`,
+      open: () => ctx.connection.request('upload_layer', { transfer, layer: layer.layer, size: layer.size }),
+      chunks: file as AsyncIterable<Buffer>,
+      onAcked,
+    });
   } finally {
-    sub.unsubscribe();
+    file.destroy();
   }
 }
