@@ -35,6 +35,29 @@ function get(port: number, host: string, agent: http.Agent | false = false): Pro
   });
 }
 
+/** busybox nc on port 80: prints each request it receives, answers it with `answer`. */
+async function echoServer(node: Node, answer: string): Promise<Container> {
+  const echo = node.spawnContainer('busybox', {
+    command: ['sh', '-c', `while true; do printf "HTTP/1.0 200 OK\\r\\n\\r\\n${answer}\\n" | nc -l -p 80; done`],
+  });
+  await echo.waitTcp(80);
+  return echo;
+}
+
+/** The container's output from now until it contains `marker`. */
+function outputUntil(c: Container, marker: string): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const sub = c.stdout$.subscribe((chunk) => {
+      text += chunk.data.toString();
+      if (text.includes(marker)) {
+        sub.unsubscribe();
+        resolve(text);
+      }
+    });
+  });
+}
+
 /** An nginx whose page says `page`. */
 function nginx(node: Node, page: string): Container {
   return node.spawnContainer('nginx', { preBootFiles: [['/var/www/html/index.html', `${page}\n`]] });
@@ -194,23 +217,10 @@ describe('web endpoints: front door, clusters, load balancing, TLS (real locatio
   });
 
   it('rewrites the Host header for the containers and says who asked (X-Forwarded-*)', async () => {
-    // busybox nc prints the request it received, and answers it.
-    const echo = loc.node().spawnContainer('busybox', {
-      command: ['sh', '-c', 'while true; do printf "HTTP/1.0 200 OK\\r\\n\\r\\nok\\n" | nc -l -p 80; done'],
-    });
-    await echo.waitTcp(80);
+    const echo = await echoServer(loc.node(), 'ok');
     const fqdn = name('rewrite');
     const cluster = new Cluster({ containers: [echo], rewrite: 'internal.example' });
-    const request = new Promise<string>((resolve) => {
-      let text = '';
-      const sub = echo.stdout$.subscribe((chunk) => {
-        text += chunk.data.toString();
-        if (text.includes('\r\n\r\n')) {
-          sub.unsubscribe();
-          resolve(text);
-        }
-      });
-    });
+    const request = outputUntil(echo, '\r\n\r\n');
     await loc.endpointFor(fqdn).publish(cluster, fqdn);
     expect((await get(port, fqdn)).body.trim()).to.equal('ok');
     const seen = await request;
@@ -221,23 +231,11 @@ describe('web endpoints: front door, clusters, load balancing, TLS (real locatio
   });
 
   it('carries a request body to the container whole', async () => {
-    const echo = loc.node().spawnContainer('busybox', {
-      command: ['sh', '-c', 'while true; do printf "HTTP/1.0 200 OK\\r\\n\\r\\nstored\\n" | nc -l -p 80; done'],
-    });
-    await echo.waitTcp(80);
+    const echo = await echoServer(loc.node(), 'stored');
     const fqdn = name('post');
     await loc.endpointFor(fqdn).publish(new Cluster({ containers: [echo] }), fqdn);
     const body = `${'x'.repeat(100_000)}END`;
-    const received = new Promise<string>((resolve) => {
-      let text = '';
-      const sub = echo.stdout$.subscribe((chunk) => {
-        text += chunk.data.toString();
-        if (text.includes('END')) {
-          sub.unsubscribe();
-          resolve(text);
-        }
-      });
-    });
+    const received = outputUntil(echo, 'END');
     const answer = await new Promise<string>((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/upload', headers: { host: fqdn, 'content-type': 'text/plain' } }, (res) => {
         let text = '';
