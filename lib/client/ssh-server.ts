@@ -63,13 +63,13 @@ export class SshServer {
     readonly bind: string,
     private readonly server: Server,
     private readonly log: Logger,
-  ) {}
-
-  /** The local port, also when it was chosen by the system. */
-  get port(): number {
-    const address = this.server.address();
-    return typeof address === 'object' && address ? address.port : 0;
+  ) {
+    const address = server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
   }
+
+  /** The local port, also when it was chosen by the system (and still after `stop()`). */
+  readonly port: number;
 
   get isStopped(): boolean {
     return this.stopping !== undefined;
