@@ -9,14 +9,16 @@
  * the port gets a root shell in the container.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
-import ssh2, { type Connection, type ServerChannel, type Session } from 'ssh2';
+import ssh2, { type Connection, type ServerChannel, type Session, type TcpipRequestInfo } from 'ssh2';
 import { PortInUse } from '../protocol';
 import { accountsDir } from './accounts';
 import type { Container } from './container';
 import type { Logger } from './log';
 import type { Process } from './process';
+import type { Tunnel } from './tunnel';
 import { serveSftp } from './sftp-server';
 
 // ssh2 is CommonJS: take its exports from the default import.
@@ -56,6 +58,8 @@ interface Pty {
 export class SshServer {
   readonly id = nanoid();
   private readonly clients = new Set<Connection>();
+  /** Tunnels that carry `ssh -L` / `-W` connections, one per container port, made on first use. */
+  private readonly forwards = new Map<number, Promise<Tunnel>>();
   private stopping?: Promise<void>;
 
   private constructor(
@@ -96,10 +100,13 @@ export class SshServer {
 
   /** Stop listening and end every connection (their processes are destroyed). Resolves once closed. */
   stop(): Promise<void> {
-    this.stopping ??= new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      for (const client of this.clients) client.end();
-    });
+    this.stopping ??= Promise.all([
+      new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        for (const client of this.clients) client.end();
+      }),
+      ...[...this.forwards.values()].map((t) => t.then((tunnel) => this.container.destroyTunnel(tunnel), () => undefined)),
+    ]).then(() => undefined);
     return this.stopping;
   }
 
@@ -109,6 +116,7 @@ export class SshServer {
     client.on('authentication', (ctx) => ctx.accept());
     client.on('ready', () => {
       client.on('session', (accept) => this.session(accept()));
+      client.on('tcpip', (accept, reject, info) => this.forward(accept, reject, info));
     });
     client.on('error', (err: Error) => this.log.debug(`ssh client: ${err.message}`));
     client.on('close', () => this.clients.delete(client));
@@ -130,6 +138,44 @@ export class SshServer {
     session.on('exec', (accept, _reject, info) => (process = this.run(accept(), info.command, pty)));
     session.on('shell', (accept) => (process = this.run(accept(), undefined, pty)));
     session.on('sftp', (accept) => serveSftp(accept(), this.container, this.log));
+  }
+
+  /**
+   * `ssh -L` and `ssh -W`: a connection to a port of the container, carried by a tunnel like
+   * `attachTunnel`'s (so through the location, to the container's private address). Only the
+   * container itself is a destination: localhost, 127.0.0.1, ::1 or its private address.
+   */
+  private forward(accept: () => ServerChannel, reject: () => void, info: TcpipRequestInfo): void {
+    const local = ['localhost', '127.0.0.1', '::1', this.container.privateIp].includes(info.destIP);
+    if (!local || this.isStopped) return reject();
+    const port = info.destPort;
+    let tunnel = this.forwards.get(port);
+    if (!tunnel) {
+      tunnel = this.container.attachTunnel(port);
+      this.forwards.set(port, tunnel);
+      tunnel.catch((err: Error) => {
+        this.forwards.delete(port);
+        this.log.info(`ssh forward to ${this.container.id}:${port}: ${err.message}`);
+      });
+    }
+    tunnel.then(
+      (t) => {
+        if (this.isStopped) return reject();
+        const socket = connect(t.localPort, '127.0.0.1');
+        const refused = () => reject();
+        socket.once('error', refused);
+        socket.once('connect', () => {
+          socket.off('error', refused);
+          const channel = accept();
+          socket.pipe(channel).pipe(socket);
+          socket.on('error', () => channel.close());
+          socket.on('close', () => channel.close());
+          channel.on('error', () => socket.destroy());
+          channel.on('close', () => socket.destroy());
+        });
+      },
+      () => reject(),
+    );
   }
 
   /** A process for an exec (a command) or a shell (none), wired to the channel both ways. */

@@ -2,13 +2,14 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { nanoid } from 'nanoid';
 import { Location, LocationServer, PortInUse, type Container, type SshServer } from '../../lib/index';
 import { exited } from '../support/processes';
+import { httpGet } from '../support/net';
 
 const CLIENT_OPTS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
 
@@ -55,6 +56,18 @@ function tryConnect(port: number): Promise<string> {
       resolve('connected');
     });
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+/** A local port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
   });
 }
 
@@ -215,6 +228,35 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
     expect(ran.code, ran.stderr).to.equal(0);
     expect(ran.stdout.toString()).to.match(/-rw-r--r-- .* index\.html/);
     expect(readFileSync(join(dir, 'nginx-index.html'), 'utf8')).to.contain('Welcome to nginx!');
+    await loc.node().destroyContainer(nginx);
+  });
+
+  it('forwards connections to the container\'s ports (ssh -W, ssh -L), and to nothing else', async () => {
+    const nginx = loc.node().spawnContainer('nginx');
+    await nginx.waitTcp(80);
+    const nginxSsh = await nginx.createSshServer();
+    const viaW = await ssh(nginxSsh.port, [], 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n', ['-W', 'localhost:80']);
+    expect(viaW.stdout.toString()).to.match(/^HTTP\/1\.1 200 OK/).and.contain('Welcome to nginx!');
+
+    // -L: the forward listens before the remote command runs, so 'ready' means it is there.
+    const localPort = await freePort();
+    const child = spawn('/usr/bin/ssh', [...CLIENT_OPTS, '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${localPort}:${nginx.privateIp}:80`,
+      '-p', String(nginxSsh.port), 'root@127.0.0.1', 'echo ready; exec sleep 600'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on('line', (line) => line === 'ready' && resolve());
+        child.once('exit', (code) => reject(new Error(`ssh -L exited (${code})`)));
+      });
+      const page = await httpGet(localPort);
+      expect(page.status).to.equal(200);
+      expect(page.body).to.contain('Welcome to nginx!');
+    } finally {
+      child.kill('SIGKILL');
+    }
+
+    const elsewhere = await ssh(nginxSsh.port, [], '', ['-W', '192.0.2.1:80']);
+    expect(elsewhere.code).to.equal(255);
+    expect(elsewhere.stderr).to.match(/open failed|forwarding failed/);
     await loc.node().destroyContainer(nginx);
   });
 
