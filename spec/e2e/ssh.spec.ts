@@ -215,6 +215,9 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
     const removeMissing = await sftp(sshd.port, dir, ['rm /nothing-here']);
     expect(removeMissing.code).to.equal(1);
     expect(removeMissing.stderr).to.match(/No such file|not found/);
+    const chmod = await sftp(sshd.port, dir, ['chmod 640 "/srv/listing/a file.txt"']);
+    expect(chmod.code, chmod.stderr).to.equal(0);
+    expect((await box.runProcess(['stat', '-c', '%a', '/srv/listing/a file.txt'])).stdout.toString()).to.equal('640\n');
     // rename never replaces what is there
     const clash = await sftp(sshd.port, dir, ['rename /srv/listing/sub /etc']);
     expect(clash.code).to.equal(1);
