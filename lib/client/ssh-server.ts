@@ -184,7 +184,7 @@ export class SshServer {
     try {
       process = command === undefined || command.trim() === ''
         ? this.container.spawnShell({ echo: !!pty })
-        : this.container.spawnProcess(command, { tty: !!pty, echo: !!pty });
+        : this.container.spawnProcess(sizedCommand(command, pty), { tty: !!pty, echo: !!pty });
     } catch (err) {
       channel.stderr.write(`tfnz: ${(err as Error).message}\n`);
       channel.exit(1);
@@ -213,4 +213,13 @@ export class SshServer {
     );
     return process;
   }
+}
+
+/**
+ * A command on a pty learns the terminal's size before it runs: a resize is only sent once the
+ * process has started, which is too late for a command that asks at once (`stty size`, `top`).
+ */
+function sizedCommand(command: string, pty: Pty | undefined): string {
+  if (!pty || pty.cols < 1 || pty.rows < 1) return command;
+  return `stty cols ${Math.floor(pty.cols)} rows ${Math.floor(pty.rows)} 2>/dev/null; ${command}`;
 }

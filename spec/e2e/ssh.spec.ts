@@ -140,6 +140,10 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
     expect(shell.code).to.equal(7);
     const tty = await ssh(sshd.port, ['tty'], '', ['-tt']);
     expect(tty.stdout.toString()).to.match(/\/dev\/pts\/\d+/);
+    // The terminal's size reaches the command before it runs (script gives ssh a terminal of 123x45).
+    const sized = await runClient('/usr/bin/script', ['-qec',
+      `stty cols 123 rows 45; ssh -t ${CLIENT_OPTS.join(' ')} -p ${sshd.port} root@127.0.0.1 'stty size'`, '/dev/null']);
+    expect(sized.stdout.toString()).to.contain('45 123');
     const plain = await ssh(sshd.port, ['tty']);
     expect(plain.stdout.toString()).to.contain('not a tty');
   });
