@@ -131,7 +131,7 @@ export class SshServer {
     });
     session.on('window-change', (accept, _reject, info) => {
       pty = { cols: info.cols, rows: info.rows };
-      process?.resize(info.cols, info.rows);
+      if (info.cols > 0 && info.rows > 0) process?.resize(info.cols, info.rows);
       accept?.();
     });
     session.on('env', (accept) => accept?.());
@@ -191,21 +191,27 @@ export class SshServer {
       channel.end();
       return undefined;
     }
-    if (pty) process.resize(pty.cols, pty.rows);
-    process.output$.subscribe((b) => channel.write(b));
-    process.stderr$.subscribe((b) => channel.stderr.write(b));
+    if (pty && pty.cols > 0 && pty.rows > 0) process.resize(pty.cols, pty.rows);
+    // Output can still arrive after the client closed the channel: drop it then.
+    let open = true;
+    channel.on('error', (err: Error) => this.log.debug(`ssh channel: ${err.message}`));
+    process.output$.subscribe((b) => open && channel.write(b));
+    process.stderr$.subscribe((b) => open && channel.stderr.write(b));
     channel.on('data', (data: Buffer) => process.stdin(data));
     // End of input closes a plain process's stdin; a terminal has no end of input (as with sshd).
     channel.on('end', () => pty || process.closeStdin());
     channel.on('close', () => {
+      open = false;
       if (process.isRunning) this.container.destroyProcess(process).catch(() => undefined);
     });
     process.wait().then(
       (code) => {
+        if (!open) return;
         channel.exit(code);
         channel.end();
       },
       (err: Error) => {
+        if (!open) return;
         channel.stderr.write(`tfnz: ${err.message}\n`);
         channel.exit(255);
         channel.end();
