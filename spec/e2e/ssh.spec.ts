@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { nanoid } from 'nanoid';
+import ssh2 from 'ssh2';
 import { Location, LocationServer, PortInUse, type Container, type SshServer } from '../../lib/index';
 import { exited } from '../support/processes';
 import { httpGet } from '../support/net';
@@ -146,6 +147,51 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
     expect(sized.stdout.toString()).to.contain('45 123');
     const plain = await ssh(sshd.port, ['tty']);
     expect(plain.stdout.toString()).to.contain('not a tty');
+  });
+
+  it('follows window changes of a shell (ssh2 client, as OpenSSH needs a real terminal for them)', async () => {
+    const client = new ssh2.Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve).once('error', reject);
+      client.connect({ host: '127.0.0.1', port: sshd.port, username: 'anyone' });
+    });
+    try {
+      const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+        client.shell({ rows: 24, cols: 80 }, (err, s) => (err ? reject(err) : resolve(s))));
+      let seen = '';
+      stream.on('data', (b: Buffer) => (seen += b.toString()));
+      /** Type a line and resolve with what came back until `want` showed up after it (or the shell ended). */
+      const ask = (line: string, want: RegExp) => {
+        const from = seen.length;
+        stream.write(`${line}\n`);
+        return new Promise<boolean>((resolve) => {
+          const check = () => {
+            if (!want.test(seen.slice(from))) return;
+            stream.off('data', check);
+            resolve(true);
+          };
+          stream.on('data', check);
+          stream.once('close', () => resolve(false));
+          check();
+        });
+      };
+      expect(await ask('stty size', /^24 80\r?$/m)).to.equal(true);
+      stream.setWindow(30, 100, 0, 0);
+      // The resize and the typed line take different paths in the location: ask until it shows (bounded).
+      let resized = false;
+      for (let i = 0; i < 20 && !resized; i++) {
+        const from = seen.length;
+        // "do""ne" so that the echo of the typed line does not count as the answer
+        if (!(await ask('stty size; echo "do""ne"', /^done\r?$/m))) break;
+        resized = /^30 100\r?$/m.test(seen.slice(from));
+      }
+      expect(resized, seen).to.equal(true);
+      const ended = new Promise<number>((resolve) => stream.once('exit', (code: number) => resolve(code)));
+      stream.write('exit 4\n');
+      expect(await ended).to.equal(4);
+    } finally {
+      client.end();
+    }
   });
 
   it('destroys the process when the client goes away', async () => {
