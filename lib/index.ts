@@ -5,6 +5,7 @@ export type { UploadProgress } from './client/image-upload';
 export { Container, type OutputChunk, type ProcessResult, type WaitHttpOptions } from './client/container';
 export { Process, type ProcessOptions } from './client/process';
 export { Tunnel, type TunnelOptions } from './client/tunnel';
+export { SshServer, sshHostKeyPath, type SshServerOptions } from './client/ssh-server';
 export { Volume } from './client/volume';
 export { ExternalContainer } from './client/external-container';
 export { WebEndpoint, type PublishOptions } from './client/web-endpoint';

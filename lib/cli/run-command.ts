@@ -17,6 +17,10 @@ export interface RunCommandOptions {
   verbose?: boolean;
   web: string[];
   ssl?: string;
+  /** --ssh PORT */
+  ssh?: string;
+  /** -s: --ssh 2222 */
+  s?: boolean;
 }
 
 export async function runCommand(image: string, command: string[], opts: RunCommandOptions): Promise<void> {
@@ -24,6 +28,7 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   const env = opts.env.map(parseEnv);
   const sites = opts.web.map(parseWeb);
   const ssl = opts.ssl === undefined ? undefined : readCertificate(opts.ssl);
+  const sshPort = opts.ssh !== undefined ? parsePort(opts.ssh, '--ssh') : opts.s ? 2222 : undefined;
   const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose });
   const spawn: SpawnOptions = { env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY };
   // A spawn uploads the image when the location needs it: show that as it happens.
@@ -44,6 +49,10 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   try {
     await ctr.ready();
     for (const [local, remote] of ports) await ctr.attachTunnel(remote, { localPort: local });
+    if (sshPort !== undefined) {
+      const ssh = await ctr.createSshServer(sshPort);
+      process.stderr.write(`tfnz: ssh -p ${ssh.port} root@localhost  (sftp -P ${ssh.port} root@localhost; any user, no password)\n`);
+    }
     for (const [fqdn, rewrite] of sites) {
       const endpoint = loc.endpointFor(fqdn);
       await endpoint.publish(new Cluster({ containers: [ctr], rewrite }), fqdn, { ssl });
@@ -60,6 +69,11 @@ function parsePortMap(spec: string): [number, number] {
   const m = /^(\d+):(\d+)$/.exec(spec);
   if (!m) throw new Error(`-p wants LOCAL:REMOTE port numbers, e.g. 8080:80 (got '${spec}')`);
   return [Number(m[1]), Number(m[2])];
+}
+
+function parsePort(spec: string, flag: string): number {
+  if (!/^\d+$/.test(spec) || Number(spec) > 65535) throw new Error(`${flag} wants a port number, 0 for any free one (got '${spec}')`);
+  return Number(spec);
 }
 
 function parseWeb(spec: string): [string, string | undefined] {

@@ -14,6 +14,7 @@ import type { SessionContext } from './session-context';
 import type { Node } from './node';
 import { Tunnel, type TunnelOptions } from './tunnel';
 import { Process } from './process';
+import { SshServer, type SshServerOptions } from './ssh-server';
 import { fetchFile, putFile } from './file-transfer';
 import { tableGet } from './table';
 import type { ExternalContainer } from './external-container';
@@ -64,6 +65,7 @@ export class Container {
   private readonly infoSubject: BehaviorSubject<ContainerInfo>;
   private readonly tunnels = new Map<string, Tunnel>();
   private readonly processes = new Map<string, Process>();
+  private readonly sshServers = new Map<string, SshServer>();
 
   /** @internal Use `Node.spawnContainer`. */
   constructor(
@@ -180,8 +182,8 @@ export class Container {
    * once; subscribe to `output$` / `stderr$` straight away to see everything. Processes run while
    * the container sleeps too, and end when it is destroyed or rebooted.
    */
-  spawnProcess(command: string | string[], opts: { tty?: boolean } = {}): Process {
-    return this.track(new Process(this.ctx, this, commandLine(command), { tty: !!opts.tty }));
+  spawnProcess(command: string | string[], opts: { tty?: boolean; echo?: boolean } = {}): Process {
+    return this.track(new Process(this.ctx, this, commandLine(command), { tty: !!opts.tty, echo: !!opts.tty && !!opts.echo }));
   }
 
   /** Run `command` to its end: its whole stdout and stderr, and its exit code. */
@@ -212,6 +214,33 @@ export class Container {
   /** This container's processes that have not ended. */
   allProcesses(): Process[] {
     return [...this.processes.values()];
+  }
+
+  /**
+   * A local SSH server into this container: `ssh -p PORT root@localhost [command]` runs commands
+   * or a shell in it, `sftp -P PORT root@localhost` works on its files. Any user name, no password,
+   * so it listens on 127.0.0.1 unless `bind` says otherwise. Port 0 (the default) picks a free one
+   * (see `server.port`); a port in use is PortInUse. Stops with the container or the session.
+   */
+  async createSshServer(port = 0, opts: SshServerOptions = {}): Promise<SshServer> {
+    await this.ready();
+    const server = await SshServer.open(this, port, opts, this.ctx.log);
+    this.sshServers.set(server.id, server);
+    // SSH servers die with their container, and with the session.
+    this.status$.pipe(first((s) => s === 'destroyed')).subscribe(() => void this.destroySshServer(server));
+    void this.ctx.connection.closed.then(() => this.destroySshServer(server));
+    return server;
+  }
+
+  /** Stop an SSH server of this container and end its connections; resolves once it is closed. */
+  async destroySshServer(server: SshServer): Promise<void> {
+    this.sshServers.delete(server.id);
+    await server.stop();
+  }
+
+  /** This container's SSH servers that have not been stopped. */
+  allSshServers(): SshServer[] {
+    return [...this.sshServers.values()].filter((s) => !s.isStopped);
   }
 
   /** The bytes of the regular file at absolute `path`; FileNotFound when there is none. */

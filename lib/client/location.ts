@@ -322,6 +322,7 @@ export class Location implements AsyncDisposable {
     this.completed.complete();
     this.uploads.complete();
     await Promise.all([...this.ctx.containers.values()].flatMap((c) => c.allTunnels().map((t) => c.destroyTunnel(t, false))));
+    await Promise.all([...this.ctx.containers.values()].flatMap((c) => c.allSshServers().map((s) => c.destroySshServer(s))));
     if (this.connection.connected) {
       await this.connection.request('close_session', {}, 60_000).catch((err: TfnzError) => this.log.info(`closing the session: ${err.message}`));
     }

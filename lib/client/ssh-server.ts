@@ -1,0 +1,231 @@
+/**
+ * A local SSH server whose sessions run inside one container: `exec` and `shell` become container
+ * processes, the `sftp` subsystem works on the container's files. Created by
+ * `Container.createSshServer`, stopped by `stop()`, `Container.destroySshServer`, or with its
+ * container or session.
+ *
+ * Any user name is admitted with no password ('none' authentication), as in the original SDK. That
+ * is only acceptable because it listens on 127.0.0.1 unless told otherwise: anyone who can reach
+ * the port gets a root shell in the container.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { nanoid } from 'nanoid';
+import ssh2, { type Connection, type ServerChannel, type Session, type TcpipRequestInfo } from 'ssh2';
+import { PortInUse } from '../protocol';
+import { accountsDir } from './accounts';
+import type { Container } from './container';
+import type { Logger } from './log';
+import type { Process } from './process';
+import type { Tunnel } from './tunnel';
+import { serveSftp } from './sftp-server';
+
+// ssh2 is CommonJS: take its exports from the default import.
+const { Server, utils } = ssh2;
+type Server = InstanceType<typeof Server>;
+
+export interface SshServerOptions {
+  /** Local address to listen on; default 127.0.0.1 (only this machine). Anything wider lets others in. */
+  bind?: string;
+}
+
+/** The host key file in the tfnz home ($TFNZ_HOME or ~/.tfnz), made on first use. */
+export function sshHostKeyPath(): string {
+  return join(accountsDir(), 'ssh_host_ed25519_key');
+}
+
+/** The SSH host key, generated (ed25519) and saved with mode 0600 the first time. */
+export function sshHostKey(): string {
+  const file = sshHostKeyPath();
+  if (!existsSync(file)) {
+    mkdirSync(accountsDir(), { recursive: true, mode: 0o700 });
+    try {
+      // 'wx': when two servers start at once, the first key written wins and both use it.
+      writeFileSync(file, utils.generateKeyPairSync('ed25519').private, { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  return readFileSync(file, 'utf8');
+}
+
+interface Pty {
+  cols: number;
+  rows: number;
+}
+
+export class SshServer {
+  readonly id = nanoid();
+  private readonly clients = new Set<Connection>();
+  /** Tunnels that carry `ssh -L` / `-W` connections, one per container port, made on first use. */
+  private readonly forwards = new Map<number, Promise<Tunnel>>();
+  private stopping?: Promise<void>;
+
+  private constructor(
+    readonly container: Container,
+    readonly bind: string,
+    private readonly server: Server,
+    private readonly log: Logger,
+  ) {
+    const address = server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+  }
+
+  /** The local port, also when it was chosen by the system (and still after `stop()`). */
+  readonly port: number;
+
+  get isStopped(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** @internal Use `Container.createSshServer`. */
+  static async open(container: Container, port: number, opts: SshServerOptions, log: Logger): Promise<SshServer> {
+    const bind = opts.bind ?? '127.0.0.1';
+    const server = new Server({ hostKeys: [sshHostKey()], ident: 'tfnz' });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'EADDRINUSE' || err.code === 'EACCES'
+          ? new PortInUse(`cannot listen for ssh on ${bind}:${port}: ${err.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : 'already in use'}; choose another port or 0 for any`)
+          : err),
+      );
+      server.listen(port, bind, () => resolve());
+    });
+    const ssh = new SshServer(container, bind, server, log);
+    server.on('connection', (client) => ssh.accept(client));
+    server.on('error', (err: Error) => log.info(`ssh server ${bind}:${ssh.port}: ${err.message}`));
+    log.info(`ssh server listening: ssh -p ${ssh.port} root@localhost (container ${container.id})`);
+    return ssh;
+  }
+
+  /** Stop listening and end every connection (their processes are destroyed). Resolves once closed. */
+  stop(): Promise<void> {
+    this.stopping ??= Promise.all([
+      new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        for (const client of this.clients) client.end();
+      }),
+      ...[...this.forwards.values()].map((t) => t.then((tunnel) => this.container.destroyTunnel(tunnel), () => undefined)),
+    ]).then(() => undefined);
+    return this.stopping;
+  }
+
+  private accept(client: Connection): void {
+    if (this.isStopped) return void client.end();
+    this.clients.add(client);
+    client.on('authentication', (ctx) => ctx.accept());
+    client.on('ready', () => {
+      client.on('session', (accept) => this.session(accept()));
+      client.on('tcpip', (accept, reject, info) => this.forward(accept, reject, info));
+    });
+    client.on('error', (err: Error) => this.log.debug(`ssh client: ${err.message}`));
+    client.on('close', () => this.clients.delete(client));
+  }
+
+  private session(session: Session): void {
+    let pty: Pty | undefined;
+    let process: Process | undefined;
+    session.on('pty', (accept, _reject, info) => {
+      pty = { cols: info.cols, rows: info.rows };
+      accept?.();
+    });
+    session.on('window-change', (accept, _reject, info) => {
+      pty = { cols: info.cols, rows: info.rows };
+      if (info.cols > 0 && info.rows > 0) process?.resize(info.cols, info.rows);
+      accept?.();
+    });
+    session.on('env', (accept) => accept?.());
+    session.on('exec', (accept, _reject, info) => (process = this.run(accept(), info.command, pty)));
+    session.on('shell', (accept) => (process = this.run(accept(), undefined, pty)));
+    session.on('sftp', (accept) => serveSftp(accept(), this.container, this.log));
+  }
+
+  /**
+   * `ssh -L` and `ssh -W`: a connection to a port of the container, carried by a tunnel like
+   * `attachTunnel`'s (so through the location, to the container's private address). Only the
+   * container itself is a destination: localhost, 127.0.0.1, ::1 or its private address.
+   */
+  private forward(accept: () => ServerChannel, reject: () => void, info: TcpipRequestInfo): void {
+    const local = ['localhost', '127.0.0.1', '::1', this.container.privateIp].includes(info.destIP);
+    if (!local || this.isStopped) return reject();
+    const port = info.destPort;
+    let tunnel = this.forwards.get(port);
+    if (!tunnel) {
+      tunnel = this.container.attachTunnel(port);
+      this.forwards.set(port, tunnel);
+      tunnel.catch((err: Error) => {
+        this.forwards.delete(port);
+        this.log.info(`ssh forward to ${this.container.id}:${port}: ${err.message}`);
+      });
+    }
+    tunnel.then(
+      (t) => {
+        if (this.isStopped) return reject();
+        const socket = connect(t.localPort, '127.0.0.1');
+        const refused = () => reject();
+        socket.once('error', refused);
+        socket.once('connect', () => {
+          socket.off('error', refused);
+          const channel = accept();
+          socket.pipe(channel).pipe(socket);
+          socket.on('error', () => channel.close());
+          socket.on('close', () => channel.close());
+          channel.on('error', () => socket.destroy());
+          channel.on('close', () => socket.destroy());
+        });
+      },
+      () => reject(),
+    );
+  }
+
+  /** A process for an exec (a command) or a shell (none), wired to the channel both ways. */
+  private run(channel: ServerChannel, command: string | undefined, pty: Pty | undefined): Process | undefined {
+    let process: Process;
+    try {
+      process = command === undefined || command.trim() === ''
+        ? this.container.spawnShell({ echo: !!pty })
+        : this.container.spawnProcess(sizedCommand(command, pty), { tty: !!pty, echo: !!pty });
+    } catch (err) {
+      channel.stderr.write(`tfnz: ${(err as Error).message}\n`);
+      channel.exit(1);
+      channel.end();
+      return undefined;
+    }
+    if (pty && pty.cols > 0 && pty.rows > 0) process.resize(pty.cols, pty.rows);
+    // Output can still arrive after the client closed the channel: drop it then.
+    let open = true;
+    channel.on('error', (err: Error) => this.log.debug(`ssh channel: ${err.message}`));
+    process.output$.subscribe((b) => open && channel.write(b));
+    process.stderr$.subscribe((b) => open && channel.stderr.write(b));
+    channel.on('data', (data: Buffer) => process.stdin(data));
+    // End of input closes a plain process's stdin; a terminal has no end of input (as with sshd).
+    channel.on('end', () => pty || process.closeStdin());
+    channel.on('close', () => {
+      open = false;
+      if (process.isRunning) this.container.destroyProcess(process).catch(() => undefined);
+    });
+    process.wait().then(
+      (code) => {
+        if (!open) return;
+        channel.exit(code);
+        channel.end();
+      },
+      (err: Error) => {
+        if (!open) return;
+        channel.stderr.write(`tfnz: ${err.message}\n`);
+        channel.exit(255);
+        channel.end();
+      },
+    );
+    return process;
+  }
+}
+
+/**
+ * A command on a pty learns the terminal's size before it runs: a resize is only sent once the
+ * process has started, which is too late for a command that asks at once (`stty size`, `top`).
+ */
+function sizedCommand(command: string, pty: Pty | undefined): string {
+  if (!pty || pty.cols < 1 || pty.rows < 1) return command;
+  return `stty cols ${Math.floor(pty.cols)} rows ${Math.floor(pty.rows)} 2>/dev/null; ${command}`;
+}
