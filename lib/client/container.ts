@@ -13,7 +13,7 @@ import {
 import type { SessionContext } from './session-context';
 import type { Node } from './node';
 import { Tunnel, type TunnelOptions } from './tunnel';
-import { Process } from './process';
+import { Process, type ProcessOptions } from './process';
 import { SshServer, type SshServerOptions } from './ssh-server';
 import { fetchFile, putFile } from './file-transfer';
 import { tableGet } from './table';
@@ -182,8 +182,8 @@ export class Container {
    * once; subscribe to `output$` / `stderr$` straight away to see everything. Processes run while
    * the container sleeps too, and end when it is destroyed or rebooted.
    */
-  spawnProcess(command: string | string[], opts: { tty?: boolean; echo?: boolean } = {}): Process {
-    return this.track(new Process(this.ctx, this, commandLine(command), { tty: !!opts.tty, echo: !!opts.tty && !!opts.echo }));
+  spawnProcess(command: string | string[], opts: ProcessOptions = {}): Process {
+    return this.track(new Process(this.ctx, this, commandLine(command), { tty: !!opts.tty, echo: !!opts.tty && !!opts.echo, size: opts.tty ? opts.size : undefined }));
   }
 
   /** Run `command` to its end: its whole stdout and stderr, and its exit code. */
@@ -201,8 +201,8 @@ export class Container {
    * An interactive login shell on a pty (bash, ash or sh, whichever the image has). Echo is off
    * unless asked for, so a program driving it reads only the shell's output; a terminal wants it on.
    */
-  spawnShell(opts: { echo?: boolean } = {}): Process {
-    return this.track(new Process(this.ctx, this, undefined, { tty: true, echo: !!opts.echo }));
+  spawnShell(opts: { echo?: boolean; size?: { cols: number; rows: number } } = {}): Process {
+    return this.track(new Process(this.ctx, this, undefined, { tty: true, echo: !!opts.echo, size: opts.size }));
   }
 
   /** Kill a process and everything it started; resolves once it ended. */

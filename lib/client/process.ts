@@ -17,6 +17,8 @@ export interface ProcessOptions {
   tty?: boolean;
   /** With a pty: echo what is typed (default off, so only the program's output comes back). */
   echo?: boolean;
+  /** With a pty: its size from the start (`resize()` changes it later). */
+  size?: { cols: number; rows: number };
 }
 
 export class Process {
@@ -70,6 +72,7 @@ export class Process {
     this.started = container.ready().then(() =>
       ctx.connection.request('spawn_process', {
         container: container.id, process: this.id, command, tty: !!opts.tty, echo: !!opts.echo,
+        cols: opts.tty ? opts.size?.cols : undefined, rows: opts.tty ? opts.size?.rows : undefined,
       }),
     ).then(() => void (this.isStarted = true));
     this.started.catch((err: TfnzError) => this.finish(undefined, err));

@@ -182,16 +182,18 @@ export class SshServer {
   private run(channel: ServerChannel, command: string | undefined, pty: Pty | undefined): Process | undefined {
     let process: Process;
     try {
+      // The pty's size goes with the spawn: a resize only reaches a process once it has started,
+      // too late for a program that asks at once (`stty size`, `top`, a shell's first prompt).
+      const size = pty && pty.cols > 0 && pty.rows > 0 ? { cols: Math.floor(pty.cols), rows: Math.floor(pty.rows) } : undefined;
       process = command === undefined || command.trim() === ''
-        ? this.container.spawnShell({ echo: !!pty })
-        : this.container.spawnProcess(sizedCommand(command, pty), { tty: !!pty, echo: !!pty });
+        ? this.container.spawnShell({ echo: !!pty, size })
+        : this.container.spawnProcess(command, { tty: !!pty, echo: !!pty, size });
     } catch (err) {
       channel.stderr.write(`tfnz: ${(err as Error).message}\n`);
       channel.exit(1);
       channel.end();
       return undefined;
     }
-    if (pty && pty.cols > 0 && pty.rows > 0) process.resize(pty.cols, pty.rows);
     // Output can still arrive after the client closed the channel: drop it then.
     let open = true;
     channel.on('error', (err: Error) => this.log.debug(`ssh channel: ${err.message}`));
@@ -219,13 +221,4 @@ export class SshServer {
     );
     return process;
   }
-}
-
-/**
- * A command on a pty learns the terminal's size before it runs: a resize is only sent once the
- * process has started, which is too late for a command that asks at once (`stty size`, `top`).
- */
-function sizedCommand(command: string, pty: Pty | undefined): string {
-  if (!pty || pty.cols < 1 || pty.rows < 1) return command;
-  return `stty cols ${Math.floor(pty.cols)} rows ${Math.floor(pty.rows)} 2>/dev/null; ${command}`;
 }

@@ -95,9 +95,10 @@ export interface Commands {
    * Run `command` through `sh -c` inside a running container. Replies once it started; its output
    * comes as `process_output` events and its end as one `process_exit`. `tty` gives it a pty;
    * with a pty and no command it is a login shell. `echo` keeps the pty's echo on (default off).
+   * `cols` and `rows` size the pty before the command runs (a later process_resize changes it).
    */
   spawn_process: {
-    params: { container: string; process: string; command?: string; tty?: boolean; echo?: boolean };
+    params: { container: string; process: string; command?: string; tty?: boolean; echo?: boolean; cols?: number; rows?: number };
     result: Record<string, never>;
   };
   /** Kill a process and every process it started; replies after its `process_exit` was sent. */

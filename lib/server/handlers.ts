@@ -329,7 +329,8 @@ export const commandHandlers: CommandHandlers = {
     const tty = bool(p, 'tty');
     if (command === undefined && !tty) throw new BadRequest("'command' is needed unless 'tty' asks for a shell");
     if ([...s.containers.values()].some((other) => other.processes.has(id))) throw new BadRequest(`process id '${id}' is already in use`);
-    await c.spawnProcess(id, { command, tty, echo: bool(p, 'echo'), env: [] }, {
+    const size = p.cols === undefined || p.cols === null ? undefined : { cols: int(p, 'cols', 1, 10_000), rows: int(p, 'rows', 1, 10_000) };
+    await c.spawnProcess(id, { command, tty, echo: bool(p, 'echo'), env: [], size }, {
       output: (stream, data) => s.emit('process_output', { process: id, stream }, data),
       exit: (params) => s.emit('process_exit', params),
     });

@@ -16,6 +16,8 @@ export interface ProcessSpec {
   tty: boolean;
   echo: boolean;
   env: [string, string][];
+  /** The pty's size from the start (with `tty`), so a program that asks at once sees it. */
+  size?: { cols: number; rows: number };
 }
 
 /** Reported for a process the location killed when the engine cannot say how it ended. */
@@ -27,7 +29,7 @@ const KILL_WAIT_MS = 10_000;
  * asked for, so a program driving the shell reads only the shell's output.
  */
 const READY = '\x1b]tfnz-ready\x07';
-const TTY_SETUP = `[ "$1" = noecho ] && stty -echo 2>/dev/null; printf '\\033]tfnz-ready\\007';`;
+const TTY_SETUP = `[ "$1" = noecho ] && stty -echo 2>/dev/null; [ -n "$3" ] && stty $3 2>/dev/null; printf '\\033]tfnz-ready\\007';`;
 const SHELL = `${TTY_SETUP} for s in /bin/bash /bin/ash /bin/sh; do [ -x "$s" ] && exec "$s" -l; done; exec sh -l`;
 const TTY_COMMAND = `${TTY_SETUP} exec /bin/sh -c "$2"`;
 /** How long a pty process may take to print READY before it is used anyway. */
@@ -55,10 +57,12 @@ export class ManagedProcess {
 
   static async start(id: string, engine: Engine, engineId: string, spec: ProcessSpec, events: ProcessEvents, paused: boolean): Promise<ManagedProcess> {
     const echo = spec.echo ? 'echo' : 'noecho';
+    // (the size is two checked integers: safe to split into stty's arguments)
+    const size = spec.size ? `cols ${spec.size.cols} rows ${spec.size.rows}` : '';
     const command = spec.command === undefined
-      ? ['/bin/sh', '-c', SHELL, 'tfnz-shell', echo]
+      ? ['/bin/sh', '-c', SHELL, 'tfnz-shell', echo, '', size]
       : spec.tty
-        ? ['/bin/sh', '-c', TTY_COMMAND, 'tfnz-process', echo, spec.command]
+        ? ['/bin/sh', '-c', TTY_COMMAND, 'tfnz-process', echo, spec.command, size]
         : ['/bin/sh', '-c', spec.command];
     // A pty echoes what arrives before `stty -echo` ran: hold the reply (so the client sends no input)
     // until the set-up printed READY, and hide READY itself.

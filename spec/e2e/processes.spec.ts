@@ -105,6 +105,18 @@ describe('processes inside containers (real location, real Docker Engine)', func
     await box.destroyProcess(shell);
   });
 
+  it('sizes a pty before the command runs, for a command and for a shell', async () => {
+    const sized = box.spawnProcess('stty size', { tty: true, size: { cols: 123, rows: 45 } });
+    const out = transcript(sized);
+    expect(await sized.wait()).to.equal(0);
+    expect(await out.until('45 123')).to.match(/^45 123\r?$/m);
+    const shell = box.spawnShell({ size: { cols: 100, rows: 30 } });
+    const typed = transcript(shell);
+    shell.stdin('stty size; echo first-done\n');
+    expect(await typed.until('first-done'), 'after the prompt').to.match(/(^|# )30 100\r?$/m);
+    await box.destroyProcess(shell);
+  });
+
   it('runs processes in a sleeping container before start()', async () => {
     const sleeper = loc.node().spawnContainer('busybox', { sleep: true, command: ['sh', '-c', 'cat /proc/1/cmdline; echo'] });
     await sleeper.ready();
