@@ -178,8 +178,7 @@ export const commandHandlers: CommandHandlers = {
     if (!target || target.ended || !target.opened || target.user !== user) {
       throw new SessionExpired('the location no longer has this session (it was away longer than the grace period, or the location restarted); connect again');
     }
-    s.handOver();
-    return { received: target.resume(s.socketPair.ws, s.socketPair.socket, int(p, 'lastSeq', 0)) };
+    return { received: target.resumeFrom(s, int(p, 'lastSeq', 0)) };
   },
 
   async close_session(s) {
