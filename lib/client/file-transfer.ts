@@ -3,7 +3,7 @@
  * FILE_CHUNK_BYTES, never more than FILE_WINDOW_BYTES ahead of the receiver's acknowledgements.
  * `fetch` fills one Buffer of the announced size (the only copy); `put` sends slices of the caller's.
  */
-import { filter, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import { nanoid } from 'nanoid';
 import {
   ConnectionLost, EngineError, FILE_CHUNK_BYTES, FILE_WINDOW_BYTES, errorFromWire,
@@ -15,10 +15,7 @@ type TransferEvent = EventOf<'file_data' | 'file_ack' | 'file_end'>;
 
 /** A transfer's events (fetch, put, layer upload), subscribed before its request is sent so none is missed. */
 function watch(ctx: SessionContext, transfer: string, onEvent: (e: TransferEvent) => void, onClosed: () => void): Subscription {
-  return ctx.connection.events$
-    .pipe(filter((e): e is TransferEvent =>
-      (e.event === 'file_data' || e.event === 'file_ack' || e.event === 'file_end') && e.params.transfer === transfer))
-    .subscribe({ next: onEvent, complete: onClosed });
+  return ctx.events.of('transfer', transfer).subscribe({ next: onEvent, complete: onClosed });
 }
 
 export async function fetchFile(ctx: SessionContext, container: string, path: string): Promise<Buffer> {

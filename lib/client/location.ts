@@ -17,9 +17,10 @@ import { rankNodes } from './ranking';
 import { reduce } from './reducer';
 import { initialState, type LocalAction, type LocationState } from './state';
 import { TunnelRouter } from './tunnel-router';
-import { Node } from './node';
-import type { Container } from './container';
-import type { SessionContext } from './session-context';
+import { EventRouter } from './event-router';
+import { Node, liveContainers } from './node';
+import { Container } from './container';
+import type { HandleCache, SessionContext } from './session-context';
 import { LocalEngine } from './local-engine';
 import { uploadImage, type UploadProgress } from './image-upload';
 
@@ -52,11 +53,15 @@ export interface ConnectOptions {
 export class Location implements AsyncDisposable {
   /** The whole immutable state, replaying the current one. */
   readonly state$: Observable<LocationState>;
+  /** Each slice below replays its current value and emits only when that slice changed. */
   readonly nodes$: Observable<LocationState['nodes']>;
+  /** This session's containers by id (a ReadonlyMap, recently destroyed ones included). */
   readonly containers$: Observable<LocationState['containers']>;
   readonly volumes$: Observable<LocationState['volumes']>;
   readonly externals$: Observable<LocationState['externals']>;
   readonly tunnels$: Observable<LocationState['tunnels']>;
+  readonly processes$: Observable<LocationState['processes']>;
+  readonly sshServers$: Observable<LocationState['sshServers']>;
   readonly endpoints$: Observable<LocationState['endpoints']>;
   /** Hot: each node that appears after connecting. */
   readonly nodeArrivals$: Observable<Node>;
@@ -94,14 +99,20 @@ export class Location implements AsyncDisposable {
     private readonly embedded: LocationServer | undefined,
     private readonly localEngine: LocalEngine,
   ) {
+    // Fold every event into state. Subscribed first, so state is current when a handle sees an event.
+    this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
+    const events = new EventRouter(connection.events$);
+    const handles: HandleCache = { containers: new Map(), processes: new Map(), tunnels: new Map(), sshServers: new Map() };
     this.ctx = {
       connection,
       state$: this.store,
       dispatch: (action: LocalAction) => this.fold(action),
       log,
-      tunnels: new TunnelRouter(connection),
+      events,
+      tunnels: new TunnelRouter(events),
+      handles,
       nodeHandle: (id) => this.nodeHandle(id),
-      containers: new Map<string, Container>(),
+      containerHandle: (id) => this.containerHandle(id),
       localImageId: async (name) => (await localEngine.image(name))?.id,
       ensureUploaded: (name) => this.ensureImageUploaded(name),
     };
@@ -113,14 +124,14 @@ export class Location implements AsyncDisposable {
     this.volumes$ = slice('volumes');
     this.externals$ = slice('externals');
     this.tunnels$ = slice('tunnels');
+    this.processes$ = slice('processes');
+    this.sshServers$ = slice('sshServers');
     this.endpoints$ = slice('endpoints');
     this.nodeArrivals$ = connection.events$.pipe(
       filter((e): e is EventOf<'node_created'> => e.event === 'node_created'),
       map((e) => this.nodeHandle(e.params.node.id)),
     );
     this.errors$ = connection.events$.pipe(filter((e): e is EventOf<'error'> => e.event === 'error'));
-    // Fold every event into state. Subscribed first, so state is current when others see an event.
-    this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
     this.subscriptions.push(this.errors$.subscribe((e) => log.info(`location reported: ${e.params.error.message}`)));
     this.subscriptions.push(
       connection.link$.subscribe((link) => {
@@ -192,6 +203,11 @@ export class Location implements AsyncDisposable {
     const best = this.rankedNodes()[0];
     if (!best) throw new NoNodes('the location has no live nodes');
     return best;
+  }
+
+  /** This session's containers that are not destroyed, on every node. */
+  allContainers(): Container[] {
+    return liveContainers(this.ctx, () => true);
   }
 
   /** Live nodes, best first: free cpu + memory − 10 × paging. */
@@ -321,8 +337,9 @@ export class Location implements AsyncDisposable {
     process.removeListener('SIGTERM', this.onSignal);
     this.completed.complete();
     this.uploads.complete();
-    await Promise.all([...this.ctx.containers.values()].flatMap((c) => c.allTunnels().map((t) => c.destroyTunnel(t, false))));
-    await Promise.all([...this.ctx.containers.values()].flatMap((c) => c.allSshServers().map((s) => c.destroySshServer(s))));
+    const { tunnels, sshServers } = this.ctx.handles;
+    await Promise.all([...tunnels.values()].map((t) => t.container.destroyTunnel(t, false)));
+    await Promise.all([...sshServers.values()].map((s) => s.container.destroySshServer(s)));
     if (this.connection.connected) {
       await this.connection.request('close_session', {}, 60_000).catch((err: TfnzError) => this.log.info(`closing the session: ${err.message}`));
     }
@@ -353,6 +370,15 @@ export class Location implements AsyncDisposable {
     let v = this.volumeHandles.get(info.id);
     if (!v) this.volumeHandles.set(info.id, (v = new Volume(this.ctx, info)));
     return v;
+  }
+
+  private containerHandle(id: string): Container | undefined {
+    let handle = this.ctx.handles.containers.get(id);
+    if (handle) return handle;
+    const info = this.state.containers.get(id);
+    if (!info || info.status === 'destroyed') return undefined;
+    this.ctx.handles.containers.set(id, (handle = new Container(this.ctx, this.nodeHandle(info.node), info)));
+    return handle;
   }
 
   private nodeHandle(id: string): Node {

@@ -5,7 +5,7 @@
 import { produce, type Draft } from 'immer';
 import type { ContainerInfo, ErrorBody } from '../protocol';
 import type { Action, LocationState } from './state';
-import { tableDelete, tableDraft, tableSet, tableValues, type Table } from './table';
+import type { IdMap } from './table';
 
 /** Destroyed containers are kept (for late `termination$` readers) up to this many. */
 export const MAX_DESTROYED_KEPT = 1000;
@@ -13,14 +13,16 @@ export const MAX_DESTROYED_KEPT = 1000;
 /** Events that carry bytes, not state: passed over without touching the state. */
 const STATELESS = new Set([
   'challenge', 'received', 'container_output', 'tunnel_data', 'tunnel_ack', 'tunnel_end', 'tunnel_close', 'error',
-  'process_output', 'process_exit', 'file_data', 'file_ack', 'file_end',
+  'process_output', 'file_data', 'file_ack', 'file_end',
 ]);
+
+type Containers = IdMap<ContainerInfo>;
 
 export function reduce(state: LocationState, action: Action): LocationState {
   if ('event' in action && STATELESS.has(action.event)) return state;
+  if ('event' in action && action.event === 'process_exit' && !state.processes[action.params.process]) return state;
   return produce(state, (draft) => {
     if ('type' in action) return applyLocal(draft, action);
-    draft.lastSeq = Math.max(draft.lastSeq, action.seq);
     switch (action.event) {
       case 'resource_offer': {
         const offer = action.params;
@@ -32,7 +34,9 @@ export function reduce(state: LocationState, action: Action): LocationState {
         draft.externals = Object.fromEntries(offer.externals.map((e) => [e.id, e]));
         draft.endpoints = Object.fromEntries(offer.endpoints.map((e) => [e.domain, e]));
         // The offer is the truth about live containers; destroyed ones stay as history.
-        for (const c of offer.containers) tableSet(draft.containers, c.id, c);
+        let containers = containersOf(draft);
+        for (const c of offer.containers) containers = containers.set(c.id, c);
+        setContainers(draft, containers);
         break;
       }
       case 'node_created':
@@ -44,8 +48,8 @@ export function reduce(state: LocationState, action: Action): LocationState {
         node.alive = false;
         node.stats = { cpu: 0, memory: 0, paging: 0, containers: 0 };
         const gone: ErrorBody = { code: 'NODE_GONE', message: `node ${node.name} went away` };
-        for (const c of tableValues(state.containers)) {
-          if (c.node === node.id && c.status !== 'destroyed') markDestroyed(draft, tableDraft(draft.containers, c.id)!, gone);
+        for (const c of state.containers.values()) {
+          if (c.node === node.id && c.status !== 'destroyed') markDestroyed(draft, c, gone);
         }
         break;
       }
@@ -68,27 +72,32 @@ export function reduce(state: LocationState, action: Action): LocationState {
         break;
       case 'container_status': {
         const p = action.params;
-        const c = tableDraft(draft.containers, p.container);
+        const c = state.containers.get(p.container);
         if (!c || c.status === 'destroyed') break;
-        if (p.privateIp !== undefined) c.privateIp = p.privateIp;
-        if (p.sleeping !== undefined) c.sleeping = p.sleeping;
-        if (p.exitCode !== undefined) c.exitCode = p.exitCode;
-        if (p.error !== undefined) c.error = p.error;
-        if (p.status === 'destroyed') markDestroyed(draft, c);
-        else c.status = p.status;
+        const next: ContainerInfo = { ...c };
+        if (p.privateIp !== undefined) next.privateIp = p.privateIp;
+        if (p.sleeping !== undefined) next.sleeping = p.sleeping;
+        if (p.exitCode !== undefined) next.exitCode = p.exitCode;
+        if (p.error !== undefined) next.error = p.error;
+        if (p.status === 'destroyed') markDestroyed(draft, next);
+        else setContainer(draft, { ...next, status: p.status });
         break;
       }
+      case 'process_exit':
+        delete draft.processes[action.params.process];
+        break;
     }
   });
 }
 
 function applyLocal(draft: Draft<LocationState>, action: Exclude<Action, { event: string }>): void {
+  const containers = containersOf(draft);
   switch (action.type) {
     case 'container_spawning':
-      tableSet(draft.containers, action.container.id, action.container);
+      setContainer(draft, action.container);
       break;
     case 'container_failed': {
-      const c = tableDraft(draft.containers, action.container);
+      const c = containers.get(action.container);
       if (c && c.status !== 'destroyed') markDestroyed(draft, c, action.error);
       break;
     }
@@ -98,19 +107,40 @@ function applyLocal(draft: Draft<LocationState>, action: Exclude<Action, { event
     case 'tunnel_removed':
       delete draft.tunnels[action.tunnel];
       break;
+    case 'process_spawning':
+      draft.processes[action.process.id] = action.process;
+      break;
+    case 'process_ended':
+      delete draft.processes[action.process];
+      break;
+    case 'ssh_server_added':
+      draft.sshServers[action.server.id] = action.server;
+      break;
+    case 'ssh_server_removed':
+      delete draft.sshServers[action.server];
+      break;
     case 'session_lost':
-      for (const c of tableValues(draft.containers as Table<ContainerInfo>)) {
-        if (c.status !== 'destroyed') markDestroyed(draft, tableDraft(draft.containers, c.id)!, action.error);
-      }
+      for (const c of containers.values()) if (c.status !== 'destroyed') markDestroyed(draft, c, action.error);
       break;
   }
 }
 
-/** Destroyed is final: record it, drop its tunnels, and forget the oldest beyond the cap. */
-function markDestroyed(draft: Draft<LocationState>, c: Draft<ContainerInfo>, error?: ErrorBody): void {
-  c.status = 'destroyed';
-  if (error && !c.error) c.error = error;
+/** The containers map is not drafted by immer (it is a class): it is replaced, never changed. */
+const containersOf = (draft: Draft<LocationState>) => (draft as unknown as { containers: Containers }).containers;
+const setContainers = (draft: Draft<LocationState>, map: Containers) => void ((draft as unknown as { containers: Containers }).containers = map);
+
+function setContainer(draft: Draft<LocationState>, c: ContainerInfo): void {
+  setContainers(draft, containersOf(draft).set(c.id, Object.freeze(c)));
+}
+
+/** Destroyed is final: record it, drop what lived in it, and forget the oldest beyond the cap. */
+function markDestroyed(draft: Draft<LocationState>, c: ContainerInfo, error?: ErrorBody): void {
+  setContainer(draft, { ...c, status: 'destroyed', error: c.error ?? error });
   for (const t of Object.values(draft.tunnels)) if (t.container === c.id) delete draft.tunnels[t.id];
+  for (const p of Object.values(draft.processes)) if (p.container === c.id) delete draft.processes[p.id];
+  for (const s of Object.values(draft.sshServers)) if (s.container === c.id) delete draft.sshServers[s.id];
   draft.destroyedOrder.push(c.id);
-  while (draft.destroyedOrder.length > MAX_DESTROYED_KEPT) tableDelete(draft.containers, draft.destroyedOrder.shift()!);
+  let containers = containersOf(draft);
+  while (draft.destroyedOrder.length > MAX_DESTROYED_KEPT) containers = containers.delete(draft.destroyedOrder.shift()!);
+  setContainers(draft, containers);
 }

@@ -67,6 +67,7 @@ export class SshServer {
     readonly bind: string,
     private readonly server: Server,
     private readonly log: Logger,
+    private readonly onStop: () => void,
   ) {
     const address = server.address();
     this.port = typeof address === 'object' && address ? address.port : 0;
@@ -80,7 +81,7 @@ export class SshServer {
   }
 
   /** @internal Use `Container.createSshServer`. */
-  static async open(container: Container, port: number, opts: SshServerOptions, log: Logger): Promise<SshServer> {
+  static async open(container: Container, port: number, opts: SshServerOptions, log: Logger, onStop: () => void = () => undefined): Promise<SshServer> {
     const bind = opts.bind ?? '127.0.0.1';
     const server = new Server({ hostKeys: [sshHostKey()], ident: 'tfnz' });
     await new Promise<void>((resolve, reject) => {
@@ -91,7 +92,7 @@ export class SshServer {
       );
       server.listen(port, bind, () => resolve());
     });
-    const ssh = new SshServer(container, bind, server, log);
+    const ssh = new SshServer(container, bind, server, log, onStop);
     server.on('connection', (client) => ssh.accept(client));
     server.on('error', (err: Error) => log.info(`ssh server ${bind}:${ssh.port}: ${err.message}`));
     log.info(`ssh server listening: ssh -p ${ssh.port} root@localhost (container ${container.id})`);
@@ -100,7 +101,9 @@ export class SshServer {
 
   /** Stop listening and end every connection (their processes are destroyed). Resolves once closed. */
   stop(): Promise<void> {
-    this.stopping ??= Promise.all([
+    if (this.stopping) return this.stopping;
+    this.onStop();
+    this.stopping = Promise.all([
       new Promise<void>((resolve) => {
         this.server.close(() => resolve());
         for (const client of this.clients) client.end();

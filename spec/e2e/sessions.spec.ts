@@ -234,10 +234,11 @@ describe('sessions and garbage collection (real location, real Docker Engine)', 
     try {
       const node = loc.node();
       const offered = node.stats;
-      const seqAtOffer = loc.state.lastSeq;
+      const nodesAtOffer = loc.state.nodes;
       // Sampling runs every 200 ms; idle CPU and free memory move between samples.
       const changed = await firstValueFrom(node.stats$.pipe(filter((s) => s !== offered)));
-      expect(loc.state.lastSeq).to.be.greaterThan(seqAtOffer);
+      expect(loc.state.nodes, 'a new state, the offer\'s left as it was').to.not.equal(nodesAtOffer);
+      expect(nodesAtOffer[node.id].stats).to.equal(offered);
       expect(changed).to.not.deep.equal(offered);
       expect(changed.cpu).to.be.within(0, os.cpus().length * 100);
       expect(changed.memory).to.be.within(1, os.totalmem() / 2 ** 20);
