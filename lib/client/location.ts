@@ -2,7 +2,7 @@
  * A session with a location: the entry point of the SDK. The connection's events are folded into
  * one immutable `state$`; nodes, containers and tunnels are projections of it.
  */
-import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, map, type Observer, type Subscription } from 'rxjs';
+import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, firstValueFrom, map, type Observer, type Subscription } from 'rxjs';
 import { NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo } from '../protocol';
 import { TaggedCollection } from './tagged-collection';
 import { allLocations, defaultLocation, ensureAccount, loadAccount, signChallenge } from './accounts';
@@ -22,6 +22,7 @@ import { Node, liveContainers } from './node';
 import { Container } from './container';
 import type { HandleCache, SessionContext } from './session-context';
 import { LocalEngine } from './local-engine';
+import { onProcessSignals } from './signals';
 import { uploadImage, type UploadProgress } from './image-upload';
 
 export const DEFAULT_PORT = 2020;
@@ -37,8 +38,15 @@ export interface ConnectOptions {
   debug?: boolean;
   /** Called with each node that appears after connecting (an adapter over `nodeArrivals$`). */
   newNodeCallback?: (node: Node) => void;
-  /** Abort connecting. */
+  /** Abort connecting, at any point (dialling, the handshake, the resource offer): rejects with its reason. */
   signal?: AbortSignal;
+  /**
+   * End the session cleanly on Ctrl-C or SIGTERM (disconnect, then let the signal end the program
+   * as it would have): default false, so a Location installs no process signal listener unless
+   * asked. `run()` handles them while it runs, whatever this says. One listener per signal serves
+   * every session of the process.
+   */
+  handleSignals?: boolean;
   /** How often the connection is checked for life, in ms (two silent checks drop it); default 10 000. */
   heartbeatMs?: number;
   /** Default time a request may wait for its reply, in ms; default 60 000. */
@@ -81,16 +89,20 @@ export class Location implements AsyncDisposable {
   private readonly uploads = new Subject<UploadProgress>();
   /** Uploads in progress by image name, so concurrent spawns of one image share one upload. */
   private readonly uploading = new Map<string, Promise<string[]>>();
+  /** Stops signals reaching this session (handleSignals); see signals.ts. */
+  private stopSignals?: () => void;
   /**
-   * Ctrl-C or SIGTERM always ends the session cleanly: inside `run()` it makes run() return;
-   * otherwise the session is disconnected and the signal raised again, so the program still ends
-   * as it would have (unless it handles the signal itself).
+   * Ctrl-C or SIGTERM, when asked for: inside `run()` it makes run() return; otherwise the session
+   * is disconnected and the signal raised again (by signals.ts), so the program still ends as it
+   * would have (unless it handles the signal itself).
    */
-  private readonly onSignal = (signal: NodeJS.Signals) => {
-    if (this.running) return this.complete();
-    void this.disconnect().finally(() => {
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    });
+  private readonly onSignal = async (): Promise<boolean> => {
+    if (this.running) {
+      this.complete();
+      return true;
+    }
+    await this.disconnect();
+    return false;
   };
 
   private constructor(
@@ -140,8 +152,6 @@ export class Location implements AsyncDisposable {
     );
     // A session that ends without a goodbye took its containers with it: say so on every one.
     void connection.closed.then((reason) => reason && this.fold({ type: 'session_lost', error: errorToWire(reason) }));
-    process.on('SIGINT', this.onSignal);
-    process.on('SIGTERM', this.onSignal);
   }
 
   /**
@@ -149,43 +159,59 @@ export class Location implements AsyncDisposable {
    * With no location configured, starts an embedded one on the local Docker Engine.
    */
   static async connect(opts: ConnectOptions = {}): Promise<Location> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
     const log = makeLogger(opts);
     const target = opts.location ?? process.env.TFNZ_LOCATION ?? defaultLocation();
-    let embedded: LocationServer | undefined;
-    let url: string;
-    if (!target || target === 'embedded') {
-      embedded = await startEmbeddedLocation((line) => log.debug(`[location] ${line}`));
-      url = embedded.url;
-    } else {
-      url = locationUrl(target, opts.locationIp);
-    }
+    // Every step races the abort signal; what a step still makes after an abort is closed below.
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => (onAbort = () => reject(signal!.reason)));
+    aborted.catch(() => undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const step = <T>(work: Promise<T>): Promise<T> => (signal ? Promise.race([work, aborted]) : work);
+    let starting: Promise<LocationServer> | undefined;
+    let opening: Promise<Connection> | undefined;
+    let loc: Location | undefined;
     try {
-      opts.signal?.throwIfAborted();
-      const connection = await Connection.open(url, {
+      let url: string;
+      if (!target || target === 'embedded') {
+        starting = startEmbeddedLocation((line) => log.debug(`[location] ${line}`));
+        url = (await step(starting)).url;
+      } else {
+        url = locationUrl(target, opts.locationIp);
+      }
+      opening = Connection.open(url, {
         requestTimeoutMs: opts.requestTimeoutMs,
         heartbeatMs: opts.heartbeatMs,
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
-      const loc = new Location(connection, log, embedded, LocalEngine.fromEnvironment(opts.localEngine));
+      const connection = await step(opening);
+      loc = new Location(connection, log, await starting, LocalEngine.fromEnvironment(opts.localEngine));
       if (opts.newNodeCallback) loc.subscriptions.push(loc.nodeArrivals$.subscribe(opts.newNodeCallback));
-      const offered = new Promise<void>((resolve) => {
-        const sub = loc.store.subscribe((s) => s.session && (resolve(), queueMicrotask(() => sub.unsubscribe())));
-      });
+      const store = loc.store;
+      const offered = firstValueFrom(store.pipe(filter((s) => s.session !== undefined)));
+      offered.catch(() => undefined);
       // The embedded location gets a local account on first use; a remote one needs `tfnz account create`.
-      const account = embedded ? ensureAccount('embedded') : loadAccount(target!);
-      const nonce = await Promise.race([connection.challenge, connection.closed.then(() => undefined)]);
+      const account = starting ? ensureAccount('embedded') : loadAccount(target!);
+      const nonce = await step(Promise.race([connection.challenge, connection.closed.then(() => undefined)]));
       const proof = account && nonce ? signChallenge(account, nonce) : undefined;
-      const session = await connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof });
+      const session = await step(connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof }));
       connection.enableResume({
         session: session.session,
         sign: (again) => (account ? { key: account.publicKey, proof: signChallenge(account, again) } : {}),
       });
-      await offered;
-      log.info(`connected to location '${session.location}' (${embedded ? 'embedded, ' : ''}${url}) as session ${session.session}`);
+      await step(offered);
+      if (opts.handleSignals) loc.stopSignals = onProcessSignals(loc.onSignal);
+      log.info(`connected to location '${session.location}' (${starting ? 'embedded, ' : ''}${url}) as session ${session.session}`);
       return loc;
     } catch (err) {
-      await embedded?.close();
+      // Nothing stays behind: no socket, timer or subscription, no embedded location.
+      if (loc) await loc.abandon();
+      else void opening?.then((c) => c.close(), () => undefined);
+      await starting?.then((e) => e.close(), () => undefined);
       throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -302,6 +328,7 @@ export class Location implements AsyncDisposable {
    */
   async run(): Promise<void> {
     this.running = true;
+    this.stopSignals ??= onProcessSignals(this.onSignal);
     try {
       await new Promise<void>((resolve, reject) => {
         const sub = this.completed.subscribe({ complete: resolve });
@@ -333,8 +360,7 @@ export class Location implements AsyncDisposable {
   }
 
   private async doDisconnect(): Promise<void> {
-    process.removeListener('SIGINT', this.onSignal);
-    process.removeListener('SIGTERM', this.onSignal);
+    this.stopSignals?.();
     this.completed.complete();
     this.uploads.complete();
     const { tunnels, sshServers } = this.ctx.handles;
@@ -348,6 +374,15 @@ export class Location implements AsyncDisposable {
     for (const s of this.subscriptions) s.unsubscribe();
     await this.embedded?.close();
     this.log.info('disconnected');
+  }
+
+  /** Drop a session that never finished connecting: close the connection and stop listening. */
+  private async abandon(): Promise<void> {
+    this.connection.close();
+    this.ctx.tunnels.stop();
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.completed.complete();
+    this.uploads.complete();
   }
 
   private fold(action: Parameters<typeof reduce>[1]): void {
