@@ -10,6 +10,12 @@ import { Location } from '../../lib/index';
 import { encodeFrame, type EventFrame, type ReplyFrame } from '../../lib/protocol';
 import { rawClient } from '../support/raw-client';
 import { exited, startLocationProcess } from '../support/processes';
+import {
+  claimEngineNumbers, killNodeEngine, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine,
+} from '../support/node-engines';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 describe('a location that ordinary actions cannot crash (location in its own process)', function () {
   this.timeout(60_000);
@@ -17,9 +23,23 @@ describe('a location that ordinary actions cannot crash (location in its own pro
   let url: string;
   let bystander: Location;
 
-  // A fresh location for each case, so that one crash cannot be blamed on another case.
+  // A fresh location for each case, so that one crash cannot be blamed on another case. Two nodes:
+  // the local engine, and an engine of its own that one case kills.
+  let doomed: number;
+  before(async function () {
+    this.timeout(180_000);
+    [doomed] = claimEngineNumbers(1);
+    await startNodeEngine(doomed);
+  });
+  after(async function () {
+    this.timeout(180_000);
+    await stopNodeEngine(doomed);
+    releaseEngineNumbers([doomed]);
+  });
   beforeEach(async () => {
-    ({ child, url } = await startLocationProcess(`spec-${nanoid(8)}`));
+    const engines = join(mkdtempSync(join(tmpdir(), 'tfnz-spec-')), 'engines');
+    writeFileSync(engines, `unix:///var/run/docker.sock local\n${nodeEngineAddress(doomed)} doomed\n`);
+    ({ child, url } = await startLocationProcess(`spec-${nanoid(8)}`, ['--engines-file', engines]));
     bystander = await Location.connect({ location: url, quiet: true });
   });
   afterEach(async () => {
@@ -30,10 +50,11 @@ describe('a location that ordinary actions cannot crash (location in its own pro
   /** The location still runs, and still spawns and runs processes for someone else. */
   async function bystanderStillServed(): Promise<void> {
     await unlessItDies((async () => {
-      const ctr = bystander.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+      const node = bystander.rankedNodes().find((n) => n.name === 'local')!;
+      const ctr = node.spawnContainer('busybox', { command: ['sleep', '600'] });
       const { stdout } = await ctr.runProcess('echo still here');
       expect(Buffer.from(stdout).toString()).to.equal('still here\n');
-      await bystander.node().destroyContainer(ctr);
+      await node.destroyContainer(ctr);
     })());
   }
 
@@ -46,13 +67,14 @@ describe('a location that ordinary actions cannot crash (location in its own pro
   }
 
   /** A raw session with one running busybox, and a put of `size` bytes opened into it. */
-  async function openPut(size: number) {
+  async function openPut(size: number, nodeName?: string) {
     const raw = await rawClient(url);
     const reply = (id: number) => raw.next((f) => f.kind === 'reply' && f.id === id) as Promise<ReplyFrame>;
     raw.send(encodeFrame({ kind: 'request', id: 1, command: 'open_session', params: { client: 'spec', user: 'mallory' } }));
     expect((await reply(1)).error).to.equal(undefined);
     const offer = (await raw.next((f) => f.kind === 'event' && f.event === 'resource_offer')) as EventFrame;
-    const node = (offer.params as { nodes: { id: string }[] }).nodes[0].id;
+    const nodes = (offer.params as { nodes: { id: string; name: string }[] }).nodes;
+    const node = (nodes.find((n) => n.name === nodeName) ?? nodes[0]).id;
     const container = nanoid();
     raw.send(encodeFrame({ kind: 'request', id: 2, command: 'spawn_container', params: { container, node, image: 'busybox', command: ['sleep', '600'] } }));
     expect((await reply(2)).error).to.equal(undefined);
@@ -81,6 +103,18 @@ describe('a location that ordinary actions cannot crash (location in its own pro
     put.data(64 * 1024);
     await put.raw.next((f) => f.kind === 'event' && f.event === 'file_ack');
     put.raw.send(encodeFrame({ kind: 'request', id: 0, command: 'file_cancel', params: { transfer: put.transfer } }));
+    await bystanderStillServed();
+    put.raw.ws.close();
+  });
+
+  it('survives the node\'s engine going away in the middle of a put', async () => {
+    const put = await openPut(4 * 1024 * 1024, 'doomed');
+    put.data(64 * 1024);
+    await put.raw.next((f) => f.kind === 'event' && f.event === 'file_ack');
+    await killNodeEngine(doomed);
+    put.data(64 * 1024);
+    const end = await put.ended();
+    expect((end.params as { error?: { code: string } }).error, 'the put failed, and said so').to.not.equal(undefined);
     await bystanderStillServed();
     put.raw.ws.close();
   });
