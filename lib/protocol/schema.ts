@@ -109,10 +109,9 @@ export function oneOf<const T extends string>(values: readonly T[]): Schema<T> {
 /** A list of `item`s, `min` to `max` long. */
 export function array<S extends AnySchema>(item: S, opts: { min?: number; max?: number } = {}): Schema<Output<S>[], Input<S>[]> {
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = opts;
-  const size = max === Number.MAX_SAFE_INTEGER ? (min > 0 ? `at least ${min} ` : '') : `${min} to ${max} `;
-  const expected = `a list of ${size}${item.expected.replace(/^an? /, '')} items`;
+  const expected = max !== Number.MAX_SAFE_INTEGER ? `a list of ${min} to ${max} entries` : min === 1 ? 'a non-empty list' : min > 1 ? `a list of at least ${min} entries` : 'a list';
   return schema(expected, (v, path) => {
-    if (!Array.isArray(v) || v.length < min || v.length > max) throw invalid(path, `a list of ${size}items`, v);
+    if (!Array.isArray(v) || v.length < min || v.length > max) throw invalid(path, expected, v);
     return v.map((e, i) => item.parse(e, `${path}[${i}]`));
   });
 }
