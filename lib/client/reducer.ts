@@ -3,7 +3,7 @@
  * identity and `distinctUntilChanged` on a slice only fires when that slice changed.
  */
 import { produce, type Draft } from 'immer';
-import type { ContainerInfo, ErrorBody } from '../protocol';
+import type { ContainerInfo, ErrorBody, EventOf } from '../protocol';
 import type { Action, LocationState } from './state';
 import type { IdMap } from './table';
 
@@ -21,6 +21,8 @@ type Containers = IdMap<ContainerInfo>;
 export function reduce(state: LocationState, action: Action): LocationState {
   if ('event' in action && STATELESS.has(action.event)) return state;
   if ('event' in action && action.event === 'process_exit' && !state.processes[action.params.process]) return state;
+  if ('event' in action && action.event === 'container_status' && action.params.status !== 'destroyed') return containerStatus(state, action.params);
+  if ('event' in action && action.event === 'node_stats') return nodeStats(state, action.params);
   return produce(state, (draft) => {
     if ('type' in action) return applyLocal(draft, action);
     switch (action.event) {
@@ -53,11 +55,6 @@ export function reduce(state: LocationState, action: Action): LocationState {
         }
         break;
       }
-      case 'node_stats': {
-        const node = draft.nodes[action.params.node];
-        if (node && node.alive) node.stats = action.params.stats;
-        break;
-      }
       case 'external_created':
         draft.externals[action.params.external.id] = action.params.external;
         break;
@@ -88,6 +85,30 @@ export function reduce(state: LocationState, action: Action): LocationState {
         break;
     }
   });
+}
+
+/**
+ * The most frequent event touches one container only: replace it in the map, and the map in a
+ * shallow copy of the state, without an immer draft (whose finalising walks every slice).
+ */
+function containerStatus(state: LocationState, p: EventOf<'container_status'>['params']): LocationState {
+  const c = state.containers.get(p.container);
+  if (!c || c.status === 'destroyed') return state;
+  const next: ContainerInfo = { ...c, status: p.status };
+  if (p.privateIp !== undefined) next.privateIp = p.privateIp;
+  if (p.sleeping !== undefined) next.sleeping = p.sleeping;
+  if (p.exitCode !== undefined) next.exitCode = p.exitCode;
+  if (p.error !== undefined) next.error = p.error;
+  const containers = (state.containers as Containers).set(c.id, Object.freeze(next));
+  return Object.freeze({ ...state, containers });
+}
+
+/** Stats arrive every few seconds per node: one node replaced in a shallow copy, no immer draft. */
+function nodeStats(state: LocationState, p: EventOf<'node_stats'>['params']): LocationState {
+  const node = state.nodes[p.node];
+  if (!node || !node.alive) return state;
+  const nodes = Object.freeze({ ...state.nodes, [node.id]: Object.freeze({ ...node, stats: Object.freeze({ ...p.stats }) }) });
+  return Object.freeze({ ...state, nodes });
 }
 
 function applyLocal(draft: Draft<LocationState>, action: Exclude<Action, { event: string }>): void {

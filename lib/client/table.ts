@@ -1,15 +1,14 @@
 /**
  * An immutable id → value map whose every change costs constant time, read like any ReadonlyMap.
  * A flat record would be copied whole on every change (immer copies each object it modifies), so
- * folding one event would cost O(entries). Here entries sit two levels of 64 buckets deep, chosen
- * by a hash of the id: a change copies two 64-key buckets and one leaf of about entries/4096 keys.
- * The buckets are internal; users read an `IdMap` with `get`, `has`, `size` and iteration.
+ * folding one event would cost O(entries). Here entries sit two levels of 64 slots deep, chosen by
+ * a hash of the id: a change copies two 64-slot arrays and one small bucket (about entries/4096
+ * ids). Arrays, not records keyed '0'…'1r': V8 copies those keys (array-index-like) many times
+ * slower. The layout is internal; users read an `IdMap` with `get`, `has`, `size` and iteration.
  */
 
 /** @deprecated The bucketed layout is internal now: state maps are `ReadonlyMap`s (`IdMap`). */
 export type Table<T> = Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, T>>>>>>;
-type Leaf<T> = Readonly<Record<string, T>>;
-type Level<T> = Readonly<Record<string, Leaf<T>>>;
 
 /** FNV-1a: cheap, and spreads both random (nanoid) and sequential ids evenly. */
 function hash(id: string): number {
@@ -18,18 +17,18 @@ function hash(id: string): number {
   return h >>> 0;
 }
 
-function path(id: string): [string, string] {
-  const h = hash(id);
-  return [(h & 63).toString(36), ((h >>> 6) & 63).toString(36)];
-}
-
-const EMPTY = Object.freeze({});
+const FANOUT = 64;
+// Levels are 64-slot arrays (a copy is one fast slice); leaves are small Maps of the ids that hash there.
+type Bucket<V> = ReadonlyMap<string, V>;
+type Level<V> = readonly (Bucket<V> | undefined)[];
+type Root<V> = readonly (Level<V> | undefined)[];
+const emptyRoot: Root<never> = Object.freeze(new Array(FANOUT).fill(undefined));
 
 export class IdMap<V> implements ReadonlyMap<string, V> {
-  private static readonly empty = new IdMap<never>(EMPTY, 0);
+  private static readonly empty = new IdMap<never>(emptyRoot, 0);
 
   private constructor(
-    private readonly root: Readonly<Record<string, Level<V>>>,
+    private readonly root: Root<V>,
     readonly size: number,
   ) {
     Object.freeze(this);
@@ -42,47 +41,42 @@ export class IdMap<V> implements ReadonlyMap<string, V> {
   }
 
   get(id: string): V | undefined {
-    const [a, b] = path(id);
-    const leaf = this.root[a]?.[b];
-    return leaf && Object.hasOwn(leaf, id) ? leaf[id] : undefined;
+    const h = hash(id);
+    return this.root[h & 63]?.[(h >>> 6) & 63]?.get(id);
   }
 
   has(id: string): boolean {
-    const [a, b] = path(id);
-    const leaf = this.root[a]?.[b];
-    return leaf !== undefined && Object.hasOwn(leaf, id);
+    const h = hash(id);
+    return this.root[h & 63]?.[(h >>> 6) & 63]?.has(id) ?? false;
   }
 
   /** A new map with `id` set to `value`; this one is unchanged. */
   set(id: string, value: V): IdMap<V> {
-    const [a, b] = path(id);
-    const level = this.root[a] ?? EMPTY;
-    const leaf: Leaf<V> = level[b] ?? EMPTY;
-    const added = Object.hasOwn(leaf, id) ? 0 : 1;
-    const nextLeaf = Object.freeze({ ...leaf, [id]: value });
-    const nextLevel = Object.freeze({ ...level, [b]: nextLeaf });
-    return new IdMap(Object.freeze({ ...this.root, [a]: nextLevel }), this.size + added);
+    const h = hash(id);
+    const a = h & 63;
+    const b = (h >>> 6) & 63;
+    const level = this.root[a];
+    const bucket = new Map(level?.[b]);
+    const added = bucket.has(id) ? 0 : 1;
+    bucket.set(id, value);
+    return new IdMap(this.replace(a, b, level, bucket), this.size + added);
   }
 
-  /** A new map without `id` (this one when it has no `id`); empty buckets go too. */
+  /** A new map without `id` (this one when it has no `id`). */
   delete(id: string): IdMap<V> {
-    const [a, b] = path(id);
+    const h = hash(id);
+    const a = h & 63;
+    const b = (h >>> 6) & 63;
     const level = this.root[a];
-    const leaf = level?.[b];
-    if (!leaf || !Object.hasOwn(leaf, id)) return this;
-    const { [id]: _gone, ...restLeaf } = leaf;
-    const nextLevel: Record<string, Leaf<V>> = { ...level };
-    if (Object.keys(restLeaf).length) nextLevel[b] = Object.freeze(restLeaf);
-    else delete nextLevel[b];
-    const nextRoot: Record<string, Level<V>> = { ...this.root };
-    if (Object.keys(nextLevel).length) nextRoot[a] = Object.freeze(nextLevel);
-    else delete nextRoot[a];
-    return new IdMap(Object.freeze(nextRoot), this.size - 1);
+    if (!level?.[b]?.has(id)) return this;
+    const bucket = new Map(level[b]);
+    bucket.delete(id);
+    return new IdMap(this.replace(a, b, level, bucket.size ? bucket : undefined), this.size - 1);
   }
 
   *entries(): MapIterator<[string, V]> {
-    for (const level of Object.values(this.root)) {
-      for (const leaf of Object.values(level)) for (const id of Object.keys(leaf)) yield [id, leaf[id]];
+    for (const level of this.root) {
+      if (level) for (const bucket of level) if (bucket) yield* bucket;
     }
   }
 
@@ -104,6 +98,15 @@ export class IdMap<V> implements ReadonlyMap<string, V> {
 
   get [Symbol.toStringTag](): string {
     return 'IdMap';
+  }
+
+  /** A copy of the root with one bucket replaced: two 64-slot slices. */
+  private replace(a: number, b: number, level: Level<V> | undefined, bucket: Bucket<V> | undefined): Root<V> {
+    const nextLevel = level ? level.slice() : new Array<Bucket<V> | undefined>(FANOUT).fill(undefined);
+    nextLevel[b] = bucket;
+    const nextRoot = this.root.slice();
+    nextRoot[a] = bucket || nextLevel.some((x) => x) ? Object.freeze(nextLevel) : undefined;
+    return Object.freeze(nextRoot);
   }
 }
 
