@@ -62,6 +62,7 @@ export function defaultLocation(): string | undefined {
   return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 }
 
-export function signChallenge(account: Account, nonce: Uint8Array): Buffer {
-  return sign(null, challengeMessage(nonce), account.privateKey);
+/** Sign a socket's challenge, bound to the link as this end saw it (see challengeMessage). */
+export function signChallenge(account: Account, nonce: Uint8Array, binding?: string): Buffer {
+  return sign(null, challengeMessage(nonce, binding), account.privateKey);
 }

@@ -5,13 +5,13 @@
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, map, type Observer, type Subscription } from 'rxjs';
 import { NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo } from '../protocol';
 import { TaggedCollection } from './tagged-collection';
-import { allLocations, defaultLocation, ensureAccount, loadAccount, signChallenge } from './accounts';
+import { allLocations, defaultLocation, loadAccount, signChallenge } from './accounts';
 import { Volume } from './volume';
 import { ExternalContainer } from './external-container';
 import { WebEndpoint } from './web-endpoint';
 import type { LocationServer } from '../server/location-server';
 import { Connection } from './connection';
-import { startEmbeddedLocation } from './embedded';
+import { embeddedAccount, startEmbeddedLocation } from './embedded';
 import { makeLogger, type Logger } from './log';
 import { rankNodes } from './ranking';
 import { reduce } from './reducer';
@@ -161,7 +161,7 @@ export class Location implements AsyncDisposable {
         const sub = loc.store.subscribe((s) => s.session && (resolve(), queueMicrotask(() => sub.unsubscribe())));
       });
       // The embedded location gets a local account on first use; a remote one needs `tfnz account create`.
-      const account = embedded ? ensureAccount('embedded') : loadAccount(target!);
+      const account = embedded ? embeddedAccount() : loadAccount(target!);
       const nonce = await Promise.race([connection.challenge, connection.closed.then(() => undefined)]);
       const proof = account && nonce ? signChallenge(account, nonce) : undefined;
       const session = await connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof });
@@ -181,6 +181,11 @@ export class Location implements AsyncDisposable {
   /** Names of the locations this machine holds an account for (see `tfnz account create`). */
   static allLocations(): string[] {
     return allLocations();
+  }
+
+  /** The WebSocket URL this session talks to (the embedded location's loopback one included). */
+  get url(): string {
+    return this.connection.url;
   }
 
   get state(): LocationState {

@@ -3,8 +3,8 @@
  * run time, because they come off the wire; the catalogue's types keep both ends in step.
  */
 import { validTag } from '../protocol/tags';
-import { userIdOf, verifyProof } from '../protocol/identity';
-import { SessionExpired, Unauthorized } from '../protocol/errors';
+import { SessionExpired } from '../protocol/errors';
+import { identify } from './identity';
 import type { Mount } from '../engines/engine';
 import { posix } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -97,23 +97,6 @@ function volumeMounts(s: Session, p: Params, node: string): Mount[] | undefined 
   });
 }
 
-/** The session's user: proven by a signed challenge, or on an open location a name taken on trust. */
-function identify(s: Session, p: Params): string {
-  const key = optStr(p, 'key');
-  if (key === undefined) {
-    if (s.ctx.users.open) return optStr(p, 'user') ?? 'local';
-    throw new Unauthorized('this location admits only authorised users: create an account with `tfnz account create <location>` and ask the location\'s operator to run `tfnz authorize <the key it printed>`');
-  }
-  const proof = p.proof;
-  if (!(proof instanceof Uint8Array) || !verifyProof(key, s.nonce, proof)) {
-    throw new Unauthorized('the key\'s proof did not verify against this session\'s challenge; is the account file damaged?');
-  }
-  if (!s.ctx.users.admits(key)) {
-    throw new Unauthorized(`this location does not know your key yet; ask its operator to run: tfnz authorize ${key}`);
-  }
-  return userIdOf(key);
-}
-
 /**
  * A container this session may connect: its own, or an external container (a running tagged
  * container of another session of the same user). Never another user's.
@@ -158,7 +141,7 @@ export const commandHandlers: CommandHandlers = {
   async open_session(s, p) {
     if (s.opened) throw new BadRequest('the session is already open');
     str(p, 'client');
-    s.user = identify(s, p);
+    s.user = identify({ nonce: s.nonce, channelBinding: s.ctx.channelBinding, users: s.ctx.users }, p);
     s.opened = true;
     s.joinUserChannel();
     // The offer goes out right after the reply, so the client folds it into a fresh state.
@@ -173,7 +156,7 @@ export const commandHandlers: CommandHandlers = {
 
   async resume_session(s, p) {
     if (s.opened) throw new BadRequest('resume_session must be the first request on a socket');
-    const user = identify(s, p);
+    const user = identify({ nonce: s.nonce, channelBinding: s.ctx.channelBinding, users: s.ctx.users }, p);
     const target = s.ctx.findSession(str(p, 'session'));
     if (!target || target.ended || !target.opened || target.user !== user) {
       throw new SessionExpired('the location no longer has this session (it was away longer than the grace period, or the location restarted); connect again');
@@ -240,7 +223,7 @@ export const commandHandlers: CommandHandlers = {
 
   async image_layers_missing(s, p) {
     const id = checkDigest(p.id, "'id'");
-    return { missing: s.ctx.images.missing(checkLayers(p.layers)), configMissing: !s.ctx.images.hasConfig(id) };
+    return { missing: s.ctx.images.missing(s.user, checkLayers(p.layers)), configMissing: !s.ctx.images.userHasConfig(s.user, id) };
   },
 
   async upload_layer(s, p) {
@@ -249,7 +232,7 @@ export const commandHandlers: CommandHandlers = {
     const size = int(p, 'size');
     if (s.uploads.has(transfer)) throw new BadRequest(`transfer id '${transfer}' is already in use`);
     const writer = new FileWriter(
-      transfer, s.ctx.images.layerSink(layer, size), size,
+      transfer, s.ctx.images.layerSink(s.user, layer, size), size,
       { ack: (bytes) => s.emit('file_ack', { transfer, bytes }), end: (error) => s.emit('file_end', { transfer, error }) },
       () => s.uploads.delete(transfer),
     );
@@ -264,7 +247,7 @@ export const commandHandlers: CommandHandlers = {
     const name = str(p, 'name');
     if (p.config !== undefined && p.config !== null) {
       if (!(p.config instanceof Uint8Array) || p.config.length > 4 * 1024 * 1024) throw new BadRequest("'config' must be the image's config JSON as bytes (at most 4 MiB)");
-      s.ctx.images.putConfig(id, p.config, layers);
+      s.ctx.images.putConfig(s.user, id, p.config, layers);
     }
     s.ctx.images.putDescription(s.user, { name, id, layers });
     return {};

@@ -13,6 +13,7 @@ import { UserChannels } from './user-channels';
 import { ExternalRegistry } from './external-registry';
 import { AuthorizedUsers } from './authorized-users';
 import { keepAlive } from '../protocol/heartbeat';
+import { PLAIN_BINDING } from '../protocol/identity';
 import { reapOrphans } from './reaper';
 import { connectionGrants } from './connection-grants';
 import { LABEL, type LocationContext } from './location-context';
@@ -49,8 +50,10 @@ export interface LocationServerOptions {
   heartbeatMs?: number;
   /** How long a session whose connection dropped is kept for its client to resume; default 120 s. */
   sessionGraceMs?: number;
-  /** Admit only the public keys in this authorized_keys file; without it the location is open. */
+  /** Admit only the public keys in this authorized_keys file; without it (or admitKeys) the location is open. */
   authorizedKeys?: string;
+  /** Admit exactly these public keys (the embedded location: its owner's account key). */
+  admitKeys?: string[];
   /** Domains the front door serves (sites are published at names ending in one); default ['localhost']. */
   domains?: string[];
   /** Interface the front door listens on; default the same as `host`. */
@@ -134,7 +137,8 @@ export class LocationServer {
       findSession: (id) => [...sessions].find((s) => s.id === id),
       graceMs: opts.sessionGraceMs ?? 120_000,
       externals: new ExternalRegistry(channels),
-      users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
+      users: admitted(opts),
+      channelBinding: PLAIN_BINDING,
       images: new LayerCache(opts.cacheDir ?? defaultCacheDir(name)),
     };
     // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
@@ -242,6 +246,11 @@ export class LocationServer {
       for (const c of this.ctx.containers.values()) if (c.node.info.id === change.node) c.nodeGone(`node ${c.node.info.name} went away: ${change.reason}`);
     }
   }
+}
+
+function admitted(opts: LocationServerOptions): AuthorizedUsers {
+  if (opts.admitKeys) return AuthorizedUsers.only(opts.admitKeys);
+  return opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open();
 }
 
 function listen(host: string, port: number): Promise<WebSocketServer> {
