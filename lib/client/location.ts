@@ -26,8 +26,18 @@ import { uploadImage, type UploadProgress } from './image-upload';
 export const DEFAULT_PORT = 2020;
 
 export interface ConnectOptions {
-  /** Location to use: `host`, `host:port` or `ws://host:port`. Default: $TFNZ_LOCATION, else embedded. */
+  /**
+   * Location to use: `host`, `host:port` (both wss://), or a `wss://` or `ws://` URL (ws:// only on
+   * loopback unless `insecure`). Default: $TFNZ_LOCATION, else embedded.
+   */
   location?: string;
+  /**
+   * Trust the location's certificate when this CA (PEM text or file) issued it. Without it the
+   * certificate seen first is pinned in ~/.tfnz/known_locations and must stay the same.
+   */
+  tlsCa?: string;
+  /** Allow plain ws:// to a host that is not loopback: nothing then protects the session on the way. */
+  insecure?: boolean;
   /** Dial this address instead of resolving the location's host name. */
   locationIp?: string;
   /** No log lines at all. */
@@ -153,6 +163,7 @@ export class Location implements AsyncDisposable {
       const connection = await Connection.open(url, {
         requestTimeoutMs: opts.requestTimeoutMs,
         heartbeatMs: opts.heartbeatMs,
+        link: { tlsCa: opts.tlsCa, insecure: opts.insecure },
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
       const loc = new Location(connection, log, embedded, LocalEngine.fromEnvironment(opts.localEngine));
@@ -163,11 +174,11 @@ export class Location implements AsyncDisposable {
       // The embedded location gets a local account on first use; a remote one needs `tfnz account create`.
       const account = embedded ? embeddedAccount() : loadAccount(target!);
       const nonce = await Promise.race([connection.challenge, connection.closed.then(() => undefined)]);
-      const proof = account && nonce ? signChallenge(account, nonce) : undefined;
+      const proof = account && nonce ? signChallenge(account, nonce, connection.channelBinding) : undefined;
       const session = await connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof });
       connection.enableResume({
         session: session.session,
-        sign: (again) => (account ? { key: account.publicKey, proof: signChallenge(account, again) } : {}),
+        sign: (again, binding) => (account ? { key: account.publicKey, proof: signChallenge(account, again, binding) } : {}),
       });
       await offered;
       log.info(`connected to location '${session.location}' (${embedded ? 'embedded, ' : ''}${url}) as session ${session.session}`);
@@ -369,7 +380,7 @@ export class Location implements AsyncDisposable {
 
 /** `host`, `host:port` or a ws(s):// URL → the URL to dial; `ip` replaces the host when given. */
 export function locationUrl(location: string, ip?: string): string {
-  const url = new URL(/^wss?:\/\//.test(location) ? location : `ws://${location}`);
+  const url = new URL(/^wss?:\/\//.test(location) ? location : `wss://${location}`);
   if (!url.port) url.port = String(DEFAULT_PORT);
   if (ip) url.hostname = ip.includes(':') ? `[${ip}]` : ip;
   return url.toString().replace(/\/$/, '');

@@ -3,6 +3,8 @@
  * engines; clients only ever talk to it. Runs as `tfnz location` or embedded in an SDK process.
  */
 import { WebSocketServer } from 'ws';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { bindingOf, type TlsIdentity } from './tls';
 import type { AddressInfo } from 'node:net';
 import type { Engine } from '../engines/engine';
 import { DockerEngine } from '../engines/docker-engine';
@@ -67,6 +69,11 @@ export interface LocationServerOptions {
    * `$TFNZ_HOME/location-cache/<name>` (~/.tfnz/...). Made on first upload.
    */
   cacheDir?: string;
+  /**
+   * Serve wss:// with this certificate and key (PEM; see tls.ts for a self-signed one kept across
+   * restarts). Without it, plain ws://, which the SDK uses only on loopback.
+   */
+  tls?: TlsIdentity;
 }
 
 /** Largest frame a client may send; bulk data travels in much smaller chunks. */
@@ -83,6 +90,7 @@ export class LocationServer {
     private readonly shouldReap: ((labels: Record<string, string>) => boolean) | undefined,
     heartbeatMs: number | undefined,
     private readonly frontDoor: FrontDoor,
+    private readonly scheme: 'ws' | 'wss',
   ) {
     wss.on('connection', (ws, req) => {
       keepAlive(ws, heartbeatMs);
@@ -115,7 +123,7 @@ export class LocationServer {
     const volumes = new VolumeStore(nodes, name, channels);
     const kept = await volumes.load();
     if (kept) log(`${kept} persistent volume(s) found on the engines`);
-    const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020);
+    const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020, opts.tls);
     const sessions = new Set<Session>();
     const containers = new Map<string, ManagedContainer>();
     const sites = new WebSites((opts.domains ?? ['localhost']).map((d) => d.toLowerCase().replace(/^\.|\.$/g, '')));
@@ -138,7 +146,7 @@ export class LocationServer {
       graceMs: opts.sessionGraceMs ?? 120_000,
       externals: new ExternalRegistry(channels),
       users: admitted(opts),
-      channelBinding: PLAIN_BINDING,
+      channelBinding: opts.tls ? bindingOf(opts.tls) : PLAIN_BINDING,
       images: new LayerCache(opts.cacheDir ?? defaultCacheDir(name)),
     };
     // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
@@ -147,7 +155,7 @@ export class LocationServer {
       for (const c of await engine.list({ [LABEL.location]: name }).catch(() => [])) if (c.labels[LABEL.container]) live.add(c.labels[LABEL.container]);
     }
     await connectionGrants(ctx).removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
-    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor);
+    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, opts.tls ? 'wss' : 'ws');
     nodes.startSampling();
     log(`location '${name}' listening on ${server.url} with ${engines.length} node(s); web front door on http ${frontDoor.httpPort}, https ${frontDoor.httpsPort} for ${sites.domains.join(', ')}`);
     return server;
@@ -159,7 +167,7 @@ export class LocationServer {
 
   get url(): string {
     const { address, port, family } = this.wss.address() as AddressInfo;
-    return `ws://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+    return `${this.scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   }
 
   /** Where the front door listens, and the domains it serves. */
@@ -182,6 +190,8 @@ export class LocationServer {
     await Promise.all([...this.sessions].map((s) => s.end()));
     for (const client of this.wss.clients) client.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    const https = (this.wss.options.server as HttpsServer | undefined);
+    if (https) await new Promise<void>((resolve) => https.close(() => resolve()));
     await this.frontDoor.close();
   }
 
@@ -253,10 +263,20 @@ function admitted(opts: LocationServerOptions): AuthorizedUsers {
   return opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open();
 }
 
-function listen(host: string, port: number): Promise<WebSocketServer> {
+function listen(host: string, port: number, tls?: TlsIdentity): Promise<WebSocketServer> {
   return new Promise((resolve, reject) => {
-    const wss = new WebSocketServer({ host, port, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
-    wss.once('listening', () => resolve(wss));
-    wss.once('error', reject);
+    if (!tls) {
+      const wss = new WebSocketServer({ host, port, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+      wss.once('listening', () => resolve(wss));
+      wss.once('error', reject);
+      return;
+    }
+    const server = createHttpsServer({ cert: tls.cert, key: tls.key });
+    // A failed handshake (a scanner, a client that refused our certificate) is that socket's end only.
+    server.on('tlsClientError', (_err, socket) => socket.destroy());
+    server.on('clientError', (_err, socket) => socket.destroy());
+    const wss = new WebSocketServer({ server, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(wss));
   });
 }
