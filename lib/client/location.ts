@@ -34,6 +34,7 @@ export interface ConnectOptions {
   /**
    * Trust the location's certificate when this CA (PEM text or file) issued it. Without it the
    * certificate seen first is pinned in ~/.tfnz/known_locations and must stay the same.
+   * Default $TFNZ_TLS_CA.
    */
   tlsCa?: string;
   /** Allow plain ws:// to a host that is not loopback: nothing then protects the session on the way. */
@@ -163,7 +164,7 @@ export class Location implements AsyncDisposable {
       const connection = await Connection.open(url, {
         requestTimeoutMs: opts.requestTimeoutMs,
         heartbeatMs: opts.heartbeatMs,
-        link: { tlsCa: opts.tlsCa, insecure: opts.insecure },
+        link: { tlsCa: opts.tlsCa ?? process.env.TFNZ_TLS_CA, insecure: opts.insecure },
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
       const loc = new Location(connection, log, embedded, LocalEngine.fromEnvironment(opts.localEngine));
