@@ -32,7 +32,10 @@ export interface LocationCommandOptions {
   webHost?: string;
   /** Image cache directory (default ~/.tfnz/location-cache/<name>). */
   cacheDir?: string;
-  /** wss:// with this certificate and key, else a self-signed one kept in the cache dir; false: plain ws:// (loopback only). */
+  /**
+   * wss:// (with tlsCert/tlsKey, else a self-signed certificate kept in the cache dir), or false for
+   * plain ws:// (loopback only). Default: wss:// unless listening on loopback, or given a certificate.
+   */
   tls?: boolean;
   tlsCert?: string;
   tlsKey?: string;
@@ -68,7 +71,8 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
 }
 
 async function tlsIdentity(opts: LocationCommandOptions, host: string): Promise<TlsIdentity | undefined> {
-  if (opts.tls === false) {
+  const wanted = opts.tls ?? (!!(opts.tlsCert || opts.tlsKey) || !isLoopback(host));
+  if (!wanted) {
     if (opts.tlsCert || opts.tlsKey) throw new Error('--no-tls and --tls-cert/--tls-key contradict each other');
     if (!isLoopback(host)) throw new Error(`--no-tls serves plain ws://, which clients accept only on loopback; listen on 127.0.0.1 or drop --no-tls (listening on ${host})`);
     return undefined;

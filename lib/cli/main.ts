@@ -33,7 +33,8 @@ const location = program
   .option('--cache-dir <dir>', 'where uploaded image layers are kept (default ~/.tfnz/location-cache/NAME)')
   .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM; default: a self-signed one made on first start, kept in the cache dir)')
   .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
-  .option('--no-tls', 'serve plain ws:// (only on a loopback --listen address; the SDK refuses ws:// elsewhere)')
+  .option('--tls', 'serve wss:// also on a loopback --listen address (the default elsewhere)')
+  .option('--no-tls', 'serve plain ws:// (only on a loopback --listen address, where it is the default; the SDK refuses ws:// elsewhere)')
   .option('-q, --quiet', 'no log lines')
   .action((opts) => locationCommand(opts))
   // `tfnz location prune --name N` must give --name to prune, not to location.

@@ -11,6 +11,7 @@ import { ExternalContainer } from './external-container';
 import { WebEndpoint } from './web-endpoint';
 import type { LocationServer } from '../server/location-server';
 import { Connection } from './connection';
+import { isLoopback } from '../protocol/loopback';
 import { embeddedAccount, startEmbeddedLocation } from './embedded';
 import { makeLogger, type Logger } from './log';
 import { rankNodes } from './ranking';
@@ -27,8 +28,8 @@ export const DEFAULT_PORT = 2020;
 
 export interface ConnectOptions {
   /**
-   * Location to use: `host`, `host:port` (both wss://), or a `wss://` or `ws://` URL (ws:// only on
-   * loopback unless `insecure`). Default: $TFNZ_LOCATION, else embedded.
+   * Location to use: `host`, `host:port` (wss://, or ws:// for a loopback host), or a `wss://` or
+   * `ws://` URL (ws:// only on loopback unless `insecure`). Default: $TFNZ_LOCATION, else embedded.
    */
   location?: string;
   /**
@@ -381,7 +382,9 @@ export class Location implements AsyncDisposable {
 
 /** `host`, `host:port` or a ws(s):// URL → the URL to dial; `ip` replaces the host when given. */
 export function locationUrl(location: string, ip?: string): string {
+  // A bare name means TLS, except on loopback (where `tfnz location` serves ws:// by default too).
   const url = new URL(/^wss?:\/\//.test(location) ? location : `wss://${location}`);
+  if (!/^wss?:\/\//.test(location) && isLoopback(url.hostname)) url.protocol = 'ws:';
   if (!url.port) url.port = String(DEFAULT_PORT);
   if (ip) url.hostname = ip.includes(':') ? `[${ip}]` : ip;
   return url.toString().replace(/\/$/, '');
