@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
-import { lastValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { CertificateChanged, InsecureLink, Location, LocationUnreachable, Unauthorized, lines } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import { knownLocationsFile } from '../../lib/client/tls-pinning';
@@ -12,6 +12,7 @@ import { authorize } from '../../lib/server/authorized-users';
 import { exited, startLocationProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
 import { TlsRelay } from '../support/tls-relay';
+import { FaultProxy } from '../support/fault-proxy';
 
 async function echo(loc: Location, text: string): Promise<string> {
   const ctr = loc.node().spawnContainer('busybox', { command: ['echo', text] });
@@ -75,6 +76,34 @@ describe('transport: wss:// with the certificate pinned on first use, proofs bou
     expect(err!.message).to.match(/relaying/);
     expect(relay.forwarded, 'the relay did pass the frames on').to.be.greaterThan(0);
     expect(await echo(owner, 'untouched')).to.equal('untouched');
+  });
+
+  it('resumes over wss:// after a cut, proving the session again bound to the same certificate', async () => {
+    const proxy = await FaultProxy.start(Number(new URL(url).port));
+    try {
+      const via = `wss://127.0.0.1:${proxy.port}`;
+      const loc = await inHome(ownerHome, () => {
+        authorize(join(cacheDir, 'authorized_keys'), ensureAccount(via).publicKey);
+        return Location.connect({ location: via, quiet: true });
+      });
+      try {
+        const link$ = (loc as unknown as { connection: { link$: Observable<string> } }).connection.link$;
+        const box = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+        await box.ready();
+        const lost = firstValueFrom(link$.pipe(filter((l) => l === 'lost')));
+        const resumed = firstValueFrom(link$.pipe(filter((l) => l === 'resumed')));
+        proxy.cut();
+        await lost;
+        proxy.restore();
+        await resumed;
+        expect(box.status).to.equal('running');
+        expect(await echo(loc, 'resumed over tls')).to.equal('resumed over tls');
+      } finally {
+        await loc.disconnect();
+      }
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('a changed certificate is CertificateChanged, saying how to re-pin', async () => {
