@@ -6,7 +6,6 @@
  */
 import { KEY_DERIVED_ID, userIdOf, verifyProof } from '../protocol/identity';
 import { BadRequest, Unauthorized } from '../protocol/errors';
-import { optStr } from '../protocol/validate';
 import type { AuthorizedUsers } from './authorized-users';
 
 export interface ProofContext {
@@ -19,13 +18,13 @@ export interface ProofContext {
 
 const MAX_NAME = 64;
 
-export function identify(c: ProofContext, p: Record<string, unknown>): string {
-  const key = optStr(p, 'key');
+export function identify(c: ProofContext, p: { user?: string; key?: string; proof?: Uint8Array }): string {
+  const key = p.key;
   if (key === undefined) {
     if (!c.users.open) {
       throw new Unauthorized('this location admits only authorised users: create an account with `tfnz account create <location>` and ask the location\'s operator to run `tfnz authorize <the key it printed>`');
     }
-    const name = optStr(p, 'user') ?? 'local';
+    const name = p.user ?? 'local';
     if (KEY_DERIVED_ID.test(name)) {
       throw new Unauthorized(`'${name.slice(0, MAX_NAME)}' is a key-derived user id: that user must prove it with their key; choose a name that does not start with 'u-'`);
     }
