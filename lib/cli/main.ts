@@ -31,6 +31,10 @@ const location = program
   .option('--https-port <port>', 'the web front door\'s HTTPS port (0: any free one)', '443')
   .option('--web-host <host>', 'interface the web front door listens on (default: the --listen host)')
   .option('--cache-dir <dir>', 'where uploaded image layers are kept (default ~/.tfnz/location-cache/NAME)')
+  .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM; default: a self-signed one made on first start, kept in the cache dir)')
+  .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+  .option('--tls', 'serve wss:// also on a loopback --listen address (the default elsewhere)')
+  .option('--no-tls', 'serve plain ws:// (only on a loopback --listen address, where it is the default; the SDK refuses ws:// elsewhere)')
   .option('-q, --quiet', 'no log lines')
   .action((opts) => locationCommand(opts))
   // `tfnz location prune --name N` must give --name to prune, not to location.
