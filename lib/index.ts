@@ -10,7 +10,7 @@ export { Volume } from './client/volume';
 export { ExternalContainer } from './client/external-container';
 export { WebEndpoint, type PublishOptions } from './client/web-endpoint';
 export { Cluster, type ClusterOptions, type ClusterMember } from './client/cluster';
-export { TaggedCollection, type Taggable } from './client/tagged-collection';
+export { TaggedCollection, type Taggable } from './shared/tagged-collection';
 export { validTag, displayName } from './protocol/tags';
 export { lines } from './client/operators';
 export { rankNodes, nodeScore } from './client/ranking';

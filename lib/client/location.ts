@@ -4,7 +4,7 @@
  */
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, map, type Observer, type Subscription } from 'rxjs';
 import { NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo } from '../protocol';
-import { TaggedCollection } from './tagged-collection';
+import { TaggedCollection } from '../shared/tagged-collection';
 import { allLocations, defaultLocation, ensureAccount, loadAccount, signChallenge } from './accounts';
 import { Volume } from './volume';
 import { ExternalContainer } from './external-container';

@@ -22,7 +22,7 @@ import { WebSites } from './web-sites';
 import { FrontDoor } from './front-door';
 import { LayerCache } from './layer-cache';
 import { join } from 'node:path';
-import { accountsDir } from '../client/accounts';
+import { accountsDir } from '../shared/tfnz-home';
 
 /** The default cache directory of the location called `name`. */
 export function defaultCacheDir(name: string): string {
