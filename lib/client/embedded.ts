@@ -1,13 +1,26 @@
 /**
  * The embedded location: with no location configured, the SDK runs one in-process on the local
  * Docker Engine and connects to it over a real loopback WebSocket, the same path as a remote one.
+ *
+ * This is the SDK's only way into lib/server, and it is loaded on demand: `import 'tfnz'` loads
+ * neither the location server nor dockerode; the first embedded `Location.connect()` does.
  */
-import { LocationServer } from '../server/location-server';
-import { processIsGone } from '../server/reaper';
+import { importOptional } from '../shared/optional-dependency';
 
 const PID_LABEL = 'tfnz.pid';
 
-export async function startEmbeddedLocation(log: (line: string) => void): Promise<LocationServer> {
+/** What the SDK keeps of the embedded location server. */
+export interface EmbeddedLocation {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedLocation(log: (line: string) => void): Promise<EmbeddedLocation> {
+  const { LocationServer, processIsGone } = await importOptional(
+    () => import('../server/index'),
+    ['dockerode', 'tar-stream'],
+    'the embedded location (Location.connect() with no location configured)',
+  );
   return LocationServer.start({
     name: 'embedded',
     host: '127.0.0.1',

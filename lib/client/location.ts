@@ -9,7 +9,7 @@ import { allLocations, defaultLocation, ensureAccount, loadAccount, signChalleng
 import { Volume } from './volume';
 import { ExternalContainer } from './external-container';
 import { WebEndpoint } from './web-endpoint';
-import type { LocationServer } from '../server/location-server';
+import type { EmbeddedLocation } from './embedded';
 import { Connection } from './connection';
 import { startEmbeddedLocation } from './embedded';
 import { makeLogger, type Logger } from './log';
@@ -91,7 +91,7 @@ export class Location implements AsyncDisposable {
   private constructor(
     private readonly connection: Connection,
     private readonly log: Logger,
-    private readonly embedded: LocationServer | undefined,
+    private readonly embedded: EmbeddedLocation | undefined,
     private readonly localEngine: LocalEngine,
   ) {
     this.ctx = {
@@ -140,7 +140,7 @@ export class Location implements AsyncDisposable {
   static async connect(opts: ConnectOptions = {}): Promise<Location> {
     const log = makeLogger(opts);
     const target = opts.location ?? process.env.TFNZ_LOCATION ?? defaultLocation();
-    let embedded: LocationServer | undefined;
+    let embedded: EmbeddedLocation | undefined;
     let url: string;
     if (!target || target === 'embedded') {
       embedded = await startEmbeddedLocation((line) => log.debug(`[location] ${line}`));

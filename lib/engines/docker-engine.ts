@@ -8,7 +8,7 @@ import { dockerExec } from './docker-exec';
 import { readContainerFile, writeContainerFile } from './docker-files';
 import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolumes, removeDockerVolume } from './docker-volumes';
 import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
-import { tlsFiles } from './engine-address';
+import { dockerOptions } from './engine-address';
 
 /** The file a sleeping container's placeholder waits for; `wake()` creates it. */
 const WAKE_FILE = '/.tfnz-wake';
@@ -215,15 +215,4 @@ export class DockerEngine implements Engine {
   private call<T>(fn: () => Promise<T>, doing: string): Promise<T> {
     return dockerCall(fn, doing);
   }
-}
-
-
-
-/** dockerode's options for an engine address (unix://, tcp://, http://, https://). */
-export function dockerOptions(address: string): Docker.DockerOptions {
-  const url = new URL(address);
-  if (url.protocol === 'unix:') return { socketPath: url.pathname };
-  if (url.protocol === 'tcp:' || url.protocol === 'http:') return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
-  if (url.protocol === 'https:') return { host: url.hostname, port: Number(url.port || 2376), protocol: 'https', ...tlsFiles(url) };
-  throw new EngineError(`engine address '${address}' is not unix://, tcp://, http:// or https://`);
 }

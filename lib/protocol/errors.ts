@@ -124,6 +124,15 @@ export class LayerCorrupt extends TfnzError {
   override readonly code = 'LAYER_CORRUPT';
 }
 
+/**
+ * A feature needs a package that is not installed (tfnz keeps dockerode, ssh2 and tar-stream out
+ * of a plain `npm install tfnz`); the message names the command that installs it. Raised on this
+ * machine only, never sent on the wire.
+ */
+export class MissingDependency extends TfnzError {
+  override readonly code = 'MISSING_DEPENDENCY';
+}
+
 type ErrorClass = new (message: string) => TfnzError;
 
 const byCode = new Map<string, ErrorClass>(
