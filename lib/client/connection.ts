@@ -6,7 +6,7 @@
  */
 import rxjsWebsockets, { type WebSocketLike } from 'rxjs-websockets';
 import { Subject, switchMap, type Observable, type Subscription } from 'rxjs';
-import { WebSocket } from 'ws';
+import { WebSocket } from './websocket-client';
 import { HEARTBEAT_MS, keepAlive } from '../protocol/heartbeat';
 import {
   ConnectionLost, LocationUnreachable, ProtocolError, RequestTimeout, SessionExpired, TfnzError, Unauthorized, decodeFrame, encodeFrame, errorFromWire, errorToWire,
