@@ -104,6 +104,11 @@ export class Process {
     return !this.ended;
   }
 
+  /** `await using process = container.spawnProcess(…)`: killed (with its children) when the block ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.container.destroyProcess(this);
+  }
+
   /** @internal Kill it (and its children); resolves once it ended. Use `Container.destroyProcess`. */
   async destroy(): Promise<void> {
     if (this.ended) return;

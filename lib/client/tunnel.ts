@@ -84,6 +84,11 @@ export class Tunnel {
     return this.closed;
   }
 
+  /** `await using tunnel = await container.createTunnel(…)`: destroyed when the block ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.container.destroyTunnel(this);
+  }
+
   private accept(socket: Socket): void {
     const { connection, tunnels } = this.ctx;
     this.sockets.add(socket);
