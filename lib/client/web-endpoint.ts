@@ -3,8 +3,8 @@
  * routes HTTP (and, with a certificate, HTTPS) requests for the name to the cluster's containers,
  * port 80, balanced over the running ones. Sites go when the session that published them ends.
  */
-import http from 'node:http';
-import https from 'node:https';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { BadRequest, ConnectFailed, type EndpointInfo } from '../protocol';
 import { Container } from './container';
 import type { Cluster } from './cluster';
