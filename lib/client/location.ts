@@ -49,6 +49,23 @@ export interface ConnectOptions {
   localEngine?: string | false;
 }
 
+/**
+ * A session at a location: the entry point of the SDK. `Location.connect()` opens it (with no
+ * location configured, on an embedded location over the local Docker Engine, which needs the
+ * optional `dockerode` and `tar-stream` packages); its state is live (`state$`, `nodes$`, …); it
+ * spawns containers on its nodes and ends with `disconnect()` or an `await using` block, taking
+ * the session's containers and tunnels with it.
+ *
+ * @example
+ * ```ts
+ * import { Location } from 'tfnz';
+ *
+ * await using loc = await Location.connect();
+ * const web = loc.node().spawnContainer('nginx');
+ * await web.waitHttp200();
+ * await using tunnel = await web.attachTunnel(80, { localPort: 8080 });
+ * ```
+ */
 export class Location implements AsyncDisposable {
   /** The whole immutable state, replaying the current one. */
   readonly state$: Observable<LocationState>;
@@ -217,6 +234,7 @@ export class Location implements AsyncDisposable {
     return found;
   }
 
+  /** Every volume of this user at the location. */
   allVolumes(): Volume[] {
     return Object.values(this.state.volumes).map((v) => this.volumeHandle(v));
   }
@@ -312,6 +330,7 @@ export class Location implements AsyncDisposable {
     return this.disconnecting;
   }
 
+  /** `await using loc = await Location.connect()`: disconnects when the block ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.disconnect();
   }

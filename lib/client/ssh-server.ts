@@ -39,6 +39,7 @@ async function loadSsh(): Promise<{ ssh2: Ssh2; sftp: ServeSftp }> {
   return { ssh2: commonJsExports(ssh2), sftp };
 }
 
+/** Options of `Container.createSshServer`. */
 export interface SshServerOptions {
   /** Local address to listen on; default 127.0.0.1 (only this machine). Anything wider lets others in. */
   bind?: string;
@@ -69,6 +70,11 @@ interface Pty {
   rows: number;
 }
 
+/**
+ * A local SSH/SFTP server whose sessions run inside one container, from
+ * `Container.createSshServer` (needs the optional `ssh2` package). Any user, no password: it
+ * listens on 127.0.0.1 unless told otherwise.
+ */
 export class SshServer {
   readonly id = nanoid();
   private readonly clients = new Set<Connection>();

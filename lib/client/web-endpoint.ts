@@ -10,11 +10,16 @@ import { Container } from './container';
 import type { Cluster } from './cluster';
 import type { SessionContext } from './session-context';
 
+/** Options of `WebEndpoint.publish`. */
 export interface PublishOptions {
   /** [certificate PEM, private key PEM] (text, not file names): serve HTTPS; plain HTTP redirects to it. */
   ssl?: [string, string];
 }
 
+/**
+ * A domain the location's front door serves (`Location.endpointFor`): publish clusters at host
+ * names in it.
+ */
 export class WebEndpoint {
   /** @internal Use `loc.endpointFor(fqdn)`. */
   constructor(readonly info: EndpointInfo, private readonly ctx: SessionContext) {}

@@ -18,6 +18,16 @@ const WAKE_FILE = '/.tfnz-wake';
  */
 const SLEEPER = `trap 'exit 0' TERM; while [ ! -e ${WAKE_FILE} ]; do sleep 0.1; done; rm -f ${WAKE_FILE}; exec "$@"`;
 
+/**
+ * A Docker Engine as a node of the location, through dockerode (an optional package:
+ * `npm install dockerode tar-stream`).
+ *
+ * @example
+ * ```ts
+ * import { DockerEngine, LocationServer } from 'tfnz/server';
+ * const server = await LocationServer.start({ engines: [new DockerEngine('tcp://10.0.0.8:2375')] });
+ * ```
+ */
 export class DockerEngine implements Engine {
   readonly address: string;
   private readonly docker: Docker;

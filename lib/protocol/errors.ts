@@ -150,6 +150,7 @@ export interface ErrorBody {
   message: string;
 }
 
+/** The `{ code, message }` that carries an error to the peer. */
 export function errorToWire(err: unknown): ErrorBody {
   if (err instanceof TfnzError) return { code: err.code, message: err.message };
   const message = err instanceof Error ? err.message : String(err);

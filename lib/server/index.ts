@@ -7,3 +7,8 @@ export { LocationServer, type LocationServerOptions } from './location-server';
 export { processIsGone } from './reaper';
 export { DockerEngine } from '../engines/docker-engine';
 export type { Engine, ContainerSpec } from '../engines/engine';
+export type {
+  Attachment, EngineDescription, ExecHandle, ExecSpec, FileSink, FileSource, LabelledContainer, LabelledVolume, Mount,
+} from '../engines/engine';
+export type { LayerCache, ImageDescription, PruneResult } from './layer-cache';
+export type { NodePool, PoolNode } from './node-pool';

@@ -29,6 +29,7 @@ export interface ImageDescription {
   layers: string[];
 }
 
+/** What `prune` removed: counts, and the bytes freed. */
 export interface PruneResult {
   descriptions: number;
   layers: number;
@@ -57,6 +58,7 @@ export function checkLayers(value: unknown): string[] {
 
 const hex = (digest: string) => digest.slice('sha256:'.length);
 
+/** The location's cache of uploaded image layers and configs, on disk. */
 export class LayerCache {
   /** Layer bytes accepted into the cache since this process started (uploads that verified). */
   bytesStored = 0;
@@ -74,18 +76,22 @@ export class LayerCache {
     return dir;
   }
 
+  /** The file of a cached layer. */
   layerPath(layer: string): string {
     return this.path('layers', `${hex(layer)}.tar`);
   }
 
+  /** Whether the layer is cached. */
   hasLayer(layer: string): boolean {
     return existsSync(this.layerPath(layer));
   }
 
+  /** Whether the image config is cached. */
   hasConfig(id: string): boolean {
     return existsSync(this.path('configs', `${hex(id)}.json`));
   }
 
+  /** The cached image config. */
   config(id: string): Buffer {
     return readFileSync(this.path('configs', `${hex(id)}.json`));
   }

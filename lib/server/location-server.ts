@@ -44,6 +44,7 @@ export interface LocationServerOptions {
   labels?: Record<string, string>;
   /** Which of this location's leftover containers to remove at start; default all of them. */
   shouldReap?: (labels: Record<string, string>) => boolean;
+  /** Where log lines go; default stderr. */
   log?: (line: string) => void;
   /** How often each client socket is checked for life; two silent intervals drop it. Default 10 s. */
   heartbeatMs?: number;
@@ -99,6 +100,17 @@ export class LocationServer {
     return this.ctx.name;
   }
 
+  /**
+   * Start a location: listen for sessions, adopt the engines (the local Docker Engine when none are
+   * given) and reap what a previous run left.
+   *
+   * @example
+   * ```ts
+   * import { LocationServer } from 'tfnz/server';
+   * const server = await LocationServer.start({ name: 'lab', port: 2020 });
+   * const loc = await Location.connect({ location: server.url });
+   * ```
+   */
   static async start(opts: LocationServerOptions = {}): Promise<LocationServer> {
     const name = opts.name ?? 'local';
     const log = opts.log ?? (() => undefined);
