@@ -166,6 +166,23 @@ describe('the packed package, installed as a user installs it', function () {
     }
   });
 
+  it('runs a container on the embedded location from dist/, as ESM and as CommonJS, when dockerode is installed', async () => {
+    // From the repository, where the optional packages are installed, `tfnz` is this package's dist/.
+    const program = (load: string) => `${load}.then(async ({ Location }) => {
+      const loc = await Location.connect({ quiet: true });
+      const box = loc.node().spawnContainer('busybox', { command: ['sleep', '60'] });
+      await box.ready();
+      const { stdout } = await box.runProcess(['echo', 'ran from dist']);
+      await loc.disconnect();
+      console.log(stdout.toString().trim());
+    })`;
+    const [esm, cjs] = await Promise.all([
+      run(process.execPath, ['--input-type=module', '-e', program("import('tfnz')")], { cwd: repo }),
+      run(process.execPath, ['--input-type=commonjs', '-e', program("Promise.resolve(require('tfnz'))")], { cwd: repo }),
+    ]);
+    expect([esm.stdout.trim(), cjs.stdout.trim()]).to.deep.equal(['ran from dist', 'ran from dist']);
+  });
+
   it('runs the tfnz command without the optional packages, and tfnz location says what to install', async () => {
     const cli = join(scratch, 'node_modules/tfnz/dist/cli.js');
     const help = await node([cli, '--help']);
