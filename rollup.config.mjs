@@ -27,10 +27,11 @@ const declarations = (name, input) => ({
   // Types from packages stay imports; every type that mentions dockerode or ssh2 must stay out of
   // the SDK's file (the consumer spec typechecks it with neither installed).
   external: (id) => external(id) || id === 'dockerode' || id.startsWith('@types/'),
-  plugins: [dts({ tsconfig: './tsconfig.json', compilerOptions: { paths: {}, declarationMap: false } })],
+  // Declaration maps lead an editor's go-to-definition to the TypeScript sources (lib/, shipped).
+  plugins: [dts({ tsconfig: './tsconfig.json', sourcemap: true, compilerOptions: { paths: {} } })],
   output: [
-    { file: `dist/${name}.d.ts`, format: 'es' },
-    { file: `dist/${name}.d.cts`, format: 'es' },
+    { file: `dist/${name}.d.ts`, format: 'es', sourcemap: true },
+    { file: `dist/${name}.d.cts`, format: 'es', sourcemap: true },
   ],
 });
 
