@@ -18,6 +18,10 @@ const STATELESS = new Set([
 
 type Containers = IdMap<ContainerInfo>;
 
+/**
+ * Fold one event (or local action) into the session state, immutably: the function behind
+ * `Location.state$`. Pure, so it also serves tests and replays.
+ */
 export function reduce(state: LocationState, action: Action): LocationState {
   if ('event' in action && STATELESS.has(action.event)) return state;
   if ('event' in action && action.event === 'process_exit' && !state.processes[action.params.process]) return state;

@@ -26,6 +26,7 @@ export interface SshServerInfo {
   readonly port: number;
 }
 
+/** Everything the session knows about the location, folded from its events: `Location.state$`. */
 export interface LocationState {
   readonly session?: string;
   readonly user?: string;
@@ -53,6 +54,7 @@ export interface LocationState {
   readonly destroyedOrder: readonly string[];
 }
 
+/** The state before the first event. */
 export const initialState: LocationState = {
   nodes: {},
   containers: IdMap.of(),

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { nanoid } from 'nanoid';
-import { Location, LocationServer, Unauthorized } from '../../lib/index';
+import { Location, Unauthorized } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { eventually } from '../support/docker';
 
 const listeners = () => [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
