@@ -18,6 +18,7 @@ export { reduce } from './client/reducer';
 export { tableGet, tableValues, tableSize, type Table } from './client/table';
 export { initialState, type LocationState, type LocalAction, type Action } from './client/state';
 export { LocationServer, type LocationServerOptions } from './server/location-server';
+export { LIMITS, DEFAULT_LIMITS, type Limits } from './server/limits';
 export { DockerEngine } from './engines/docker-engine';
 export type { Engine, ContainerSpec } from './engines/engine';
 export * from './protocol/errors';

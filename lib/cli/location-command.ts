@@ -12,6 +12,7 @@ import { DockerEngine } from '../engines/docker-engine';
 import type { Engine } from '../engines/engine';
 import { LocationServer } from '../server/location-server';
 import { EnginesFile } from '../server/engines-file';
+import { LIMITS, parseLimit, type Limits } from '../server/limits';
 
 export interface LocationCommandOptions {
   listen: string;
@@ -30,6 +31,8 @@ export interface LocationCommandOptions {
   webHost?: string;
   /** Image cache directory (default ~/.tfnz/location-cache/<name>). */
   cacheDir?: string;
+  /** The limits' flags (--frame-bytes …), by their camel-case keys, as commander gives them. */
+  [limit: string]: unknown;
 }
 
 export async function locationCommand(opts: LocationCommandOptions): Promise<void> {
@@ -44,6 +47,7 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const domains = opts.domain.length ? opts.domain : undefined;
   const server = await LocationServer.start({
     name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir,
+    limits: limitsFrom(opts), guardProcess: true,
   });
   log(authorizedKeys ? `admitting the users whose keys are in ${authorizedKeys} (add one with: tfnz authorize KEY)` : 'open: admitting anyone who can connect');
   const file = opts.enginesFile ? new EnginesFile(server, opts.enginesFile, { log }) : undefined;
@@ -57,6 +61,16 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   log('shutting down: ending every session');
   file?.stop();
   await server.close();
+}
+
+/** The limits given as flags; commander names `--frame-bytes` `frameBytes`, like the Limits keys. */
+function limitsFrom(opts: LocationCommandOptions): Partial<Limits> {
+  const limits: Partial<Limits> = {};
+  for (const info of LIMITS) {
+    const value = opts[info.key];
+    if (typeof value === 'string') limits[info.key] = parseLimit(info, value);
+  }
+  return limits;
 }
 
 function portNumber(value: string, flag: string): number {

@@ -8,6 +8,7 @@ import { pruneCommand } from './prune-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
 import { authorize } from '../server/authorized-users';
+import { LIMITS, formatLimit } from '../server/limits';
 
 const collect = (value: string, all: string[]) => [...all, value];
 
@@ -31,7 +32,10 @@ const location = program
   .option('--https-port <port>', 'the web front door\'s HTTPS port (0: any free one)', '443')
   .option('--web-host <host>', 'interface the web front door listens on (default: the --listen host)')
   .option('--cache-dir <dir>', 'where uploaded image layers are kept (default ~/.tfnz/location-cache/NAME)')
-  .option('-q, --quiet', 'no log lines')
+  .option('-q, --quiet', 'no log lines');
+// One flag per limit (see the README's table), e.g. --container-memory-bytes 4G.
+for (const limit of LIMITS) location.option(`--${limit.flag} <value>`, `${limit.what} (default ${formatLimit(limit, limit.default)})`);
+location
   .action((opts) => locationCommand(opts))
   // `tfnz location prune --name N` must give --name to prune, not to location.
   .enablePositionalOptions();

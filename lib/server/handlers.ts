@@ -23,6 +23,7 @@ import { waitHttp200, waitTcp } from './wait-for';
 import { connectionGrants } from './connection-grants';
 import { checkDigest, checkLayers } from './layer-cache';
 import { resolveImage } from './image-resolver';
+import { containerResources } from './container-limits';
 
 type Params = Record<string, unknown>;
 type CommandHandlers = { [C in CommandName]: (s: Session, p: Params) => Promise<ResultOf<C>> };
@@ -158,7 +159,9 @@ export const commandHandlers: CommandHandlers = {
   async open_session(s, p) {
     if (s.opened) throw new BadRequest('the session is already open');
     str(p, 'client');
-    s.user = identify(s, p);
+    const user = identify(s, p);
+    s.ctx.quotas.newSession(user);
+    s.user = user;
     s.opened = true;
     s.joinUserChannel();
     // The offer goes out right after the reply, so the client folds it into a fresh state.
@@ -199,6 +202,7 @@ export const commandHandlers: CommandHandlers = {
     const rawTag = optStr(p, 'tag');
     const tag = rawTag === undefined ? undefined : validTag(rawTag);
     const mounts = volumeMounts(s, p, node.info.id);
+    s.ctx.quotas.container(s.user);
     const labels: Record<string, string> = {
       ...s.ctx.labels, [LABEL.location]: s.ctx.name, [LABEL.session]: s.id, [LABEL.user]: s.user, [LABEL.container]: id,
     };
@@ -207,7 +211,7 @@ export const commandHandlers: CommandHandlers = {
     const files = preBootFiles(p);
     // The image as this node will run it: its own, or the user's from the location's cache.
     const ref = await resolveImage(s.ctx.images, node.engine, s.user, image, imageIdParam);
-    const spec = { name: `tfnz-${id}`, image: ref, env, command, sleep: bool(p, 'sleep'), stdin: bool(p, 'stdin'), labels, mounts };
+    const spec = { name: `tfnz-${id}`, image: ref, env, command, sleep: bool(p, 'sleep'), stdin: bool(p, 'stdin'), labels, mounts, resources: containerResources(s.ctx.limits) };
     // Last check before anything is made: the tag is unique among all the user's containers.
     if (tag) s.ctx.externals.reserve(s.user, s.id, id, tag);
     const container: ManagedContainer = new ManagedContainer(id, node, spec, tag, {
@@ -248,6 +252,7 @@ export const commandHandlers: CommandHandlers = {
     const layer = checkDigest(p.layer, "'layer'");
     const size = int(p, 'size');
     if (s.uploads.has(transfer)) throw new BadRequest(`transfer id '${transfer}' is already in use`);
+    s.ctx.quotas.upload(s.user, size);
     const writer = new FileWriter(
       transfer, s.ctx.images.layerSink(layer, size), size,
       { ack: (bytes) => s.emit('file_ack', { transfer, bytes }), end: (error) => s.emit('file_end', { transfer, error }) },
@@ -264,6 +269,9 @@ export const commandHandlers: CommandHandlers = {
     const name = str(p, 'name');
     if (p.config !== undefined && p.config !== null) {
       if (!(p.config instanceof Uint8Array) || p.config.length > 4 * 1024 * 1024) throw new BadRequest("'config' must be the image's config JSON as bytes (at most 4 MiB)");
+      // Nothing is written for an image whose layers never arrived.
+      const absent = s.ctx.images.missing(layers);
+      if (absent.length) throw new BadRequest(`${absent.length} layer(s) of '${name.slice(0, 200)}' are not in the location's cache; upload them first`);
       s.ctx.images.putConfig(id, p.config, layers);
     }
     s.ctx.images.putDescription(s.user, { name, id, layers });
@@ -271,6 +279,7 @@ export const commandHandlers: CommandHandlers = {
   },
 
   async create_volume(s, p) {
+    s.ctx.quotas.volume(s.ctx.volumes.list(s.user).length);
     return { volume: await s.ctx.volumes.create(s.user, optStr(p, 'tag')) };
   },
 
@@ -313,6 +322,7 @@ export const commandHandlers: CommandHandlers = {
       throw new ContainerNotRunning(`container ${c.id} is ${c.status}; tunnels go to live containers`);
     }
     const timeout = int(p, 'timeout', 1, MAX_TUNNEL_TIMEOUT_S);
+    s.ctx.quotas.tunnel(s.user);
     s.tunnels.create(tunnel, c, port(p, 'port'), timeout * 1000);
     return {};
   },
@@ -362,6 +372,7 @@ export const commandHandlers: CommandHandlers = {
     const c = ownContainer(s, str(p, 'container'));
     const path = filePath(p, 'path');
     const size = int(p, 'size');
+    s.ctx.quotas.transferSize(size);
     const sink = await c.node.engine.writeFile(c.existingEngineId(), path, size);
     const writer = new FileWriter(
       transfer, sink, size,
@@ -404,6 +415,7 @@ export const commandHandlers: CommandHandlers = {
     const cluster = newId(p, 'cluster');
     const fqdn = s.ctx.sites.checkName(str(p, 'fqdn'));
     const members = [...new Set(optStrings(p, 'containers') ?? [])].map((id) => connectable(s, id, 'cluster member').id);
+    s.ctx.quotas.name(s.user);
     const rewrite = optStr(p, 'rewrite');
     if (rewrite !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(rewrite)) throw new BadRequest(`'rewrite' must be a host name (optionally :port) to put in the Host header (got '${rewrite}')`);
     s.ctx.sites.publish({ fqdn, cluster, session: s.id, members, rewrite, tls: siteCertificate(p, fqdn), cursor: 0 });

@@ -9,6 +9,8 @@ import type { ExternalRegistry } from './external-registry';
 import type { WebSites } from './web-sites';
 import type { EndpointInfo } from '../protocol';
 import type { LayerCache } from './layer-cache';
+import type { Limits } from './limits';
+import type { Quotas } from './quotas';
 
 export interface LocationContext {
   readonly name: string;
@@ -36,6 +38,10 @@ export interface LocationContext {
   endpoints(): EndpointInfo[];
   /** Image layers (shared) and descriptions (per user) uploaded by clients. */
   readonly images: LayerCache;
+  /** Every limit this location enforces (limits.ts), defaults with the operator's choices on top. */
+  readonly limits: Limits;
+  /** Per-user counts checked against the limits (quotas.ts). */
+  readonly quotas: Quotas;
 }
 
 export const LABEL = {

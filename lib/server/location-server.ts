@@ -23,6 +23,10 @@ import { FrontDoor } from './front-door';
 import { LayerCache } from './layer-cache';
 import { join } from 'node:path';
 import { accountsDir } from '../client/accounts';
+import { resolveLimits, type Limits } from './limits';
+import { Admission } from './admission';
+import { Quotas } from './quotas';
+import { installLastResortGuard } from './guard';
 
 /** The default cache directory of the location called `name`. */
 export function defaultCacheDir(name: string): string {
@@ -64,10 +68,15 @@ export interface LocationServerOptions {
    * `$TFNZ_HOME/location-cache/<name>` (~/.tfnz/...). Made on first upload.
    */
   cacheDir?: string;
+  /** Limits to change from their defaults (see LIMITS in limits.ts and the README's table). */
+  limits?: Partial<Limits>;
+  /**
+   * Install the last-resort guard (guard.ts): uncaught exceptions and unhandled rejections are
+   * logged and end only the session that caused them, instead of the process. `tfnz location` sets
+   * it; leave it off when the process is your program's, which keeps its own policy.
+   */
+  guardProcess?: boolean;
 }
-
-/** Largest frame a client may send; bulk data travels in much smaller chunks. */
-const MAX_FRAME_BYTES = 32 * 1024 * 1024;
 
 export class LocationServer {
 
@@ -80,10 +89,14 @@ export class LocationServer {
     private readonly shouldReap: ((labels: Record<string, string>) => boolean) | undefined,
     heartbeatMs: number | undefined,
     private readonly frontDoor: FrontDoor,
+    private readonly unguard: () => void,
   ) {
+    const admission = new Admission(ctx.limits, log);
     wss.on('connection', (ws, req) => {
+      const admitted = admission.admit(ws, req.socket.remoteAddress ?? '');
+      if (!admitted) return;
       keepAlive(ws, heartbeatMs);
-      const session = new Session(this.ctx, ws, req.socket);
+      const session = new Session(this.ctx, ws, req.socket, admitted);
       this.sessions.add(session);
       this.log(`session ${session.id} connected from ${req.socket.remoteAddress}`);
       // The session itself decides what a closed socket means (end now, or wait for a resume).
@@ -102,6 +115,7 @@ export class LocationServer {
   static async start(opts: LocationServerOptions = {}): Promise<LocationServer> {
     const name = opts.name ?? 'local';
     const log = opts.log ?? (() => undefined);
+    const limits = resolveLimits(opts.limits);
     let server: LocationServer | undefined;
     const nodes = new NodePool((change) => server?.broadcast(change), opts.statsIntervalMs);
     const engines = opts.engines ?? [new DockerEngine()];
@@ -112,7 +126,7 @@ export class LocationServer {
     const volumes = new VolumeStore(nodes, name, channels);
     const kept = await volumes.load();
     if (kept) log(`${kept} persistent volume(s) found on the engines`);
-    const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020);
+    const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020, limits.frameBytes);
     const sessions = new Set<Session>();
     const containers = new Map<string, ManagedContainer>();
     const sites = new WebSites((opts.domains ?? ['localhost']).map((d) => d.toLowerCase().replace(/^\.|\.$/g, '')));
@@ -136,6 +150,8 @@ export class LocationServer {
       externals: new ExternalRegistry(channels),
       users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
       images: new LayerCache(opts.cacheDir ?? defaultCacheDir(name)),
+      limits,
+      quotas: new Quotas(limits, (user) => [...sessions].filter((s) => s.opened && !s.ended && s.user === user)),
     };
     // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
     const live = new Set<string>();
@@ -143,7 +159,8 @@ export class LocationServer {
       for (const c of await engine.list({ [LABEL.location]: name }).catch(() => [])) if (c.labels[LABEL.container]) live.add(c.labels[LABEL.container]);
     }
     await connectionGrants(ctx).removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
-    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor);
+    const unguard = opts.guardProcess ? installLastResortGuard(log) : () => undefined;
+    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, unguard);
     nodes.startSampling();
     log(`location '${name}' listening on ${server.url} with ${engines.length} node(s); web front door on http ${frontDoor.httpPort}, https ${frontDoor.httpsPort} for ${sites.domains.join(', ')}`);
     return server;
@@ -179,6 +196,7 @@ export class LocationServer {
     for (const client of this.wss.clients) client.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await this.frontDoor.close();
+    this.unguard();
   }
 
   /**
@@ -244,9 +262,10 @@ export class LocationServer {
   }
 }
 
-function listen(host: string, port: number): Promise<WebSocketServer> {
+/** `maxPayload` is the open sessions' cap; Admission lowers it per socket until a session opens. */
+function listen(host: string, port: number, maxPayload: number): Promise<WebSocketServer> {
   return new Promise((resolve, reject) => {
-    const wss = new WebSocketServer({ host, port, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    const wss = new WebSocketServer({ host, port, maxPayload, perMessageDeflate: false });
     wss.once('listening', () => resolve(wss));
     wss.once('error', reject);
   });
