@@ -247,3 +247,30 @@ export type EventOf<E extends EventName = EventName> = {
 }[E];
 
 export type { ContainerInfo };
+
+// The names at run time (for fuzzing and tools). Each list is a Record over its name type, so a
+// command added above and not here, or one here and not above, fails to compile.
+const commandNames: Record<CommandName, true> = {
+  open_session: true, resume_session: true, close_session: true, spawn_container: true,
+  image_layers_missing: true, upload_layer: true, put_image_description: true, start_container: true,
+  destroy_container: true, create_tunnel: true, destroy_tunnel: true, create_volume: true,
+  destroy_volume: true, snapshot_volume: true, rollback_volume: true, spawn_process: true,
+  destroy_process: true, fetch_file: true, put_file: true, reboot_container: true, allow_connection: true,
+  disallow_connection: true, publish_web: true, unpublish_web: true, add_to_cluster: true,
+  remove_from_cluster: true, wait_tcp: true, wait_http_200: true,
+};
+const messageNames: Record<MessageName, true> = {
+  ack: true, tunnel_open: true, tunnel_data: true, tunnel_ack: true, tunnel_end: true, tunnel_close: true,
+  container_stdin: true, process_stdin: true, process_stdin_end: true, process_resize: true, file_data: true,
+  file_ack: true, file_cancel: true,
+};
+const eventNames: Record<EventName, true> = {
+  received: true, challenge: true, resource_offer: true, node_created: true, node_destroyed: true,
+  node_stats: true, container_status: true, container_output: true, tunnel_data: true, tunnel_ack: true,
+  tunnel_end: true, tunnel_close: true, process_output: true, process_exit: true, file_data: true,
+  file_ack: true, file_end: true, volume_created: true, volume_destroyed: true, external_created: true,
+  external_destroyed: true, error: true,
+};
+export const COMMAND_NAMES = Object.keys(commandNames) as CommandName[];
+export const MESSAGE_NAMES = Object.keys(messageNames) as MessageName[];
+export const EVENT_NAMES = Object.keys(eventNames) as EventName[];

@@ -14,6 +14,7 @@ import {
   type CommandName, type Commands, type EventName, type Events, type Frame, type MessageName,
 } from '../protocol';
 import { asObject } from '../protocol/validate';
+import { checkShape } from '../protocol/msgpack-shape';
 import type { ManagedContainer } from './managed-container';
 import { TunnelRelay } from './tunnel-relay';
 import { commandHandlers, messageHandlers } from './handlers';
@@ -189,6 +190,7 @@ export class Session implements FaultScope {
       // Before the session is open ws already refuses large frames; this is the check's backstop.
       const cap = this.opened ? this.ctx.limits.frameBytes : this.ctx.limits.preAuthFrameBytes;
       if (data.length > cap) throw new ProtocolError(`frame of ${data.length} bytes is over this session's cap of ${cap}`);
+      checkShape(data); // bounded decoding work: no frame of a million empty maps
       frame = decodeFrame(data);
     } catch (err) {
       this.emit('error', { error: errorToWire(err) });
