@@ -24,7 +24,7 @@ describe('msgpack shape check before decoding', () => {
     const wide = Buffer.concat([Buffer.from([0xdd, 0x01, 0x00, 0x00, 0x00]), Buffer.alloc(1 << 24, 0x80)]);
     const started = Date.now();
     expect(() => checkShape(wide)).to.throw(ProtocolError, /more than 100000 values/);
-    expect(Date.now() - started).to.be.below(200);
+    expect(Date.now() - started, 'decoding this took seconds').to.be.below(1000);
     const deep = Buffer.concat([Buffer.alloc(FRAME_SHAPE.depth + 1, 0x91), Buffer.from([0xc0])]);
     expect(() => checkShape(deep)).to.throw(ProtocolError, /deeper than 32/);
     expect(() => checkShape(deep.subarray(1))).to.not.throw();
