@@ -97,6 +97,8 @@ program
   .option('-z, --sleep', 'boot asleep (placeholder main process)')
   .option('-q, --quiet', 'no log lines')
   .option('-v, --verbose', 'log every frame')
+  // As `docker run`: everything after the image is the container's command, its options included.
+  .passThroughOptions()
   .action((image: string, command: string[], opts) => runCommand(image, command, opts));
 
 program.parseAsync().catch((err: Error) => {

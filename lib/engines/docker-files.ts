@@ -56,20 +56,26 @@ export async function writeContainerFile(docker: Docker, engineId: string, path:
   const upload = docker.getContainer(engineId).putArchive(pack as unknown as NodeJS.ReadableStream, { path: '/', noOverwriteDirNonDir: true });
   let failure: Error | undefined;
   upload.catch((err: Error) => (failure = refused(path, (err as { json?: { message?: string } }).json?.message ?? err.message)));
-  let entryDone!: Promise<void>;
-  const entry = pack.entry({ name: path.replace(/^\/+/, ''), size, mode: 0o644, uid: 0, gid: 0, mtime: new Date(), type: 'file' }, (err) => {
-    entryError = err ?? undefined;
-  });
   let entryError: Error | undefined;
-  entryDone = new Promise((resolve, reject) => {
+  const entry = pack.entry({ name: path.replace(/^\/+/, ''), size, mode: 0o644, uid: 0, gid: 0, mtime: new Date(), type: 'file' }, (err) => {
+    entryError ??= err ?? undefined;
+  });
+  // Settles, never rejects: an entry that breaks (abort() destroys it, the engine goes away, more
+  // bytes than announced) records why in entryError. A rejection here could reach no handler when
+  // the put ends before finish(), and an unhandled rejection ends the location process.
+  const entryDone = new Promise<void>((resolve) => {
     entry.on('finish', () => resolve());
     entry.on('close', () => resolve());
-    entry.on('error', reject);
+    entry.on('error', (err: Error) => {
+      entryError ??= err;
+      resolve();
+    });
   });
   return {
     async write(chunk) {
       if (failure) throw failure;
-      if (!entry.write(chunk)) await Promise.race([once(entry as never, 'drain'), upload.then(() => undefined, () => undefined)]);
+      if (entryError) throw new EngineError(`could not write '${path}': ${entryError.message}`);
+      if (!entry.write(chunk)) await Promise.race([once(entry as never, 'drain').catch(() => undefined), entryDone, upload.then(() => undefined, () => undefined)]);
       if (failure) throw failure;
     },
     async finish() {

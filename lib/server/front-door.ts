@@ -131,7 +131,16 @@ export class FrontDoor {
       else res.destroy();
     });
     request.on('response', (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.rawHeaders));
+      try {
+        res.writeHead(answer.statusCode ?? 502, reasonPhrase(answer.statusMessage), endToEnd(answer.rawHeaders));
+      } catch (err) {
+        // Whatever the container sent that node will not pass on (a header value it refuses): a
+        // throw here, inside an event handler, would end the location process.
+        answer.destroy();
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`container ${up.id} of ${site.fqdn} sent an answer that is not valid HTTP: ${(err as Error).message}\n`);
+        else res.destroy();
+        return;
+      }
       answer.pipe(res);
       answer.on('error', (err) => res.destroy(err)); // the container went away mid-answer: cut it short, visibly
     });
@@ -200,6 +209,14 @@ function hostName(header: string | undefined): string | undefined {
   const bracketed = /^\[([^\]]+)\]/.exec(header);
   const name = bracketed ? bracketed[1] : header.replace(/:\d+$/, '');
   return name.toLowerCase().replace(/\.$/, '') || undefined;
+}
+
+/**
+ * A reason phrase node will write: it throws on control bytes, which a container may send (HTTP
+ * allows tab, space, visible ASCII and obs-text; RFC 9112 §4). The phrase means nothing to clients.
+ */
+function reasonPhrase(message: string | undefined): string | undefined {
+  return message?.replace(/[^\t\x20-\x7e\x80-\xff]/g, '');
 }
 
 function hasBody(req: IncomingMessage): boolean {
