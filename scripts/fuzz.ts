@@ -14,7 +14,7 @@ let failed = false;
 try {
   const loc = await Location.connect({ location: location.url, quiet: true });
   const started = Date.now();
-  const report = await fuzz(location.url, { frames, timeMs: seconds * 1000, seed, known: [loc.node().id] });
+  const report = await fuzz(location.url, { frames, timeMs: seconds * 1000, seed, node: loc.node().id });
   process.stdout.write(`${report.frames} frames in ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${seed}) on ${report.sockets} sockets, ${report.opened} with a session\n`);
   process.stdout.write(`closes: ${JSON.stringify(report.closes)}\nerror codes: ${JSON.stringify(report.codes)}\n`);
   process.stdout.write(`stalls: ${report.stalls}\nuntyped errors: ${report.untyped.length ? `\n  ${report.untyped.join('\n  ')}` : 'none'}\n`);

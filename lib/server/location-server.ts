@@ -185,6 +185,11 @@ export class LocationServer {
     return this.ctx.images;
   }
 
+  /** The limits this location enforces: the defaults with `limits` on top. */
+  get limits(): Readonly<Limits> {
+    return this.ctx.limits;
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }

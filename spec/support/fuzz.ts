@@ -28,8 +28,10 @@ export interface FuzzOptions {
   /** … or after this long, whichever comes first. */
   timeMs: number;
   seed: number;
-  /** Real names to mix in (node ids, images, paths), so some requests do real work. */
+  /** Real names to mix in (images, paths), so some requests do real work. */
   known?: string[];
+  /** A node of the location: each socket with a session gets a real container there to aim at. */
+  node?: string;
   /** Longest a sync request may wait for its reply before the location counts as stalled. */
   syncTimeoutMs?: number;
 }
@@ -103,15 +105,22 @@ export function frameArbitrary(known: string[]): fc.Arbitrary<Uint8Array> {
 /** Run the fuzzer against the location at `url`; resolves with what it saw. */
 export async function fuzz(url: string, opts: FuzzOptions): Promise<FuzzReport> {
   const report: FuzzReport = { frames: 0, sockets: 0, opened: 0, closes: {}, codes: {}, untyped: [], stalls: 0 };
-  const frames = frameArbitrary(opts.known ?? []);
   const started = Date.now();
   const BATCH = 25;
   let batch = 0;
   while (report.frames < opts.frames && Date.now() - started < opts.timeMs) {
     const socket = await FuzzSocket.connect(url, report);
     report.sockets++;
-    // Every other socket opens a session first: hostile frames before and after open_session.
-    if (report.sockets % 2 === 0 && (await socket.request([0, 1, 'open_session', { client: 'fuzz', user: 'fuzz' }], opts.syncTimeoutMs))) report.opened++;
+    // Every other socket opens a session first: hostile frames before and after open_session; with
+    // a session, a real container (and its id among the values), so requests reach real work.
+    const known = [...(opts.known ?? []), ...(opts.node ? [opts.node] : [])];
+    const opened = report.sockets % 2 === 0 && (await socket.request([0, 1, 'open_session', { client: 'fuzz', user: 'fuzz' }], opts.syncTimeoutMs));
+    if (opened) {
+      report.opened++;
+      const container = `fuzzctr${report.sockets}x${opts.seed}`;
+      if (opts.node && (await socket.request([0, 2, 'spawn_container', { container, node: opts.node, image: 'busybox', command: ['sleep', '600'] }], 60_000))) known.push(container);
+    }
+    const frames = frameArbitrary(known);
     // A few batches per socket, until the location closes it.
     for (let i = 0; i < 8 && socket.open && report.frames < opts.frames; i++) {
       for (const bytes of fc.sample(frames, { numRuns: BATCH, seed: opts.seed + batch++ })) {
@@ -121,6 +130,8 @@ export async function fuzz(url: string, opts: FuzzOptions): Promise<FuzzReport> 
       }
       if (socket.open && !(await socket.request([0, 999_999_999, 'fuzz_sync', {}], opts.syncTimeoutMs)) && socket.open) report.stalls++;
     }
+    // End the session (and its containers) rather than leave it waiting for a resume.
+    if (opened && socket.open) await socket.request([0, 999_999_998, 'close_session', {}], 60_000);
     await socket.close();
   }
   return report;
