@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { WebSocket } from 'ws';
-import { COMMAND_NAMES, EVENT_NAMES, MESSAGE_NAMES, decodeFrame, type ReplyFrame } from '../../lib/protocol';
+import { COMMAND_NAMES, EVENT_NAMES, MESSAGE_NAMES, decodeFrame, type CommandName, type MessageName, type ReplyFrame } from '../../lib/protocol';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -19,7 +19,52 @@ const KEYS = [
   'containers', 'rewrite', 'ssl', 'seq', 'conn', 'bytes', '__proto__', 'constructor',
 ];
 
+/**
+ * The parameters each command and message takes, so that plausible requests (real keys, mostly
+ * sensible values, now and then a hostile one) get past validation into the handlers' real work.
+ */
+const PARAMS: Record<CommandName | MessageName, string[]> = {
+  open_session: ['client', 'user'], resume_session: ['session', 'lastSeq', 'user'], close_session: [],
+  spawn_container: ['container', 'node', 'image', 'env', 'command', 'tag', 'sleep', 'stdin', 'preBootFiles'],
+  image_layers_missing: ['id', 'layers'], upload_layer: ['transfer', 'layer', 'size'], put_image_description: ['id', 'layers', 'name', 'config'],
+  start_container: ['container'], destroy_container: ['container'], create_tunnel: ['tunnel', 'container', 'port', 'timeout'],
+  destroy_tunnel: ['tunnel'], create_volume: ['tag'], destroy_volume: ['volume'], snapshot_volume: ['volume'], rollback_volume: ['volume'],
+  spawn_process: ['container', 'process', 'command', 'tty', 'cols', 'rows'], destroy_process: ['process'],
+  fetch_file: ['container', 'path', 'transfer'], put_file: ['container', 'path', 'transfer', 'size'], reboot_container: ['container', 'resetFilesystem'],
+  allow_connection: ['container', 'from'], disallow_connection: ['container', 'from'], publish_web: ['cluster', 'fqdn', 'containers', 'rewrite'],
+  unpublish_web: ['cluster'], add_to_cluster: ['cluster', 'container'], remove_from_cluster: ['cluster', 'container'],
+  wait_tcp: ['container', 'port', 'timeout'], wait_http_200: ['container', 'port', 'fqdn', 'path', 'timeout'],
+  ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn'], tunnel_close: ['conn'],
+  container_stdin: ['container'], process_stdin: ['process'], process_stdin_end: ['process'], process_resize: ['process', 'cols', 'rows'],
+  file_data: ['transfer'], file_ack: ['transfer', 'bytes'], file_cancel: ['transfer'],
+};
+
 const DIGEST = `sha256:${'0f'.repeat(32)}`;
+
+/** A sensible value for a parameter, aimed at the real objects in `known`. */
+function plausible(key: string, known: string[]): fc.Arbitrary<unknown> {
+  const ids = fc.constantFrom(...known, 'fuzzfuzz01', 'fuzzfuzz02');
+  switch (key) {
+    case 'container': case 'from': case 'process': case 'transfer': case 'tunnel': case 'cluster': case 'volume': case 'session': return ids;
+    case 'node': return fc.constantFrom(...known);
+    case 'image': return fc.constantFrom('busybox', 'nginx', 'no-such-image');
+    case 'command': return fc.constantFrom('echo hi', 'cat', 'yes | head -c 200000', ['sleep', '5'], ['sh', '-c', 'exit 3']);
+    case 'path': return fc.constantFrom('/etc/hostname', '/tmp/fuzz', '/', '/proc/self/status', '/dev/zero', '/tmp/../etc/passwd');
+    case 'size': case 'bytes': case 'seq': case 'lastSeq': case 'conn': return fc.integer({ min: 0, max: 2 * 1024 * 1024 });
+    case 'port': return fc.constantFrom(80, 22, 1, 65535);
+    case 'timeout': return fc.integer({ min: 1, max: 3 });
+    case 'cols': case 'rows': return fc.integer({ min: 1, max: 300 });
+    case 'layers': return fc.constant([DIGEST]);
+    case 'id': case 'layer': return fc.constant(DIGEST);
+    case 'fqdn': return fc.constantFrom('fuzz.localhost', 'a.localhost');
+    case 'containers': return fc.array(ids, { maxLength: 3 });
+    case 'preBootFiles': return fc.constant([['/tmp/pre', 'x']]);
+    case 'env': return fc.constant([['A', 'b']]);
+    case 'config': return fc.uint8Array({ maxLength: 64 });
+    case 'tty': case 'sleep': case 'stdin': case 'resetFilesystem': return fc.boolean();
+    default: return fc.string({ maxLength: 12 });
+  }
+}
 const NUMBERS = [0, 1, -1, 80, 65535, 65536, 2 ** 31, 2 ** 32, 2 ** 52, 2 ** 53, -(2 ** 53), 1.5, NaN, Infinity, -Infinity];
 
 export interface FuzzOptions {
@@ -82,7 +127,10 @@ export function frameArbitrary(known: string[]): fc.Arbitrary<Uint8Array> {
   const envelope = fc.tuple(fc.oneof(fc.constant(0), fc.constantFrom(1, 2, 3, -1, 'x')), id, names, params, bulk)
     .map(([type, i, name, p, b]) => packr.pack(b === undefined ? [type, i, name, p] : [type, i, name, p, b]));
   // Commands get ids (a reply each), messages id 0; sometimes the other way round.
-  const request = fc.tuple(names, params, bulk, fc.nat(1_000_000)).map(([name, p, b, i]) => {
+  // Real keys, mostly sensible values, one in five hostile.
+  const shaped = fc.constantFrom(...(Object.keys(PARAMS) as (keyof typeof PARAMS)[])).chain((name) =>
+    fc.tuple(fc.constant(name as string), fc.record(Object.fromEntries(PARAMS[name].map((k) => [k, fc.oneof({ weight: 4, arbitrary: plausible(k, known) }, { weight: 1, arbitrary: value(known) })]))), bulk, fc.nat(1_000_000)));
+  const request = fc.oneof({ weight: 1, arbitrary: fc.tuple(names, params, bulk, fc.nat(1_000_000)) }, { weight: 2, arbitrary: shaped }).map(([name, p, b, i]) => {
     const frameId = (MESSAGE_NAMES as string[]).includes(name) === (i % 7 !== 0) ? 0 : i + 1;
     return packr.pack(b === undefined ? [0, frameId, name, p] : [0, frameId, name, p, b]);
   });
