@@ -25,7 +25,9 @@ try {
   failed = !alive || location.child.exitCode !== null || report.stalls > 0 || report.untyped.length > 0 || (report.closes['1011'] ?? 0) > 0;
   await loc.disconnect();
 } finally {
+  const stopping = Date.now();
   location.child.kill('SIGTERM');
   await exited(location.child);
+  process.stdout.write(`location stopped (every session ended, its containers removed) in ${((Date.now() - stopping) / 1000).toFixed(1)} s\n`);
 }
 process.exit(failed ? 1 : 0);
