@@ -11,6 +11,8 @@ import type { EndpointInfo } from '../protocol';
 import type { LayerCache } from './layer-cache';
 import type { Limits } from './limits';
 import type { Quotas } from './quotas';
+import type { ConnectionGrants } from './connection-grants';
+import type { ImageResolver } from './image-resolver';
 
 export interface LocationContext {
   readonly name: string;
@@ -19,6 +21,11 @@ export interface LocationContext {
   readonly labels: Record<string, string>;
   /** Every container of every session, by id: ids are unique location-wide. */
   readonly containers: Map<string, ManagedContainer>;
+  /**
+   * Ids of containers whose spawn has begun but which are not in `containers` yet: claimed before
+   * the spawn's first await, so two spawns of one id cannot both pass the check.
+   */
+  readonly spawning: Set<string>;
   forget(session: Session): void;
   /** A live (possibly detached) session by id. */
   findSession(id: string): Session | undefined;
@@ -42,6 +49,10 @@ export interface LocationContext {
   readonly limits: Limits;
   /** Per-user counts checked against the limits (quotas.ts). */
   readonly quotas: Quotas;
+  /** Which image a spawn runs on its node, loading the user's cached image into it when needed. */
+  readonly imageResolver: ImageResolver;
+  /** Which containers may open connections to which, and the packet filter enforcing it. */
+  readonly grants: ConnectionGrants;
 }
 
 export const LABEL = {

@@ -14,7 +14,8 @@ import { ExternalRegistry } from './external-registry';
 import { AuthorizedUsers } from './authorized-users';
 import { keepAlive } from '../protocol/heartbeat';
 import { reapOrphans } from './reaper';
-import { connectionGrants } from './connection-grants';
+import { ConnectionGrants } from './connection-grants';
+import { ImageResolver } from './image-resolver';
 import { LABEL, type LocationContext } from './location-context';
 import type { EndpointInfo, NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
@@ -140,6 +141,7 @@ export class LocationServer {
       await new Promise((resolve) => wss.close(resolve));
       throw err;
     });
+    const images = new LayerCache(opts.cacheDir ?? defaultCacheDir(name));
     const ctx: LocationContext = {
       name, nodes, labels: opts.labels ?? {}, volumes, channels,
       containers, sites,
@@ -149,7 +151,10 @@ export class LocationServer {
       graceMs: opts.sessionGraceMs ?? 120_000,
       externals: new ExternalRegistry(channels),
       users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
-      images: new LayerCache(opts.cacheDir ?? defaultCacheDir(name)),
+      images,
+      imageResolver: new ImageResolver(images),
+      grants: new ConnectionGrants(name, containers),
+      spawning: new Set(),
       limits,
       quotas: new Quotas(limits, (user) => [...sessions].filter((s) => s.opened && !s.ended && s.user === user)),
     };
@@ -158,7 +163,7 @@ export class LocationServer {
     for (const engine of engines) {
       for (const c of await engine.list({ [LABEL.location]: name }).catch(() => [])) if (c.labels[LABEL.container]) live.add(c.labels[LABEL.container]);
     }
-    await connectionGrants(ctx).removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
+    await ctx.grants.removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
     const unguard = opts.guardProcess ? installLastResortGuard(log) : () => undefined;
     server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, unguard);
     nodes.startSampling();
