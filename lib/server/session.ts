@@ -19,6 +19,7 @@ import { TunnelRelay } from './tunnel-relay';
 import { dispatchCommand, dispatchMessage } from './handlers';
 import type { FileWriter } from './file-transfer';
 import type { LocationContext } from './location-context';
+import type { Limits } from './limits';
 import { injectedFault, sessionScope, type FaultScope } from './guard';
 
 /** Bytes queued on the socket above which producers (stdout, tunnels) pause. */
@@ -48,6 +49,8 @@ export class Session implements FaultScope {
   /** What this socket's client must sign in open_session. */
   readonly nonce = randomBytes(32);
 
+  /** The location's limits (frame caps, queued and replay bytes), read once. */
+  private readonly limits: Limits;
   private ws!: WebSocket;
   private releaseSocket = () => {};
   private detached = false;
@@ -69,6 +72,7 @@ export class Session implements FaultScope {
     /** Called once open_session or resume_session succeeded on this socket (admission.ts). */
     private readonly admitted: () => void = () => undefined,
   ) {
+    this.limits = ctx.limits;
     this.tunnels = new TunnelRelay((event, params, bulk) => this.emit(event, params, bulk));
     this.attach(ws, socket);
     this.emit('challenge', { nonce: this.nonce });
@@ -187,7 +191,7 @@ export class Session implements FaultScope {
     let frame: Frame;
     try {
       // Before the session is open ws already refuses large frames; this is the check's backstop.
-      const cap = this.opened ? this.ctx.limits.frameBytes : this.ctx.limits.preAuthFrameBytes;
+      const cap = this.opened ? this.limits.frameBytes : this.limits.preAuthFrameBytes;
       if (data.length > cap) throw new ProtocolError(`frame of ${data.length} bytes is over this session's cap of ${cap}`);
       checkShape(data); // bounded decoding work: no frame of a million empty maps
       frame = decodeFrame(data);
@@ -234,7 +238,7 @@ export class Session implements FaultScope {
     if (this.detached || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(data);
     // A client that stopped reading: drop its socket rather than queue without end (it may resume).
-    if (this.ws.bufferedAmount > this.ctx.limits.queuedBytes) return void this.ws.terminate();
+    if (this.ws.bufferedAmount > this.limits.queuedBytes) return void this.ws.terminate();
     if (!this.congested && this.ws.bufferedAmount > CONGESTED_BYTES) this.updateCongestion();
   }
 
@@ -256,7 +260,7 @@ export class Session implements FaultScope {
   private keep(seq: number, data: Buffer): void {
     this.kept.push({ seq, data });
     this.keptBytes += data.length;
-    while (this.keptBytes > this.ctx.limits.replayBytes && this.kept.length > 1) {
+    while (this.keptBytes > this.limits.replayBytes && this.kept.length > 1) {
       const dropped = this.kept.shift()!;
       this.keptBytes -= dropped.data.length;
       this.replayFloor = Math.max(this.replayFloor, dropped.seq);
