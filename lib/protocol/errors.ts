@@ -129,6 +129,25 @@ export class QuotaExceeded extends TfnzError {
   override readonly code = 'QUOTA_EXCEEDED';
 }
 
+/** The location's TLS certificate is not the one pinned in the account (client side; see tls-pinning.ts). */
+export class CertificateChanged extends TfnzError {
+  override readonly code = 'CERTIFICATE_CHANGED';
+}
+
+/** A link the SDK will not use: plain ws:// beyond loopback, or a certificate it cannot trust. */
+export class InsecureLink extends TfnzError {
+  override readonly code = 'INSECURE_LINK';
+}
+
+/**
+ * A feature needs a package that is not installed (tfnz keeps dockerode, ssh2 and tar-stream out
+ * of a plain `npm install tfnz`); the message names the command that installs it. Raised on this
+ * machine only, never sent on the wire.
+ */
+export class MissingDependency extends TfnzError {
+  override readonly code = 'MISSING_DEPENDENCY';
+}
+
 type ErrorClass = new (message: string) => TfnzError;
 
 const byCode = new Map<string, ErrorClass>(
@@ -149,6 +168,7 @@ export interface ErrorBody {
 /** Longest error message sent: messages may quote what a client sent, which must not echo unbounded. */
 export const MAX_ERROR_MESSAGE = 1024;
 
+/** The `{ code, message }` that carries an error to the peer. */
 export function errorToWire(err: unknown): ErrorBody {
   const message = err instanceof Error ? err.message : String(err);
   const bounded = message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE)}… (${message.length - MAX_ERROR_MESSAGE} more characters)` : message;

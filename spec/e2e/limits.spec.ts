@@ -220,7 +220,7 @@ describe('limits: a location no client can stall, flood or take down (issue 13)'
     let by: Bystander;
 
     before(async () => {
-      location = await startLocationProcess(`spec-guard-${nanoid(6)}`, [], 0, { TFNZ_FAULT_INJECTION: '1' });
+      location = await startLocationProcess(`spec-guard-${nanoid(6)}`, [], 0, { env: { TFNZ_FAULT_INJECTION: '1' } });
       by = await bystander(location.url);
     });
     after(async () => {
