@@ -6,6 +6,7 @@ import { uploadCommand } from './upload-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
 import { authorize } from '../server/authorized-users';
+import { LIMITS, formatLimit } from '../server/limits';
 import { importOptional } from '../shared/optional-dependency';
 
 /** The location server and its engines load only for the commands that run them (dockerode is optional). */
@@ -37,7 +38,10 @@ const location = program
   .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
   .option('--tls', 'serve wss:// also on a loopback --listen address (the default elsewhere)')
   .option('--no-tls', 'serve plain ws:// (only on a loopback --listen address, where it is the default; the SDK refuses ws:// elsewhere)')
-  .option('-q, --quiet', 'no log lines')
+  .option('-q, --quiet', 'no log lines');
+// One flag per limit (see the README's table), e.g. --container-memory-bytes 4G.
+for (const limit of LIMITS) location.option(`--${limit.flag} <value>`, `${limit.what} (default ${formatLimit(limit, limit.default)})`);
+location
   .action(async (opts) => (await serverSide(() => import('./location-command'), 'tfnz location')).locationCommand(opts))
   // `tfnz location prune --name N` must give --name to prune, not to location.
   .enablePositionalOptions();

@@ -2,7 +2,7 @@
 import Docker from 'dockerode';
 import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
 import { EngineError, ImageNotFound, SpawnFailed, type NodeStats, type OutputStream } from '../protocol';
-import type { Attachment, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
+import type { Attachment, ContainerResources, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
 import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
 import { dockerExec } from './docker-exec';
 import { readContainerFile, writeContainerFile } from './docker-files';
@@ -80,7 +80,7 @@ export class DockerEngine implements Engine {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`) },
+          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostLimits(spec.resources) },
         }),
       `creating a container from '${spec.image}'`,
     );
@@ -235,4 +235,15 @@ export class DockerEngine implements Engine {
   private call<T>(fn: () => Promise<T>, doing: string): Promise<T> {
     return dockerCall(fn, doing);
   }
+}
+/** ContainerResources in the Engine API's terms. */
+function hostLimits(r: ContainerResources | undefined): Record<string, unknown> {
+  if (!r) return {};
+  return {
+    PidsLimit: r.pids,
+    Memory: r.memoryBytes,
+    MemorySwap: r.memoryBytes * 2,
+    NanoCpus: Math.round(r.cpus * 1e9),
+    CapDrop: r.dropCapabilities,
+  };
 }

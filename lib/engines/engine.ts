@@ -20,6 +20,18 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   /** Persistent volumes to mount. */
   mounts?: Mount[];
+  /** Caps on what the container may use; without them, the engine's defaults (none). */
+  resources?: ContainerResources;
+}
+
+export interface ContainerResources {
+  /** Processes and threads. */
+  pids: number;
+  /** Memory, bytes; swap may add as much again. */
+  memoryBytes: number;
+  cpus: number;
+  /** Linux capabilities taken away, e.g. NET_RAW. */
+  dropCapabilities: string[];
 }
 
 /** A volume the engine holds, with its labels. */

@@ -9,6 +9,8 @@ import type { ExternalRegistry } from './external-registry';
 import type { WebSites } from './web-sites';
 import type { EndpointInfo } from '../protocol';
 import type { LayerCache } from './layer-cache';
+import type { Limits } from './limits';
+import type { Quotas } from './quotas';
 import type { ConnectionGrants } from './connection-grants';
 import type { ImageResolver } from './image-resolver';
 
@@ -45,6 +47,10 @@ export interface LocationContext {
   endpoints(): EndpointInfo[];
   /** Image layers (shared) and descriptions (per user) uploaded by clients. */
   readonly images: LayerCache;
+  /** Every limit this location enforces (limits.ts), defaults with the operator's choices on top. */
+  readonly limits: Limits;
+  /** Per-user counts checked against the limits (quotas.ts). */
+  readonly quotas: Quotas;
   /** Which image a spawn runs on its node, loading the user's cached image into it when needed. */
   readonly imageResolver: ImageResolver;
   /** Which containers may open connections to which, and the packet filter enforcing it. */

@@ -6,6 +6,7 @@ import { LABEL } from '../location-context';
 import type { Session } from '../session';
 import type { CommandHandlers, MessageHandlers } from './handler';
 import { ownContainer } from './ownership';
+import { containerResources } from '../container-limits';
 
 /** Resolve [volume key, mount point] pairs (mount points normalised by the schema) to engine mounts on `node`. */
 function volumeMounts(s: Session, pairs: [string, string][] | undefined, node: string): Mount[] | undefined {
@@ -30,13 +31,14 @@ export const containerCommands = {
     try {
       const node = s.ctx.nodes.get(p.node);
       const mounts = volumeMounts(s, p.volumes, node.info.id);
+      s.ctx.quotas.container(s.user);
       const labels: Record<string, string> = {
         ...s.ctx.labels, [LABEL.location]: s.ctx.name, [LABEL.session]: s.id, [LABEL.user]: s.user, [LABEL.container]: id,
       };
       if (p.tag) labels[LABEL.tag] = p.tag;
       // The image as this node will run it: its own, or the user's from the location's cache.
       const ref = await s.ctx.imageResolver.resolve(node.engine, s.user, p.image, p.imageId);
-      const spec = { name: `tfnz-${id}`, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts };
+      const spec = { name: `tfnz-${id}`, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, resources: containerResources(s.ctx.limits) };
       // Last check before anything is made: the tag is unique among all the user's containers.
       if (p.tag) {
         s.ctx.externals.reserve(s.user, s.id, id, p.tag);
