@@ -18,8 +18,8 @@ export { validTag, displayName } from './protocol/tags';
 export { lines } from './client/operators';
 export { rankNodes, nodeScore } from './client/ranking';
 export { reduce } from './client/reducer';
-export { tableGet, tableValues, tableSize, type Table } from './client/table';
-export { initialState, type LocationState, type LocalAction, type Action } from './client/state';
+export { IdMap, tableGet, tableValues, tableSize, type Table } from './client/table';
+export { initialState, type LocationState, type LocalAction, type Action, type ProcessInfo, type SshServerInfo } from './client/state';
 export * from './protocol/errors';
 export type {
   NodeInfo, NodeStats, ContainerInfo, ContainerStatus, TunnelInfo, VolumeInfo, ExternalInfo, EndpointInfo,

@@ -29,7 +29,7 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   const sites = opts.web.map(parseWeb);
   const ssl = opts.ssl === undefined ? undefined : readCertificate(opts.ssl);
   const sshPort = opts.ssh !== undefined ? parsePort(opts.ssh, '--ssh') : opts.s ? 2222 : undefined;
-  const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose });
+  const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose, handleSignals: true });
   const spawn: SpawnOptions = { env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY };
   // A spawn uploads the image when the location needs it: show that as it happens.
   if (!opts.quiet) loc.uploads$.subscribe(progressBar());

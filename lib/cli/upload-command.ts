@@ -11,7 +11,7 @@ export interface UploadCommandOptions {
 }
 
 export async function uploadCommand(images: string[], opts: UploadCommandOptions): Promise<void> {
-  const loc = await Location.connect({ location: opts.location, quiet: true });
+  const loc = await Location.connect({ location: opts.location, quiet: true, handleSignals: true });
   try {
     for (const image of images) {
       const layers = await loc.ensureImageUploaded(image, { progress$: opts.quiet ? undefined : progressBar() });

@@ -42,12 +42,25 @@ const makeWebSocketObservable: typeof rxjsWebsockets =
 
 interface Pending {
   command: string;
+  params: unknown;
   /** The encoded request, sent again after a resume (the location ignores ids it has seen). */
   frame: Buffer;
   resolve(result: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
+
+/**
+ * What undoes a command the location ran after its caller was told RequestTimeout (its reply came
+ * too late), so that a timed-out request never leaves an orphan behind.
+ */
+const UNDO: { [C in CommandName]?: (params: ParamsOf<C>) => [CommandName, Record<string, unknown>] } = {
+  spawn_container: (p) => ['destroy_container', { container: p.container }],
+  spawn_process: (p) => ['destroy_process', { process: p.process }],
+  create_tunnel: (p) => ['destroy_tunnel', { tunnel: p.tunnel }],
+};
+/** Timed-out requests remembered for a late reply, at most this many (the oldest are forgotten). */
+const MAX_ABANDONED = 1000;
 
 /** Acknowledge received events at least this often, so the location can drop its replay copies. */
 const ACK_EVERY_MS = 500;
@@ -83,6 +96,10 @@ export class Connection {
   /** Frames sent and not yet confirmed by the location, oldest first; `confirmed` were. */
   private readonly unconfirmed: Buffer[] = [];
   private confirmed = 0;
+  /** Frames queued while the socket was down, never written to any socket. */
+  private readonly unsent = new Set<Buffer>();
+  /** Requests whose callers were told RequestTimeout, by id: a late success is undone (UNDO). */
+  private readonly abandoned = new Map<number, { command: CommandName; params: unknown }>();
   /** Sequence number of the last event delivered; older ones (replayed after a resume) are dropped. */
   private lastSeq = 0;
   private ackedSeq = 0;
@@ -127,10 +144,11 @@ export class Connection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        this.abandon(id, command, params, frame);
         reject(new RequestTimeout(`the location did not answer '${command}' within ${wait / 1000}s`));
       }, wait);
       const frame = this.encode({ kind: 'request', id, command, params });
-      this.pending.set(id, { command, frame, resolve: resolve as (r: unknown) => void, reject, timer });
+      this.pending.set(id, { command, params, frame, resolve: resolve as (r: unknown) => void, reject, timer });
       // resume_session goes to a fresh socket's own greeter, outside the session's numbering.
       if (command === 'resume_session') this.outgoing.next(frame as unknown as ArrayBuffer);
       else this.transmit(frame);
@@ -151,6 +169,33 @@ export class Connection {
   private transmit(frame: Buffer): void {
     this.unconfirmed.push(frame);
     if (!this.reconnecting) this.outgoing.next(frame as unknown as ArrayBuffer);
+    else this.unsent.add(frame);
+  }
+
+  /**
+   * Its caller was told RequestTimeout, so the location must not run it now. Waiting to be sent
+   * after a resume: it never will be. Sent on a socket that dropped: what is sent again in its
+   * place is a harmless `ack` (one frame for one, so the location's count of our frames stays
+   * right). Run already (its reply is late): `onData` undoes it when that reply arrives.
+   */
+  private abandon(id: number, command: CommandName, params: unknown, frame: Buffer): void {
+    this.abandoned.set(id, { command, params });
+    if (this.abandoned.size > MAX_ABANDONED) this.abandoned.delete(this.abandoned.keys().next().value!);
+    const at = this.unconfirmed.indexOf(frame);
+    if (at < 0 || !this.reconnecting) return;
+    if (this.unsent.delete(frame)) this.unconfirmed.splice(at, 1);
+    else this.unconfirmed[at] = this.encode({ kind: 'request', id: 0, command: 'ack', params: { seq: this.ackedSeq } });
+  }
+
+  /** A reply came for a request its caller gave up on: undo what it made. */
+  private undoLate(id: number, succeeded: boolean): void {
+    const late = this.abandoned.get(id);
+    if (!late) return;
+    this.abandoned.delete(id);
+    const undo = UNDO[late.command] as ((p: unknown) => [CommandName, Record<string, unknown>]) | undefined;
+    if (!succeeded || !undo) return;
+    const [command, params] = undo(late.params);
+    this.request(command, params as never).catch(() => undefined);
   }
 
   /** The location has received `count` frames of this session in all. */
@@ -254,6 +299,7 @@ export class Connection {
         continue; // the network is still down, or the socket dropped again: try again
       }
       this.reconnecting = false;
+      this.unsent.clear();
       for (const frame of this.unconfirmed) this.outgoing.next(frame as unknown as ArrayBuffer);
       this.link.next('resumed');
       return;
@@ -287,7 +333,7 @@ export class Connection {
     }
     if (frame.kind === 'reply') {
       const pending = this.pending.get(frame.id);
-      if (!pending) return; // timed out already, or a replayed copy
+      if (!pending) return this.undoLate(frame.id, !frame.error); // timed out already, or a replayed copy
       this.pending.delete(frame.id);
       clearTimeout(pending.timer);
       if (this.opts.trace) this.opts.trace('in', summarise(`reply:${pending.command}`, frame.error ?? frame.result));

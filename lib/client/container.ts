@@ -8,7 +8,7 @@ import {
 } from 'rxjs';
 import {
   BadRequest, ContainerNotRunning, SpawnFailed, errorFromWire,
-  type ContainerInfo, type ContainerStatus, type EventOf, type OutputStream,
+  type ContainerInfo, type ContainerStatus, type OutputStream,
 } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { Node } from './node';
@@ -16,7 +16,6 @@ import { Tunnel, type TunnelOptions } from './tunnel';
 import { Process, type ProcessOptions } from './process';
 import { SshServer, type SshServerOptions } from './ssh-server';
 import { fetchFile, putFile } from './file-transfer';
-import { tableGet } from './table';
 import type { ExternalContainer } from './external-container';
 
 /** What `runProcess` resolves with. */
@@ -77,9 +76,6 @@ export class Container {
   readonly info$: Observable<ContainerInfo>;
 
   private readonly infoSubject: BehaviorSubject<ContainerInfo>;
-  private readonly tunnels = new Map<string, Tunnel>();
-  private readonly processes = new Map<string, Process>();
-  private readonly sshServers = new Map<string, SshServer>();
 
   /** @internal Use `Node.spawnContainer`. */
   constructor(
@@ -91,7 +87,7 @@ export class Container {
     this.info$ = this.infoSubject.asObservable();
     // Follow this container's slice of state until it is destroyed; keep the last value after.
     const slice = ctx.state$.pipe(
-      map((s) => tableGet(s.containers, this.id)),
+      map((s) => s.containers.get(this.id)),
       filter((c): c is ContainerInfo => c !== undefined),
       distinctUntilChanged(),
     );
@@ -99,7 +95,7 @@ export class Container {
       this.infoSubject.next(info);
       if (info.status === 'destroyed') {
         // Destroyed is final: stop following, but keep replaying the last info to late subscribers.
-        ctx.containers.delete(this.id);
+        ctx.handles.containers.delete(this.id);
         queueMicrotask(() => follow?.unsubscribe());
       }
     });
@@ -115,19 +111,19 @@ export class Container {
         throw c.error ? errorFromWire(c.error) : new SpawnFailed(`container ${this.id} ended without an exit code`);
       }),
     );
-    this.stdout$ = ctx.connection.events$.pipe(
-      filter((e): e is EventOf<'container_output'> => e.event === 'container_output' && e.params.container === this.id),
+    this.stdout$ = ctx.events.of('container', this.id).pipe(
       map((e) => ({ stream: e.params.stream, data: asBuffer(e.bulk) })),
       takeUntil(ended$),
       share(),
     );
   }
 
+  /** What the state says about it now (the last it said, once the state forgot it). */
   get info(): ContainerInfo {
-    return this.infoSubject.value;
+    return this.ctx.state$.value.containers.get(this.id) ?? this.infoSubject.value;
   }
   get id(): string {
-    return this.info.id;
+    return this.infoSubject.value.id;
   }
   get image(): string {
     return this.info.image;
@@ -176,7 +172,7 @@ export class Container {
   async attachTunnel(port: number, opts: TunnelOptions = {}): Promise<Tunnel> {
     await this.ready();
     const tunnel = await Tunnel.open(this.ctx, this, port, opts);
-    this.tunnels.set(tunnel.id, tunnel);
+    this.ctx.handles.tunnels.set(tunnel.id, tunnel);
     // Tunnels die with their container.
     this.status$.pipe(first((s) => s === 'destroyed')).subscribe(() => void this.destroyTunnel(tunnel, false));
     return tunnel;
@@ -184,13 +180,13 @@ export class Container {
 
   /** Close a tunnel of this container; resolves once closed. */
   async destroyTunnel(tunnel: Tunnel, tellLocation = true): Promise<void> {
-    if (!this.tunnels.delete(tunnel.id)) return;
+    if (tunnel.container !== this || !this.ctx.handles.tunnels.delete(tunnel.id)) return;
     await tunnel.close(tellLocation);
   }
 
-  /** This container's open tunnels. */
+  /** This container's open tunnels (as the state says). */
   allTunnels(): Tunnel[] {
-    return [...this.tunnels.values()];
+    return this.owned(this.ctx.state$.value.tunnels, this.ctx.handles.tunnels);
   }
 
   /**
@@ -227,9 +223,9 @@ export class Container {
     await process.destroy();
   }
 
-  /** This container's processes that have not ended. */
+  /** This container's processes that have not ended (as the state says). */
   allProcesses(): Process[] {
-    return [...this.processes.values()];
+    return this.owned(this.ctx.state$.value.processes, this.ctx.handles.processes);
   }
 
   /**
@@ -240,8 +236,13 @@ export class Container {
    */
   async createSshServer(port = 0, opts: SshServerOptions = {}): Promise<SshServer> {
     await this.ready();
-    const server = await SshServer.open(this, port, opts, this.ctx.log);
-    this.sshServers.set(server.id, server);
+    const { ctx } = this;
+    const server = await SshServer.open(this, port, opts, ctx.log, () => {
+      ctx.handles.sshServers.delete(server.id);
+      ctx.dispatch({ type: 'ssh_server_removed', server: server.id });
+    });
+    ctx.handles.sshServers.set(server.id, server);
+    ctx.dispatch({ type: 'ssh_server_added', server: { id: server.id, container: this.id, bind: server.bind, port: server.port } });
     // SSH servers die with their container, and with the session.
     this.status$.pipe(first((s) => s === 'destroyed')).subscribe(() => void this.destroySshServer(server));
     void this.ctx.connection.closed.then(() => this.destroySshServer(server));
@@ -250,13 +251,12 @@ export class Container {
 
   /** Stop an SSH server of this container and end its connections; resolves once it is closed. */
   async destroySshServer(server: SshServer): Promise<void> {
-    this.sshServers.delete(server.id);
     await server.stop();
   }
 
-  /** This container's SSH servers that have not been stopped. */
+  /** This container's SSH servers that have not been stopped (as the state says). */
   allSshServers(): SshServer[] {
-    return [...this.sshServers.values()].filter((s) => !s.isStopped);
+    return this.owned(this.ctx.state$.value.sshServers, this.ctx.handles.sshServers);
   }
 
   /** The bytes of the regular file at absolute `path`; FileNotFound when there is none. */
@@ -318,9 +318,20 @@ export class Container {
   }
 
   private track(process: Process): Process {
-    this.processes.set(process.id, process);
-    process.termination$.subscribe({ complete: () => this.processes.delete(process.id), error: () => this.processes.delete(process.id) });
+    const forget = () => this.ctx.handles.processes.delete(process.id);
+    this.ctx.handles.processes.set(process.id, process);
+    process.termination$.subscribe({ complete: forget, error: forget });
     return process;
+  }
+
+  /** The handles of the state's entries that belong to this container. */
+  private owned<H>(slice: Readonly<Record<string, { id: string; container: string }>>, handles: ReadonlyMap<string, H>): H[] {
+    const out: H[] = [];
+    for (const entry of Object.values(slice)) {
+      const handle = entry.container === this.id ? handles.get(entry.id) : undefined;
+      if (handle) out.push(handle);
+    }
+    return out;
   }
 }
 

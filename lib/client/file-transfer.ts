@@ -3,10 +3,10 @@
  * FILE_CHUNK_BYTES, never more than FILE_WINDOW_BYTES ahead of the receiver's acknowledgements.
  * `fetch` fills one Buffer of the announced size (the only copy); `put` sends slices of the caller's.
  */
-import { filter, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import { nanoid } from 'nanoid';
 import {
-  ConnectionLost, EngineError, FILE_CHUNK_BYTES, FILE_WINDOW_BYTES, errorFromWire,
+  AckBatcher, ConnectionLost, CreditWindow, EngineError, FILE_CHUNK_BYTES, FILE_WINDOW_BYTES, errorFromWire,
   type EventOf,
 } from '../protocol';
 import type { SessionContext } from './session-context';
@@ -15,10 +15,7 @@ type TransferEvent = EventOf<'file_data' | 'file_ack' | 'file_end'>;
 
 /** A transfer's events (fetch, put, layer upload), subscribed before its request is sent so none is missed. */
 function watch(ctx: SessionContext, transfer: string, onEvent: (e: TransferEvent) => void, onClosed: () => void): Subscription {
-  return ctx.connection.events$
-    .pipe(filter((e): e is TransferEvent =>
-      (e.event === 'file_data' || e.event === 'file_ack' || e.event === 'file_end') && e.params.transfer === transfer))
-    .subscribe({ next: onEvent, complete: onClosed });
+  return ctx.events.of('transfer', transfer).subscribe({ next: onEvent, complete: onClosed });
 }
 
 export async function fetchFile(ctx: SessionContext, container: string, path: string): Promise<Buffer> {
@@ -28,19 +25,15 @@ export async function fetchFile(ctx: SessionContext, container: string, path: st
   done.catch(() => undefined); // it may fail before it is awaited; the await below still sees it
   let out: Buffer | undefined;
   let received = 0;
-  let unacked = 0;
+  // Batched credit: one ack per chunk's worth keeps the window full without a message per frame.
+  const acks = new AckBatcher((bytes) => ctx.connection.send('file_ack', { transfer, bytes }), FILE_CHUNK_BYTES);
   const sub = watch(ctx, transfer, (e) => {
     if (e.event === 'file_data' && out) {
       const chunk = e.bulk ?? new Uint8Array(0);
       if (received + chunk.length > out.length) return settle.reject(new EngineError(`'${path}' grew while it was being fetched`));
       out.set(chunk, received);
       received += chunk.length;
-      unacked += chunk.length;
-      // Batched credit: one ack per chunk's worth keeps the window full without a message per frame.
-      if (unacked >= FILE_CHUNK_BYTES) {
-        ctx.connection.send('file_ack', { transfer, bytes: unacked });
-        unacked = 0;
-      }
+      acks.took(chunk.length);
     } else if (e.event === 'file_end') {
       if (e.params.error) settle.reject(errorFromWire(e.params.error));
       else if (!out || received !== out.length) settle.reject(new EngineError(`'${path}' ended after ${received} of ${out?.length ?? '?'} bytes`));
@@ -57,6 +50,7 @@ export async function fetchFile(ctx: SessionContext, container: string, path: st
     ctx.connection.send('file_cancel', { transfer });
     throw err;
   } finally {
+    acks.stop();
     sub.unsubscribe();
   }
 }
@@ -89,40 +83,34 @@ export interface OutgoingTransfer {
  */
 export async function sendTransfer(ctx: SessionContext, t: OutgoingTransfer): Promise<void> {
   const { transfer } = t;
-  let inFlight = 0;
+  const window = new CreditWindow(FILE_WINDOW_BYTES);
   let acked = 0;
   let failure: Error | undefined;
   let finished = false;
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
   const sub = watch(ctx, transfer, (e) => {
     if (e.event === 'file_ack') {
-      inFlight -= e.params.bytes;
       acked += e.params.bytes;
       t.onAcked?.(acked);
+      window.grant(e.params.bytes);
     } else if (e.event === 'file_end') {
       finished = true;
       if (e.params.error) failure = errorFromWire(e.params.error);
+      window.wake();
     }
-    poke();
   }, () => {
     failure ??= new ConnectionLost(`the connection closed while ${t.what}`);
-    poke();
+    window.wake();
   });
-  const waitForEvent = () => new Promise<void>((resolve) => (wake = resolve));
+  const over = () => finished || failure !== undefined;
   try {
     await t.open();
     for await (const chunk of t.chunks) {
-      while (inFlight + chunk.length > FILE_WINDOW_BYTES && !failure && !finished) await waitForEvent();
-      if (failure || finished) break;
+      await window.until(() => window.allows(chunk.length) || over());
+      if (over()) break;
       ctx.connection.send('file_data', { transfer }, chunk);
-      inFlight += chunk.length;
+      window.spend(chunk.length);
     }
-    while (!finished && !failure) await waitForEvent();
+    await window.until(over);
     if (failure) throw failure;
   } catch (err) {
     if (!finished) ctx.connection.send('file_cancel', { transfer });

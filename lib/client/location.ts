@@ -2,7 +2,7 @@
  * A session with a location: the entry point of the SDK. The connection's events are folded into
  * one immutable `state$`; nodes, containers and tunnels are projections of it.
  */
-import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, map, type Observer, type Subscription } from 'rxjs';
+import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, firstValueFrom, map, type Observer, type Subscription } from 'rxjs';
 import { NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo } from '../protocol';
 import { TaggedCollection } from '../shared/tagged-collection';
 import { allLocations, defaultLocation, loadAccount, signChallenge } from './accounts';
@@ -18,10 +18,12 @@ import { rankNodes } from './ranking';
 import { reduce } from './reducer';
 import { initialState, type LocalAction, type LocationState } from './state';
 import { TunnelRouter } from './tunnel-router';
-import { Node } from './node';
-import type { Container } from './container';
-import type { SessionContext } from './session-context';
+import { EventRouter } from './event-router';
+import { Node, liveContainers } from './node';
+import { Container } from './container';
+import type { HandleCache, SessionContext } from './session-context';
 import { LocalEngine } from './local-engine';
+import { onProcessSignals } from './signals';
 import { uploadImage, type UploadProgress } from './image-upload';
 
 export const DEFAULT_PORT = 2020;
@@ -48,8 +50,15 @@ export interface ConnectOptions {
   debug?: boolean;
   /** Called with each node that appears after connecting (an adapter over `nodeArrivals$`). */
   newNodeCallback?: (node: Node) => void;
-  /** Abort connecting. */
+  /** Abort connecting, at any point (dialling, the handshake, the resource offer): rejects with its reason. */
   signal?: AbortSignal;
+  /**
+   * End the session cleanly on Ctrl-C or SIGTERM (disconnect, then let the signal end the program
+   * as it would have): default false, so a Location installs no process signal listener unless
+   * asked. `run()` handles them while it runs, whatever this says. One listener per signal serves
+   * every session of the process.
+   */
+  handleSignals?: boolean;
   /** How often the connection is checked for life, in ms (two silent checks drop it); default 10 000. */
   heartbeatMs?: number;
   /** Default time a request may wait for its reply, in ms; default 60 000. */
@@ -81,11 +90,15 @@ export interface ConnectOptions {
 export class Location implements AsyncDisposable {
   /** The whole immutable state, replaying the current one. */
   readonly state$: Observable<LocationState>;
+  /** Each slice below replays its current value and emits only when that slice changed. */
   readonly nodes$: Observable<LocationState['nodes']>;
+  /** This session's containers by id (a ReadonlyMap, recently destroyed ones included). */
   readonly containers$: Observable<LocationState['containers']>;
   readonly volumes$: Observable<LocationState['volumes']>;
   readonly externals$: Observable<LocationState['externals']>;
   readonly tunnels$: Observable<LocationState['tunnels']>;
+  readonly processes$: Observable<LocationState['processes']>;
+  readonly sshServers$: Observable<LocationState['sshServers']>;
   readonly endpoints$: Observable<LocationState['endpoints']>;
   /** Hot: each node that appears after connecting. */
   readonly nodeArrivals$: Observable<Node>;
@@ -105,16 +118,20 @@ export class Location implements AsyncDisposable {
   private readonly uploads = new Subject<UploadProgress>();
   /** Uploads in progress by image name, so concurrent spawns of one image share one upload. */
   private readonly uploading = new Map<string, Promise<string[]>>();
+  /** Stops signals reaching this session (handleSignals); see signals.ts. */
+  private stopSignals?: () => void;
   /**
-   * Ctrl-C or SIGTERM always ends the session cleanly: inside `run()` it makes run() return;
-   * otherwise the session is disconnected and the signal raised again, so the program still ends
-   * as it would have (unless it handles the signal itself).
+   * Ctrl-C or SIGTERM, when asked for: inside `run()` it makes run() return; otherwise the session
+   * is disconnected and the signal raised again (by signals.ts), so the program still ends as it
+   * would have (unless it handles the signal itself).
    */
-  private readonly onSignal = (signal: NodeJS.Signals) => {
-    if (this.running) return this.complete();
-    void this.disconnect().finally(() => {
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    });
+  private readonly onSignal = async (): Promise<boolean> => {
+    if (this.running) {
+      this.complete();
+      return true;
+    }
+    await this.disconnect();
+    return false;
   };
 
   private constructor(
@@ -123,14 +140,20 @@ export class Location implements AsyncDisposable {
     private readonly embedded: EmbeddedLocation | undefined,
     private readonly localEngine: LocalEngine,
   ) {
+    // Fold every event into state. Subscribed first, so state is current when a handle sees an event.
+    this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
+    const events = new EventRouter(connection.events$);
+    const handles: HandleCache = { containers: new Map(), processes: new Map(), tunnels: new Map(), sshServers: new Map() };
     this.ctx = {
       connection,
       state$: this.store,
       dispatch: (action: LocalAction) => this.fold(action),
       log,
-      tunnels: new TunnelRouter(connection),
+      events,
+      tunnels: new TunnelRouter(events),
+      handles,
       nodeHandle: (id) => this.nodeHandle(id),
-      containers: new Map<string, Container>(),
+      containerHandle: (id) => this.containerHandle(id),
       localImageId: async (name) => (await localEngine.image(name))?.id,
       ensureUploaded: (name) => this.ensureImageUploaded(name),
     };
@@ -142,14 +165,14 @@ export class Location implements AsyncDisposable {
     this.volumes$ = slice('volumes');
     this.externals$ = slice('externals');
     this.tunnels$ = slice('tunnels');
+    this.processes$ = slice('processes');
+    this.sshServers$ = slice('sshServers');
     this.endpoints$ = slice('endpoints');
     this.nodeArrivals$ = connection.events$.pipe(
       filter((e): e is EventOf<'node_created'> => e.event === 'node_created'),
       map((e) => this.nodeHandle(e.params.node.id)),
     );
     this.errors$ = connection.events$.pipe(filter((e): e is EventOf<'error'> => e.event === 'error'));
-    // Fold every event into state. Subscribed first, so state is current when others see an event.
-    this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
     this.subscriptions.push(this.errors$.subscribe((e) => log.info(`location reported: ${e.params.error.message}`)));
     this.subscriptions.push(
       connection.link$.subscribe((link) => {
@@ -158,8 +181,6 @@ export class Location implements AsyncDisposable {
     );
     // A session that ends without a goodbye took its containers with it: say so on every one.
     void connection.closed.then((reason) => reason && this.fold({ type: 'session_lost', error: errorToWire(reason) }));
-    process.on('SIGINT', this.onSignal);
-    process.on('SIGTERM', this.onSignal);
   }
 
   /**
@@ -167,44 +188,60 @@ export class Location implements AsyncDisposable {
    * With no location configured, starts an embedded one on the local Docker Engine.
    */
   static async connect(opts: ConnectOptions = {}): Promise<Location> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
     const log = makeLogger(opts);
     const target = opts.location ?? process.env.TFNZ_LOCATION ?? defaultLocation();
-    let embedded: EmbeddedLocation | undefined;
-    let url: string;
-    if (!target || target === 'embedded') {
-      embedded = await startEmbeddedLocation((line) => log.debug(`[location] ${line}`));
-      url = embedded.url;
-    } else {
-      url = locationUrl(target, opts.locationIp);
-    }
+    // Every step races the abort signal; what a step still makes after an abort is closed below.
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => (onAbort = () => reject(signal!.reason)));
+    aborted.catch(() => undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const step = <T>(work: Promise<T>): Promise<T> => (signal ? Promise.race([work, aborted]) : work);
+    let starting: Promise<EmbeddedLocation> | undefined;
+    let opening: Promise<Connection> | undefined;
+    let loc: Location | undefined;
     try {
-      opts.signal?.throwIfAborted();
-      const connection = await Connection.open(url, {
+      let url: string;
+      if (!target || target === 'embedded') {
+        starting = startEmbeddedLocation((line) => log.debug(`[location] ${line}`));
+        url = (await step(starting)).url;
+      } else {
+        url = locationUrl(target, opts.locationIp);
+      }
+      opening = Connection.open(url, {
         requestTimeoutMs: opts.requestTimeoutMs,
         heartbeatMs: opts.heartbeatMs,
         link: { tlsCa: opts.tlsCa ?? process.env.TFNZ_TLS_CA, insecure: opts.insecure },
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
-      const loc = new Location(connection, log, embedded, LocalEngine.fromEnvironment(opts.localEngine));
+      const connection = await step(opening);
+      loc = new Location(connection, log, await starting, LocalEngine.fromEnvironment(opts.localEngine));
       if (opts.newNodeCallback) loc.subscriptions.push(loc.nodeArrivals$.subscribe(opts.newNodeCallback));
-      const offered = new Promise<void>((resolve) => {
-        const sub = loc.store.subscribe((s) => s.session && (resolve(), queueMicrotask(() => sub.unsubscribe())));
-      });
+      const store = loc.store;
+      const offered = firstValueFrom(store.pipe(filter((s) => s.session !== undefined)));
+      offered.catch(() => undefined);
       // The embedded location gets a local account on first use; a remote one needs `tfnz account create`.
-      const account = embedded ? embeddedAccount() : loadAccount(target!);
-      const nonce = await Promise.race([connection.challenge, connection.closed.then(() => undefined)]);
+      const account = starting ? embeddedAccount() : loadAccount(target!);
+      const nonce = await step(Promise.race([connection.challenge, connection.closed.then(() => undefined)]));
       const proof = account && nonce ? signChallenge(account, nonce, connection.channelBinding) : undefined;
-      const session = await connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof });
+      const session = await step(connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof }));
       connection.enableResume({
         session: session.session,
         sign: (again, binding) => (account ? { key: account.publicKey, proof: signChallenge(account, again, binding) } : {}),
       });
-      await offered;
-      log.info(`connected to location '${session.location}' (${embedded ? 'embedded, ' : ''}${url}) as session ${session.session}`);
+      await step(offered);
+      if (opts.handleSignals) loc.stopSignals = onProcessSignals(loc.onSignal);
+      log.info(`connected to location '${session.location}' (${starting ? 'embedded, ' : ''}${url}) as session ${session.session}`);
       return loc;
     } catch (err) {
-      await embedded?.close();
+      // Nothing stays behind: no socket, timer or subscription, no embedded location.
+      if (loc) await loc.abandon();
+      else void opening?.then((c) => c.close(), () => undefined);
+      await starting?.then((e) => e.close(), () => undefined);
       throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -227,6 +264,11 @@ export class Location implements AsyncDisposable {
     const best = this.rankedNodes()[0];
     if (!best) throw new NoNodes('the location has no live nodes');
     return best;
+  }
+
+  /** This session's containers that are not destroyed, on every node. */
+  allContainers(): Container[] {
+    return liveContainers(this.ctx, () => true);
   }
 
   /** Live nodes, best first: free cpu + memory − 10 × paging. */
@@ -322,6 +364,7 @@ export class Location implements AsyncDisposable {
    */
   async run(): Promise<void> {
     this.running = true;
+    this.stopSignals ??= onProcessSignals(this.onSignal);
     try {
       await new Promise<void>((resolve, reject) => {
         const sub = this.completed.subscribe({ complete: resolve });
@@ -354,12 +397,12 @@ export class Location implements AsyncDisposable {
   }
 
   private async doDisconnect(): Promise<void> {
-    process.removeListener('SIGINT', this.onSignal);
-    process.removeListener('SIGTERM', this.onSignal);
+    this.stopSignals?.();
     this.completed.complete();
     this.uploads.complete();
-    await Promise.all([...this.ctx.containers.values()].flatMap((c) => c.allTunnels().map((t) => c.destroyTunnel(t, false))));
-    await Promise.all([...this.ctx.containers.values()].flatMap((c) => c.allSshServers().map((s) => c.destroySshServer(s))));
+    const { tunnels, sshServers } = this.ctx.handles;
+    await Promise.all([...tunnels.values()].map((t) => t.container.destroyTunnel(t, false)));
+    await Promise.all([...sshServers.values()].map((s) => s.container.destroySshServer(s)));
     if (this.connection.connected) {
       await this.connection.request('close_session', {}, 60_000).catch((err: TfnzError) => this.log.info(`closing the session: ${err.message}`));
     }
@@ -368,6 +411,15 @@ export class Location implements AsyncDisposable {
     for (const s of this.subscriptions) s.unsubscribe();
     await this.embedded?.close();
     this.log.info('disconnected');
+  }
+
+  /** Drop a session that never finished connecting: close the connection and stop listening. */
+  private async abandon(): Promise<void> {
+    this.connection.close();
+    this.ctx.tunnels.stop();
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.completed.complete();
+    this.uploads.complete();
   }
 
   private fold(action: Parameters<typeof reduce>[1]): void {
@@ -390,6 +442,15 @@ export class Location implements AsyncDisposable {
     let v = this.volumeHandles.get(info.id);
     if (!v) this.volumeHandles.set(info.id, (v = new Volume(this.ctx, info)));
     return v;
+  }
+
+  private containerHandle(id: string): Container | undefined {
+    let handle = this.ctx.handles.containers.get(id);
+    if (handle) return handle;
+    const info = this.state.containers.get(id);
+    if (!info || info.status === 'destroyed') return undefined;
+    this.ctx.handles.containers.set(id, (handle = new Container(this.ctx, this.nodeHandle(info.node), info)));
+    return handle;
   }
 
   private nodeHandle(id: string): Node {

@@ -1,7 +1,7 @@
 /** A node of the location: where containers run. Its stats are live; it spawns and destroys. */
 import { distinctUntilChanged, filter, map, type Observable } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { BadRequest, ImageNotFound, NodeNotFound, errorToWire, type NodeInfo, type NodeStats } from '../protocol';
+import { BadRequest, ImageNotFound, NodeNotFound, errorToWire, type ContainerInfo, type NodeInfo, type NodeStats } from '../protocol';
 import type { SessionContext } from './session-context';
 import { Container } from './container';
 import { Volume } from './volume';
@@ -62,7 +62,7 @@ export class Node {
       map((s) => s.containers),
       distinctUntilChanged(),
       map(() => this.allContainers()),
-      distinctUntilChanged((a, b) => a.length === b.length && a.every((c, i) => c === b[i])),
+      distinctUntilChanged(sameHandles),
     );
   }
 
@@ -94,9 +94,10 @@ export class Node {
     }
     const preBootFiles = normalisePreBootFiles(opts.preBootFiles);
     const id = nanoid();
-    const container = new Container(this.ctx, this, { id, node: this.id, image, tag: opts.tag, status: 'spawning', sleeping: !!opts.sleep });
-    this.ctx.containers.set(id, container);
-    this.ctx.dispatch({ type: 'container_spawning', container: container.info });
+    const info: ContainerInfo = { id, node: this.id, image, tag: opts.tag, status: 'spawning', sleeping: !!opts.sleep };
+    this.ctx.handles.containers.set(id, new Container(this.ctx, this, info));
+    this.ctx.dispatch({ type: 'container_spawning', container: info });
+    const container = this.ctx.containerHandle(id)!;
     this.ctx.log.info(`spawning ${image} as ${id} on ${this.name}`);
     const params = { container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin, preBootFiles, volumes };
     // With the image in the user's own engine, the location runs exactly that image: from its node
@@ -132,11 +133,24 @@ export class Node {
     await this.ctx.connection.request('destroy_container', { container: container.id });
   }
 
-  /** This session's containers on this node that are not destroyed. */
+  /** This session's containers on this node that are not destroyed (as the state says). */
   allContainers(): Container[] {
-    return [...this.ctx.containers.values()].filter((c) => c.node === this && c.status !== 'destroyed');
+    return liveContainers(this.ctx, (c) => c.node === this.id);
   }
 }
+
+/** Handles of the state's containers that are not destroyed and pass `where`. */
+export function liveContainers(ctx: SessionContext, where: (c: ContainerInfo) => boolean): Container[] {
+  const out: Container[] = [];
+  for (const info of ctx.state$.value.containers.values()) {
+    if (info.status === 'destroyed' || !where(info)) continue;
+    const handle = ctx.containerHandle(info.id);
+    if (handle) out.push(handle);
+  }
+  return out;
+}
+
+const sameHandles = (a: Container[], b: Container[]) => a.length === b.length && a.every((c, i) => c === b[i]);
 
 function normaliseVolumes(volumes: SpawnOptions['volumes']): [string, string][] | undefined {
   if (volumes === undefined) return undefined;

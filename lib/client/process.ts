@@ -60,10 +60,7 @@ export class Process {
     readonly opts: ProcessOptions = {},
   ) {
     this.termination$ = this.terminated.asObservable();
-    const mine$ = ctx.connection.events$.pipe(
-      filter((e): e is EventOf<'process_output' | 'process_exit'> =>
-        (e.event === 'process_output' || e.event === 'process_exit') && e.params.process === this.id),
-    );
+    const mine$ = ctx.events.of('process', this.id);
     const output = new Subject<EventOf<'process_output'>>();
     // Subscribed from the start, so nothing is missed between spawning and the caller subscribing.
     this.subscription = mine$.subscribe({
@@ -81,6 +78,7 @@ export class Process {
       );
     this.output$ = stream('stdout');
     this.stderr$ = stream('stderr');
+    ctx.dispatch({ type: 'process_spawning', process: { id: this.id, container: container.id, command, tty: !!opts.tty } });
     this.started = container.ready().then(() =>
       ctx.connection.request('spawn_process', {
         container: container.id, process: this.id, command, tty: !!opts.tty, echo: !!opts.echo,
@@ -112,8 +110,9 @@ export class Process {
     return firstValueFrom(this.termination$);
   }
 
+  /** True until it ends (as the state says). */
   get isRunning(): boolean {
-    return !this.ended;
+    return this.ctx.state$.value.processes[this.id] !== undefined;
   }
 
   /** `await using process = container.spawnProcess(…)`: killed (with its children) when the block ends. */
@@ -135,6 +134,7 @@ export class Process {
   private finish(exitCode: number | undefined, error?: TfnzError): void {
     if (this.ended) return;
     this.ended = true;
+    this.ctx.dispatch({ type: 'process_ended', process: this.id });
     this.endSignal.next();
     if (exitCode !== undefined) {
       this.terminated.next(exitCode);

@@ -3,9 +3,9 @@
  * identity and `distinctUntilChanged` on a slice only fires when that slice changed.
  */
 import { produce, type Draft } from 'immer';
-import type { ContainerInfo, ErrorBody } from '../protocol';
+import type { ContainerInfo, ErrorBody, EventOf } from '../protocol';
 import type { Action, LocationState } from './state';
-import { tableDelete, tableDraft, tableSet, tableValues, type Table } from './table';
+import type { IdMap } from './table';
 
 /** Destroyed containers are kept (for late `termination$` readers) up to this many. */
 export const MAX_DESTROYED_KEPT = 1000;
@@ -13,8 +13,10 @@ export const MAX_DESTROYED_KEPT = 1000;
 /** Events that carry bytes, not state: passed over without touching the state. */
 const STATELESS = new Set([
   'challenge', 'received', 'container_output', 'tunnel_data', 'tunnel_ack', 'tunnel_end', 'tunnel_close', 'error',
-  'process_output', 'process_exit', 'file_data', 'file_ack', 'file_end',
+  'process_output', 'file_data', 'file_ack', 'file_end',
 ]);
+
+type Containers = IdMap<ContainerInfo>;
 
 /**
  * Fold one event (or local action) into the session state, immutably: the function behind
@@ -22,9 +24,11 @@ const STATELESS = new Set([
  */
 export function reduce(state: LocationState, action: Action): LocationState {
   if ('event' in action && STATELESS.has(action.event)) return state;
+  if ('event' in action && action.event === 'process_exit' && !state.processes[action.params.process]) return state;
+  if ('event' in action && action.event === 'container_status' && action.params.status !== 'destroyed') return containerStatus(state, action.params);
+  if ('event' in action && action.event === 'node_stats') return nodeStats(state, action.params);
   return produce(state, (draft) => {
     if ('type' in action) return applyLocal(draft, action);
-    draft.lastSeq = Math.max(draft.lastSeq, action.seq);
     switch (action.event) {
       case 'resource_offer': {
         const offer = action.params;
@@ -36,7 +40,9 @@ export function reduce(state: LocationState, action: Action): LocationState {
         draft.externals = Object.fromEntries(offer.externals.map((e) => [e.id, e]));
         draft.endpoints = Object.fromEntries(offer.endpoints.map((e) => [e.domain, e]));
         // The offer is the truth about live containers; destroyed ones stay as history.
-        for (const c of offer.containers) tableSet(draft.containers, c.id, c);
+        let containers = containersOf(draft);
+        for (const c of offer.containers) containers = containers.set(c.id, c);
+        setContainers(draft, containers);
         break;
       }
       case 'node_created':
@@ -48,14 +54,9 @@ export function reduce(state: LocationState, action: Action): LocationState {
         node.alive = false;
         node.stats = { cpu: 0, memory: 0, paging: 0, containers: 0 };
         const gone: ErrorBody = { code: 'NODE_GONE', message: `node ${node.name} went away` };
-        for (const c of tableValues(state.containers)) {
-          if (c.node === node.id && c.status !== 'destroyed') markDestroyed(draft, tableDraft(draft.containers, c.id)!, gone);
+        for (const c of state.containers.values()) {
+          if (c.node === node.id && c.status !== 'destroyed') markDestroyed(draft, c, gone);
         }
-        break;
-      }
-      case 'node_stats': {
-        const node = draft.nodes[action.params.node];
-        if (node && node.alive) node.stats = action.params.stats;
         break;
       }
       case 'external_created':
@@ -72,27 +73,56 @@ export function reduce(state: LocationState, action: Action): LocationState {
         break;
       case 'container_status': {
         const p = action.params;
-        const c = tableDraft(draft.containers, p.container);
+        const c = state.containers.get(p.container);
         if (!c || c.status === 'destroyed') break;
-        if (p.privateIp !== undefined) c.privateIp = p.privateIp;
-        if (p.sleeping !== undefined) c.sleeping = p.sleeping;
-        if (p.exitCode !== undefined) c.exitCode = p.exitCode;
-        if (p.error !== undefined) c.error = p.error;
-        if (p.status === 'destroyed') markDestroyed(draft, c);
-        else c.status = p.status;
+        const next: ContainerInfo = { ...c };
+        if (p.privateIp !== undefined) next.privateIp = p.privateIp;
+        if (p.sleeping !== undefined) next.sleeping = p.sleeping;
+        if (p.exitCode !== undefined) next.exitCode = p.exitCode;
+        if (p.error !== undefined) next.error = p.error;
+        if (p.status === 'destroyed') markDestroyed(draft, next);
+        else setContainer(draft, { ...next, status: p.status });
         break;
       }
+      case 'process_exit':
+        delete draft.processes[action.params.process];
+        break;
     }
   });
 }
 
+/**
+ * The most frequent event touches one container only: replace it in the map, and the map in a
+ * shallow copy of the state, without an immer draft (whose finalising walks every slice).
+ */
+function containerStatus(state: LocationState, p: EventOf<'container_status'>['params']): LocationState {
+  const c = state.containers.get(p.container);
+  if (!c || c.status === 'destroyed') return state;
+  const next: ContainerInfo = { ...c, status: p.status };
+  if (p.privateIp !== undefined) next.privateIp = p.privateIp;
+  if (p.sleeping !== undefined) next.sleeping = p.sleeping;
+  if (p.exitCode !== undefined) next.exitCode = p.exitCode;
+  if (p.error !== undefined) next.error = p.error;
+  const containers = (state.containers as Containers).set(c.id, Object.freeze(next));
+  return Object.freeze({ ...state, containers });
+}
+
+/** Stats arrive every few seconds per node: one node replaced in a shallow copy, no immer draft. */
+function nodeStats(state: LocationState, p: EventOf<'node_stats'>['params']): LocationState {
+  const node = state.nodes[p.node];
+  if (!node || !node.alive) return state;
+  const nodes = Object.freeze({ ...state.nodes, [node.id]: Object.freeze({ ...node, stats: Object.freeze({ ...p.stats }) }) });
+  return Object.freeze({ ...state, nodes });
+}
+
 function applyLocal(draft: Draft<LocationState>, action: Exclude<Action, { event: string }>): void {
+  const containers = containersOf(draft);
   switch (action.type) {
     case 'container_spawning':
-      tableSet(draft.containers, action.container.id, action.container);
+      setContainer(draft, action.container);
       break;
     case 'container_failed': {
-      const c = tableDraft(draft.containers, action.container);
+      const c = containers.get(action.container);
       if (c && c.status !== 'destroyed') markDestroyed(draft, c, action.error);
       break;
     }
@@ -102,19 +132,40 @@ function applyLocal(draft: Draft<LocationState>, action: Exclude<Action, { event
     case 'tunnel_removed':
       delete draft.tunnels[action.tunnel];
       break;
+    case 'process_spawning':
+      draft.processes[action.process.id] = action.process;
+      break;
+    case 'process_ended':
+      delete draft.processes[action.process];
+      break;
+    case 'ssh_server_added':
+      draft.sshServers[action.server.id] = action.server;
+      break;
+    case 'ssh_server_removed':
+      delete draft.sshServers[action.server];
+      break;
     case 'session_lost':
-      for (const c of tableValues(draft.containers as Table<ContainerInfo>)) {
-        if (c.status !== 'destroyed') markDestroyed(draft, tableDraft(draft.containers, c.id)!, action.error);
-      }
+      for (const c of containers.values()) if (c.status !== 'destroyed') markDestroyed(draft, c, action.error);
       break;
   }
 }
 
-/** Destroyed is final: record it, drop its tunnels, and forget the oldest beyond the cap. */
-function markDestroyed(draft: Draft<LocationState>, c: Draft<ContainerInfo>, error?: ErrorBody): void {
-  c.status = 'destroyed';
-  if (error && !c.error) c.error = error;
+/** The containers map is not drafted by immer (it is a class): it is replaced, never changed. */
+const containersOf = (draft: Draft<LocationState>) => (draft as unknown as { containers: Containers }).containers;
+const setContainers = (draft: Draft<LocationState>, map: Containers) => void ((draft as unknown as { containers: Containers }).containers = map);
+
+function setContainer(draft: Draft<LocationState>, c: ContainerInfo): void {
+  setContainers(draft, containersOf(draft).set(c.id, Object.freeze(c)));
+}
+
+/** Destroyed is final: record it, drop what lived in it, and forget the oldest beyond the cap. */
+function markDestroyed(draft: Draft<LocationState>, c: ContainerInfo, error?: ErrorBody): void {
+  setContainer(draft, { ...c, status: 'destroyed', error: c.error ?? error });
   for (const t of Object.values(draft.tunnels)) if (t.container === c.id) delete draft.tunnels[t.id];
+  for (const p of Object.values(draft.processes)) if (p.container === c.id) delete draft.processes[p.id];
+  for (const s of Object.values(draft.sshServers)) if (s.container === c.id) delete draft.sshServers[s.id];
   draft.destroyedOrder.push(c.id);
-  while (draft.destroyedOrder.length > MAX_DESTROYED_KEPT) tableDelete(draft.containers, draft.destroyedOrder.shift()!);
+  let containers = containersOf(draft);
+  while (draft.destroyedOrder.length > MAX_DESTROYED_KEPT) containers = containers.delete(draft.destroyedOrder.shift()!);
+  setContainers(draft, containers);
 }

@@ -1,21 +1,39 @@
-/** What a Location shares with the handles it hands out (Node, Container, Tunnel). */
+/** What a Location shares with the handles it hands out (Node, Container, Tunnel...). */
 import type { BehaviorSubject } from 'rxjs';
 import type { Connection } from './connection';
 import type { LocalAction, LocationState } from './state';
 import type { Logger } from './log';
 import type { TunnelRouter } from './tunnel-router';
+import type { EventRouter } from './event-router';
 import type { Node } from './node';
 import type { Container } from './container';
+import type { Process } from './process';
+import type { Tunnel } from './tunnel';
+import type { SshServer } from './ssh-server';
+
+/**
+ * Handle objects by id, so one id always gives the same object. Only a cache: which objects
+ * exist, and in what status, is read from the state.
+ */
+export interface HandleCache {
+  readonly containers: Map<string, Container>;
+  readonly processes: Map<string, Process>;
+  readonly tunnels: Map<string, Tunnel>;
+  readonly sshServers: Map<string, SshServer>;
+}
 
 export interface SessionContext {
   readonly connection: Connection;
   readonly state$: BehaviorSubject<LocationState>;
   dispatch(action: LocalAction): void;
   readonly log: Logger;
+  /** The location's per-object events, by owner id. */
+  readonly events: EventRouter;
   readonly tunnels: TunnelRouter;
+  readonly handles: HandleCache;
   nodeHandle(id: string): Node;
-  /** Handles of this session's containers, by id. */
-  readonly containers: Map<string, Container>;
+  /** The handle of this session's container `id` (made from the state when it has none yet). */
+  containerHandle(id: string): Container | undefined;
   /** The image id the user's own Docker Engine has for `name`, if it has one. */
   localImageId(name: string): Promise<string | undefined>;
   /** Upload `name` from the user's engine to the location's cache (what is missing); shared by concurrent callers. */

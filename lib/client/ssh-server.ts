@@ -96,6 +96,7 @@ export class SshServer {
     private readonly log: Logger,
     private readonly keys: ParsedKey[],
     private readonly serveSftp: ServeSftp,
+    private readonly onStop: () => void,
   ) {
     const address = server.address();
     this.port = typeof address === 'object' && address ? address.port : 0;
@@ -114,7 +115,7 @@ export class SshServer {
   }
 
   /** @internal Use `Container.createSshServer`. */
-  static async open(container: Container, port: number, opts: SshServerOptions, log: Logger): Promise<SshServer> {
+  static async open(container: Container, port: number, opts: SshServerOptions, log: Logger, onStop: () => void = () => undefined): Promise<SshServer> {
     const bind = opts.bind ?? '127.0.0.1';
     const { ssh2, sftp, authorizedKeys } = await loadSsh();
     const server = new ssh2.Server({ hostKeys: [sshHostKey(ssh2.utils)], ident: 'tfnz' });
@@ -128,7 +129,7 @@ export class SshServer {
     });
     const keys = authorizedKeys.parseAuthorizedKeys(opts.authorizedKeys ?? authorizedKeys.defaultSshKeys());
     if (keys.length === 0) log.info('ssh server: no public key admits anyone (give authorizedKeys, or make ~/.ssh/id_ed25519 with ssh-keygen)');
-    const ssh = new SshServer(container, bind, server, log, keys, sftp);
+    const ssh = new SshServer(container, bind, server, log, keys, sftp, onStop);
     server.on('connection', (client) => ssh.accept(client));
     server.on('error', (err: Error) => log.info(`ssh server ${bind}:${ssh.port}: ${err.message}`));
     log.info(`ssh server listening: ssh -p ${ssh.port} root@localhost (container ${container.id})`);
@@ -137,7 +138,9 @@ export class SshServer {
 
   /** Stop listening and end every connection (their processes are destroyed). Resolves once closed. */
   stop(): Promise<void> {
-    this.stopping ??= Promise.all([
+    if (this.stopping) return this.stopping;
+    this.onStop();
+    this.stopping = Promise.all([
       new Promise<void>((resolve) => {
         this.server.close(() => resolve());
         for (const client of this.clients) client.end();

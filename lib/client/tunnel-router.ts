@@ -1,58 +1,52 @@
 /**
- * Routes the location's tunnel events to the local connection they belong to, and hands out
- * connection numbers. Bytes, not state: this never goes through the reducer.
+ * Hands out connection numbers for tunnelled TCP connections and feeds each one's events (from
+ * the session's EventRouter) to its pipe. Bytes, not state: this never goes through the reducer.
  */
-import { filter, type Subscription } from 'rxjs';
-import { errorFromWire, type EventOf, type TfnzError, type TunnelPipe } from '../protocol';
-import type { Connection } from './connection';
-
-type TunnelEvent = EventOf<'tunnel_data' | 'tunnel_ack' | 'tunnel_end' | 'tunnel_close'>;
-const TUNNEL_EVENTS = new Set(['tunnel_data', 'tunnel_ack', 'tunnel_end', 'tunnel_close']);
+import type { Subscription } from 'rxjs';
+import { errorFromWire, type TfnzError, type TunnelPipe } from '../protocol';
+import type { EventRouter, RoutedEvents } from './event-router';
 
 export class TunnelRouter {
-  private readonly pipes = new Map<number, { pipe: TunnelPipe; onError(err: TfnzError): void }>();
+  private readonly pipes = new Map<number, { pipe: TunnelPipe; subscription: Subscription }>();
   private nextConn = 1;
-  private readonly subscription: Subscription;
 
-  constructor(connection: Connection) {
-    this.subscription = connection.events$
-      .pipe(filter((e): e is TunnelEvent => TUNNEL_EVENTS.has(e.event)))
-      .subscribe((e) => this.route(e));
-  }
+  constructor(private readonly events: EventRouter) {}
 
   register(pipe: TunnelPipe, onError: (err: TfnzError) => void): number {
     const conn = this.nextConn++;
-    this.pipes.set(conn, { pipe, onError });
+    const subscription = this.events.of('conn', conn).subscribe((e) => route(e, pipe, onError));
+    this.pipes.set(conn, { pipe, subscription });
     return conn;
   }
 
   forget(conn: number): void {
+    this.pipes.get(conn)?.subscription.unsubscribe();
     this.pipes.delete(conn);
   }
 
   stop(): void {
-    this.subscription.unsubscribe();
-    for (const { pipe } of this.pipes.values()) pipe.close(true);
+    for (const { pipe, subscription } of [...this.pipes.values()]) {
+      subscription.unsubscribe();
+      pipe.close(true);
+    }
     this.pipes.clear();
   }
+}
 
-  private route(e: TunnelEvent): void {
-    const entry = this.pipes.get(e.params.conn);
-    if (!entry) return;
-    switch (e.event) {
-      case 'tunnel_data':
-        if (e.bulk) entry.pipe.fromPeer(e.bulk);
-        break;
-      case 'tunnel_ack':
-        entry.pipe.ackFromPeer(e.params.bytes);
-        break;
-      case 'tunnel_end':
-        entry.pipe.endFromPeer();
-        break;
-      case 'tunnel_close':
-        if (e.params.error) entry.onError(errorFromWire(e.params.error));
-        entry.pipe.close(true);
-        break;
-    }
+function route(e: RoutedEvents['conn'], pipe: TunnelPipe, onError: (err: TfnzError) => void): void {
+  switch (e.event) {
+    case 'tunnel_data':
+      if (e.bulk) pipe.fromPeer(e.bulk);
+      break;
+    case 'tunnel_ack':
+      pipe.ackFromPeer(e.params.bytes);
+      break;
+    case 'tunnel_end':
+      pipe.endFromPeer();
+      break;
+    case 'tunnel_close':
+      if (e.params.error) onError(errorFromWire(e.params.error));
+      pipe.close(true);
+      break;
   }
 }

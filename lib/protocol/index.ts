@@ -4,3 +4,4 @@ export * from './catalogue';
 export * from './envelope';
 export * from './codec';
 export * from './tunnel-pipe';
+export * from './credit-window';

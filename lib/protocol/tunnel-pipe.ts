@@ -1,11 +1,11 @@
 /**
  * One end of a tunnelled TCP connection, shared by the SDK (local socket) and the location
- * (socket to the container). Bytes cross the WebSocket with a credit window: a side sends at most
- * WINDOW bytes the other has not yet written to its socket, so a slow reader makes the sender
- * pause its socket instead of buffering without bound, and control messages are never stuck
- * behind more than one window of bulk data.
+ * (socket to the container). Bytes cross the WebSocket under a credit window (credit-window.ts):
+ * a side sends at most TUNNEL_WINDOW bytes the other has not yet written to its socket, so a slow
+ * reader makes the sender pause its socket instead of buffering without bound.
  */
 import type { Socket } from 'node:net';
+import { AckBatcher, CreditWindow } from './credit-window';
 
 export const TUNNEL_WINDOW = 4 * 1024 * 1024;
 /** Acks are batched: one message per this many bytes written, or per turn of the event loop. */
@@ -24,18 +24,20 @@ export class TunnelPipe {
   /** Peer data that arrived before the socket was attached (the connect is still in progress). */
   private pending: Uint8Array[] = [];
   private peerEnded = false;
-  private credit = TUNNEL_WINDOW;
+  /** What we may still send before the far end acknowledges some. */
+  private readonly window = new CreditWindow(TUNNEL_WINDOW);
+  /** Acknowledges to the far end what we wrote to our socket. */
+  private readonly acks: AckBatcher;
   private closed = false;
-  /** Reasons this end's socket is paused; it reads again only when none remain. */
+  /** The session's WebSocket is backed up: hold reads while it is. */
   private congested = false;
-  /** Bytes written to our socket but not yet acknowledged to the far end. */
-  private unacked = 0;
-  private ackScheduled = false;
 
   constructor(
     private readonly peer: PipePeer,
     private readonly onClosed: () => void,
-  ) {}
+  ) {
+    this.acks = new AckBatcher((bytes) => peer.ack(bytes), ACK_BATCH, true);
+  }
 
   /** Start relaying with `socket` (already connected, or connecting: writes queue meanwhile). */
   attach(socket: Socket): void {
@@ -47,7 +49,7 @@ export class TunnelPipe {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.peer.data(chunk);
-      this.credit -= chunk.length;
+      this.window.spend(chunk.length);
       this.updateFlow();
     });
     socket.on('end', () => this.peer.end());
@@ -68,7 +70,7 @@ export class TunnelPipe {
 
   /** The far end wrote `bytes` of ours to its socket. */
   ackFromPeer(bytes: number): void {
-    this.credit += bytes;
+    this.window.grant(bytes);
     this.updateFlow();
   }
 
@@ -88,6 +90,7 @@ export class TunnelPipe {
   close(fromPeer = false): void {
     if (this.closed) return;
     this.closed = true;
+    this.acks.stop();
     this.pending = [];
     this.socket?.destroy();
     if (!fromPeer) this.peer.close();
@@ -101,29 +104,14 @@ export class TunnelPipe {
   private write(chunk: Uint8Array): void {
     const bytes = chunk.length;
     this.socket!.write(chunk, (err) => {
-      if (!err && !this.closed) this.acknowledge(bytes);
+      if (!err) this.acks.took(bytes);
     });
-  }
-
-  private acknowledge(bytes: number): void {
-    this.unacked += bytes;
-    if (this.unacked >= ACK_BATCH) return this.flushAck();
-    if (this.ackScheduled) return;
-    this.ackScheduled = true;
-    setImmediate(() => this.flushAck());
-  }
-
-  private flushAck(): void {
-    this.ackScheduled = false;
-    if (this.unacked === 0 || this.closed) return;
-    this.peer.ack(this.unacked);
-    this.unacked = 0;
   }
 
   private updateFlow(): void {
     const socket = this.socket;
     if (!socket || this.closed) return;
-    const hold = this.credit <= 0 || this.congested;
+    const hold = !this.window.allows() || this.congested;
     if (hold && !socket.isPaused()) socket.pause();
     else if (!hold && socket.isPaused()) socket.resume();
   }

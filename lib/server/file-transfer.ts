@@ -4,7 +4,7 @@
  * never sits whole in the location's memory and control messages never queue behind it.
  */
 import {
-  BadRequest, FILE_CHUNK_BYTES, FILE_WINDOW_BYTES, errorToWire,
+  AckBatcher, BadRequest, CreditWindow, FILE_CHUNK_BYTES, FILE_WINDOW_BYTES, errorToWire,
   type ErrorBody,
 } from '../protocol';
 import type { FileSink, FileSource } from '../engines/engine';
@@ -19,10 +19,10 @@ export interface Transfer {
 
 /** engine → client. Sends only while the client has granted credit and the socket is not congested. */
 export class FileReader implements Transfer {
-  private credit = 0;
+  /** Nothing may go out before the client's first grant. */
+  private readonly window = new CreditWindow(0, FILE_WINDOW_BYTES);
   private paused = false;
   private cancelled = false;
-  private wake?: () => void;
 
   constructor(
     readonly id: string,
@@ -33,15 +33,14 @@ export class FileReader implements Transfer {
 
   /** The client took `bytes`; the first grant starts the flow. */
   grant(bytes: number): void {
-    this.credit = Math.min(this.credit + bytes, FILE_WINDOW_BYTES);
-    this.poke();
+    this.window.grant(bytes);
   }
   pause(): void {
     this.paused = true;
   }
   resume(): void {
     this.paused = false;
-    this.poke();
+    this.window.wake();
   }
   /** Stop sending; with `error`, tell the client why. */
   cancel(error?: ErrorBody): void {
@@ -49,24 +48,24 @@ export class FileReader implements Transfer {
     this.cancelled = true;
     this.source.cancel();
     if (error) this.send.end(error);
-    this.poke();
+    this.window.wake();
   }
 
   async run(): Promise<void> {
     try {
       // Nothing (not even the end of an empty file) may overtake the reply that announces the size.
-      while (this.credit <= 0 && !this.cancelled) await new Promise<void>((r) => (this.wake = r));
+      await this.window.until(() => this.window.allows() || this.cancelled);
       // The engine's archive stream comes in pieces of ~20 KB: gather them into full chunks, so a
       // 100 MB file is ~100 frames (and ~100 events for the client to fold), not thousands.
       let gathered: Uint8Array[] = [];
       let size = 0;
       const flush = async () => {
-        while ((this.credit <= 0 || this.paused) && !this.cancelled) await new Promise<void>((r) => (this.wake = r));
+        await this.window.until(() => (this.window.allows() && !this.paused) || this.cancelled);
         if (this.cancelled) return;
         const piece = gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, size);
         gathered = [];
         size = 0;
-        this.credit -= piece.length;
+        this.window.spend(piece.length);
         this.send.data(piece);
       };
       for await (const chunk of this.source.chunks) {
@@ -88,12 +87,6 @@ export class FileReader implements Transfer {
       this.onDone();
     }
   }
-
-  private poke(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
 }
 
 /** client → engine. Writes chunks in order and acknowledges each once the engine took it. */
@@ -103,6 +96,8 @@ export class FileWriter implements Transfer {
   private acked = 0;
   private queue: Promise<void> = Promise.resolve();
   private done = false;
+  /** Each chunk is acknowledged as soon as the engine took it. */
+  private readonly acks: AckBatcher;
 
   constructor(
     readonly id: string,
@@ -110,7 +105,9 @@ export class FileWriter implements Transfer {
     private readonly size: number,
     private readonly send: { ack(bytes: number): void; end(error?: ErrorBody): void },
     private readonly onDone: () => void,
-  ) {}
+  ) {
+    this.acks = new AckBatcher((bytes) => send.ack(bytes), 0);
+  }
 
   data(chunk: Uint8Array): void {
     if (this.done) return;
@@ -123,7 +120,7 @@ export class FileWriter implements Transfer {
       if (this.done) return;
       await this.sink.write(chunk);
       this.acked += bytes;
-      this.send.ack(bytes);
+      this.acks.took(bytes);
     });
     if (this.received === this.size) this.complete();
     else this.queue.catch((err) => this.fail(err));

@@ -37,6 +37,7 @@ export class ManagedContainer {
   readonly transfers = new Map<string, Transfer>();
   private outputPaused = false;
   private rebooting?: Promise<void>;
+  private destroying?: Promise<void>;
 
   constructor(
     readonly id: string,
@@ -223,9 +224,17 @@ export class ManagedContainer {
     this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode, error: gone });
   }
 
-  /** Kill and remove; resolves once the engine no longer has it and `destroyed` was sent. */
-  async destroy(): Promise<void> {
-    if (this.status === 'destroyed') return;
+  /**
+   * Kill and remove; resolves once the engine no longer has it and `destroyed` was sent. Callers
+   * that come while it is under way share the one destruction, so `destroyed` is reported once.
+   */
+  destroy(): Promise<void> {
+    if (this.status === 'destroyed' && !this.destroying) return Promise.resolve();
+    this.destroying ??= this.doDestroy();
+    return this.destroying;
+  }
+
+  private async doDestroy(): Promise<void> {
     this.destroyRequested = true;
     await this.spawning?.catch(() => undefined);
     await this.rebooting?.catch(() => undefined);

@@ -109,14 +109,21 @@ export class Session implements FaultScope {
   }
 
   /**
-   * Continue on a new socket: replay what the client has not seen, then carry on. Returns how many
-   * client frames arrived, so the client sends again exactly the ones that did not.
+   * Continue on `from`'s socket (a fresh, unopened session that asked to resume this one): replay
+   * what the client has not seen, then carry on. Returns how many client frames arrived, so the
+   * client sends again exactly the ones that did not. When this session cannot be resumed, `from`
+   * keeps its socket (it can still open a session of its own) and SessionExpired says why.
    */
-  resume(ws: WebSocket, socket: Socket, lastSeq: number): number {
+  resumeFrom(from: Session, lastSeq: number): number {
     if (lastSeq < this.replayFloor) {
       void this.end();
       throw new SessionExpired('too much happened while the connection was down to replay it; the session was ended, connect again');
     }
+    from.handOver();
+    return this.resume(from.socketPair.ws, from.socketPair.socket, lastSeq);
+  }
+
+  private resume(ws: WebSocket, socket: Socket, lastSeq: number): number {
     this.releaseSocket();
     if (this.ws.readyState === this.ws.OPEN) this.ws.terminate(); // a half-dead socket we had not noticed
     clearTimeout(this.graceTimer);

@@ -95,6 +95,23 @@ describe('containers (real location, real Docker Engine)', function () {
     expect(await firstValueFrom(a.termination$)).to.equal(137);
   });
 
+  it('tells a node.containers$ subscriber from before the spawn about the container and its end', async () => {
+    const node = loc.node();
+    const seen: string[][] = [];
+    const sub = node.containers$.subscribe((list) => seen.push(list.map((c) => c.id)));
+    try {
+      const ctr = node.spawnContainer('busybox', { command: ['sleep', '60'] });
+      await ctr.ready();
+      expect(seen.at(-1)).to.include(ctr.id);
+      await node.destroyContainer(ctr);
+      expect(seen.at(-1), 'the last list it got leaves the destroyed container out').to.not.include(ctr.id);
+      expect(node.allContainers()).to.not.include(ctr);
+      expect(loc.allContainers().map((c) => c.id)).to.not.include(ctr.id);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
   it('refuses work on a destroyed container with ContainerNotRunning', async () => {
     const node = loc.node();
     const gone = node.spawnContainer('busybox', { command: ['sleep', '60'] });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { firstValueFrom, filter, lastValueFrom, toArray, take } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { Location, SessionExpired, lines, tableGet } from '../../lib/index';
+import { Location, RequestTimeout, SessionExpired, lines, tableGet } from '../../lib/index';
 import { LocationServer } from '../../lib/server/index';
 import { FaultProxy } from '../support/fault-proxy';
 import { containersLabelled, eventually } from '../support/docker';
@@ -72,6 +72,36 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
       await resumed;
       const probe = loc.node().spawnContainer('busybox', { command: ['sh', '-c', 'exit 3'] });
       expect(await firstValueFrom(probe.termination$)).to.equal(3);
+      expect(ctr.status).to.equal('running');
+    } finally {
+      await loc.disconnect();
+    }
+  });
+
+  it('never runs a request that timed out while the connection was down, sent before the drop or queued during it', async () => {
+    server = await LocationServer.start({ name: `spec-resume-${nanoid(6)}`, port: 0, sessionGraceMs: 60_000, heartbeatMs: 300 });
+    proxy = await FaultProxy.start(server.port);
+    const loc = await Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true, heartbeatMs: 300, requestTimeoutMs: 2500 });
+    try {
+      const link$ = (loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$;
+      const lost = firstValueFrom(link$.pipe(filter((l) => l === 'lost')));
+      const resumed = firstValueFrom(link$.pipe(filter((l) => l === 'resumed')));
+      const ctr = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+      await ctr.ready();
+      proxy.stall();
+      // Written to a socket that delivers nothing: the location never got it.
+      const sentBefore = ctr.spawnProcess('touch /tmp/sent-before-the-drop');
+      await lost;
+      // Made while the SDK knows the socket is down: it waits to be sent after the resume.
+      const queuedDuring = ctr.spawnProcess('touch /tmp/queued-during-the-drop');
+      expect(await sentBefore.started.catch((e: Error) => e)).to.be.instanceOf(RequestTimeout);
+      expect(await queuedDuring.started.catch((e: Error) => e)).to.be.instanceOf(RequestTimeout);
+      expect(ctr.allProcesses(), 'the SDK holds neither').to.deep.equal([]);
+      proxy.restore();
+      await resumed;
+      // Give a wrongly replayed request ample time to have run (it would take milliseconds), then look.
+      const look = await ctr.runProcess(['sh', '-c', 'sleep 1; ls /tmp']);
+      expect(look.stdout.toString().split('\n').filter(Boolean)).to.deep.equal([]);
       expect(ctr.status).to.equal('running');
     } finally {
       await loc.disconnect();

@@ -6,7 +6,7 @@ import { BadRequest, ContainerNotFound, SessionExpired, Location, tableValues, L
 import { LocationServer } from '../../lib/server/index';
 import { decodeFrame, encodeFrame, type EventFrame, type ReplyFrame } from '../../lib/protocol';
 import { containersLabelled, docker, eventually } from '../support/docker';
-import { rawClient } from '../support/raw-client';
+import { rawClient, type Incoming } from '../support/raw-client';
 import { exited, firstLine, runScript, startLocationProcess } from '../support/processes';
 import os from 'node:os';
 
@@ -49,6 +49,49 @@ describe('sessions and garbage collection (real location, real Docker Engine)', 
     expect(await containersLabelled('tfnz.session', session)).to.have.length(1);
     raw.ws.terminate();
     await eventually(async () => expect(await containersLabelled('tfnz.session', session)).to.deep.equal([]));
+  });
+
+  /** A raw session with one node's id, for sending what the SDK never would. */
+  async function rawSession() {
+    const raw = await rawClient(server.url);
+    const opened = (await raw.request('open_session', { client: 'spec' })) as ReplyFrame;
+    const offer = ((await raw.next((f) => f.kind === 'event' && f.event === 'resource_offer')) as EventFrame).params as { nodes: { id: string }[] };
+    return { raw, session: (opened.result as { session: string }).session, node: offer.nodes[0].id };
+  }
+  const statusEvents = (frames: Incoming[], container: string, status: string) =>
+    frames.filter((f) => f.kind === 'event' && f.event === 'container_status'
+      && (f.params as { container: string; status: string }).container === container && (f.params as { status: string }).status === status);
+
+  it('destroys a container once when two destroy_container requests for it arrive together', async () => {
+    const { raw, node } = await rawSession();
+    const container = nanoid();
+    const spawned = (await raw.request('spawn_container', { container, node, image: 'busybox', command: ['sleep', '600'] })) as ReplyFrame;
+    expect(spawned.error).to.equal(undefined);
+    const replies = await Promise.all([1, 2].map(() => raw.request('destroy_container', { container }))) as ReplyFrame[];
+    expect(replies.map((r) => r.error), 'both callers are told it is gone').to.deep.equal([undefined, undefined]);
+    const after = (await raw.request('destroy_container', { container })) as ReplyFrame;
+    expect(after.error?.code).to.equal('CONTAINER_NOT_FOUND');
+    expect(statusEvents(raw.frames, container, 'destroyed'), 'destroyed is reported once').to.have.length(1);
+    expect(await containersLabelled('tfnz.container', container)).to.deep.equal([]);
+    raw.ws.close();
+  });
+
+  it('keeps a socket whose resume failed with SessionExpired answering: it can open a new session', async () => {
+    const { raw, session, node } = await rawSession();
+    // More output than the location keeps for a replay (64 MB), never acknowledged: resuming from 0 is impossible.
+    const container = nanoid();
+    await raw.request('spawn_container', { container, node, image: 'busybox', command: ['head', '-c', '72000000', '/dev/zero'] });
+    await raw.next((f) => statusEvents([f], container, 'exited').length === 1);
+    raw.ws.terminate();
+    const again = await rawClient(server.url);
+    const resumed = (await again.request('resume_session', { session, lastSeq: 0 })) as ReplyFrame;
+    expect(resumed.error?.code).to.equal(new SessionExpired('').code);
+    const fresh = (await again.request('open_session', { client: 'spec' })) as ReplyFrame;
+    expect(fresh.error).to.equal(undefined);
+    expect((fresh.result as { session: string }).session).to.not.equal(session);
+    expect(((await again.request('destroy_container', { container })) as ReplyFrame).error?.code, 'the old session is gone').to.equal('CONTAINER_NOT_FOUND');
+    await eventually(async () => expect(await containersLabelled('tfnz.session', session)).to.deep.equal([]));
+    again.ws.close();
   });
 
   it('keeps sessions apart: one cannot see or destroy another\'s containers, even by id', async () => {
@@ -190,10 +233,11 @@ describe('sessions and garbage collection (real location, real Docker Engine)', 
     try {
       const node = loc.node();
       const offered = node.stats;
-      const seqAtOffer = loc.state.lastSeq;
+      const nodesAtOffer = loc.state.nodes;
       // Sampling runs every 200 ms; idle CPU and free memory move between samples.
       const changed = await firstValueFrom(node.stats$.pipe(filter((s) => s !== offered)));
-      expect(loc.state.lastSeq).to.be.greaterThan(seqAtOffer);
+      expect(loc.state.nodes, 'a new state, the offer\'s left as it was').to.not.equal(nodesAtOffer);
+      expect(nodesAtOffer[node.id].stats).to.equal(offered);
       expect(changed).to.not.deep.equal(offered);
       expect(changed.cpu).to.be.within(0, os.cpus().length * 100);
       expect(changed.memory).to.be.within(1, os.totalmem() / 2 ** 20);

@@ -42,6 +42,8 @@ function runClient(program: string, args: string[], input: string | Buffer = '',
       clearTimeout(guard);
       resolve({ code, stdout: Buffer.concat(out), stderr: err });
     });
+    // A client that fails at once (connection refused) may close its stdin before we write: EPIPE is no error here.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
 }

@@ -28,5 +28,5 @@ export async function rawClient(url: string) {
     ws.send(encodeFrame({ kind: 'request', id: mine, command, params }));
     return (await next((f) => f.kind === 'reply' && f.id === mine)) as ReplyFrame;
   };
-  return { ws, next, request, send: (bytes: Uint8Array) => ws.send(bytes) };
+  return { ws, frames, next, request, send: (bytes: Uint8Array) => ws.send(bytes) };
 }

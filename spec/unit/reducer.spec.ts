@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { initialState, reduce, tableGet, tableSize, type LocationState } from '../../lib/index';
+import { initialState, reduce, tableGet, tableSize, tableValues, type LocationState } from '../../lib/index';
 import { MAX_DESTROYED_KEPT } from '../../lib/client/reducer';
 import type { EventOf, NodeInfo } from '../../lib/protocol';
 
@@ -25,7 +25,7 @@ describe('reducer', () => {
     expect(Object.keys(s.nodes)).to.deep.equal(['a', 'b']);
     expect(s.volumes.v1.tag).to.equal('db');
     expect(s.endpoints['example.test']).to.deep.equal({ domain: 'example.test', httpPort: 80, httpsPort: 443 });
-    expect(s.lastSeq).to.equal(seq);
+    expect(Object.keys(s), 'no sequence numbers in the state').to.not.include('lastSeq');
   });
 
   it('never mutates: the previous state is unchanged and frozen', () => {
@@ -57,15 +57,15 @@ describe('reducer', () => {
 
   it('follows a container from spawning to running to exited to destroyed', () => {
     let s = withContainer(offered());
-    expect(tableGet(s.containers, 'c1')!.status).to.equal('spawning');
+    expect(s.containers.get('c1')!.status).to.equal('spawning');
     s = reduce(s, ev('container_status', { container: 'c1', status: 'running', privateIp: '10.0.0.2' }));
-    expect(tableGet(s.containers, 'c1')!).to.include({ status: 'running', privateIp: '10.0.0.2' });
+    expect(s.containers.get('c1')!).to.include({ status: 'running', privateIp: '10.0.0.2' });
     s = reduce(s, ev('container_status', { container: 'c1', status: 'exited', exitCode: 3 }));
-    expect(tableGet(s.containers, 'c1')!).to.include({ status: 'exited', exitCode: 3 });
+    expect(s.containers.get('c1')!).to.include({ status: 'exited', exitCode: 3 });
     s = reduce(s, ev('container_status', { container: 'c1', status: 'destroyed' }));
-    expect(tableGet(s.containers, 'c1')!).to.include({ status: 'destroyed', exitCode: 3 });
+    expect(s.containers.get('c1')!).to.include({ status: 'destroyed', exitCode: 3 });
     const again = reduce(s, ev('container_status', { container: 'c1', status: 'running' }));
-    expect(tableGet(again.containers, 'c1')!.status, 'destroyed is final').to.equal('destroyed');
+    expect(again.containers.get('c1')!.status, 'destroyed is final').to.equal('destroyed');
   });
 
   it('marks a node that went away as having no capacity and its containers destroyed', () => {
@@ -74,9 +74,9 @@ describe('reducer', () => {
     s = reduce(s, ev('node_destroyed', { node: 'a' }));
     expect(s.nodes.a.alive).to.equal(false);
     expect(s.nodes.a.stats).to.deep.equal({ cpu: 0, memory: 0, paging: 0, containers: 0 });
-    expect(tableGet(s.containers, 'c1')!.status).to.equal('destroyed');
-    expect(tableGet(s.containers, 'c1')!.error?.code).to.equal('NODE_GONE');
-    expect(tableGet(s.containers, 'c2')!.status).to.equal('spawning');
+    expect(s.containers.get('c1')!.status).to.equal('destroyed');
+    expect(s.containers.get('c1')!.error?.code).to.equal('NODE_GONE');
+    expect(s.containers.get('c2')!.status).to.equal('spawning');
     const later = reduce(s, ev('node_stats', { node: 'a', stats: { cpu: 999, memory: 999, paging: 0, containers: 0 } }));
     expect(later.nodes.a.stats.cpu, 'a dead node stays without capacity').to.equal(0);
   });
@@ -85,19 +85,25 @@ describe('reducer', () => {
     let s = withContainer(offered());
     s = reduce(s, { type: 'tunnel_added', tunnel: { id: 't1', container: 'c1', port: 80 } });
     s = reduce(s, { type: 'container_failed', container: 'c1', error: { code: 'IMAGE_NOT_FOUND', message: 'nope' } });
-    expect(tableGet(s.containers, 'c1')!).to.deep.include({ status: 'destroyed', error: { code: 'IMAGE_NOT_FOUND', message: 'nope' } });
+    expect(s.containers.get('c1')!).to.deep.include({ status: 'destroyed', error: { code: 'IMAGE_NOT_FOUND', message: 'nope' } });
     expect(s.tunnels).to.deep.equal({});
   });
 
-  it('changes only the bucket of the container that changed', () => {
+  it('keeps containers in a ReadonlyMap whose entries keep their identity when others change', () => {
     let s = offered();
     for (let i = 0; i < 500; i++) s = withContainer(s, `c${i}`);
     const next = reduce(s, ev('container_status', { container: 'c7', status: 'running' }));
-    const changedTop = Object.keys(s.containers).filter((k) => s.containers[k] !== next.containers[k]);
-    expect(changedTop).to.have.length(1);
+    expect(next.containers.size).to.equal(500);
+    expect([...next.containers.keys()]).to.have.members(Array.from({ length: 500 }, (_, i) => `c${i}`));
+    const changed = [...next.containers.values()].filter((c) => s.containers.get(c.id) !== c);
+    expect(changed.map((c) => c.id)).to.deep.equal(['c7']);
+    expect(next.containers.get('c7')!.status).to.equal('running');
+    expect(s.containers.get('c7')!.status, 'the previous state is unchanged').to.equal('spawning');
+    expect(Object.isFrozen(next.containers.get('c7'))).to.equal(true);
+    // The old helpers still read it, for one release.
     expect(tableSize(next.containers)).to.equal(500);
+    expect(tableValues(next.containers)).to.have.length(500);
     expect(tableGet(next.containers, 'c7')!.status).to.equal('running');
-    expect(tableGet(next.containers, 'c8')).to.equal(tableGet(s.containers, 'c8'));
   });
 
   it('forgets the oldest destroyed containers beyond the cap', () => {
@@ -106,8 +112,23 @@ describe('reducer', () => {
       s = withContainer(s, `c${i}`);
       s = reduce(s, ev('container_status', { container: `c${i}`, status: 'destroyed' }));
     }
-    expect(tableGet(s.containers, 'c0')).to.equal(undefined);
-    expect(tableGet(s.containers, `c${MAX_DESTROYED_KEPT}`)!.status).to.equal('destroyed');
-    expect(tableSize(s.containers)).to.equal(MAX_DESTROYED_KEPT);
+    expect(s.containers.get('c0')).to.equal(undefined);
+    expect(s.containers.get(`c${MAX_DESTROYED_KEPT}`)!.status).to.equal('destroyed');
+    expect(s.containers.size).to.equal(MAX_DESTROYED_KEPT);
+  });
+
+  it('follows processes and SSH servers, and drops them with their container', () => {
+    let s = withContainer(offered());
+    s = reduce(s, { type: 'process_spawning', process: { id: 'p1', container: 'c1', command: 'sleep 9', tty: false } });
+    s = reduce(s, { type: 'process_spawning', process: { id: 'p2', container: 'c1', tty: true } });
+    s = reduce(s, { type: 'ssh_server_added', server: { id: 's1', container: 'c1', bind: '127.0.0.1', port: 2222 } });
+    expect(Object.keys(s.processes)).to.deep.equal(['p1', 'p2']);
+    s = reduce(s, ev('process_exit', { process: 'p1', exitCode: 0 }));
+    expect(Object.keys(s.processes)).to.deep.equal(['p2']);
+    const same = reduce(s, ev('process_exit', { process: 'p1', exitCode: 0 }));
+    expect(same, 'an exit of a process it does not hold changes nothing').to.equal(s);
+    s = reduce(s, ev('container_status', { container: 'c1', status: 'destroyed' }));
+    expect(s.processes).to.deep.equal({});
+    expect(s.sshServers).to.deep.equal({});
   });
 });

@@ -33,8 +33,7 @@ export const sessionCommands = {
     if (!target || target.ended || !target.opened || target.user !== user) {
       throw new SessionExpired('the location no longer has this session (it was away longer than the grace period, or the location restarted); connect again');
     }
-    s.handOver();
-    return { received: target.resume(s.socketPair.ws, s.socketPair.socket, p.lastSeq) };
+    return { received: target.resumeFrom(s, p.lastSeq) };
   },
 
   async close_session(s) {
