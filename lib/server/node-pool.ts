@@ -34,12 +34,19 @@ export type NodeChange =
   | { kind: 'destroyed'; node: string; reason: string }
   | { kind: 'stats'; node: string; stats: NodeStats };
 
+const RAW_ENGINE = Symbol('the engine behind the pool\'s proxy');
+
 export const NO_CAPACITY: NodeStats = { cpu: 0, memory: 0, paging: 0, containers: 0 };
 
 /** An engine that has not answered for this long counts as gone (a host whose link is cut). */
 export const GONE_AFTER_MS = 15_000;
-/** A single probe or stats sample gives up after this long (the node is not gone for that alone). */
+/** Describing an engine being added gives up after this long. */
 const ENGINE_TIMEOUT_MS = 15_000;
+/**
+ * A probe or stats sample gives up after this long (the node is not gone for that alone), so that
+ * after a flap a fresh connection is tried soon rather than one stuck in TCP's retransmission backoff.
+ */
+const SAMPLE_TIMEOUT_MS = 5_000;
 /** While deciding whether a node is gone, probe it this often. */
 const PROBE_RETRY_MS = 500;
 /** After a container starts or dies on a node, sample that node again this soon. */
@@ -75,8 +82,9 @@ export class NodePool {
    * Make an engine a live node (again). Rejects, leaving the pool as it was, when the engine does
    * not answer. Adding an engine that is already live is a no-op.
    */
-  async add(engine: Engine, name?: string): Promise<NodeInfo> {
-    const id = nodeIdFor(engine.address);
+  async add(given: Engine, name?: string): Promise<NodeInfo> {
+    const id = nodeIdFor(given.address);
+    const engine = this.noteAnswers(id, given);
     const existing = this.nodes.get(id);
     if (existing?.info.alive) return existing.info;
     const description = await withTimeout(engine.describe(), `describing ${engine.address}`);
@@ -155,7 +163,31 @@ export class NodePool {
 
   /** A probe never waits past the moment the node would count as gone. */
   private probeTimeout(): number {
-    return Math.max(PROBE_RETRY_MS, Math.min(ENGINE_TIMEOUT_MS, this.goneAfterMs));
+    return Math.max(PROBE_RETRY_MS, Math.min(SAMPLE_TIMEOUT_MS, this.goneAfterMs));
+  }
+
+  /**
+   * The engine as the pool hands it out: every call it answers, whoever made it (a spawn, a
+   * process, a stats sample), counts as a sign of life in `lastAnswer`.
+   */
+  private noteAnswers(id: string, given: Engine): Engine {
+    const engine = (given as Engine & { [RAW_ENGINE]?: Engine })[RAW_ENGINE] ?? given;
+    const answered = () => {
+      const entry = this.nodes.get(id);
+      if (entry) entry.lastAnswer = Date.now();
+    };
+    return new Proxy(engine, {
+      get(target, prop, receiver) {
+        if (prop === RAW_ENGINE) return target;
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function' || prop === 'watch') return value;
+        return (...args: unknown[]) => {
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (result instanceof Promise) result.then(answered, () => undefined);
+          return result;
+        };
+      },
+    });
   }
 
   get(id: string): PoolNode {

@@ -12,6 +12,8 @@ class FakeEngine {
   up = true;
   /** false: its host's link is cut (no route to it, nothing refuses). */
   reachable = true;
+  /** false: only its stats calls fail (the rest of its API answers). */
+  statsAnswer = true;
   cpu = 200;
   onGone?: (reason: Error) => void;
   constructor(readonly address: string) {}
@@ -25,6 +27,7 @@ class FakeEngine {
   }
   async sampleStats(): Promise<NodeStats> {
     this.answer();
+    if (!this.statsAnswer) throw new Error('stats: context deadline exceeded');
     return { cpu: this.cpu, memory: 1000, paging: 0, containers: 0 };
   }
   watch(onGone: (reason: Error) => void) {
@@ -128,6 +131,28 @@ describe('node pool: arrivals, departures, returns', () => {
     expect(await pool.checkAlive(info.id)).to.equal(false);
     engine.reachable = true;
     expect(((await seen.next('created')) as Extract<NodeChange, { kind: 'created' }>).revived).to.equal(true);
+  });
+
+  it('counts any call the engine answers as a sign of life, not only stats samples', async () => {
+    const seen = changes();
+    const kinds: string[] = [];
+    pool = new NodePool((c) => (kinds.push(c.kind), seen.push(c)), 10, 300);
+    const engine = new FakeEngine('tcp://10.9.9.7:2375');
+    const info = await pool.add(asEngine(engine));
+    await seen.next('created');
+    pool.startSampling();
+    engine.statsAnswer = false;
+    // A container's calls (here describe) go on answering for twice goneAfterMs.
+    const handed = pool.get(info.id).engine;
+    for (let i = 0; i < 12; i++) {
+      await handed.describe();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(kinds, 'no departure').to.not.include('destroyed');
+    const cut = Date.now();
+    engine.reachable = false;
+    await seen.next('destroyed'); // counted from the last describe, up to 50 ms before the cut
+    expect(Date.now() - cut).to.be.within(200, 1500);
   });
 
   it('does not probe a removed node for a return; add brings it back', async () => {
