@@ -133,6 +133,7 @@ start_engine() {
       --config-file "$RUN/h$n.json" \
       --bip "10.253.$((16 * n)).1/24" \
       --default-address-pool "base=10.253.$((16 * n + 8)).0/21,size=24" \
+      --ip-masq=false \
       </dev/null >>"$LOGS/h$n.log" 2>&1 9>&- &
   fi
 }
