@@ -123,6 +123,21 @@ describe('multi-host: three node hosts on their own network, engines over TLS', 
       await host(3).destroyContainer(box);
     });
 
+    it('keeps a volume on the host that holds it: written by one container, read by the next', async () => {
+      const volume = await loc.createVolume();
+      const holder = addresses.findIndex((a) => server.nodes.byAddress(a)!.info.id === volume.nodeId) + 1;
+      expect(holder, 'the volume is on one of the hosts').to.be.within(1, 3);
+      const volumesOn = async (n: number) =>
+        ((await new Docker({ socketPath: `/run/tfnz-hosts/h${n}.sock` }).listVolumes()).Volumes ?? []).filter((v) => v.Name.includes(volume.id)).length;
+      for (const n of [1, 2, 3]) expect(await volumesOn(n), `volumes on h${n}`).to.equal(n === holder ? 1 : 0);
+      const node = host(holder);
+      const text = `kept on h${holder} ${nanoid(6)}`;
+      const writer = node.spawnContainer('busybox', { volumes: [[volume, '/data']], command: ['sh', '-c', `echo "${text}" > /data/note`] });
+      expect(await firstValueFrom(writer.termination$)).to.equal(0);
+      await node.destroyContainer(writer);
+      expect(await output(node.spawnContainer('busybox', { volumes: [[volume, '/data']], command: ['cat', '/data/note'] }))).to.equal(text);
+    });
+
     it('tunnels to a container on another host, 20 MB intact both ways', async () => {
       const echo = host(2).spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
       await echo.waitTcp(9000);
