@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /** The `tfnz` command. */
 import { Command } from 'commander';
-import { locationCommand } from './location-command';
 import { runCommand } from './run-command';
 import { uploadCommand } from './upload-command';
-import { pruneCommand } from './prune-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
 import { authorize } from '../server/authorized-users';
+import { importOptional } from '../shared/optional-dependency';
+
+/** The location server and its engines load only for the commands that run them (dockerode is optional). */
+const serverSide = <T>(load: () => Promise<T>, command: string) => importOptional(load, ['dockerode', 'tar-stream'], command);
 
 const collect = (value: string, all: string[]) => [...all, value];
 
@@ -31,8 +33,12 @@ const location = program
   .option('--https-port <port>', 'the web front door\'s HTTPS port (0: any free one)', '443')
   .option('--web-host <host>', 'interface the web front door listens on (default: the --listen host)')
   .option('--cache-dir <dir>', 'where uploaded image layers are kept (default ~/.tfnz/location-cache/NAME)')
+  .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM; default: a self-signed one made on first start, kept in the cache dir)')
+  .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+  .option('--tls', 'serve wss:// also on a loopback --listen address (the default elsewhere)')
+  .option('--no-tls', 'serve plain ws:// (only on a loopback --listen address, where it is the default; the SDK refuses ws:// elsewhere)')
   .option('-q, --quiet', 'no log lines')
-  .action((opts) => locationCommand(opts))
+  .action(async (opts) => (await serverSide(() => import('./location-command'), 'tfnz location')).locationCommand(opts))
   // `tfnz location prune --name N` must give --name to prune, not to location.
   .enablePositionalOptions();
 location
@@ -41,7 +47,7 @@ location
   .option('--name <name>', 'the location name, for its default cache directory', 'local')
   .option('--cache-dir <dir>', 'the cache directory (default ~/.tfnz/location-cache/NAME)')
   .option('--all', 'remove every cached image description too, so everything goes')
-  .action((opts) => pruneCommand(opts));
+  .action(async (opts) => (await serverSide(() => import('./prune-command'), 'tfnz location prune')).pruneCommand(opts));
 
 program
   .command('upload')

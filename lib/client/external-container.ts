@@ -7,6 +7,10 @@ import { displayName } from '../protocol/tags';
 import type { SessionContext } from './session-context';
 import type { Container } from './container';
 
+/**
+ * A container another session tagged, found with `Location.externalContainer`: it can be allowed
+ * to connect to this session's containers and be a cluster member.
+ */
 export class ExternalContainer {
   /** @internal Use `loc.externalContainer(key)`. */
   constructor(readonly info: ExternalInfo, private readonly ctx?: SessionContext) {}

@@ -8,7 +8,7 @@ import { dockerExec } from './docker-exec';
 import { readContainerFile, writeContainerFile } from './docker-files';
 import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolumes, removeDockerVolume } from './docker-volumes';
 import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
-import { tlsFiles } from './engine-address';
+import { dockerOptions } from './engine-address';
 
 /** The file a sleeping container's placeholder waits for; `wake()` creates it. */
 const WAKE_FILE = '/.tfnz-wake';
@@ -18,6 +18,16 @@ const WAKE_FILE = '/.tfnz-wake';
  */
 const SLEEPER = `trap 'exit 0' TERM; while [ ! -e ${WAKE_FILE} ]; do sleep 0.1; done; rm -f ${WAKE_FILE}; exec "$@"`;
 
+/**
+ * A Docker Engine as a node of the location, through dockerode (an optional package:
+ * `npm install dockerode tar-stream`).
+ *
+ * @example
+ * ```ts
+ * import { DockerEngine, LocationServer } from 'tfnz/server';
+ * const server = await LocationServer.start({ engines: [new DockerEngine('tcp://10.0.0.8:2375')] });
+ * ```
+ */
 export class DockerEngine implements Engine {
   readonly address: string;
   private readonly docker: Docker;
@@ -181,6 +191,16 @@ export class DockerEngine implements Engine {
     }
   }
 
+  async taggedImageId(ref: string): Promise<string | undefined> {
+    try {
+      const info = await this.docker.getImage(ref).inspect();
+      return info.RepoTags?.length ? info.Id : undefined;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw engineError(err, `looking up image '${ref}'`);
+    }
+  }
+
   async imageLayerStacks(): Promise<string[][]> {
     const images = await this.call(() => this.docker.listImages({ all: false }), 'listing images');
     const stacks = await Promise.all(images.map((i) => this.docker.getImage(i.Id).inspect().then((info) => info.RootFS?.Layers ?? [], () => [])));
@@ -215,15 +235,4 @@ export class DockerEngine implements Engine {
   private call<T>(fn: () => Promise<T>, doing: string): Promise<T> {
     return dockerCall(fn, doing);
   }
-}
-
-
-
-/** dockerode's options for an engine address (unix://, tcp://, http://, https://). */
-export function dockerOptions(address: string): Docker.DockerOptions {
-  const url = new URL(address);
-  if (url.protocol === 'unix:') return { socketPath: url.pathname };
-  if (url.protocol === 'tcp:' || url.protocol === 'http:') return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
-  if (url.protocol === 'https:') return { host: url.hostname, port: Number(url.port || 2376), protocol: 'https', ...tlsFiles(url) };
-  throw new EngineError(`engine address '${address}' is not unix://, tcp://, http:// or https://`);
 }
