@@ -140,7 +140,6 @@ export class NodePool {
       if (!entry?.info.alive) return false;
       try {
         await withTimeout(entry.engine.describe(), `probing ${entry.engine.address}`, this.probeTimeout());
-        entry.lastAnswer = Date.now();
         return entry.info.alive;
       } catch (err) {
         if (this.goneAfterFailure(entry, err)) return false;
@@ -174,9 +173,11 @@ export class NodePool {
    */
   private noteAnswers(id: string, given: Engine): Engine {
     const engine = (given as Engine & { [RAW_ENGINE]?: Engine })[RAW_ENGINE] ?? given;
-    const answered = () => {
+    // A call that resolves proves the engine answered after the call began, not that it still
+    // answers: a stats sample whose per-container calls time out still resolves, seconds after a cut.
+    const answered = (since: number) => {
       const entry = this.nodes.get(id);
-      if (entry) entry.lastAnswer = Date.now();
+      if (entry) entry.lastAnswer = Math.max(entry.lastAnswer, since);
     };
     return new Proxy(engine, {
       get(target, prop, receiver) {
@@ -184,8 +185,9 @@ export class NodePool {
         const value = Reflect.get(target, prop, receiver) as unknown;
         if (typeof value !== 'function' || prop === 'watch') return value;
         return (...args: unknown[]) => {
+          const since = Date.now();
           const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-          if (result instanceof Promise) result.then(answered, () => undefined);
+          if (result instanceof Promise) result.then(() => answered(since), () => undefined);
           return result;
         };
       },
@@ -291,7 +293,6 @@ export class NodePool {
     entry.busy = true;
     try {
       const stats = await withTimeout(entry.engine.sampleStats(), `sampling ${entry.engine.address}`, this.probeTimeout());
-      entry.lastAnswer = Date.now();
       if (!entry.info.alive || sameStats(stats, entry.info.stats)) return;
       entry.info = { ...entry.info, stats };
       this.onChange({ kind: 'stats', node: entry.info.id, stats });
