@@ -1,6 +1,7 @@
 /** Pieces every Docker adapter file needs: output streams from dockerode, and its errors in our words. */
 import type Docker from 'dockerode';
 import { EngineError, ImageNotFound, SpawnFailed, type OutputStream } from '../protocol';
+import { markEngineDown } from './engine';
 
 type Output = (stream: OutputStream, data: Buffer) => void;
 type Readable = NodeJS.ReadableStream & { pause(): void; resume(): void };
@@ -31,7 +32,7 @@ export function engineError(err: unknown, doing: string): Error {
   const e = err as { json?: { message?: string }; message?: string; code?: string };
   const detail = e.json?.message ?? e.message ?? String(err);
   if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
-    return new EngineError(`Docker Engine is not reachable while ${doing} (${detail}); is dockerd running?`);
+    return markEngineDown(new EngineError(`Docker Engine is not reachable while ${doing} (${detail}); is dockerd running?`));
   }
   return new EngineError(`Docker Engine failed while ${doing}: ${detail}`);
 }

@@ -183,3 +183,17 @@ export interface Engine {
   /** Replace `to`'s content with `from`'s; neither may be in use. */
   copyVolume(from: string, to: string, labels: Record<string, string>): Promise<void>;
 }
+
+/**
+ * Nothing listens at the engine's address (connection refused, no socket file): its dockerd is
+ * down, which the node pool treats as a departure at once. Any other failure (a timeout, no route
+ * to the host) may be a network blip and gets a grace period (node-pool.ts).
+ */
+export function markEngineDown<E extends Error>(err: E): E {
+  return Object.assign(err, { engineDown: true });
+}
+
+/** Whether an engine call failed because its dockerd is down (see markEngineDown). */
+export function isEngineDown(err: unknown): boolean {
+  return (err as { engineDown?: boolean } | undefined)?.engineDown === true;
+}

@@ -48,6 +48,12 @@ export interface LocationServerOptions {
   engines?: Engine[];
   /** How often node stats are sampled; default 5 s. */
   statsIntervalMs?: number;
+  /**
+   * A node whose engine has not answered for this long is gone (its containers end with NodeGone);
+   * a shorter network blip costs nothing. An engine that refuses connections is gone at once.
+   * Default 15 s; noticed at the next stats sample.
+   */
+  nodeGoneAfterMs?: number;
   /** Extra labels on everything created (the embedded location records its process). */
   labels?: Record<string, string>;
   /** Which of this location's leftover containers to remove at start; default all of them. */
@@ -141,7 +147,7 @@ export class LocationServer {
     const log = opts.log ?? (() => undefined);
     const limits = resolveLimits(opts.limits);
     let server: LocationServer | undefined;
-    const nodes = new NodePool((change) => server?.broadcast(change), opts.statsIntervalMs);
+    const nodes = new NodePool((change) => server?.broadcast(change), opts.statsIntervalMs, opts.nodeGoneAfterMs);
     const engines = opts.engines ?? [new DockerEngine()];
     for (const engine of engines) await nodes.add(engine);
     const reaped = await reapOrphans(engines, name, opts.shouldReap);

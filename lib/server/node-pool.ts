@@ -5,16 +5,18 @@
  *
  * Life of a node:
  *  - `add(engine)`: described and sampled, then live (`created`).
- *  - It goes away when sampling fails, its engine's event stream ends (`Engine.watch`), or a
- *    container's engine call finds it unreachable (`checkAlive`): `destroyed`. It stays listed,
- *    not alive, with no spare capacity, so nothing picks it.
+ *  - It goes away (`destroyed`) when its engine refuses connections (dockerd is down), or when it
+ *    has not answered for `goneAfterMs` (default 15 s): its host's link is cut, the machine died.
+ *    Sampling rounds, a broken event stream (`Engine.watch`) and containers' failed engine calls
+ *    (`checkAlive`) notice it; a link that flaps for less than `goneAfterMs` costs nothing. A gone
+ *    node stays listed, not alive, with no spare capacity, so nothing picks it.
  *  - A node that went away by itself is probed on every sampling round; when its engine answers
  *    again it is live once more (`created` again, same id, since the id derives from the address).
  *  - `remove(id)` retires a node on purpose: like going away, but it is not probed any more until
  *    `add` is called for the same address again.
  */
 import { createHash } from 'node:crypto';
-import type { Engine } from '../engines/engine';
+import { isEngineDown, type Engine } from '../engines/engine';
 import { NoNodes, NodeGone, NodeNotFound, type NodeInfo, type NodeStats } from '../protocol';
 
 /** A node in the pool: its info and its engine. */
@@ -33,10 +35,21 @@ export type NodeChange =
   | { kind: 'destroyed'; node: string; reason: string }
   | { kind: 'stats'; node: string; stats: NodeStats };
 
+const RAW_ENGINE = Symbol('the engine behind the pool\'s proxy');
+
 export const NO_CAPACITY: NodeStats = { cpu: 0, memory: 0, paging: 0, containers: 0 };
 
-/** An engine that takes longer than this to answer a probe or a stats sample counts as gone. */
+/** An engine that has not answered for this long counts as gone (a host whose link is cut). */
+export const GONE_AFTER_MS = 15_000;
+/** Describing an engine being added gives up after this long. */
 const ENGINE_TIMEOUT_MS = 15_000;
+/**
+ * A probe or stats sample gives up after this long (the node is not gone for that alone), so that
+ * after a flap a fresh connection is tried soon rather than one stuck in TCP's retransmission backoff.
+ */
+const SAMPLE_TIMEOUT_MS = 5_000;
+/** While deciding whether a node is gone, probe it this often. */
+const PROBE_RETRY_MS = 500;
 /** After a container starts or dies on a node, sample that node again this soon. */
 const ACTIVITY_RESAMPLE_MS = 300;
 
@@ -51,6 +64,8 @@ interface Entry extends PoolNode {
   unwatch?: () => void;
   busy: boolean;
   resample?: NodeJS.Timeout;
+  /** When the engine last answered (Date.now()). */
+  lastAnswer: number;
 }
 
 /** The location's nodes, one per engine, with their sampled stats. */
@@ -62,14 +77,16 @@ export class NodePool {
   constructor(
     private readonly onChange: (change: NodeChange) => void,
     private readonly statsIntervalMs = 5000,
+    private readonly goneAfterMs = GONE_AFTER_MS,
   ) {}
 
   /**
    * Make an engine a live node (again). Rejects, leaving the pool as it was, when the engine does
    * not answer. Adding an engine that is already live is a no-op.
    */
-  async add(engine: Engine, name?: string): Promise<NodeInfo> {
-    const id = nodeIdFor(engine.address);
+  async add(given: Engine, name?: string): Promise<NodeInfo> {
+    const id = nodeIdFor(given.address);
+    const engine = this.noteAnswers(id, given);
     const existing = this.nodes.get(id);
     if (existing?.info.alive) return existing.info;
     const description = await withTimeout(engine.describe(), `describing ${engine.address}`);
@@ -83,9 +100,10 @@ export class NodePool {
       existing.engine = engine;
       existing.info = info;
       existing.retired = false;
+      existing.lastAnswer = Date.now();
       entry = existing;
     } else {
-      entry = { info, engine, retired: false, busy: false, checkAlive: () => this.checkAlive(id) };
+      entry = { info, engine, retired: false, busy: false, lastAnswer: Date.now(), checkAlive: () => this.checkAlive(id) };
       this.nodes.set(id, entry);
     }
     this.watch(entry);
@@ -112,17 +130,68 @@ export class NodePool {
     this.onChange({ kind: 'destroyed', node: id, reason });
   }
 
-  /** Probe the node's engine now; a silent one is marked gone. Resolves with whether it is alive. */
+  /**
+   * Probe the engine until it answers (true) or the node is gone (false): at once when the engine
+   * refuses, else once it has not answered for `goneAfterMs`.
+   */
   async checkAlive(id: string): Promise<boolean> {
     const entry = this.nodes.get(id);
-    if (!entry?.info.alive) return false;
-    try {
-      await withTimeout(entry.engine.describe(), `probing ${entry.engine.address}`);
-      return entry.info.alive;
-    } catch {
-      this.markGone(id);
+    for (;;) {
+      if (!entry?.info.alive) return false;
+      try {
+        await withTimeout(entry.engine.describe(), `probing ${entry.engine.address}`, this.probeTimeout());
+        return entry.info.alive;
+      } catch (err) {
+        if (this.goneAfterFailure(entry, err)) return false;
+        await new Promise((resolve) => setTimeout(resolve, PROBE_RETRY_MS).unref());
+      }
+    }
+  }
+
+  /** After a failed engine call: mark the node gone if it is (see the file comment); true if so. */
+  private goneAfterFailure(entry: Entry, err: unknown): boolean {
+    if (!entry.info.alive) return true;
+    const silentMs = Date.now() - entry.lastAnswer;
+    if (isEngineDown(err)) {
+      this.markGone(entry.info.id, `its engine went away (${(err as Error).message})`);
+    } else if (silentMs >= this.goneAfterMs || this.stopped) {
+      this.markGone(entry.info.id, `its engine has not answered for ${Math.round(silentMs / 1000)} s (${(err as Error).message})`);
+    } else {
       return false;
     }
+    return true;
+  }
+
+  /** A probe never waits past the moment the node would count as gone. */
+  private probeTimeout(): number {
+    return Math.max(PROBE_RETRY_MS, Math.min(SAMPLE_TIMEOUT_MS, this.goneAfterMs));
+  }
+
+  /**
+   * The engine as the pool hands it out: every call it answers, whoever made it (a spawn, a
+   * process, a stats sample), counts as a sign of life in `lastAnswer`.
+   */
+  private noteAnswers(id: string, given: Engine): Engine {
+    const engine = (given as Engine & { [RAW_ENGINE]?: Engine })[RAW_ENGINE] ?? given;
+    // A call that resolves proves the engine answered after the call began, not that it still
+    // answers: a stats sample whose per-container calls time out still resolves, seconds after a cut.
+    const answered = (since: number) => {
+      const entry = this.nodes.get(id);
+      if (entry) entry.lastAnswer = Math.max(entry.lastAnswer, since);
+    };
+    return new Proxy(engine, {
+      get(target, prop, receiver) {
+        if (prop === RAW_ENGINE) return target;
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function' || prop === 'watch') return value;
+        return (...args: unknown[]) => {
+          const since = Date.now();
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (result instanceof Promise) result.then(() => answered(since), () => undefined);
+          return result;
+        };
+      },
+    });
   }
 
   /** The live node with this id; NodeNotFound or NodeGone otherwise. */
@@ -210,17 +279,26 @@ export class NodePool {
     await Promise.all([...this.nodes.values()].map((entry) => (entry.info.alive ? this.sampleOne(entry) : this.probeReturn(entry))));
   }
 
+  /** A sample still waiting for an engine that has been silent too long: the node is gone now. */
+  private overdue(entry: Entry): void {
+    const silentMs = Date.now() - entry.lastAnswer;
+    if (entry.info.alive && silentMs >= this.goneAfterMs) {
+      this.markGone(entry.info.id, `its engine has not answered for ${Math.round(silentMs / 1000)} s`);
+    }
+  }
+
   private async sampleOne(entry: Entry): Promise<void> {
-    if (entry.busy || !entry.info.alive) return;
+    if (entry.busy) return this.overdue(entry);
+    if (!entry.info.alive) return;
     entry.busy = true;
     try {
-      const stats = await withTimeout(entry.engine.sampleStats(), `sampling ${entry.engine.address}`);
+      const stats = await withTimeout(entry.engine.sampleStats(), `sampling ${entry.engine.address}`, this.probeTimeout());
       if (!entry.info.alive || sameStats(stats, entry.info.stats)) return;
       entry.info = { ...entry.info, stats };
       this.onChange({ kind: 'stats', node: entry.info.id, stats });
-    } catch {
-      // An engine that stops answering is a node that went away.
-      this.markGone(entry.info.id);
+    } catch (err) {
+      // An engine that stops answering is a node that went away, unless it is only a short blip.
+      this.goneAfterFailure(entry, err);
     } finally {
       entry.busy = false;
     }

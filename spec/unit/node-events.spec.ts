@@ -3,21 +3,31 @@ import { initialState, rankNodes, reduce, type Action, type LocationState } from
 import type { ContainerInfo, NodeInfo, NodeStats } from '../../lib/protocol';
 import { NodePool, nodeIdFor, type NodeChange } from '../../lib/server/node-pool';
 import { parseEnginesFile } from '../../lib/server/engines-file';
-import type { Engine } from '../../lib/engines/engine';
+import { markEngineDown, type Engine } from '../../lib/engines/engine';
 import { tableGet } from '../../lib/client/table';
 
 /** A scripted engine for the pool's bookkeeping (end-to-end claims use real dockerds: nodes.spec.ts). */
 class FakeEngine {
+  /** false: dockerd is down (connections refused). */
   up = true;
+  /** false: its host's link is cut (no route to it, nothing refuses). */
+  reachable = true;
+  /** false: only its stats calls fail (the rest of its API answers). */
+  statsAnswer = true;
   cpu = 200;
   onGone?: (reason: Error) => void;
   constructor(readonly address: string) {}
+  private answer(): void {
+    if (!this.up) throw markEngineDown(new Error('connect ENOENT'));
+    if (!this.reachable) throw new Error('connect EHOSTUNREACH');
+  }
   async describe() {
-    if (!this.up) throw new Error('connect ENOENT');
+    this.answer();
     return { name: 'fake', cores: 2, memoryMiB: 1000 };
   }
   async sampleStats(): Promise<NodeStats> {
-    if (!this.up) throw new Error('connect ENOENT');
+    this.answer();
+    if (!this.statsAnswer) throw new Error('stats: context deadline exceeded');
     return { cpu: this.cpu, memory: 1000, paging: 0, containers: 0 };
   }
   watch(onGone: (reason: Error) => void) {
@@ -95,6 +105,54 @@ describe('node pool: arrivals, departures, returns', () => {
     engine.onGone!(new Error('stream ended'));
     const gone = (await seen.next('destroyed')) as Extract<NodeChange, { kind: 'destroyed' }>;
     expect(gone.node).to.equal(info.id);
+  });
+
+  it('rides out a link that flaps for less than goneAfterMs; a longer silence is a departure', async () => {
+    const seen = changes();
+    const kinds: string[] = [];
+    pool = new NodePool((c) => (kinds.push(c.kind), seen.push(c)), 10, 400);
+    const engine = new FakeEngine('tcp://10.9.9.8:2375');
+    const info = await pool.add(asEngine(engine));
+    await seen.next('created');
+    pool.startSampling();
+    engine.reachable = false; // many sampling rounds fail, for a quarter of goneAfterMs
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    engine.reachable = true;
+    engine.cpu = 70;
+    await seen.next('stats');
+    expect(kinds, 'no departure for the flap').to.not.include('destroyed');
+    expect(await pool.checkAlive(info.id)).to.equal(true);
+
+    const cut = Date.now();
+    engine.reachable = false;
+    const gone = (await seen.next('destroyed')) as Extract<NodeChange, { kind: 'destroyed' }>;
+    expect(Date.now() - cut).to.be.within(400, 2000);
+    expect(gone.reason).to.match(/has not answered for \d+ s .*EHOSTUNREACH/);
+    expect(await pool.checkAlive(info.id)).to.equal(false);
+    engine.reachable = true;
+    expect(((await seen.next('created')) as Extract<NodeChange, { kind: 'created' }>).revived).to.equal(true);
+  });
+
+  it('counts any call the engine answers as a sign of life, not only stats samples', async () => {
+    const seen = changes();
+    const kinds: string[] = [];
+    pool = new NodePool((c) => (kinds.push(c.kind), seen.push(c)), 10, 300);
+    const engine = new FakeEngine('tcp://10.9.9.7:2375');
+    const info = await pool.add(asEngine(engine));
+    await seen.next('created');
+    pool.startSampling();
+    engine.statsAnswer = false;
+    // A container's calls (here describe) go on answering for twice goneAfterMs.
+    const handed = pool.get(info.id).engine;
+    for (let i = 0; i < 12; i++) {
+      await handed.describe();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(kinds, 'no departure').to.not.include('destroyed');
+    const cut = Date.now();
+    engine.reachable = false;
+    await seen.next('destroyed'); // counted from the last describe, up to 50 ms before the cut
+    expect(Date.now() - cut).to.be.within(200, 1500);
   });
 
   it('does not probe a removed node for a return; add brings it back', async () => {
