@@ -84,3 +84,16 @@ export interface ResourceOffer {
 }
 
 export type OutputStream = 'stdout' | 'stderr';
+
+// #16: log history, health and stats.
+/** One line of a container's output as the location keeps it (log-history.ts). */
+export interface LogLine {
+  /** When its first byte arrived, in ms since the epoch (the location's clock). */
+  time: number;
+  stream: OutputStream;
+  /** The line without its line end, decoded as UTF-8. */
+  text: string;
+}
+
+/** What the engine says of a container's health check; 'none' when it has none. */
+export type HealthStatus = 'none' | 'starting' | 'healthy' | 'unhealthy';

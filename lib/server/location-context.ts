@@ -9,6 +9,7 @@ import type { ExternalRegistry } from './external-registry';
 import type { WebSites } from './web-sites';
 import type { EndpointInfo } from '../protocol';
 import type { LayerCache } from './layer-cache';
+import type { LogHistoryLimits } from './log-history';
 
 export interface LocationContext {
   readonly name: string;
@@ -36,6 +37,8 @@ export interface LocationContext {
   endpoints(): EndpointInfo[];
   /** Image layers (shared) and descriptions (per user) uploaded by clients. */
   readonly images: LayerCache;
+  /** How much output each container keeps (#16); default DEFAULT_LOG_LIMITS. */
+  readonly logLimits?: LogHistoryLimits;
 }
 
 export const LABEL = {

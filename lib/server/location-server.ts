@@ -16,17 +16,27 @@ import { keepAlive } from '../protocol/heartbeat';
 import { reapOrphans } from './reaper';
 import { connectionGrants } from './connection-grants';
 import { LABEL, type LocationContext } from './location-context';
-import type { EndpointInfo, NodeInfo } from '../protocol';
+import { BadRequest, type EndpointInfo, type NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
 import { WebSites } from './web-sites';
 import { FrontDoor } from './front-door';
 import { LayerCache } from './layer-cache';
 import { join } from 'node:path';
 import { accountsDir } from '../client/accounts';
+import { DEFAULT_LOG_LIMITS, type LogHistoryLimits } from './log-history';
 
 /** The default cache directory of the location called `name`. */
 export function defaultCacheDir(name: string): string {
   return join(accountsDir(), 'location-cache', name.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+/** The log history bounds from the options, checked (#16). */
+function logLimits(given: Partial<LogHistoryLimits> = {}): LogHistoryLimits {
+  const limits = { ...DEFAULT_LOG_LIMITS, ...given };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isInteger(v) || v < 1) throw new BadRequest(`logHistory.${k} must be a whole number of at least 1 (got ${v})`);
+  }
+  return limits;
 }
 
 export interface LocationServerOptions {
@@ -47,6 +57,11 @@ export interface LocationServerOptions {
   log?: (line: string) => void;
   /** How often each client socket is checked for life; two silent intervals drop it. Default 10 s. */
   heartbeatMs?: number;
+  /**
+   * How much of each container's output the location keeps for ctr.logs() and log waits (#16);
+   * default 1 MiB or 10 000 lines per container, whichever comes first (oldest lines go first).
+   */
+  logHistory?: Partial<LogHistoryLimits>;
   /** How long a session whose connection dropped is kept for its client to resume; default 120 s. */
   sessionGraceMs?: number;
   /** Admit only the public keys in this authorized_keys file; without it the location is open. */
@@ -101,6 +116,7 @@ export class LocationServer {
 
   static async start(opts: LocationServerOptions = {}): Promise<LocationServer> {
     const name = opts.name ?? 'local';
+    const logHistory = logLimits(opts.logHistory);
     const log = opts.log ?? (() => undefined);
     let server: LocationServer | undefined;
     const nodes = new NodePool((change) => server?.broadcast(change), opts.statsIntervalMs);
@@ -136,6 +152,7 @@ export class LocationServer {
       externals: new ExternalRegistry(channels),
       users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
       images: new LayerCache(opts.cacheDir ?? defaultCacheDir(name)),
+      logLimits: logHistory,
     };
     // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
     const live = new Set<string>();

@@ -10,6 +10,7 @@ import {
 import type { PoolNode } from './node-pool';
 import { ManagedProcess, type ProcessEvents, type ProcessSpec } from './managed-process';
 import type { Transfer } from './file-transfer';
+import { LogHistory, type LogHistoryLimits } from './log-history';
 
 export interface ContainerEvents {
   status(params: Events['container_status']): void;
@@ -37,6 +38,8 @@ export class ManagedContainer {
   readonly transfers = new Map<string, Transfer>();
   private outputPaused = false;
   private rebooting?: Promise<void>;
+  /** Its main process's output, kept while it exists (#16). */
+  readonly logs: LogHistory;
 
   constructor(
     readonly id: string,
@@ -46,8 +49,10 @@ export class ManagedContainer {
     private readonly events: ContainerEvents,
     /** Written after create, before start; again when a reboot resets the file system. */
     private readonly preBootFiles: [string, Uint8Array][] = [],
+    logLimits?: LogHistoryLimits,
   ) {
     this.sleeping = spec.sleep;
+    this.logs = new LogHistory(logLimits);
   }
 
   get image(): string {
@@ -72,7 +77,7 @@ export class ManagedContainer {
     try {
       this.engineId = await engine.create(this.spec);
       await this.writePreBootFiles(this.engineId);
-      this.attachment = await engine.attach(this.engineId, this.spec.stdin, (stream, data) => this.events.output(stream, data));
+      this.attachment = await engine.attach(this.engineId, this.spec.stdin, (stream, data) => this.output(stream, data));
       if (this.destroyRequested) throw new SpawnFailed('destroyed while spawning');
       await engine.start(this.engineId);
       this.privateIp = await engine.privateIp(this.engineId);
@@ -80,11 +85,18 @@ export class ManagedContainer {
     } catch (err) {
       if (this.engineId) await engine.remove(this.engineId).catch(() => undefined);
       this.status = 'destroyed';
-      throw err instanceof TfnzError ? err : new SpawnFailed(`could not start '${this.spec.image}': ${(err as Error).message}`);
+      this.logs.flush();
+      throw withLastLines(err instanceof TfnzError ? err : new SpawnFailed(`could not start '${this.spec.image}': ${(err as Error).message}`), this.logs);
     }
     this.status = 'running';
     this.events.status({ container: this.id, status: 'running', sleeping: this.sleeping, privateIp: this.privateIp });
     this.exited = this.watchExit(this.engineId, this.attachment);
+  }
+
+  /** Output is kept (log history) before it goes to the session. */
+  private output(stream: OutputStream, data: Buffer): void {
+    this.logs.append(stream, data);
+    this.events.output(stream, data);
   }
 
   /** Wake a container spawned asleep. */
@@ -176,7 +188,7 @@ export class ManagedContainer {
         await this.writePreBootFiles(this.engineId);
       }
       const engineId = this.engineId!;
-      this.attachment = await engine.attach(engineId, this.spec.stdin, (stream, data) => this.events.output(stream, data));
+      this.attachment = await engine.attach(engineId, this.spec.stdin, (stream, data) => this.output(stream, data));
       if (this.outputPaused) this.attachment.pause();
       await engine.start(engineId);
       // A container that was woken boots straight into its real command again.
@@ -218,6 +230,7 @@ export class ManagedContainer {
     const gone = errorToWire(new NodeGone(reason));
     for (const p of this.processes.values()) p.markKilled(gone);
     for (const t of this.transfers.values()) t.cancel(gone);
+    this.logs.close();
     this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode, error: gone });
   }
 
@@ -236,6 +249,7 @@ export class ManagedContainer {
     // Children first: each process reports its end before the container reports `destroyed`.
     await Promise.race([Promise.all(processes.map((p) => p.ended)), new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]);
     this.status = 'destroyed';
+    this.logs.close();
     this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode });
   }
 
@@ -259,6 +273,7 @@ export class ManagedContainer {
     // No exit code: maybe the whole engine went away. Then the pool reports it (nodeGone), not us.
     if (code === undefined && !(await this.node.checkAlive())) return;
     await this.drained(attachment.ended);
+    this.logs.flush();
     this.exitCode = code;
     if (this.destroyRequested || this.status !== 'running') return;
     this.status = 'exited';
@@ -267,4 +282,15 @@ export class ManagedContainer {
       error: code === undefined ? errorToWire(new SpawnFailed('the engine lost track of this container')) : undefined,
     });
   }
+}
+
+/** Lines of output a failing start's error carries (#16). */
+const ERROR_LINES = 20;
+
+/** The error, its message followed by the container's last output lines when there are any. */
+function withLastLines(err: TfnzError, logs: LogHistory): TfnzError {
+  const last = logs.lastLines(ERROR_LINES);
+  if (last.length === 0) return err;
+  err.message += `\nlast output:\n${last.join('\n')}`;
+  return err;
 }
