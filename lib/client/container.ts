@@ -18,6 +18,8 @@ import { SshServer, type SshServerOptions } from './ssh-server';
 import { fetchFile, putFile } from './file-transfer';
 import { tableGet } from './table';
 import type { ExternalContainer } from './external-container';
+import { followLogs, readLogs, type LogEntry, type LogOptions, type LogReadOptions } from './container-logs';
+import { DEFAULT_STARTUP_TIMEOUT_MS, untilHolds, type WaitStrategy, type WaitTarget } from './wait';
 
 /** What `runProcess` resolves with. */
 export interface ProcessResult {
@@ -66,6 +68,8 @@ export class Container {
   private readonly tunnels = new Map<string, Tunnel>();
   private readonly processes = new Map<string, Process>();
   private readonly sshServers = new Map<string, SshServer>();
+  /** The spawn-time wait strategy's verdict, once it is running (#16); ready() awaits it. */
+  private startupHeld?: Promise<void>;
 
   /** @internal Use `Node.spawnContainer`. */
   constructor(
@@ -132,8 +136,18 @@ export class Container {
     return this.tag ? `${this.id}:${this.tag}` : this.id;
   }
 
-  /** Resolves when the container is running; rejects with the reason if it could not start. */
+  /**
+   * Resolves when the container is running and, when it was spawned with `waitFor`, once that
+   * strategy holds; rejects with the reason if it could not start, or with StartupTimeout.
+   */
   async ready(): Promise<this> {
+    await this.running();
+    await this.startupHeld;
+    return this;
+  }
+
+  /** @internal Resolves when the main process runs, without waiting for the startup strategy. */
+  async running(): Promise<this> {
     const info = await firstValueFrom(this.info$.pipe(skipWhile((c) => c.status === 'spawning')), {
       defaultValue: this.info,
     });
@@ -288,6 +302,57 @@ export class Container {
   /** Take `allowConnectionFrom(other)` back: `other` can open no new connections to this container. */
   async disallowConnectionFrom(other: Container | ExternalContainer): Promise<void> {
     await this.ctx.connection.request('disallow_connection', { container: this.id, from: other.id });
+  }
+
+  // #16: waits and log history.
+
+  /** @internal Node.spawnContainer: `ready()` resolves only once `strategy` holds. */
+  startWaiting(strategy: WaitStrategy, timeoutMs = DEFAULT_STARTUP_TIMEOUT_MS): void {
+    const held$ = this.waitFor$(strategy, { timeoutMs });
+    this.startupHeld = this.running().then(() => firstValueFrom(held$));
+    this.startupHeld.catch(() => undefined); // reported through ready(), not as an unhandled rejection
+  }
+
+  /**
+   * Resolves once `strategy` (see `Wait`) holds; rejects with StartupTimeout after `timeoutMs`
+   * (default 60 s), or when the container ends first, with its last output lines.
+   */
+  async waitFor(strategy: WaitStrategy, opts: { timeoutMs?: number } = {}): Promise<void> {
+    await this.running();
+    await firstValueFrom(this.waitFor$(strategy, opts));
+  }
+
+  /** `waitFor` as a cold Observable: emits once and completes when `strategy` holds. */
+  waitFor$(strategy: WaitStrategy, opts: { timeoutMs?: number } = {}): Observable<void> {
+    const target: WaitTarget = {
+      id: this.id,
+      logs$: (o) => this.logs$(o),
+      runProcess: (command) => this.runProcess(command),
+      request: (command, params, timeoutMs) => this.ctx.connection.request(command, params, timeoutMs),
+    };
+    const ended$ = this.info$.pipe(
+      first((c) => isTerminal(c.status)),
+      map((c) => (c.exitCode === undefined ? `it was ${c.status}` : `its main process exited with ${c.exitCode}`)),
+    );
+    const lastLines = (n: number) => this.logs({ tail: n }).then((lines) => lines.map((l) => `${l.stream === 'stderr' ? '[stderr] ' : ''}${l.text}`));
+    return untilHolds(target, strategy, opts.timeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS, ended$, lastLines);
+  }
+
+  /**
+   * The main process's past output, kept by the location while the container exists (bounded:
+   * 1 MiB or 10 000 lines by default, oldest first out), also after it exited.
+   */
+  async logs(opts: LogReadOptions = {}): Promise<LogEntry[]> {
+    await this.running().catch(() => undefined);
+    return readLogs(this.ctx, this.id, opts);
+  }
+
+  /**
+   * Cold: the kept output (as `tail` and `since` select), then every new line as it comes, so a
+   * late subscriber misses nothing; completes when the main process ends.
+   */
+  logs$(opts: LogOptions = {}): Observable<LogEntry> {
+    return followLogs(this.ctx, this.id, opts, () => this.running());
   }
 
   /**

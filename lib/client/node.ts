@@ -5,6 +5,7 @@ import { BadRequest, ImageNotFound, NodeNotFound, errorToWire, type NodeInfo, ty
 import type { SessionContext } from './session-context';
 import { Container } from './container';
 import { Volume } from './volume';
+import type { WaitStrategy } from './wait';
 
 export interface SpawnOptions {
   /** Persistent volumes to mount: [volume (or its uuid, tag or uuid:tag), absolute mount point]. */
@@ -25,6 +26,11 @@ export interface SpawnOptions {
    * with the spawn request, so keep them to a few MB in all; use `ctr.put` for big files.
    */
   preBootFiles?: [string, string | Uint8Array][];
+  // #16
+  /** What "ready" means: `ready()` resolves only once this holds (see `Wait`). */
+  waitFor?: WaitStrategy;
+  /** How long `waitFor` may take once the container runs before `ready()` rejects with StartupTimeout; default 60 000. */
+  startupTimeoutMs?: number;
 }
 
 export class Node {
@@ -81,8 +87,10 @@ export class Node {
       throw new BadRequest("command must be a non-empty list of strings, e.g. ['nginx', '-g', 'daemon off;']");
     }
     const preBootFiles = normalisePreBootFiles(opts.preBootFiles);
+    checkStartupWait(opts);
     const id = nanoid();
     const container = new Container(this.ctx, this, { id, node: this.id, image, tag: opts.tag, status: 'spawning', sleeping: !!opts.sleep });
+    if (opts.waitFor) container.startWaiting(opts.waitFor, opts.startupTimeoutMs);
     this.ctx.containers.set(id, container);
     this.ctx.dispatch({ type: 'container_spawning', container: container.info });
     this.ctx.log.info(`spawning ${image} as ${id} on ${this.name}`);
@@ -115,7 +123,7 @@ export class Node {
   async destroyContainer(container: Container): Promise<void> {
     if (container.node !== this) throw new BadRequest(`container ${container.id} is on node ${container.node.id}, not ${this.id}`);
     if (container.status === 'destroyed') return;
-    await container.ready().catch(() => undefined);
+    await container.running().catch(() => undefined);
     if ((container.status as string) === 'destroyed') return; // it failed to start
     await this.ctx.connection.request('destroy_container', { container: container.id });
   }
@@ -148,4 +156,13 @@ function normalisePreBootFiles(files: SpawnOptions['preBootFiles']): [string, Ui
     Array.isArray(f) && f.length === 2 && typeof f[0] === 'string' && f[0].startsWith('/') && (typeof f[1] === 'string' || f[1] instanceof Uint8Array));
   if (!ok) throw new BadRequest("preBootFiles must be a list of [absolute path, string or bytes] pairs, e.g. [['/etc/motd', 'hello']]");
   return files.map(([path, data]) => [path, typeof data === 'string' ? Buffer.from(data) : data]);
+}
+
+// #16
+function checkStartupWait(opts: SpawnOptions): void {
+  if (opts.waitFor !== undefined && typeof (opts.waitFor as Partial<WaitStrategy>)?.holds$ !== 'function') {
+    throw new BadRequest('waitFor must be a wait strategy, e.g. Wait.forLogMessage(/ready/)');
+  }
+  const t = opts.startupTimeoutMs;
+  if (t !== undefined && (!Number.isInteger(t) || t < 1)) throw new BadRequest(`startupTimeoutMs must be a whole number of ms, at least 1 (got ${t})`);
 }

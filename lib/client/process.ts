@@ -69,7 +69,7 @@ export class Process {
       );
     this.output$ = stream('stdout');
     this.stderr$ = stream('stderr');
-    this.started = container.ready().then(() =>
+    this.started = container.running().then(() =>
       ctx.connection.request('spawn_process', {
         container: container.id, process: this.id, command, tty: !!opts.tty, echo: !!opts.echo,
         cols: opts.tty ? opts.size?.cols : undefined, rows: opts.tty ? opts.size?.rows : undefined,

@@ -1,7 +1,7 @@
 /** The Docker Engine adapter: one node per Docker Engine API endpoint, through dockerode. */
 import Docker from 'dockerode';
 import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
-import { EngineError, ImageNotFound, SpawnFailed, type NodeStats, type OutputStream } from '../protocol';
+import { EngineError, ImageNotFound, SpawnFailed, type HealthStatus, type NodeStats, type OutputStream } from '../protocol';
 import type { Attachment, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
 import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
 import { dockerExec } from './docker-exec';
@@ -123,6 +123,12 @@ export class DockerEngine implements Engine {
       if (status === 404 || status === 409) return; // gone already, or removal in progress
       throw engineError(err, 'removing the container');
     }
+  }
+
+  async health(engineId: string): Promise<HealthStatus> {
+    const info = await this.call(() => this.docker.getContainer(engineId).inspect(), 'reading the container\'s health');
+    const status = info.State?.Health?.Status;
+    return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
   }
 
   exec(engineId: string, spec: ExecSpec, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<ExecHandle> {

@@ -3,7 +3,7 @@
  * Docker (docker-engine.ts) is the first. Everything the location creates carries `labels`, so the
  * engine itself stays the source of truth about what exists.
  */
-import type { NodeStats, OutputStream } from '../protocol';
+import type { HealthStatus, NodeStats, OutputStream } from '../protocol';
 
 export interface ContainerSpec {
   /** Engine-side name, unique per engine. */
@@ -146,4 +146,7 @@ export interface Engine {
   volumeUsers(name: string, runningOnly: boolean): Promise<string[]>;
   /** Replace `to`'s content with `from`'s; neither may be in use. */
   copyVolume(from: string, to: string, labels: Record<string, string>): Promise<void>;
+  // #16
+  /** What the container's health check says now; 'none' without one. */
+  health?(engineId: string): Promise<HealthStatus>;
 }

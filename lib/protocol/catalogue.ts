@@ -3,6 +3,7 @@
  * and reply types. Client and server both import it, so a renamed field fails to compile.
  */
 import type { ContainerInfo, ContainerStatus, NodeInfo, NodeStats, OutputStream, ResourceOffer, VolumeInfo, ExternalInfo } from './types';
+import type { HealthStatus, LogLine } from './types';
 import type { ErrorBody } from './errors';
 
 /** Requests: client → location, each answered by exactly one reply. */
@@ -152,6 +153,33 @@ export interface Commands {
     params: { container: string; port: number; fqdn: string; path: string; timeout: number };
     result: Record<string, never>;
   };
+  // #16: log history, waits.
+  /**
+   * The container's kept output (bounded per container, see log-history.ts): the last `tail`
+   * lines, only those from `since` (ms since the epoch) on. `dropped` counts lines the bound evicted.
+   */
+  container_logs: {
+    params: { container: string; tail?: number; since?: number };
+    result: { lines: LogLine[]; dropped: number };
+  };
+  /**
+   * Replay the kept output (as container_logs) and then follow it: `container_log` events under
+   * `follow`, the first with the replay, until one with `end` (the main process ended, or the
+   * container went). Nothing is missed or sent twice between replay and follow.
+   */
+  follow_logs: { params: { container: string; follow: string; tail?: number; since?: number }; result: Record<string, never> };
+  /** Stop a follow_logs early; an `end` event follows. */
+  unfollow_logs: { params: { follow: string }; result: Record<string, never> };
+  /** The engine's verdict on the container's health check (the image's HEALTHCHECK or the spawn option). */
+  container_health: { params: { container: string }; result: { health: HealthStatus } };
+  /**
+   * Replies once GET http://fqdn`path` on `port` answers `status` (and, with `body`, a body that
+   * contains it); ConnectFailed at `timeout` s, naming the last answer.
+   */
+  wait_http: {
+    params: { container: string; port: number; fqdn: string; path: string; status: number; body?: string; timeout: number };
+    result: Record<string, never>;
+  };
 }
 
 /** Largest bulk chunk of a file transfer. */
@@ -233,6 +261,9 @@ export interface Events {
   external_destroyed: { external: string };
   /** A one-way message failed; there was no request to reply to. */
   error: { error: ErrorBody; about?: string };
+  // #16: log history.
+  /** Lines of a follow_logs; `end` says no more will come under this `follow`. */
+  container_log: { follow: string; lines: LogLine[]; end?: boolean };
 }
 
 export type CommandName = keyof Commands;

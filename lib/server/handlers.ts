@@ -23,6 +23,8 @@ import { waitHttp200, waitTcp } from './wait-for';
 import { connectionGrants } from './connection-grants';
 import { checkDigest, checkLayers } from './layer-cache';
 import { resolveImage } from './image-resolver';
+import { logCommandHandlers } from './handlers-logs';
+import { waitCommandHandlers } from './handlers-waits';
 
 type Params = Record<string, unknown>;
 type CommandHandlers = { [C in CommandName]: (s: Session, p: Params) => Promise<ResultOf<C>> };
@@ -224,7 +226,7 @@ export const commandHandlers: CommandHandlers = {
       },
       output: (stream, data) => s.emit('container_output', { container: id, stream }, data),
       beforeRunning: (ip): Promise<void> => connectionGrants(s.ctx).containerUp(container, ip),
-    }, files);
+    }, files, s.ctx.logLimits);
     s.containers.set(id, container);
     s.ctx.containers.set(id, container);
     try {
@@ -444,6 +446,9 @@ export const commandHandlers: CommandHandlers = {
     await waitHttp200(c, port(p, 'port'), str(p, 'fqdn'), path, int(p, 'timeout', 1, MAX_WAIT_S) * 1000);
     return {};
   },
+
+  ...logCommandHandlers, // #16
+  ...waitCommandHandlers, // #16
 };
 
 const conn = (p: Params) => int(p, 'conn', 1);
