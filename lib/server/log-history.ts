@@ -117,11 +117,15 @@ export class LogHistory {
   }
 
   private addPart(stream: OutputStream, part: Buffer, now: number): void {
-    const p = (this.partial[stream] ??= { time: now, parts: [], size: 0 });
-    // Copied: the engine's buffer may be reused after the callback returns.
-    p.parts.push(Buffer.from(part));
-    p.size += part.length;
-    if (p.size >= MAX_LINE_BYTES) this.completeLine(stream);
+    while (part.length > 0) {
+      const p = (this.partial[stream] ??= { time: now, parts: [], size: 0 });
+      const piece = part.subarray(0, MAX_LINE_BYTES - p.size);
+      // Copied: the engine's buffer may be reused after the callback returns.
+      p.parts.push(Buffer.from(piece));
+      p.size += piece.length;
+      part = part.subarray(piece.length);
+      if (p.size >= MAX_LINE_BYTES) this.completeLine(stream);
+    }
   }
 
   private completeLine(stream: OutputStream): void {
