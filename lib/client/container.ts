@@ -197,12 +197,14 @@ export class Container {
    * the container sleeps too, and end when it is destroyed or rebooted.
    */
   spawnProcess(command: string | string[], opts: ProcessOptions = {}): Process {
-    return this.track(new Process(this.ctx, this, commandLine(command), { tty: !!opts.tty, echo: !!opts.tty && !!opts.echo, size: opts.tty ? opts.size : undefined }));
+    return this.track(new Process(this.ctx, this, commandLine(command), {
+      tty: !!opts.tty, echo: !!opts.tty && !!opts.echo, size: opts.tty ? opts.size : undefined, user: opts.user, workdir: opts.workdir, env: opts.env,
+    }));
   }
 
   /** Run `command` to its end: its whole stdout and stderr, and its exit code. */
-  async runProcess(command: string | string[]): Promise<ProcessResult> {
-    const process = this.spawnProcess(command);
+  async runProcess(command: string | string[], opts: Pick<ProcessOptions, 'user' | 'workdir' | 'env'> = {}): Promise<ProcessResult> {
+    const process = this.spawnProcess(command, opts);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     process.output$.subscribe((b) => stdout.push(b));

@@ -31,6 +31,30 @@ export interface SpawnOptions {
   waitFor?: WaitStrategy;
   /** How long `waitFor` may take once the container runs before `ready()` rejects with StartupTimeout; default 60 000. */
   startupTimeoutMs?: number;
+  /** Replaces the image's entrypoint; `command` then gives its arguments (none when absent). */
+  entrypoint?: string[];
+  /** user, uid, user:group or uid:gid the main process runs as, e.g. '1000:1000'. */
+  user?: string;
+  /** The main process's working directory (absolute). */
+  workdir?: string;
+  /** Your own labels on the engine's container, beside tfnz's (names starting 'tfnz.' are refused). */
+  labels?: Record<string, string>;
+  /** Limits: memory in MiB (no swap beyond it), CPUs as a fraction of cores (1.5 = one and a half). */
+  resources?: { memoryMb?: number; cpus?: number };
+  /** Linux capabilities to add or drop, e.g. ['NET_ADMIN'] (CAP_ prefix optional, ALL allowed). */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** tmpfs mounts: mount point → mount options, e.g. { '/run': 'size=64m' } ('' for the defaults). */
+  tmpfs?: Record<string, string>;
+  /** Size of /dev/shm in MiB. */
+  shmSizeMb?: number;
+  /**
+   * A health check for Wait.forHealthCheck(): a string runs through the shell, a list is argv.
+   * Defaults: every 1 s, 5 s timeout, unhealthy after 3 failures (faster than Docker's 30 s).
+   */
+  healthcheck?: { command: string | string[]; intervalMs?: number; timeoutMs?: number; retries?: number; startPeriodMs?: number };
+  /** Full access to the host: refused unless the location was started to allow it. */
+  privileged?: boolean;
 }
 
 export class Node {
@@ -94,7 +118,12 @@ export class Node {
     this.ctx.containers.set(id, container);
     this.ctx.dispatch({ type: 'container_spawning', container: container.info });
     this.ctx.log.info(`spawning ${image} as ${id} on ${this.name}`);
-    const params = { container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin, preBootFiles, volumes };
+    const params = {
+      container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin, preBootFiles, volumes,
+      // #16: checked at the location, before anything is created.
+      entrypoint: opts.entrypoint, user: opts.user, workdir: opts.workdir, labels: opts.labels, resources: opts.resources, capAdd: opts.capAdd,
+      capDrop: opts.capDrop, tmpfs: opts.tmpfs, shmSizeMb: opts.shmSizeMb, healthcheck: opts.healthcheck, privileged: opts.privileged,
+    };
     // With the image in the user's own engine, the location runs exactly that image: from its node
     // or its cache, else ImageNotFound, and then it is uploaded (only what is missing) and spawned again.
     const spawn = async () => {

@@ -47,9 +47,11 @@ export class DockerEngine implements Engine {
 
   async create(spec: ContainerSpec): Promise<string> {
     const image = await this.inspectImage(spec.image);
+    const o = spec.options ?? {};
     let entrypoint: string[] | undefined;
     let cmd: string[] | undefined;
-    if (spec.command) [entrypoint, cmd] = [[spec.command[0]], spec.command.slice(1)];
+    if (o.entrypoint) [entrypoint, cmd] = [o.entrypoint, spec.command ?? []];
+    else if (spec.command) [entrypoint, cmd] = [[spec.command[0]], spec.command.slice(1)];
     if (spec.sleep) {
       const real = [...(entrypoint ?? image.Config?.Entrypoint ?? []), ...(cmd ?? image.Config?.Cmd ?? [])];
       if (real.length === 0) throw new SpawnFailed(`image '${spec.image}' has no command to run; pass one with { command: [...] }`);
@@ -63,14 +65,30 @@ export class DockerEngine implements Engine {
           Env: spec.env.map(([k, v]) => `${k}=${v}`),
           Entrypoint: entrypoint,
           Cmd: cmd,
-          Labels: spec.labels,
+          // The user's labels first: tfnz's own win (container-options.ts refuses tfnz. names anyway).
+          Labels: { ...o.labels, ...spec.labels },
+          User: o.user,
+          WorkingDir: o.workdir,
+          Healthcheck: o.healthcheck && {
+            Test: o.healthcheck.command, Interval: o.healthcheck.intervalMs * 1e6, Timeout: o.healthcheck.timeoutMs * 1e6,
+            Retries: o.healthcheck.retries, StartPeriod: o.healthcheck.startPeriodMs * 1e6,
+          },
           OpenStdin: spec.stdin,
           StdinOnce: false,
           AttachStdin: spec.stdin,
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`) },
+          HostConfig: {
+            Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`),
+            Memory: o.memoryMb && o.memoryMb * 2 ** 20,
+            // Swap as large as memory: the limit the container sees is the limit it gets.
+            MemorySwap: o.memoryMb && o.memoryMb * 2 ** 20,
+            NanoCpus: o.cpus && Math.round(o.cpus * 1e9),
+            CapAdd: o.capAdd, CapDrop: o.capDrop, Tmpfs: o.tmpfs,
+            ShmSize: o.shmSizeMb && o.shmSizeMb * 2 ** 20,
+            Privileged: o.privileged,
+          },
         }),
       `creating a container from '${spec.image}'`,
     );

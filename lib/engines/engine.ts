@@ -19,6 +19,38 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   /** Persistent volumes to mount. */
   mounts?: Mount[];
+  /** #16: options beyond the basics (container-options.ts checks them). */
+  options?: ContainerOptions;
+}
+
+/** #16: what a container may be given beyond image, env and command. */
+export interface ContainerOptions {
+  /** Replaces the image's entrypoint; `command` is then its arguments (none when absent). */
+  entrypoint?: string[];
+  /** user, uid, user:group or uid:gid the main process runs as. */
+  user?: string;
+  /** The main process's working directory (absolute). */
+  workdir?: string;
+  /** The user's own labels, beside tfnz's (which they cannot override). */
+  labels?: Record<string, string>;
+  memoryMb?: number;
+  cpus?: number;
+  /** Capability names without CAP_, or ALL. */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** Mount point → mount options ('' for the defaults). */
+  tmpfs?: Record<string, string>;
+  shmSizeMb?: number;
+  /** `command` as Docker takes it: ['CMD-SHELL', line] or ['CMD', ...argv]. */
+  healthcheck?: { command: string[]; intervalMs: number; timeoutMs: number; retries: number; startPeriodMs: number };
+  privileged?: boolean;
+}
+
+/** #16: how a process runs inside its container. */
+export interface ProcessOptions {
+  user?: string;
+  workdir?: string;
+  env?: [string, string][];
 }
 
 export interface LabelledVolume {
@@ -58,6 +90,9 @@ export interface ExecSpec {
   /** A pty (shells): output is one raw stream, stdin is the terminal. */
   tty: boolean;
   env?: [string, string][];
+  /** #16 */
+  user?: string;
+  workdir?: string;
 }
 
 /** A process started inside a container. */

@@ -50,6 +50,20 @@ export interface Commands {
        * the SDK uploads it (image_layers_missing, upload_layer, put_image_description) and retries.
        */
       imageId?: string;
+      // #16: container options (checked by lib/server/container-options.ts).
+      entrypoint?: string[];
+      user?: string;
+      workdir?: string;
+      labels?: Record<string, string>;
+      resources?: { memoryMb?: number; cpus?: number };
+      capAdd?: string[];
+      capDrop?: string[];
+      /** Mount point → mount options ('' for the defaults). */
+      tmpfs?: Record<string, string>;
+      shmSizeMb?: number;
+      /** A string runs through the shell; a list is argv. Defaults: 1 s interval, 5 s timeout, 3 retries. */
+      healthcheck?: { command: string | string[]; intervalMs?: number; timeoutMs?: number; retries?: number; startPeriodMs?: number };
+      privileged?: boolean;
     };
     result: Record<string, never>;
   };
@@ -99,7 +113,11 @@ export interface Commands {
    * `cols` and `rows` size the pty before the command runs (a later process_resize changes it).
    */
   spawn_process: {
-    params: { container: string; process: string; command?: string; tty?: boolean; echo?: boolean; cols?: number; rows?: number };
+    params: {
+      container: string; process: string; command?: string; tty?: boolean; echo?: boolean; cols?: number; rows?: number;
+      // #16
+      user?: string; workdir?: string; env?: [string, string][];
+    };
     result: Record<string, never>;
   };
   /** Kill a process and every process it started; replies after its `process_exit` was sent. */

@@ -25,6 +25,7 @@ import { checkDigest, checkLayers } from './layer-cache';
 import { resolveImage } from './image-resolver';
 import { logCommandHandlers } from './handlers-logs';
 import { waitCommandHandlers } from './handlers-waits';
+import { containerOptions, processOptions } from './container-options';
 
 type Params = Record<string, unknown>;
 type CommandHandlers = { [C in CommandName]: (s: Session, p: Params) => Promise<ResultOf<C>> };
@@ -207,9 +208,10 @@ export const commandHandlers: CommandHandlers = {
     if (tag) labels[LABEL.tag] = tag;
     const imageIdParam = p.imageId === undefined || p.imageId === null ? undefined : checkDigest(p.imageId, "'imageId'");
     const files = preBootFiles(p);
+    const options = containerOptions(p, !!s.ctx.allowPrivileged); // #16
     // The image as this node will run it: its own, or the user's from the location's cache.
     const ref = await resolveImage(s.ctx.images, node.engine, s.user, image, imageIdParam);
-    const spec = { name: `tfnz-${id}`, image: ref, env, command, sleep: bool(p, 'sleep'), stdin: bool(p, 'stdin'), labels, mounts };
+    const spec = { name: `tfnz-${id}`, image: ref, env, command, sleep: bool(p, 'sleep'), stdin: bool(p, 'stdin'), labels, mounts, options };
     // Last check before anything is made: the tag is unique among all the user's containers.
     if (tag) s.ctx.externals.reserve(s.user, s.id, id, tag);
     const container: ManagedContainer = new ManagedContainer(id, node, spec, tag, {
@@ -332,7 +334,8 @@ export const commandHandlers: CommandHandlers = {
     if (command === undefined && !tty) throw new BadRequest("'command' is needed unless 'tty' asks for a shell");
     if ([...s.containers.values()].some((other) => other.processes.has(id))) throw new BadRequest(`process id '${id}' is already in use`);
     const size = p.cols === undefined || p.cols === null ? undefined : { cols: int(p, 'cols', 1, 10_000), rows: int(p, 'rows', 1, 10_000) };
-    await c.spawnProcess(id, { command, tty, echo: bool(p, 'echo'), env: [], size }, {
+    const extra = processOptions(p); // #16
+    await c.spawnProcess(id, { command, tty, echo: bool(p, 'echo'), env: extra.env ?? [], user: extra.user, workdir: extra.workdir, size }, {
       output: (stream, data) => s.emit('process_output', { process: id, stream }, data),
       exit: (params) => s.emit('process_exit', params),
     });

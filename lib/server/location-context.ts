@@ -39,6 +39,8 @@ export interface LocationContext {
   readonly images: LayerCache;
   /** How much output each container keeps (#16); default DEFAULT_LOG_LIMITS. */
   readonly logLimits?: LogHistoryLimits;
+  /** Whether sessions may spawn privileged containers (#16); default no. */
+  readonly allowPrivileged?: boolean;
 }
 
 export const LABEL = {

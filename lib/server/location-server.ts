@@ -62,6 +62,8 @@ export interface LocationServerOptions {
    * default 1 MiB or 10 000 lines per container, whichever comes first (oldest lines go first).
    */
   logHistory?: Partial<LogHistoryLimits>;
+  /** Let sessions spawn containers with `privileged: true` (full access to the host); default no. */
+  allowPrivileged?: boolean;
   /** How long a session whose connection dropped is kept for its client to resume; default 120 s. */
   sessionGraceMs?: number;
   /** Admit only the public keys in this authorized_keys file; without it the location is open. */
@@ -153,6 +155,7 @@ export class LocationServer {
       users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
       images: new LayerCache(opts.cacheDir ?? defaultCacheDir(name)),
       logLimits: logHistory,
+      allowPrivileged: !!opts.allowPrivileged,
     };
     // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
     const live = new Set<string>();
