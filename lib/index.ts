@@ -25,5 +25,5 @@ export type { Engine, ContainerSpec } from './engines/engine';
 export * from './protocol/errors';
 export type {
   NodeInfo, NodeStats, ContainerInfo, ContainerStatus, TunnelInfo, VolumeInfo, ExternalInfo, EndpointInfo,
-  ResourceOffer, OutputStream, LogLine, HealthStatus,
+  ResourceOffer, OutputStream, LogLine, HealthStatus, ContainerStats,
 } from './protocol/types';

@@ -8,7 +8,7 @@ import {
 } from 'rxjs';
 import {
   BadRequest, ContainerNotRunning, SpawnFailed, errorFromWire,
-  type ContainerInfo, type ContainerStatus, type EventOf, type OutputStream,
+  type ContainerInfo, type ContainerStatus, type ContainerStats, type EventOf, type OutputStream,
 } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { Node } from './node';
@@ -19,6 +19,7 @@ import { fetchFile, putFile } from './file-transfer';
 import { tableGet } from './table';
 import type { ExternalContainer } from './external-container';
 import { followLogs, readLogs, type LogEntry, type LogOptions, type LogReadOptions } from './container-logs';
+import { containerStats$ } from './container-stats';
 import { DEFAULT_STARTUP_TIMEOUT_MS, untilHolds, type WaitStrategy, type WaitTarget } from './wait';
 
 /** What `runProcess` resolves with. */
@@ -63,6 +64,11 @@ export class Container {
   readonly termination$: Observable<number>;
   /** Every change to what the location reports about this container. Replays the current one. */
   readonly info$: Observable<ContainerInfo>;
+  /**
+   * #16: resource use (cpu %, memory used and limit, network and block I/O bytes) about once a
+   * second while it runs. Hot and shared: sampling runs only while someone subscribes.
+   */
+  readonly stats$: Observable<ContainerStats>;
 
   private readonly infoSubject: BehaviorSubject<ContainerInfo>;
   private readonly tunnels = new Map<string, Tunnel>();
@@ -111,6 +117,7 @@ export class Container {
       takeUntil(ended$),
       share(),
     );
+    this.stats$ = containerStats$(ctx, initial.id, () => this.running());
   }
 
   get info(): ContainerInfo {

@@ -1,10 +1,11 @@
 /** The Docker Engine adapter: one node per Docker Engine API endpoint, through dockerode. */
 import Docker from 'dockerode';
 import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
-import { EngineError, ImageNotFound, SpawnFailed, type HealthStatus, type NodeStats, type OutputStream } from '../protocol';
+import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream } from '../protocol';
 import type { Attachment, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
 import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
 import { dockerExec } from './docker-exec';
+import { streamDockerStats } from './docker-container-stats';
 import { readContainerFile, writeContainerFile } from './docker-files';
 import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolumes, removeDockerVolume } from './docker-volumes';
 import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
@@ -147,6 +148,10 @@ export class DockerEngine implements Engine {
     const info = await this.call(() => this.docker.getContainer(engineId).inspect(), 'reading the container\'s health');
     const status = info.State?.Health?.Status;
     return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
+  }
+
+  streamStats(engineId: string, onSample: (stats: ContainerStats) => void, onEnd: () => void): Promise<() => void> {
+    return this.call(() => streamDockerStats(this.docker, engineId, onSample, onEnd), 'reading the container\'s stats');
   }
 
   exec(engineId: string, spec: ExecSpec, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<ExecHandle> {

@@ -3,7 +3,7 @@
  * Docker (docker-engine.ts) is the first. Everything the location creates carries `labels`, so the
  * engine itself stays the source of truth about what exists.
  */
-import type { HealthStatus, NodeStats, OutputStream } from '../protocol';
+import type { ContainerStats, HealthStatus, NodeStats, OutputStream } from '../protocol';
 
 export interface ContainerSpec {
   /** Engine-side name, unique per engine. */
@@ -184,4 +184,6 @@ export interface Engine {
   // #16
   /** What the container's health check says now; 'none' without one. */
   health?(engineId: string): Promise<HealthStatus>;
+  /** Stream the container's resource use to `onSample` until the returned function is called. */
+  streamStats?(engineId: string, onSample: (stats: ContainerStats) => void, onEnd: () => void): Promise<() => void>;
 }

@@ -3,7 +3,7 @@
  * and reply types. Client and server both import it, so a renamed field fails to compile.
  */
 import type { ContainerInfo, ContainerStatus, NodeInfo, NodeStats, OutputStream, ResourceOffer, VolumeInfo, ExternalInfo } from './types';
-import type { HealthStatus, LogLine } from './types';
+import type { ContainerStats, HealthStatus, LogLine } from './types';
 import type { ErrorBody } from './errors';
 
 /** Requests: client → location, each answered by exactly one reply. */
@@ -198,6 +198,14 @@ export interface Commands {
     params: { container: string; port: number; fqdn: string; path: string; status: number; body?: string; timeout: number };
     result: Record<string, never>;
   };
+  // #16: stats.
+  /**
+   * Start sampling the container's resource use: `container_stats` events under `watch` (about
+   * one a second) until unwatch_stats, or one with `end` when the main process ends.
+   */
+  watch_stats: { params: { container: string; watch: string }; result: Record<string, never> };
+  /** Stop a watch_stats: the engine's stats stream is closed; an `end` event follows. */
+  unwatch_stats: { params: { watch: string }; result: Record<string, never> };
 }
 
 /** Largest bulk chunk of a file transfer. */
@@ -282,6 +290,8 @@ export interface Events {
   // #16: log history.
   /** Lines of a follow_logs; `end` says no more will come under this `follow`. */
   container_log: { follow: string; lines: LogLine[]; end?: boolean };
+  /** A sample of a watch_stats; `end` (without a sample) says no more will come under this `watch`. */
+  container_stats: { watch: string; stats?: ContainerStats; end?: boolean };
 }
 
 export type CommandName = keyof Commands;

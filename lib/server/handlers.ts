@@ -25,6 +25,7 @@ import { checkDigest, checkLayers } from './layer-cache';
 import { resolveImage } from './image-resolver';
 import { logCommandHandlers } from './handlers-logs';
 import { waitCommandHandlers } from './handlers-waits';
+import { statsCommandHandlers } from './handlers-stats';
 import { containerOptions, processOptions } from './container-options';
 
 type Params = Record<string, unknown>;
@@ -452,6 +453,7 @@ export const commandHandlers: CommandHandlers = {
 
   ...logCommandHandlers, // #16
   ...waitCommandHandlers, // #16
+  ...statsCommandHandlers, // #16
 };
 
 const conn = (p: Params) => int(p, 'conn', 1);

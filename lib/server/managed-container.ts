@@ -38,6 +38,8 @@ export class ManagedContainer {
   readonly transfers = new Map<string, Transfer>();
   private outputPaused = false;
   private rebooting?: Promise<void>;
+  /** Called once when the main process ends or the container goes (#16: stats watches stop). */
+  private readonly stopListeners = new Set<() => void>();
   /** Its main process's output, kept while it exists (#16). */
   readonly logs: LogHistory;
 
@@ -91,6 +93,18 @@ export class ManagedContainer {
     this.status = 'running';
     this.events.status({ container: this.id, status: 'running', sleeping: this.sleeping, privateIp: this.privateIp });
     this.exited = this.watchExit(this.engineId, this.attachment);
+  }
+
+  /** Call `fn` once when the main process ends or the container goes; returns a function that cancels it. */
+  whenStopped(fn: () => void): () => void {
+    this.stopListeners.add(fn);
+    return () => this.stopListeners.delete(fn);
+  }
+
+  private stopped(): void {
+    const all = [...this.stopListeners];
+    this.stopListeners.clear();
+    for (const fn of all) fn();
   }
 
   /** Output is kept (log history) before it goes to the session. */
@@ -231,6 +245,7 @@ export class ManagedContainer {
     for (const p of this.processes.values()) p.markKilled(gone);
     for (const t of this.transfers.values()) t.cancel(gone);
     this.logs.close();
+    this.stopped();
     this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode, error: gone });
   }
 
@@ -250,6 +265,7 @@ export class ManagedContainer {
     await Promise.race([Promise.all(processes.map((p) => p.ended)), new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]);
     this.status = 'destroyed';
     this.logs.close();
+    this.stopped();
     this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode });
   }
 
@@ -274,6 +290,7 @@ export class ManagedContainer {
     if (code === undefined && !(await this.node.checkAlive())) return;
     await this.drained(attachment.ended);
     this.logs.flush();
+    this.stopped();
     this.exitCode = code;
     if (this.destroyRequested || this.status !== 'running') return;
     this.status = 'exited';
