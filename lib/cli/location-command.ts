@@ -30,6 +30,10 @@ export interface LocationCommandOptions {
   webHost?: string;
   /** Image cache directory (default ~/.tfnz/location-cache/<name>). */
   cacheDir?: string;
+  /** #16: log history bounds per container, and whether privileged containers are allowed. */
+  logBytes?: string;
+  logLines?: string;
+  allowPrivileged?: boolean;
 }
 
 export async function locationCommand(opts: LocationCommandOptions): Promise<void> {
@@ -42,8 +46,13 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const authorizedKeys = opts.open ? undefined : (opts.authorizedKeys ?? join(accountsDir(), 'authorized_keys'));
   const [httpPort, httpsPort] = [opts.httpPort, opts.httpsPort].map((p, i) => portNumber(p, i ? '--https-port' : '--http-port'));
   const domains = opts.domain.length ? opts.domain : undefined;
+  const logHistory = {
+    maxBytes: opts.logBytes === undefined ? undefined : Number(opts.logBytes),
+    maxLines: opts.logLines === undefined ? undefined : Number(opts.logLines),
+  };
   const server = await LocationServer.start({
     name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir,
+    logHistory: Object.fromEntries(Object.entries(logHistory).filter(([, v]) => v !== undefined)), allowPrivileged: !!opts.allowPrivileged,
   });
   log(authorizedKeys ? `admitting the users whose keys are in ${authorizedKeys} (add one with: tfnz authorize KEY)` : 'open: admitting anyone who can connect');
   const file = opts.enginesFile ? new EnginesFile(server, opts.enginesFile, { log }) : undefined;

@@ -18,10 +18,11 @@ const FOLLOW_ID = /^[A-Za-z0-9_-]{8,64}$/;
 /** Each session's open follows, by id: stopping one ends it with an `end` event. */
 const follows = new WeakMap<Session, Map<string, () => void>>();
 
+/** A container of this session, or an external one (a tagged container of another session of this user). */
 function container(s: Session, p: Params): ManagedContainer {
   const id = str(p, 'container');
-  const c = s.containers.get(id);
-  if (!c) throw new ContainerNotFound(`no container '${id}' in this session`);
+  const c = s.containers.get(id) ?? (s.ctx.externals.find(s.user, s.id, id) ? s.ctx.containers.get(id) : undefined);
+  if (!c) throw new ContainerNotFound(`container '${id}' is neither a container of this session nor an external container of yours`);
   return c;
 }
 
