@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { firstValueFrom } from 'rxjs';
+import { createInterface } from 'node:readline';
 import { BadRequest, Location, StartupTimeout, Wait } from '../../lib/index';
+import { exited, runScript } from '../support/processes';
 
 /** The error a promise rejects with (or null if it resolves). */
 const failure = (p: Promise<unknown>) => p.then(() => null, (e: Error) => e);
@@ -108,5 +110,19 @@ describe('wait strategies (real location, real Docker Engine)', function () {
     expect(() => Wait.forHttp('status', 80)).to.throw(BadRequest, /start with \//);
     expect(() => loc.node().spawnContainer('busybox', { waitFor: Wait.forListeningPorts(80), startupTimeoutMs: -5 })).to.throw(BadRequest, /startupTimeoutMs/);
     expect(loc.node().allContainers().filter((c) => c.status === 'spawning')).to.have.length(0);
+  });
+
+  it('examples/postgres-style-wait.ts is ready only after the second "ready" line, and the port then answers', async () => {
+    const child = runScript('examples/postgres-style-wait.ts');
+    const out: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => out.push(line));
+    try {
+      expect(await exited(child)).to.equal(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(out[0]).to.match(/^ready after \d+\.\ds; the log so far:$/);
+    expect(out.filter((l) => l.includes('ready to accept connections'))).to.have.length(2);
+    expect(out[out.length - 1]).to.equal('the server says: hello-from-db');
   });
 });
