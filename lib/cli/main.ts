@@ -107,6 +107,8 @@ program
   .option('-l, --label <key=value>', 'a label on the engine container (repeatable)', collect, [])
   .option('--wait-log <text>', 'ready (tunnels, --web, --ssh) only once a line of output contains TEXT')
   .option('--health-cmd <command>', 'a health check run through sh; ready only once it passes')
+  // As `docker run`: everything after the image is the container's command, its options included.
+  .passThroughOptions()
   .action((image: string, command: string[], opts) => runCommand(image, command, opts));
 
 program

@@ -1,152 +1,163 @@
 /**
- * The one contract: every request, one-way message and event, declared once with its parameter
- * and reply types. Client and server both import it, so a renamed field fails to compile.
+ * The one contract: every request, one-way message and event, declared once. Requests and
+ * one-way messages are schemas (schema.ts) that give both ends their types and the location its
+ * run-time check of every incoming frame; events, which only the location sends, are types.
+ * Rename a field here and both the SDK's call and the location's handler stop compiling.
  */
 import type { ContainerInfo, ContainerStatus, NodeInfo, NodeStats, OutputStream, ResourceOffer, VolumeInfo, ExternalInfo } from './types';
-import type { ContainerStats, HealthStatus, LogLine } from './types';
 import type { ErrorBody } from './errors';
+import type { ContainerStats, LogLine } from './types';
+import {
+  array, boolean, bytes, int, object, oneOf, optional, string, tuple,
+  type Input, type ObjectSchema, type Output, type Shape,
+} from './schema';
+import {
+  MAX_IMAGE_CONFIG_BYTES, MAX_PTY_SIZE, MAX_TUNNEL_TIMEOUT_S, MAX_WAIT_S, contents, digest, envPairs, filePath,
+  hostHeader, layers, name, newId, port, tag, urlPath, volumeMounts,
+} from './fields';
+
+export { MAX_IMAGE_LAYERS, MAX_TUNNEL_TIMEOUT_S, MAX_WAIT_S } from './fields';
+import { absoluteDir, containerOptionFields, user } from './fields-container-options';
+
+/** A request's parameters and its reply. */
+export interface CommandSchema<P extends Shape = Shape, R extends Shape = Shape> {
+  readonly params: ObjectSchema<P>;
+  readonly result: ObjectSchema<R>;
+}
+
+const command = <P extends Shape, R extends Shape>(params: P, result: R): CommandSchema<P, R> => ({ params: object(params), result: object(result) });
+const none = {};
+
+/** #16: one line of kept output (LogLine in types.ts). */
+const logLine = object({ time: int(0), stream: oneOf(['stdout', 'stderr'] as const), text: string({ empty: true }) });
+
+const volumeInfo = object({ id: string(), tag: optional(string()), node: string() });
 
 /** Requests: client → location, each answered by exactly one reply. */
-export interface Commands {
+export const commands = {
   /**
    * First request on a socket. `key` is the user's public key (identity.ts) and `proof` its
    * signature of the `challenge`; an open location also takes no key, and then `user` as a name.
    * The reply names the session; a `resource_offer` event follows.
    */
-  open_session: {
-    params: { client: string; user?: string; key?: string; proof?: Uint8Array };
-    result: { session: string; user: string; location: string };
-  };
+  open_session: command(
+    { client: string(), user: optional(string()), key: optional(string()), proof: optional(bytes()) },
+    { session: string(), user: string(), location: string() },
+  ),
   /**
    * First request on a new socket after the old one dropped: take over `session` (proving it is
    * ours as open_session does) and replay every event after `lastSeq`. SessionExpired when the
-   * location gave up on it.
+   * location gave up on it. The reply says how many of the session's frames the location has
+   * received: the client sends the rest again.
    */
-  resume_session: {
-    params: { session: string; lastSeq: number; user?: string; key?: string; proof?: Uint8Array };
-    /** How many of the session's frames the location has received: the client sends the rest again. */
-    result: { received: number };
-  };
+  resume_session: command(
+    { session: name(), lastSeq: int(0), user: optional(string()), key: optional(string()), proof: optional(bytes()) },
+    { received: int(0) },
+  ),
   /** End the session: replies once everything it made (but volumes) is gone. */
-  close_session: { params: Record<string, never>; result: Record<string, never> };
-  /** Create and start a container. Replies once the engine accepted it; status events follow. */
-  spawn_container: {
-    params: {
-      container: string;
-      node: string;
-      image: string;
-      env?: [string, string][];
-      command?: string[];
-      sleep?: boolean;
-      tag?: string;
-      stdin?: boolean;
-      /** [volume uuid, tag or uuid:tag, absolute mount point] pairs. */
-      volumes?: [string, string][];
-      /** [absolute path, contents] written into the file system before the first process runs. */
-      preBootFiles?: [string, Uint8Array][];
-      /**
-       * The image's id (sha256:… of its config) when the client's own engine has it. The location
-       * then runs exactly that image (from the node, or its cache) or answers ImageNotFound, and
-       * the SDK uploads it (image_layers_missing, upload_layer, put_image_description) and retries.
-       */
-      imageId?: string;
-      // #16: container options (checked by lib/server/container-options.ts).
-      entrypoint?: string[];
-      user?: string;
-      workdir?: string;
-      labels?: Record<string, string>;
-      resources?: { memoryMb?: number; cpus?: number };
-      capAdd?: string[];
-      capDrop?: string[];
-      /** Mount point → mount options ('' for the defaults). */
-      tmpfs?: Record<string, string>;
-      shmSizeMb?: number;
-      /** A string runs through the shell; a list is argv. Defaults: 1 s interval, 5 s timeout, 3 retries. */
-      healthcheck?: { command: string | string[]; intervalMs?: number; timeoutMs?: number; retries?: number; startPeriodMs?: number };
-      privileged?: boolean;
-    };
-    result: Record<string, never>;
-  };
+  close_session: command(none, none),
+  /**
+   * Create and start a container. Replies once the engine accepted it; status events follow.
+   * `volumes`: [volume uuid, tag or uuid:tag, absolute mount point] pairs. `preBootFiles`:
+   * [absolute path, contents] written into the file system before the first process runs.
+   * `imageId`: the image's id (sha256:… of its config) when the client's own engine has it. The
+   * location then runs exactly that image (from the node, or its cache) or answers ImageNotFound,
+   * and the SDK uploads it (image_layers_missing, upload_layer, put_image_description) and retries.
+   */
+  spawn_container: command(
+    {
+      container: newId(),
+      node: name(),
+      image: string(),
+      env: optional(envPairs()),
+      command: optional(array(string({ empty: true }), { min: 1 })),
+      sleep: optional(boolean()),
+      tag: optional(tag()),
+      stdin: optional(boolean()),
+      volumes: optional(volumeMounts()),
+      preBootFiles: optional(array(tuple(filePath(), contents()))),
+      imageId: optional(digest()),
+      // #16: container options (fields-container-options.ts); the location adds its policy and defaults.
+      ...containerOptionFields(),
+    },
+    none,
+  ),
   /**
    * Which of an image's layers (uncompressed sha256 diff ids, at most MAX_IMAGE_LAYERS) the
    * location's cache lacks, and whether it lacks the image config `id` too.
    */
-  image_layers_missing: {
-    params: { id: string; layers: string[] };
-    result: { missing: string[]; configMissing: boolean };
-  };
+  image_layers_missing: command({ id: digest(), layers: layers() }, { missing: array(digest()), configMissing: boolean() }),
   /**
    * Send one layer (its `docker save` layer.tar) of exactly `size` bytes: after the reply, `file_data`
    * messages under `transfer` as for put_file, acknowledged by `file_ack`; `file_end` says it is in
    * the cache (its sha256 and size checked), or why it was rejected (LayerCorrupt). A cut upload is
    * discarded; sending it again starts from its first byte.
    */
-  upload_layer: { params: { transfer: string; layer: string; size: number }; result: Record<string, never> };
+  upload_layer: command({ transfer: newId(), layer: digest(), size: int(0) }, none),
   /**
    * Record `name` as this user's image `id` made of `layers` (every one already cached). `config`,
    * the image's raw config JSON, is needed when image_layers_missing said configMissing.
    */
-  put_image_description: {
-    params: { name: string; id: string; layers: string[]; config?: Uint8Array };
-    result: Record<string, never>;
-  };
+  put_image_description: command(
+    { name: string(), id: digest(), layers: layers(), config: optional(bytes(MAX_IMAGE_CONFIG_BYTES)) },
+    none,
+  ),
   /** Wake a container spawned with `sleep: true`. */
-  start_container: { params: { container: string }; result: Record<string, never> };
-  destroy_container: { params: { container: string }; result: Record<string, never> };
-  create_tunnel: {
-    params: { tunnel: string; container: string; port: number; timeout: number };
-    result: Record<string, never>;
-  };
-  destroy_tunnel: { params: { tunnel: string }; result: Record<string, never> };
+  start_container: command({ container: name() }, none),
+  destroy_container: command({ container: name() }, none),
+  create_tunnel: command({ tunnel: newId(), container: name(), port: port(), timeout: int(1, MAX_TUNNEL_TIMEOUT_S) }, none),
+  destroy_tunnel: command({ tunnel: name() }, none),
   /** A persistent volume, kept until destroyed (never collected with a session). */
-  create_volume: { params: { tag?: string; asynchronous?: boolean }; result: { volume: VolumeInfo } };
+  create_volume: command({ tag: optional(tag()), asynchronous: optional(boolean()) }, { volume: volumeInfo }),
   /** `volume` is a uuid, a tag or uuid:tag. VolumeInUse while a container mounts it. */
-  destroy_volume: { params: { volume: string }; result: Record<string, never> };
+  destroy_volume: command({ volume: name() }, none),
   /** Keep a copy of the volume as it is (one snapshot per volume). VolumeInUse while a running container mounts it. */
-  snapshot_volume: { params: { volume: string }; result: Record<string, never> };
+  snapshot_volume: command({ volume: name() }, none),
   /** Return the volume to its snapshot (or to empty). VolumeInUse while any container mounts it. */
-  rollback_volume: { params: { volume: string }; result: Record<string, never> };
+  rollback_volume: command({ volume: name() }, none),
   /**
    * Run `command` through `sh -c` inside a running container. Replies once it started; its output
    * comes as `process_output` events and its end as one `process_exit`. `tty` gives it a pty;
    * with a pty and no command it is a login shell. `echo` keeps the pty's echo on (default off).
-   * `cols` and `rows` size the pty before the command runs (a later process_resize changes it).
+   * `cols` and `rows` (both or neither) size the pty before the command runs (a later
+   * process_resize changes it).
    */
-  spawn_process: {
-    params: {
-      container: string; process: string; command?: string; tty?: boolean; echo?: boolean; cols?: number; rows?: number;
-      // #16
-      user?: string; workdir?: string; env?: [string, string][];
-    };
-    result: Record<string, never>;
-  };
+  spawn_process: command(
+    {
+      container: name(), process: newId(), command: optional(string()), tty: optional(boolean()), echo: optional(boolean()),
+      cols: optional(int(1, MAX_PTY_SIZE)), rows: optional(int(1, MAX_PTY_SIZE)),
+      // #16: user, uid, user:group or uid:gid; an absolute working directory; added environment.
+      user: optional(user()), workdir: optional(absoluteDir()), env: optional(envPairs()),
+    },
+    none,
+  ),
   /** Kill a process and every process it started; replies after its `process_exit` was sent. */
-  destroy_process: { params: { process: string }; result: Record<string, never> };
+  destroy_process: command({ process: name() }, none),
   /**
    * Open a regular file for reading. The reply gives its size; then `file_data` events flow while
    * the client grants credit with `file_ack` (none is sent before the first grant), then `file_end`.
    */
-  fetch_file: { params: { container: string; path: string; transfer: string }; result: { size: number } };
+  fetch_file: command({ container: name(), path: filePath(), transfer: newId() }, { size: int(0) }),
   /**
    * Open `path` for writing exactly `size` bytes (parents are created, an existing file replaced).
    * After the reply the client sends `file_data` messages, at most FILE_WINDOW_BYTES ahead of the
    * `file_ack` events; `file_end` says the file is complete (or why it failed).
    */
-  put_file: { params: { container: string; path: string; transfer: string; size: number }; result: Record<string, never> };
+  put_file: command({ container: name(), path: filePath(), transfer: newId(), size: int(0) }, none),
   /**
    * Restart the container in place, keeping its id, tunnels and (unless `resetFilesystem`) its
    * files. Status goes to `spawning` and back to `running`; replies once it runs again.
    */
-  reboot_container: { params: { container: string; resetFilesystem?: boolean }; result: Record<string, never> };
+  reboot_container: command({ container: name(), resetFilesystem: optional(boolean()) }, none),
   /**
    * Let `from` open connections to `container` over their private addresses (closed by default).
    * One-way: replies flow back as established traffic, but `container` gains no way to open
    * connections to `from`. Each is a container of this session or an external container of the
    * same user; both must be running. Only enforced for engines on the location's machine.
    */
-  allow_connection: { params: { container: string; from: string }; result: Record<string, never> };
+  allow_connection: command({ container: name(), from: name() }, none),
   /** Take an allow_connection back: `from` can open no new connections to `container`. */
-  disallow_connection: { params: { container: string; from: string }; result: Record<string, never> };
+  disallow_connection: command({ container: name(), from: name() }, none),
   /**
    * Route HTTP(S) requests for host name `fqdn` (ending in one of the offered endpoint domains)
    * through the front door to port 80 of the cluster's containers, balanced over the running ones.
@@ -154,95 +165,118 @@ export interface Commands {
    * [certificate PEM, key PEM] for HTTPS (plain HTTP then redirects to it). DomainInUse when another
    * cluster holds the name. Unpublished when the session ends.
    */
-  publish_web: {
-    params: { cluster: string; fqdn: string; containers: string[]; rewrite?: string; ssl?: [string, string] };
-    result: Record<string, never>;
-  };
+  publish_web: command(
+    {
+      cluster: newId(), fqdn: string(), containers: array(name(), { min: 1 }), rewrite: optional(hostHeader()),
+      ssl: optional(tuple(string(), string())),
+    },
+    none,
+  ),
   /** Stop serving the cluster's host name; its containers keep running. */
-  unpublish_web: { params: { cluster: string }; result: Record<string, never> };
+  unpublish_web: command({ cluster: name() }, none),
   /** A container joins a published cluster: new requests may go to it. */
-  add_to_cluster: { params: { cluster: string; container: string }; result: Record<string, never> };
+  add_to_cluster: command({ cluster: name(), container: name() }, none),
   /** A container leaves a published cluster: requests already sent to it finish; no new ones go. */
-  remove_from_cluster: { params: { cluster: string; container: string }; result: Record<string, never> };
+  remove_from_cluster: command({ cluster: name(), container: name() }, none),
   /** Replies once something accepts TCP connections on `port` of the container; ConnectFailed at `timeout` s. */
-  wait_tcp: { params: { container: string; port: number; timeout: number }; result: Record<string, never> };
+  wait_tcp: command({ container: name(), port: port(), timeout: int(1, MAX_WAIT_S) }, none),
   /** Replies once GET http://fqdn`path` on `port` of the container answers 200; ConnectFailed at `timeout` s. */
-  wait_http_200: {
-    params: { container: string; port: number; fqdn: string; path: string; timeout: number };
-    result: Record<string, never>;
-  };
-  // #16: log history, waits.
+  wait_http_200: command({ container: name(), port: port(), fqdn: string(), path: urlPath(), timeout: int(1, MAX_WAIT_S) }, none),
+
+  // #16: log history, waits, stats.
   /**
    * The container's kept output (bounded per container, see log-history.ts): the last `tail`
-   * lines, only those from `since` (ms since the epoch) on. `dropped` counts lines the bound evicted.
+   * lines, only those from `since` (ms since the epoch) on. `dropped` counts lines the bound
+   * evicted. The container may be an external one (a tagged container of another session of yours).
    */
-  container_logs: {
-    params: { container: string; tail?: number; since?: number };
-    result: { lines: LogLine[]; dropped: number };
-  };
+  container_logs: command({ container: name(), tail: optional(int(0)), since: optional(int(0)) }, { lines: array(logLine), dropped: int(0) }),
   /**
    * Replay the kept output (as container_logs) and then follow it: `container_log` events under
    * `follow`, the first with the replay, until one with `end` (the main process ended, or the
    * container went). Nothing is missed or sent twice between replay and follow.
    */
-  follow_logs: { params: { container: string; follow: string; tail?: number; since?: number }; result: Record<string, never> };
+  follow_logs: command({ container: name(), follow: newId(), tail: optional(int(0)), since: optional(int(0)) }, none),
   /** Stop a follow_logs early; an `end` event follows. */
-  unfollow_logs: { params: { follow: string }; result: Record<string, never> };
+  unfollow_logs: command({ follow: name() }, none),
   /** The engine's verdict on the container's health check (the image's HEALTHCHECK or the spawn option). */
-  container_health: { params: { container: string }; result: { health: HealthStatus } };
+  container_health: command({ container: name() }, { health: oneOf(['none', 'starting', 'healthy', 'unhealthy'] as const) }),
   /**
    * Replies once GET http://fqdn`path` on `port` answers `status` (and, with `body`, a body that
    * contains it); ConnectFailed at `timeout` s, naming the last answer.
    */
-  wait_http: {
-    params: { container: string; port: number; fqdn: string; path: string; status: number; body?: string; timeout: number };
-    result: Record<string, never>;
-  };
-  // #16: stats.
+  wait_http: command(
+    { container: name(), port: port(), fqdn: string(), path: urlPath(), status: int(100, 599), body: optional(string()), timeout: int(1, MAX_WAIT_S) },
+    none,
+  ),
   /**
    * Start sampling the container's resource use: `container_stats` events under `watch` (about
    * one a second) until unwatch_stats, or one with `end` when the main process ends.
    */
-  watch_stats: { params: { container: string; watch: string }; result: Record<string, never> };
+  watch_stats: command({ container: name(), watch: newId() }, none),
   /** Stop a watch_stats: the engine's stats stream is closed; an `end` event follows. */
-  unwatch_stats: { params: { watch: string }; result: Record<string, never> };
-}
+  unwatch_stats: command({ watch: name() }, none),
+} satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */
 export const FILE_CHUNK_BYTES = 1024 * 1024;
 /** Bytes of a file transfer that may be in flight (sent, not yet acknowledged) in either direction. */
 export const FILE_WINDOW_BYTES = 8 * 1024 * 1024;
-/** Most layers one image may have (Docker's own limit is 127 on overlay2). */
-export const MAX_IMAGE_LAYERS = 256;
+
+const conn = () => int(1);
 
 /** One-way messages: client → location, no reply; failures come back as an `error` event. */
-export interface Messages {
+export const messages = {
   /** Every event up to `seq` arrived: the location may forget its replay copies. */
-  ack: { seq: number };
+  ack: object({ seq: int(0) }),
   /** A local TCP connection was accepted: open one to the container's port. */
-  tunnel_open: { tunnel: string; conn: number };
+  tunnel_open: object({ tunnel: name(), conn: conn() }),
   /** Bytes for an open tunnel connection (bulk). */
-  tunnel_data: { conn: number };
+  tunnel_data: object({ conn: conn() }),
   /** The receiver wrote `bytes` to its socket: the sender may send that much more. */
-  tunnel_ack: { conn: number; bytes: number };
+  tunnel_ack: object({ conn: conn(), bytes: int(1) }),
   /** The sender will send no more (TCP half-close). */
-  tunnel_end: { conn: number };
+  tunnel_end: object({ conn: conn() }),
   /** Tear the connection down in both directions. */
-  tunnel_close: { conn: number };
+  tunnel_close: object({ conn: conn() }),
   /** Bytes for a container's main process (bulk). */
-  container_stdin: { container: string };
+  container_stdin: object({ container: name() }),
   /** Bytes for a spawned process's stdin (bulk). */
-  process_stdin: { process: string };
+  process_stdin: object({ process: name() }),
   /** Close a spawned process's stdin (it reads end-of-file). */
-  process_stdin_end: { process: string };
+  process_stdin_end: object({ process: name() }),
   /** The terminal of a tty process changed size. */
-  process_resize: { process: string; cols: number; rows: number };
+  process_resize: object({ process: name(), cols: int(1, MAX_PTY_SIZE), rows: int(1, MAX_PTY_SIZE) }),
   /** Bytes of a `put_file` or `upload_layer` transfer (bulk). */
-  file_data: { transfer: string };
+  file_data: object({ transfer: name() }),
   /** The client took `bytes` of a `fetch_file` transfer: the location may send that much more. */
-  file_ack: { transfer: string; bytes: number };
+  file_ack: object({ transfer: name(), bytes: int(1) }),
   /** The client gave up on a transfer. */
-  file_cancel: { transfer: string };
+  file_cancel: object({ transfer: name() }),
+} satisfies Record<string, ObjectSchema<Shape>>;
+
+export type CommandName = keyof typeof commands;
+export type MessageName = keyof typeof messages;
+
+/** Each request as its sender writes it (`params`) and as the location replies (`result`). */
+export type Commands = {
+  [C in CommandName]: { params: Input<(typeof commands)[C]['params']>; result: Output<(typeof commands)[C]['result']> };
+};
+/** Each one-way message as its sender writes it. */
+export type Messages = { [M in MessageName]: Input<(typeof messages)[M]> };
+
+export type ParamsOf<C extends CommandName> = Commands[C]['params'];
+export type ResultOf<C extends CommandName> = Commands[C]['result'];
+/** A request's parameters once the location checked them (paths normalised, tags lower case, ...). */
+export type ValidParamsOf<C extends CommandName> = Output<(typeof commands)[C]['params']>;
+/** A one-way message's parameters once the location checked them. */
+export type ValidMessageOf<M extends MessageName> = Output<(typeof messages)[M]>;
+
+export function isCommandName(name: string): name is CommandName {
+  return Object.hasOwn(commands, name);
+}
+
+export function isMessageName(name: string): name is MessageName {
+  return Object.hasOwn(messages, name);
 }
 
 /** Events: location → client, numbered per session. */
@@ -287,18 +321,14 @@ export interface Events {
   external_destroyed: { external: string };
   /** A one-way message failed; there was no request to reply to. */
   error: { error: ErrorBody; about?: string };
-  // #16: log history.
+  // #16: log history and stats.
   /** Lines of a follow_logs; `end` says no more will come under this `follow`. */
   container_log: { follow: string; lines: LogLine[]; end?: boolean };
   /** A sample of a watch_stats; `end` (without a sample) says no more will come under this `watch`. */
   container_stats: { watch: string; stats?: ContainerStats; end?: boolean };
 }
 
-export type CommandName = keyof Commands;
-export type MessageName = keyof Messages;
 export type EventName = keyof Events;
-export type ParamsOf<C extends CommandName> = Commands[C]['params'];
-export type ResultOf<C extends CommandName> = Commands[C]['result'];
 
 /** An event as the client sees it once decoded. */
 export type EventOf<E extends EventName = EventName> = {

@@ -9,26 +9,18 @@
  * LIMIT: only containers on engines on the location's own machine are filtered; containers of
  * remote engines are neither closed by default nor opened by a grant.
  */
-import type { LocationContext } from './location-context';
 import type { ManagedContainer } from './managed-container';
 import { LocalFirewall, isLocalEngine } from '../engines/local-firewall';
 
-const byContext = new WeakMap<LocationContext, ConnectionGrants>();
-
-/** The location's grants (one per location, made on first use). */
-export function connectionGrants(ctx: LocationContext): ConnectionGrants {
-  let grants = byContext.get(ctx);
-  if (!grants) byContext.set(ctx, (grants = new ConnectionGrants(ctx)));
-  return grants;
-}
-
+/** The location's grants: one per location, on its context (LocationContext.grants). */
 export class ConnectionGrants {
   /** `${target} ${from}` pairs. */
   private readonly grants = new Set<string>();
   private readonly firewall: LocalFirewall;
 
-  constructor(private readonly ctx: LocationContext) {
-    this.firewall = new LocalFirewall(ctx.name);
+  /** `containers`: every container of the location, by id (LocationContext.containers). */
+  constructor(location: string, private readonly containers: ReadonlyMap<string, ManagedContainer>) {
+    this.firewall = new LocalFirewall(location);
   }
 
   /** The container runs at `ip` (first boot or reboot): close it, then reopen what was granted. */
@@ -71,13 +63,13 @@ export class ConnectionGrants {
   }
 
   private ipOf(id: string): string | undefined {
-    const c = this.ctx.containers.get(id);
+    const c = this.containers.get(id);
     return c?.status === 'running' ? c.privateIp : undefined;
   }
 
   private async apply(target: string, targetIp: string | undefined, from: string, fromIp: string | undefined): Promise<void> {
     const local = [target, from].every((id) => {
-      const address = this.ctx.containers.get(id)?.node.engine.address;
+      const address = this.containers.get(id)?.node.engine.address;
       return address !== undefined && isLocalEngine(address);
     });
     if (!local || !targetIp || !fromIp) return;

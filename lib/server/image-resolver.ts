@@ -14,32 +14,46 @@ import { ImageNotFound } from '../protocol';
 import type { Engine } from '../engines/engine';
 import type { ImageDescription, LayerCache } from './layer-cache';
 
-/** Loads in progress, per engine and image id, so spawns of one image share one load. */
-const loading = new WeakMap<Engine, Map<string, Promise<void>>>();
+export class ImageResolver {
+  /** Loads in progress, per engine and image id, so spawns of one image share one load. */
+  private readonly loading = new Map<Engine, Map<string, Promise<void>>>();
 
-export async function resolveImage(cache: LayerCache, engine: Engine, user: string, name: string, imageId?: string): Promise<string> {
+  constructor(private readonly cache: LayerCache) {}
+
+  /** The image reference the node's engine runs for this spawn. */
+  resolve(engine: Engine, user: string, name: string, imageId?: string): Promise<string> {
+    return resolveImage(this.cache, this.loading, engine, user, name, imageId);
+  }
+}
+
+type Loads = Map<Engine, Map<string, Promise<void>>>;
+
+async function resolveImage(cache: LayerCache, loading: Loads, engine: Engine, user: string, name: string, imageId?: string): Promise<string> {
   if (imageId) {
     const named = await engine.imageId(name);
     if (named === imageId) return name;
     if (await engine.imageId(imageId)) return imageId;
     const cached = cache.descriptionById(user, imageId);
-    if (cached) return load(cache, engine, cached);
+    if (cached) return load(cache, loading, engine, cached);
     throw new ImageNotFound(`image '${name}' (${imageId.slice(0, 19)}…) is neither on the node nor in the location's cache; upload it with loc.ensureImageUploaded('${name}') (the SDK does this when it spawns)`);
   }
   const cached = cache.description(user, name);
-  if (cached) return load(cache, engine, cached);
+  if (cached) return load(cache, loading, engine, cached);
   if (await engine.imageId(name)) return name;
   throw new ImageNotFound(`image '${name}' is in neither your local Docker Engine nor the location's cache; build or load it into your local engine (docker build -t ${name} . or docker load) and spawn again`);
 }
 
 /** The cached image on the node (loaded unless there already), by id. */
-async function load(cache: LayerCache, engine: Engine, d: ImageDescription): Promise<string> {
+async function load(cache: LayerCache, loading: Loads, engine: Engine, d: ImageDescription): Promise<string> {
   if (await engine.imageId(d.id)) return d.id;
   let perEngine = loading.get(engine);
   if (!perEngine) loading.set(engine, (perEngine = new Map()));
   let pending = perEngine.get(d.id);
   if (!pending) {
-    pending = loadMissing(cache, engine, d).finally(() => perEngine.delete(d.id));
+    pending = loadMissing(cache, engine, d).finally(() => {
+      perEngine.delete(d.id);
+      if (perEngine.size === 0) loading.delete(engine); // a node that went keeps no entry
+    });
     perEngine.set(d.id, pending);
   }
   await pending;

@@ -17,7 +17,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, ren
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import tar from 'tar-stream';
-import { BadRequest, LayerCorrupt, MAX_IMAGE_LAYERS } from '../protocol';
+import { BadRequest, LayerCorrupt } from '../protocol';
 import type { FileSink } from '../engines/engine';
 
 /** A user's name for an image, as stored. */
@@ -37,23 +37,10 @@ export interface PruneResult {
   bytes: number;
 }
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 /** A partial upload untouched this long belongs to no live upload (prune removes it). */
 const STALE_PARTIAL_MS = 10 * 60_000;
 /** Longest image name accepted (Docker's own limit on a reference is 255). */
 const MAX_NAME = 255;
-
-export function checkDigest(value: unknown, what: string): string {
-  if (typeof value !== 'string' || !DIGEST.test(value)) throw new BadRequest(`${what} must be sha256: and 64 hex digits (got '${String(value)}')`);
-  return value;
-}
-
-export function checkLayers(value: unknown): string[] {
-  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_IMAGE_LAYERS) {
-    throw new BadRequest(`'layers' must list 1 to ${MAX_IMAGE_LAYERS} layer digests`);
-  }
-  return value.map((l, i) => checkDigest(l, `layers[${i}]`));
-}
 
 const hex = (digest: string) => digest.slice('sha256:'.length);
 

@@ -10,6 +10,8 @@ import type { WebSites } from './web-sites';
 import type { EndpointInfo } from '../protocol';
 import type { LayerCache } from './layer-cache';
 import type { LogHistoryLimits } from './log-history';
+import type { ConnectionGrants } from './connection-grants';
+import type { ImageResolver } from './image-resolver';
 
 export interface LocationContext {
   readonly name: string;
@@ -18,6 +20,11 @@ export interface LocationContext {
   readonly labels: Record<string, string>;
   /** Every container of every session, by id: ids are unique location-wide. */
   readonly containers: Map<string, ManagedContainer>;
+  /**
+   * Ids of containers whose spawn has begun but which are not in `containers` yet: claimed before
+   * the spawn's first await, so two spawns of one id cannot both pass the check.
+   */
+  readonly spawning: Set<string>;
   forget(session: Session): void;
   /** A live (possibly detached) session by id. */
   findSession(id: string): Session | undefined;
@@ -41,6 +48,10 @@ export interface LocationContext {
   readonly logLimits?: LogHistoryLimits;
   /** Whether sessions may spawn privileged containers (#16); default no. */
   readonly allowPrivileged?: boolean;
+  /** Which image a spawn runs on its node, loading the user's cached image into it when needed. */
+  readonly imageResolver: ImageResolver;
+  /** Which containers may open connections to which, and the packet filter enforcing it. */
+  readonly grants: ConnectionGrants;
 }
 
 export const LABEL = {

@@ -14,7 +14,8 @@ import { ExternalRegistry } from './external-registry';
 import { AuthorizedUsers } from './authorized-users';
 import { keepAlive } from '../protocol/heartbeat';
 import { reapOrphans } from './reaper';
-import { connectionGrants } from './connection-grants';
+import { ConnectionGrants } from './connection-grants';
+import { ImageResolver } from './image-resolver';
 import { LABEL, type LocationContext } from './location-context';
 import { BadRequest, type EndpointInfo, type NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
@@ -144,6 +145,7 @@ export class LocationServer {
       await new Promise((resolve) => wss.close(resolve));
       throw err;
     });
+    const images = new LayerCache(opts.cacheDir ?? defaultCacheDir(name));
     const ctx: LocationContext = {
       name, nodes, labels: opts.labels ?? {}, volumes, channels,
       containers, sites,
@@ -153,16 +155,19 @@ export class LocationServer {
       graceMs: opts.sessionGraceMs ?? 120_000,
       externals: new ExternalRegistry(channels),
       users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
-      images: new LayerCache(opts.cacheDir ?? defaultCacheDir(name)),
       logLimits: logHistory,
       allowPrivileged: !!opts.allowPrivileged,
+      images,
+      imageResolver: new ImageResolver(images),
+      grants: new ConnectionGrants(name, containers),
+      spawning: new Set(),
     };
     // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
     const live = new Set<string>();
     for (const engine of engines) {
       for (const c of await engine.list({ [LABEL.location]: name }).catch(() => [])) if (c.labels[LABEL.container]) live.add(c.labels[LABEL.container]);
     }
-    await connectionGrants(ctx).removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
+    await ctx.grants.removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
     server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor);
     nodes.startSampling();
     log(`location '${name}' listening on ${server.url} with ${engines.length} node(s); web front door on http ${frontDoor.httpPort}, https ${frontDoor.httpsPort} for ${sites.domains.join(', ')}`);

@@ -10,13 +10,12 @@ import type { WebSocket } from 'ws';
 import { nanoid } from 'nanoid';
 import { randomBytes } from 'node:crypto';
 import {
-  BadRequest, ProtocolError, SessionExpired, UnknownCommand, errorToWire, decodeFrame, encodeFrame,
-  type CommandName, type Commands, type EventName, type Events, type Frame, type MessageName,
+  BadRequest, ProtocolError, SessionExpired, UnknownCommand, errorToWire, decodeFrame, encodeFrame, isCommandName, isMessageName,
+  type EventName, type Events, type Frame,
 } from '../protocol';
-import { asObject } from '../protocol/validate';
 import type { ManagedContainer } from './managed-container';
 import { TunnelRelay } from './tunnel-relay';
-import { commandHandlers, messageHandlers } from './handlers';
+import { dispatchCommand, dispatchMessage } from './handlers';
 import type { FileWriter } from './file-transfer';
 import type { LocationContext } from './location-context';
 
@@ -191,18 +190,17 @@ export class Session {
   }
 
   private async runCommand(command: string, rawParams: unknown): Promise<unknown> {
-    if (!Object.hasOwn(commandHandlers, command)) throw new UnknownCommand(`unknown command '${command}'`);
+    if (!isCommandName(command)) throw new UnknownCommand(`unknown command '${command}'`);
     if (this.ended) throw new BadRequest('this session has ended');
     if (!this.opened && command !== 'open_session' && command !== 'resume_session') throw new BadRequest('send open_session first');
-    const handler = commandHandlers[command as CommandName] as (s: Session, p: Record<string, unknown>) => Promise<Commands[CommandName]['result']>;
-    return handler(this, asObject(rawParams));
+    return dispatchCommand(this, command, rawParams);
   }
 
   private onMessage(name: string, rawParams: unknown, bulk: Uint8Array | undefined): void {
     try {
-      if (!Object.hasOwn(messageHandlers, name)) throw new UnknownCommand(`unknown message '${name}'`);
+      if (!isMessageName(name)) throw new UnknownCommand(`unknown message '${name}'`);
       if (!this.opened) throw new BadRequest('send open_session first');
-      messageHandlers[name as MessageName](this, asObject(rawParams), bulk ?? new Uint8Array(0));
+      dispatchMessage(this, name, rawParams, bulk ?? new Uint8Array(0));
     } catch (err) {
       this.emit('error', { error: errorToWire(err), about: name });
     }

@@ -314,7 +314,7 @@ describe('web endpoints: front door, clusters, load balancing, TLS (real locatio
 
   it('tfnz run -w publishes the container at a name until Ctrl-C', async () => {
     const fqdn = name('cli');
-    const cli = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'run', 'nginx', '-w', fqdn, '--location', server.url, '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cli = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'run', '-w', fqdn, '--location', server.url, '-q', 'nginx'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const published = await new Promise<string>((resolve, reject) => {
         createInterface({ input: cli.stderr! }).on('line', (line) => line.includes('published at') && resolve(line));

@@ -3,26 +3,21 @@
  * client watches, closed by unwatch_stats, or when the main process ends or the container goes
  * (which a session's end brings about too).
  */
-import { BadRequest, ContainerNotFound, ContainerNotRunning, type Commands } from '../protocol';
-import { str } from '../protocol/validate';
-import type { Session } from './session';
+import { BadRequest, ContainerNotRunning } from '../../protocol';
+import type { Session } from '../session';
+import type { CommandHandlers } from './handler';
+import { ownContainer } from './ownership';
 
-type Params = Record<string, unknown>;
-type Handlers<C extends keyof Commands> = { [K in C]: (s: Session, p: Params) => Promise<Commands[K]['result']> };
-
-const WATCH_ID = /^[A-Za-z0-9_-]{8,64}$/;
 /** Watches one session may have open at once (each is an engine stream). */
 const MAX_WATCHES = 64;
 
 const watches = new WeakMap<Session, Map<string, () => void>>();
 
-export const statsCommandHandlers: Handlers<'watch_stats' | 'unwatch_stats'> = {
+export const statsCommands = {
   async watch_stats(s, p) {
-    const id = str(p, 'container');
-    const c = s.containers.get(id);
-    if (!c) throw new ContainerNotFound(`no container '${id}' in this session`);
-    const watch = str(p, 'watch');
-    if (!WATCH_ID.test(watch)) throw new BadRequest("'watch' must be 8-64 characters of A-Z a-z 0-9 _ -");
+    const id = p.container;
+    const c = ownContainer(s, id);
+    const watch = p.watch;
     const mine = watches.get(s) ?? new Map<string, () => void>();
     watches.set(s, mine);
     if (mine.has(watch)) throw new BadRequest(`watch id '${watch}' is already in use`);
@@ -54,7 +49,7 @@ export const statsCommandHandlers: Handlers<'watch_stats' | 'unwatch_stats'> = {
   },
 
   async unwatch_stats(s, p) {
-    watches.get(s)?.get(str(p, 'watch'))?.();
+    watches.get(s)?.get(p.watch)?.();
     return {};
   },
-};
+} satisfies Partial<CommandHandlers>;
