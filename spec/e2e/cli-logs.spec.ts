@@ -32,8 +32,9 @@ describe('tfnz run options and tfnz logs (real location, real Docker Engine, the
     const tag = `logs-${nanoid(6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
     cli = spawn(process.execPath, [
       '--import', 'tsx', 'lib/cli/main.ts', 'run', '-q', '--location', server.url, '--tag', tag, '--memory', '64m', '-u', '1000', '--workdir', '/srv',
-      '-l', 'team=blue', '--wait-log', 'serving', '--entrypoint', 'sh', 'busybox', '--',
-      '-c', 'id -u; pwd; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; echo oops >&2; echo serving; exec sleep 3600',
+      '-l', 'team=blue', '--wait-log', 'serving', '--entrypoint', 'sh', 'busybox',
+      // stderr first, and a moment before stdout: the two streams keep no order between them.
+      '-c', 'echo oops >&2; sleep 0.5; id -u; pwd; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; echo serving; exec sleep 3600',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     await lineOf(cli, (l) => l === 'serving');
     const [name] = await containersLabelled('tfnz.tag', tag);
@@ -52,7 +53,7 @@ describe('tfnz run options and tfnz logs (real location, real Docker Engine, the
   it('tfnz logs -f follows until the container ends', async () => {
     const tag = `follow-${nanoid(6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
     cli = spawn(process.execPath, [
-      '--import', 'tsx', 'lib/cli/main.ts', 'run', '-q', '--location', server.url, '--tag', tag, '--health-cmd', 'test -e /tmp/up', 'busybox', '--',
+      '--import', 'tsx', 'lib/cli/main.ts', 'run', '-q', '--location', server.url, '--tag', tag, '--health-cmd', 'test -e /tmp/up', 'busybox',
       'sh', '-c', 'echo first; touch /tmp/up; until [ -e /tmp/go ]; do usleep 100000; done; echo second; echo third',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     await lineOf(cli, (l) => l === 'first');
