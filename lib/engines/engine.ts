@@ -46,12 +46,6 @@ export interface ContainerOptions {
   privileged?: boolean;
 }
 
-/** #16: how a process runs inside its container. */
-export interface ProcessOptions {
-  user?: string;
-  workdir?: string;
-  env?: [string, string][];
-}
 
 export interface LabelledVolume {
   name: string;
