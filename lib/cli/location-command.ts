@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { accountsDir } from '../client/accounts';
 import { DockerEngine } from '../engines/docker-engine';
 import type { Engine } from '../engines/engine';
-import { LocationServer } from '../server/location-server';
+import { LocationServer, defaultCacheDir } from '../server/location-server';
+import { fingerprintOf, readTlsIdentity, selfSignedTlsIdentity, type TlsIdentity } from '../server/tls';
+import { isLoopback } from '../protocol/loopback';
 import { EnginesFile } from '../server/engines-file';
 
 export interface LocationCommandOptions {
@@ -34,6 +36,13 @@ export interface LocationCommandOptions {
   logBytes?: string;
   logLines?: string;
   allowPrivileged?: boolean;
+  /**
+   * wss:// (with tlsCert/tlsKey, else a self-signed certificate kept in the cache dir), or false for
+   * plain ws:// (loopback only). Default: wss:// unless listening on loopback, or given a certificate.
+   */
+  tls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export async function locationCommand(opts: LocationCommandOptions): Promise<void> {
@@ -46,14 +55,16 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const authorizedKeys = opts.open ? undefined : (opts.authorizedKeys ?? join(accountsDir(), 'authorized_keys'));
   const [httpPort, httpsPort] = [opts.httpPort, opts.httpsPort].map((p, i) => portNumber(p, i ? '--https-port' : '--http-port'));
   const domains = opts.domain.length ? opts.domain : undefined;
+  const tls = await tlsIdentity(opts, host);
   const logHistory = {
     maxBytes: opts.logBytes === undefined ? undefined : Number(opts.logBytes),
     maxLines: opts.logLines === undefined ? undefined : Number(opts.logLines),
   };
   const server = await LocationServer.start({
-    name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir,
+    name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir, tls,
     logHistory: Object.fromEntries(Object.entries(logHistory).filter(([, v]) => v !== undefined)), allowPrivileged: !!opts.allowPrivileged,
   });
+  if (tls) log(`TLS certificate sha256 ${fingerprintOf(tls)} (clients pin it on first use; tell your users to check it)`);
   log(authorizedKeys ? `admitting the users whose keys are in ${authorizedKeys} (add one with: tfnz authorize KEY)` : 'open: admitting anyone who can connect');
   const file = opts.enginesFile ? new EnginesFile(server, opts.enginesFile, { log }) : undefined;
   await file?.start();
@@ -66,6 +77,20 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   log('shutting down: ending every session');
   file?.stop();
   await server.close();
+}
+
+async function tlsIdentity(opts: LocationCommandOptions, host: string): Promise<TlsIdentity | undefined> {
+  const wanted = opts.tls ?? (!!(opts.tlsCert || opts.tlsKey) || !isLoopback(host));
+  if (!wanted) {
+    if (opts.tlsCert || opts.tlsKey) throw new Error('--no-tls and --tls-cert/--tls-key contradict each other');
+    if (!isLoopback(host)) throw new Error(`--no-tls serves plain ws://, which clients accept only on loopback; listen on 127.0.0.1 or drop --no-tls (listening on ${host})`);
+    return undefined;
+  }
+  if (opts.tlsCert || opts.tlsKey) {
+    if (!opts.tlsCert || !opts.tlsKey) throw new Error('--tls-cert and --tls-key go together');
+    return readTlsIdentity(opts.tlsCert, opts.tlsKey);
+  }
+  return selfSignedTlsIdentity(opts.cacheDir ?? defaultCacheDir(opts.name), [host]);
 }
 
 function portNumber(value: string, flag: string): number {

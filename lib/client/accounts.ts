@@ -4,7 +4,7 @@
  * Key files never leave the machine; only signatures do.
  */
 import { generateKeyPairSync, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { challengeMessage, encodePublicKey, userIdOf } from '../protocol/identity';
@@ -39,8 +39,19 @@ export function ensureAccount(location: string): Account {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const base = join(dir, fileName(location));
-  writeFileSync(`${base}.key`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  chmodSync(`${base}.key`, 0o600);
+  // Written aside and linked into place: two programs making the same account at once (the
+  // embedded one, on first use) never read a half-written key, and the first one made wins.
+  const tmp = `${base}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  try {
+    linkSync(tmp, `${base}.key`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return loadAccount(location)!;
+  } finally {
+    unlinkSync(tmp);
+  }
   writeFileSync(`${base}.pub`, `${encodePublicKey(publicKey)} ${location}\n`);
   if (!defaultLocation()) writeFileSync(join(dir, 'default_location'), `${location}\n`);
   return loadAccount(location)!;
@@ -62,6 +73,7 @@ export function defaultLocation(): string | undefined {
   return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 }
 
-export function signChallenge(account: Account, nonce: Uint8Array): Buffer {
-  return sign(null, challengeMessage(nonce), account.privateKey);
+/** Sign a socket's challenge, bound to the link as this end saw it (see challengeMessage). */
+export function signChallenge(account: Account, nonce: Uint8Array, binding?: string): Buffer {
+  return sign(null, challengeMessage(nonce, binding), account.privateKey);
 }

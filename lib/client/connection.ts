@@ -8,8 +8,10 @@ import rxjsWebsockets, { type WebSocketLike } from 'rxjs-websockets';
 import { Subject, switchMap, type Observable, type Subscription } from 'rxjs';
 import { WebSocket } from 'ws';
 import { HEARTBEAT_MS, keepAlive } from '../protocol/heartbeat';
+import { PLAIN_BINDING } from '../protocol/identity';
+import { linkSecurity, type LinkOptions } from './tls-pinning';
 import {
-  ConnectionLost, LocationUnreachable, ProtocolError, RequestTimeout, SessionExpired, TfnzError, Unauthorized, decodeFrame, encodeFrame, errorFromWire, errorToWire,
+  CertificateChanged, ConnectionLost, InsecureLink, LocationUnreachable, ProtocolError, RequestTimeout, SessionExpired, TfnzError, Unauthorized, decodeFrame, encodeFrame, errorFromWire, errorToWire,
   type CommandName, type EventOf, type RequestFrame, type MessageName, type Messages, type ParamsOf, type ResultOf,
 } from '../protocol';
 
@@ -24,12 +26,14 @@ export interface ConnectionOptions {
   heartbeatMs?: number;
   /** Called with every decoded frame and every frame sent (debug logging). */
   trace?: (direction: 'in' | 'out', summary: string) => void;
+  /** How the link is trusted: a CA for wss://, or plain ws:// beyond loopback (tls-pinning.ts). */
+  link?: LinkOptions;
 }
 
 /** How to prove, on a new socket, that we are the session's owner. */
 export interface ResumeCredentials {
   session: string;
-  sign(nonce: Uint8Array): { key?: string; proof?: Uint8Array };
+  sign(nonce: Uint8Array, binding: string): { key?: string; proof?: Uint8Array };
 }
 
 // rxjs-websockets ships CommonJS with an `exports.default`; Node's ESM loader hands us the module object.
@@ -83,6 +87,10 @@ export class Connection {
   private lastSeq = 0;
   private ackedSeq = 0;
   private ackTimer?: NodeJS.Timeout;
+  /** What the current socket's proof is bound to (identity.ts), known once it opened. */
+  private binding = PLAIN_BINDING;
+  /** Why the current socket was refused before it opened (a changed certificate, …). */
+  private linkFailure?: Error;
 
   private constructor(
     readonly url: string,
@@ -162,16 +170,32 @@ export class Connection {
     return !this.isClosed;
   }
 
+  /** The current socket's channel binding: sign challenges with it (accounts.ts signChallenge). */
+  get channelBinding(): string {
+    return this.binding;
+  }
+
   private openSocket(): Promise<void> {
     const outgoing = new Subject<ArrayBuffer>();
     this.outgoing = outgoing;
     this.dropped = new Promise((resolve) => (this.resolveDropped = resolve));
     return new Promise((resolve, reject) => {
       let opened = false;
+      const link = linkSecurity(this.url, this.opts.link);
+      this.linkFailure = undefined;
       const socket$ = makeWebSocketObservable<ArrayBuffer>(this.url, {
         protocols: [],
         makeWebSocket: (u) => {
-          const ws = new WebSocket(u, { perMessageDeflate: false, handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000 });
+          const ws = new WebSocket(u, { perMessageDeflate: false, handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000, ...link.clientOptions });
+          // The certificate is checked before anything of ours is sent on the socket.
+          ws.once('upgrade', (res) => {
+            try {
+              this.binding = link.verify(res);
+            } catch (err) {
+              this.linkFailure = err as Error;
+              ws.terminate();
+            }
+          });
           ws.binaryType = 'nodebuffer';
           ws.once('open', () => keepAlive(ws, this.opts.heartbeatMs));
           return ws as unknown as WebSocketLike;
@@ -188,7 +212,7 @@ export class Connection {
         .subscribe({
           next: (data) => this.onData(data as unknown as Buffer),
           error: (err: Error) => {
-            if (!opened) reject(new LocationUnreachable(`could not reach the location at ${this.url} (${err.message || 'connection refused'})`));
+            if (!opened) reject(this.linkFailure ?? new LocationUnreachable(`could not reach the location at ${this.url} (${err.message || 'connection refused'})`));
             else this.onSocketLost(err);
           },
           complete: () => this.onSocketLost(new Error('closed')),
@@ -221,12 +245,12 @@ export class Connection {
         const patience = Math.min(10_000, 3 * (this.opts.heartbeatMs ?? HEARTBEAT_MS));
         const nonce = await Promise.race([this.nextChallenge, new Promise<never>((_, no) => setTimeout(() => no(new Error('no challenge')), patience).unref())]);
         const { session, sign } = this.credentials!;
-        const resumed = this.request('resume_session', { session, lastSeq: this.lastSeq, ...sign(nonce) }, 30_000);
+        const resumed = this.request('resume_session', { session, lastSeq: this.lastSeq, ...sign(nonce, this.binding) }, 30_000);
         resumed.catch(() => undefined);
         const { received } = await Promise.race([resumed, this.dropped.then(() => Promise.reject(new Error('dropped again')))]);
         this.confirm(received);
       } catch (err) {
-        if (err instanceof SessionExpired || err instanceof Unauthorized) return this.finish(err);
+        if (err instanceof SessionExpired || err instanceof Unauthorized || err instanceof CertificateChanged || err instanceof InsecureLink) return this.finish(err);
         continue; // the network is still down, or the socket dropped again: try again
       }
       this.reconnecting = false;

@@ -1,15 +1,26 @@
 /**
  * The embedded location: with no location configured, the SDK runs one in-process on the local
  * Docker Engine and connects to it over a real loopback WebSocket, the same path as a remote one.
+ * Loopback is reachable by every user of the machine, so it admits only its owner's account key
+ * (the `embedded` account, made on first use as `tfnz account create embedded` would).
  */
 import { LocationServer } from '../server/location-server';
 import { processIsGone } from '../server/reaper';
+import { ensureAccount, type Account } from './accounts';
+
+/** The account the embedded location admits, and the SDK signs with. */
+export const EMBEDDED_ACCOUNT = 'embedded';
+
+export function embeddedAccount(): Account {
+  return ensureAccount(EMBEDDED_ACCOUNT);
+}
 
 const PID_LABEL = 'tfnz.pid';
 
 export async function startEmbeddedLocation(log: (line: string) => void): Promise<LocationServer> {
   return LocationServer.start({
     name: 'embedded',
+    admitKeys: [embeddedAccount().publicKey],
     host: '127.0.0.1',
     port: 0,
     labels: { [PID_LABEL]: String(process.pid) },

@@ -5,13 +5,14 @@
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, map, type Observer, type Subscription } from 'rxjs';
 import { NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo } from '../protocol';
 import { TaggedCollection } from './tagged-collection';
-import { allLocations, defaultLocation, ensureAccount, loadAccount, signChallenge } from './accounts';
+import { allLocations, defaultLocation, loadAccount, signChallenge } from './accounts';
 import { Volume } from './volume';
 import { ExternalContainer } from './external-container';
 import { WebEndpoint } from './web-endpoint';
 import type { LocationServer } from '../server/location-server';
 import { Connection } from './connection';
-import { startEmbeddedLocation } from './embedded';
+import { isLoopback } from '../protocol/loopback';
+import { embeddedAccount, startEmbeddedLocation } from './embedded';
 import { makeLogger, type Logger } from './log';
 import { rankNodes } from './ranking';
 import { reduce } from './reducer';
@@ -26,8 +27,19 @@ import { uploadImage, type UploadProgress } from './image-upload';
 export const DEFAULT_PORT = 2020;
 
 export interface ConnectOptions {
-  /** Location to use: `host`, `host:port` or `ws://host:port`. Default: $TFNZ_LOCATION, else embedded. */
+  /**
+   * Location to use: `host`, `host:port` (wss://, or ws:// for a loopback host), or a `wss://` or
+   * `ws://` URL (ws:// only on loopback unless `insecure`). Default: $TFNZ_LOCATION, else embedded.
+   */
   location?: string;
+  /**
+   * Trust the location's certificate when this CA (PEM text or file) issued it. Without it the
+   * certificate seen first is pinned in ~/.tfnz/known_locations and must stay the same.
+   * Default $TFNZ_TLS_CA.
+   */
+  tlsCa?: string;
+  /** Allow plain ws:// to a host that is not loopback: nothing then protects the session on the way. */
+  insecure?: boolean;
   /** Dial this address instead of resolving the location's host name. */
   locationIp?: string;
   /** No log lines at all. */
@@ -153,6 +165,7 @@ export class Location implements AsyncDisposable {
       const connection = await Connection.open(url, {
         requestTimeoutMs: opts.requestTimeoutMs,
         heartbeatMs: opts.heartbeatMs,
+        link: { tlsCa: opts.tlsCa ?? process.env.TFNZ_TLS_CA, insecure: opts.insecure },
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
       const loc = new Location(connection, log, embedded, LocalEngine.fromEnvironment(opts.localEngine));
@@ -161,13 +174,13 @@ export class Location implements AsyncDisposable {
         const sub = loc.store.subscribe((s) => s.session && (resolve(), queueMicrotask(() => sub.unsubscribe())));
       });
       // The embedded location gets a local account on first use; a remote one needs `tfnz account create`.
-      const account = embedded ? ensureAccount('embedded') : loadAccount(target!);
+      const account = embedded ? embeddedAccount() : loadAccount(target!);
       const nonce = await Promise.race([connection.challenge, connection.closed.then(() => undefined)]);
-      const proof = account && nonce ? signChallenge(account, nonce) : undefined;
+      const proof = account && nonce ? signChallenge(account, nonce, connection.channelBinding) : undefined;
       const session = await connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof });
       connection.enableResume({
         session: session.session,
-        sign: (again) => (account ? { key: account.publicKey, proof: signChallenge(account, again) } : {}),
+        sign: (again, binding) => (account ? { key: account.publicKey, proof: signChallenge(account, again, binding) } : {}),
       });
       await offered;
       log.info(`connected to location '${session.location}' (${embedded ? 'embedded, ' : ''}${url}) as session ${session.session}`);
@@ -181,6 +194,11 @@ export class Location implements AsyncDisposable {
   /** Names of the locations this machine holds an account for (see `tfnz account create`). */
   static allLocations(): string[] {
     return allLocations();
+  }
+
+  /** The WebSocket URL this session talks to (the embedded location's loopback one included). */
+  get url(): string {
+    return this.connection.url;
   }
 
   get state(): LocationState {
@@ -364,7 +382,9 @@ export class Location implements AsyncDisposable {
 
 /** `host`, `host:port` or a ws(s):// URL → the URL to dial; `ip` replaces the host when given. */
 export function locationUrl(location: string, ip?: string): string {
-  const url = new URL(/^wss?:\/\//.test(location) ? location : `ws://${location}`);
+  // A bare name means TLS, except on loopback (where `tfnz location` serves ws:// by default too).
+  const url = new URL(/^wss?:\/\//.test(location) ? location : `wss://${location}`);
+  if (!/^wss?:\/\//.test(location) && isLoopback(url.hostname)) url.protocol = 'ws:';
   if (!url.port) url.port = String(DEFAULT_PORT);
   if (ip) url.hostname = ip.includes(':') ? `[${ip}]` : ip;
   return url.toString().replace(/\/$/, '');

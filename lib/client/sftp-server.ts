@@ -6,7 +6,10 @@
  * (busybox and coreutils both do).
  *
  * An open file is held in memory: read whole when opened, written back whole with `put` when its
- * handle is closed. That suits source files and configuration, not multi-gigabyte files.
+ * handle is closed. That suits source files and configuration, not multi-gigabyte files: offsets
+ * and sizes come from the client, so a file may grow to `SFTP_LIMITS.fileBytes` and all open files
+ * of one SFTP session together to `SFTP_LIMITS.heldBytes`; beyond that a request fails (FAILURE
+ * status, saying why) and nothing is allocated.
  */
 import { posix } from 'node:path';
 import ssh2, { type Attributes, type FileEntry, type SFTPWrapper } from 'ssh2';
@@ -20,6 +23,14 @@ const { OPEN_MODE, STATUS_CODE } = ssh2.utils.sftp;
 const STAT_FORMAT = '%f %s %u %g %X %Y %h %U %G %n';
 /** Entries per READDIR reply, so a big folder never makes one oversized packet. */
 const NAMES_PER_REPLY = 100;
+
+/** How much an SFTP session may hold in memory (see above). */
+export const SFTP_LIMITS = {
+  /** Largest file that can be opened, written or truncated to: 256 MiB. */
+  fileBytes: 256 * 2 ** 20,
+  /** All open files of one SFTP session together: 512 MiB. */
+  heldBytes: 512 * 2 ** 20,
+};
 
 /** A failure with the SFTP status code it maps to. */
 class SftpFailure extends Error {
@@ -55,6 +66,24 @@ export function serveSftp(sftp: SFTPWrapper, container: Container, log: Logger):
     return buf;
   };
   const handleId = (buf: Buffer) => (buf.length === 4 ? buf.readUInt32BE(0) : -1);
+
+  /** Bytes the open files hold now. */
+  const held = () => [...handles.values()].reduce((sum, h) => sum + (h.kind === 'file' ? h.data.length : 0), 0);
+
+  /** Make room for `size` bytes in `h` (growing by doubling), within the limits; else FAILURE. */
+  const grow = (h: FileHandle, size: number) => {
+    if (!Number.isSafeInteger(size) || size < 0 || size > SFTP_LIMITS.fileBytes) {
+      throw new SftpFailure(STATUS_CODE.FAILURE, `${h.path} would be ${size} bytes; files over SFTP are limited to ${SFTP_LIMITS.fileBytes} bytes (copy bigger ones with Container.put or a volume)`);
+    }
+    if (size <= h.data.length) return;
+    const capacity = Math.min(SFTP_LIMITS.fileBytes, Math.max(size, h.data.length * 2));
+    if (held() - h.data.length + capacity > SFTP_LIMITS.heldBytes) {
+      throw new SftpFailure(STATUS_CODE.FAILURE, `the open files of this SFTP session would hold more than ${SFTP_LIMITS.heldBytes} bytes; close some first`);
+    }
+    const grown = Buffer.alloc(capacity);
+    h.data.copy(grown, 0, 0, h.length);
+    h.data = grown;
+  };
 
   /** Run a request handler; any failure becomes a status reply (never an unhandled rejection). */
   const serve = <A extends unknown[]>(name: string, fn: (reqId: number, ...args: A) => Promise<void>) =>
@@ -111,6 +140,11 @@ export function serveSftp(sftp: SFTPWrapper, container: Container, log: Logger):
     if (what === 'missing' && !(flags & OPEN_MODE.CREAT)) throw new SftpFailure(STATUS_CODE.NO_SUCH_FILE, `no such file: ${path}`);
     if (what === 'file' && flags & OPEN_MODE.CREAT && flags & OPEN_MODE.EXCL) throw new SftpFailure(STATUS_CODE.FAILURE, `${path} exists`);
     const fresh = what === 'missing' || !!(flags & OPEN_MODE.TRUNC);
+    if (!fresh) {
+      const { size = 0 } = await statPath(path, true);
+      if (size > SFTP_LIMITS.fileBytes) throw new SftpFailure(STATUS_CODE.FAILURE, `${path} is ${size} bytes; files over SFTP are limited to ${SFTP_LIMITS.fileBytes} bytes (copy bigger ones with Container.fetch or a volume)`);
+      if (held() + size > SFTP_LIMITS.heldBytes) throw new SftpFailure(STATUS_CODE.FAILURE, `the open files of this SFTP session would hold more than ${SFTP_LIMITS.heldBytes} bytes; close some first`);
+    }
     const data = fresh ? Buffer.alloc(0) : await container.fetch(path);
     sftp.handle(reqId, newHandle({ kind: 'file', path, data, length: data.length, dirty: fresh && !!(flags & OPEN_MODE.WRITE) }));
   }));
@@ -118,17 +152,14 @@ export function serveSftp(sftp: SFTPWrapper, container: Container, log: Logger):
   sftp.on('READ', serve('read', async (reqId, handle: Buffer, offset: number, length: number) => {
     const h = fileHandle(handle);
     if (offset >= h.length) return void sftp.status(reqId, STATUS_CODE.EOF);
+    // ssh2 caps what one reply carries; `length` only bounds a view of what is held already.
     sftp.data(reqId, h.data.subarray(offset, Math.min(h.length, offset + length)));
   }));
 
   sftp.on('WRITE', serve('write', async (reqId, handle: Buffer, offset: number, data: Buffer) => {
     const h = fileHandle(handle);
     const end = offset + data.length;
-    if (end > h.data.length) {
-      const grown = Buffer.alloc(Math.max(end, h.data.length * 2));
-      h.data.copy(grown, 0, 0, h.length);
-      h.data = grown;
-    }
+    grow(h, end);
     data.copy(h.data, offset);
     h.length = Math.max(h.length, end);
     h.dirty = true;
@@ -145,11 +176,8 @@ export function serveSftp(sftp: SFTPWrapper, container: Container, log: Logger):
   sftp.on('FSETSTAT', serve('fsetstat', async (reqId, handle: Buffer, attrs: Attributes) => {
     const h = fileHandle(handle);
     if (attrs.size !== undefined && attrs.size !== h.length) {
-      if (attrs.size > h.data.length) {
-        const grown = Buffer.alloc(attrs.size);
-        h.data.copy(grown, 0, 0, h.length);
-        h.data = grown;
-      } else h.data.fill(0, attrs.size, h.length);
+      grow(h, attrs.size);
+      h.data.fill(0, attrs.size, h.length);
       h.length = attrs.size;
       h.dirty = true;
     }

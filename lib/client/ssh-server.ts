@@ -4,15 +4,16 @@
  * `Container.createSshServer`, stopped by `stop()`, `Container.destroySshServer`, or with its
  * container or session.
  *
- * Any user name is admitted with no password ('none' authentication), as in the original SDK. That
- * is only acceptable because it listens on 127.0.0.1 unless told otherwise: anyone who can reach
- * the port gets a root shell in the container.
+ * Clients log in with a key of the user's own (publickey authentication, any user name): by
+ * default their tfnz account keys and `~/.ssh/id_*.pub` / `~/.ssh/authorized_keys`, or the keys
+ * given as `authorizedKeys` (ssh-authorized-keys.ts). Anyone else is refused, also on 127.0.0.1,
+ * which other users of the machine can reach.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
-import ssh2, { type Connection, type ServerChannel, type Session, type TcpipRequestInfo } from 'ssh2';
+import ssh2, { type AuthContext, type Connection, type ParsedKey, type ServerChannel, type Session, type TcpipRequestInfo } from 'ssh2';
 import { PortInUse } from '../protocol';
 import { accountsDir } from './accounts';
 import type { Container } from './container';
@@ -20,6 +21,7 @@ import type { Logger } from './log';
 import type { Process } from './process';
 import type { Tunnel } from './tunnel';
 import { serveSftp } from './sftp-server';
+import { defaultSshKeys, parseAuthorizedKeys } from './ssh-authorized-keys';
 
 // ssh2 is CommonJS: take its exports from the default import.
 const { Server, utils } = ssh2;
@@ -28,6 +30,11 @@ type Server = InstanceType<typeof Server>;
 export interface SshServerOptions {
   /** Local address to listen on; default 127.0.0.1 (only this machine). Anything wider lets others in. */
   bind?: string;
+  /**
+   * Public keys that may log in, in authorized_keys form (`ssh-ed25519 AAAA… comment`), instead of
+   * the defaults: the tfnz account keys on this machine, `~/.ssh/id_*.pub` and `~/.ssh/authorized_keys`.
+   */
+  authorizedKeys?: string[];
 }
 
 /** The host key file in the tfnz home ($TFNZ_HOME or ~/.tfnz), made on first use. */
@@ -67,6 +74,7 @@ export class SshServer {
     readonly bind: string,
     private readonly server: Server,
     private readonly log: Logger,
+    private readonly keys: ParsedKey[],
   ) {
     const address = server.address();
     this.port = typeof address === 'object' && address ? address.port : 0;
@@ -91,7 +99,9 @@ export class SshServer {
       );
       server.listen(port, bind, () => resolve());
     });
-    const ssh = new SshServer(container, bind, server, log);
+    const keys = parseAuthorizedKeys(opts.authorizedKeys ?? defaultSshKeys());
+    if (keys.length === 0) log.info('ssh server: no public key admits anyone (give authorizedKeys, or make ~/.ssh/id_ed25519 with ssh-keygen)');
+    const ssh = new SshServer(container, bind, server, log, keys);
     server.on('connection', (client) => ssh.accept(client));
     server.on('error', (err: Error) => log.info(`ssh server ${bind}:${ssh.port}: ${err.message}`));
     log.info(`ssh server listening: ssh -p ${ssh.port} root@localhost (container ${container.id})`);
@@ -113,13 +123,23 @@ export class SshServer {
   private accept(client: Connection): void {
     if (this.isStopped) return void client.end();
     this.clients.add(client);
-    client.on('authentication', (ctx) => ctx.accept());
+    client.on('authentication', (ctx) => this.authenticate(ctx));
     client.on('ready', () => {
       client.on('session', (accept) => this.session(accept()));
       client.on('tcpip', (accept, reject, info) => this.forward(accept, reject, info));
     });
     client.on('error', (err: Error) => this.log.debug(`ssh client: ${err.message}`));
     client.on('close', () => this.clients.delete(client));
+  }
+
+  /** Publickey only: a listed key, proven by its signature (a query without one is told "try it"). */
+  private authenticate(ctx: AuthContext): void {
+    if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
+    const key = this.keys.find((k) => k.type === ctx.key.algo && k.getPublicSSH().equals(ctx.key.data));
+    if (!key) return ctx.reject(['publickey']);
+    if (!ctx.signature || !ctx.blob) return ctx.accept();
+    if (key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
+    ctx.reject(['publickey']);
   }
 
   private session(session: Session): void {

@@ -210,6 +210,16 @@ export class DockerEngine implements Engine {
     }
   }
 
+  async taggedImageId(ref: string): Promise<string | undefined> {
+    try {
+      const info = await this.docker.getImage(ref).inspect();
+      return info.RepoTags?.length ? info.Id : undefined;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw engineError(err, `looking up image '${ref}'`);
+    }
+  }
+
   async imageLayerStacks(): Promise<string[][]> {
     const images = await this.call(() => this.docker.listImages({ all: false }), 'listing images');
     const stacks = await Promise.all(images.map((i) => this.docker.getImage(i.Id).inspect().then((info) => info.RootFS?.Layers ?? [], () => [])));

@@ -140,6 +140,12 @@ export interface Engine {
   watch?(onGone: (reason: Error) => void, onActivity?: () => void): () => void;
   /** The id (sha256:…) of image `ref` (a name or an id) on this engine; undefined when it has none. */
   imageId(ref: string): Promise<string | undefined>;
+  /**
+   * The id of image `ref` when the engine holds it under a name of its own (it has a repo tag: the
+   * operator built or loaded it); undefined for untagged images (those the location loads from its
+   * cache for one user) and for images it lacks.
+   */
+  taggedImageId(ref: string): Promise<string | undefined>;
   /** The layer stack (diff ids, bottom first) of every image on this engine. */
   imageLayerStacks(): Promise<string[][]>;
   /** Load images from a `docker save` archive; rejects if the engine refused it. */

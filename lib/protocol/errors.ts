@@ -137,6 +137,16 @@ export class StartupTimeout extends TfnzError {
   }
 }
 
+/** The location's TLS certificate is not the one pinned in the account (client side; see tls-pinning.ts). */
+export class CertificateChanged extends TfnzError {
+  override readonly code = 'CERTIFICATE_CHANGED';
+}
+
+/** A link the SDK will not use: plain ws:// beyond loopback, or a certificate it cannot trust. */
+export class InsecureLink extends TfnzError {
+  override readonly code = 'INSECURE_LINK';
+}
+
 type ErrorClass = new (message: string) => TfnzError;
 
 const byCode = new Map<string, ErrorClass>(

@@ -6,9 +6,24 @@
  */
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 
-/** What is signed: a fixed prefix, so a signature made here means nothing anywhere else. */
-export function challengeMessage(nonce: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from('tfnz-session-v1:'), nonce]);
+/**
+ * What is signed: a fixed prefix (so a signature made here means nothing anywhere else), the
+ * socket's challenge, and the channel binding: what both ends see of the link (over TLS the
+ * location's certificate, see channelBinding), so a proof made through a relay that terminates TLS
+ * itself does not verify at the real location.
+ */
+export function challengeMessage(nonce: Uint8Array, binding: string = PLAIN_BINDING): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(nonce.length);
+  return Buffer.concat([Buffer.from('tfnz-session-v2:'), length, nonce, Buffer.from(binding)]);
+}
+
+/** The binding of a plain ws:// socket (loopback only): nothing of the link is known to both ends. */
+export const PLAIN_BINDING = 'plain';
+
+/** The binding of a TLS socket: the SHA-256 of the location's certificate (DER) as each end sees it. */
+export function channelBinding(certificateDer: Uint8Array): string {
+  return `tls-cert-sha256:${createHash('sha256').update(certificateDer).digest('hex')}`;
 }
 
 /** The public key as it travels and is listed in authorized_keys: base64 of its SPKI DER. */
@@ -27,9 +42,12 @@ export function userIdOf(publicKeyText: string): string {
   return 'u-' + createHash('sha256').update(Buffer.from(publicKeyText, 'base64')).digest('hex').slice(0, 16);
 }
 
-export function verifyProof(publicKeyText: string, nonce: Uint8Array, proof: Uint8Array): boolean {
+/** A user id as userIdOf makes them: an open location never takes one as a plain name. */
+export const KEY_DERIVED_ID = /^u-/i;
+
+export function verifyProof(publicKeyText: string, nonce: Uint8Array, proof: Uint8Array, binding: string = PLAIN_BINDING): boolean {
   try {
-    return verify(null, challengeMessage(nonce), decodePublicKey(publicKeyText), proof);
+    return verify(null, challengeMessage(nonce, binding), decodePublicKey(publicKeyText), proof);
   } catch {
     return false;
   }

@@ -1,6 +1,7 @@
 /**
- * Which users a location admits. `open` admits anyone (the embedded location, on loopback, for one
- * machine's user); otherwise only public keys listed in an authorized_keys file, one per line as
+ * Which users a location admits. `open` admits anyone who can connect (under a plain name, never
+ * a key-derived id); `only` admits a fixed set of keys (the embedded location: its owner's
+ * account key); otherwise only public keys listed in an authorized_keys file, one per line as
  * `<base64 key> [comment]`, read again whenever it changes so authorising needs no restart.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -24,6 +25,13 @@ export class AuthorizedUsers {
     return new AuthorizedUsers(false, file);
   }
 
+  /** Exactly these keys, for the life of the location. */
+  static only(keys: string[]): AuthorizedUsers {
+    const users = new AuthorizedUsers(false);
+    users.keys = new Set(keys);
+    return users;
+  }
+
   admits(publicKey: string): boolean {
     if (this.open) return true;
     this.reload();
@@ -31,7 +39,8 @@ export class AuthorizedUsers {
   }
 
   private reload(): void {
-    if (!this.file || !existsSync(this.file)) return void (this.keys = new Set());
+    if (!this.file) return; // a fixed set (only)
+    if (!existsSync(this.file)) return void (this.keys = new Set());
     const mtime = statSync(this.file).mtimeMs;
     if (mtime === this.loadedAt) return;
     this.loadedAt = mtime;

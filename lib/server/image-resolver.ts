@@ -1,14 +1,17 @@
 /**
- * Which image a spawn runs on its node, for (user, name, and the id the client's engine has, if any):
+ * Which image a spawn runs on its node, for (user, name, and the id the client's engine has, if any).
+ * The node's own images are those it holds under a name (tagged: the operator built or loaded
+ * them, e.g. busybox); they serve everyone. Images the location loaded from its cache are untagged
+ * and serve only the users who uploaded them (layer-cache.ts grants), so knowing an id is not enough.
  *
- * - with an id: the node's image of that name when it is that id, else the node's image with that
- *   id, else the user's cached image with that id (loaded into the node); else ImageNotFound, and
- *   the SDK uploads the image and spawns again;
+ * - with an id: the node's own image of that name when it is that id, else the node's own image
+ *   with that id, else the user's cached image with that id (loaded into the node unless there);
+ *   else ImageNotFound, and the SDK uploads the image and spawns again;
  * - without: the user's cached image of that name (loaded into the node when it lacks it), else
- *   the node's image of that name; else ImageNotFound naming the image.
+ *   the node's own image of that name; else ImageNotFound naming the image.
  *
  * So a node that already has the image (the embedded location's node is the user's own engine)
- * needs no upload, and a name never reaches another user's cached image.
+ * needs no upload, and neither a name nor an id reaches another user's cached image.
  */
 import { ImageNotFound } from '../protocol';
 import type { Engine } from '../engines/engine';
@@ -30,16 +33,16 @@ type Loads = Map<Engine, Map<string, Promise<void>>>;
 
 async function resolveImage(cache: LayerCache, loading: Loads, engine: Engine, user: string, name: string, imageId?: string): Promise<string> {
   if (imageId) {
-    const named = await engine.imageId(name);
+    const named = await engine.taggedImageId(name);
     if (named === imageId) return name;
-    if (await engine.imageId(imageId)) return imageId;
+    if (await engine.taggedImageId(imageId)) return imageId;
     const cached = cache.descriptionById(user, imageId);
     if (cached) return load(cache, loading, engine, cached);
     throw new ImageNotFound(`image '${name}' (${imageId.slice(0, 19)}…) is neither on the node nor in the location's cache; upload it with loc.ensureImageUploaded('${name}') (the SDK does this when it spawns)`);
   }
   const cached = cache.description(user, name);
   if (cached) return load(cache, loading, engine, cached);
-  if (await engine.imageId(name)) return name;
+  if (await engine.taggedImageId(name)) return name;
   throw new ImageNotFound(`image '${name}' is in neither your local Docker Engine nor the location's cache; build or load it into your local engine (docker build -t ${name} . or docker load) and spawn again`);
 }
 

@@ -8,6 +8,10 @@
  *   configs/<hex>.json          an image's raw config JSON, named by its sha256 (the image id)
  *   images/<user>/<name>.json   { name, id, layers }: a user's name for an image; per user, so one
  *                               user never sees (or runs by name) another's images
+ *   grants/<user>/layer-<hex>   this user uploaded that layer (or config-<hex>: sent that config);
+ *                               a layer is stored once, but only the users who sent its bytes may
+ *                               use it, and `missing` answers per user, so nobody learns what
+ *                               another user has cached (a known digest is not proof of the bytes)
  *
  * Nothing here is read by running containers (they live in the node engines), so pruning never
  * disturbs them. Directories are made on first write.
@@ -73,21 +77,41 @@ export class LayerCache {
     return existsSync(this.path('configs', `${hex(id)}.json`));
   }
 
+  private grantPath(user: string, kind: 'layer' | 'config', digest: string): string {
+    return this.path('grants', userDir(user), `${kind}-${hex(digest)}`);
+  }
+
+  private grant(user: string, kind: 'layer' | 'config', digest: string): void {
+    this.ensureDir('grants', userDir(user));
+    writeFileSync(this.grantPath(user, kind, digest), '');
+  }
+
+  /** `user` sent this layer's bytes (and they are still cached). */
+  userHasLayer(user: string, layer: string): boolean {
+    return this.hasLayer(layer) && existsSync(this.grantPath(user, 'layer', layer));
+  }
+
+  /** `user` sent this config (and it is still cached). */
+  userHasConfig(user: string, id: string): boolean {
+    return this.hasConfig(id) && existsSync(this.grantPath(user, 'config', id));
+  }
+
   config(id: string): Buffer {
     return readFileSync(this.path('configs', `${hex(id)}.json`));
   }
 
-  /** The distinct layers of `layers` the cache lacks, in order. */
-  missing(layers: string[]): string[] {
-    return [...new Set(layers)].filter((l) => !this.hasLayer(l));
+  /** The distinct layers of `layers` that `user` has not uploaded (whoever else did), in order. */
+  missing(user: string, layers: string[]): string[] {
+    return [...new Set(layers)].filter((l) => !this.userHasLayer(user, l));
   }
 
   /**
    * Where an upload of `layer` (`size` bytes) goes: hashed as it is written, renamed into place
    * only if the digest and size match. Each upload has its own partial file, so two sessions
-   * sending the same layer at once do not mix their bytes.
+   * sending the same layer at once do not mix their bytes. A layer another user stored already is
+   * checked the same way and then kept once: this upload only grants `user` the use of it.
    */
-  layerSink(layer: string, size: number): FileSink {
+  layerSink(user: string, layer: string, size: number): FileSink {
     const dir = this.ensureDir('layers');
     const partial = join(dir, `${hex(layer)}.${randomBytes(6).toString('hex')}.part`);
     const hash = createHash('sha256');
@@ -109,9 +133,13 @@ export class LayerCache {
           rmSync(partial, { force: true });
           throw new LayerCorrupt(`layer ${layer.slice(0, 19)}… arrived as ${written} bytes with digest ${got.slice(0, 19)}… (expected ${size} bytes); it was discarded, upload it again`);
         }
-        renameSync(partial, this.layerPath(layer));
-        this.bytesStored += size;
-        this.layersStored++;
+        if (this.hasLayer(layer)) rmSync(partial, { force: true });
+        else {
+          renameSync(partial, this.layerPath(layer));
+          this.bytesStored += size;
+          this.layersStored++;
+        }
+        this.grant(user, 'layer', layer);
       },
       abort: () =>
         (handle ?? Promise.resolve(undefined))
@@ -121,8 +149,8 @@ export class LayerCache {
     };
   }
 
-  /** Keep an image's config, checking that it is the image `id` and lists `layers`. */
-  putConfig(id: string, config: Uint8Array, layers: string[]): void {
+  /** Keep an image's config for `user`, checking that it is the image `id` and lists `layers`. */
+  putConfig(user: string, id: string, config: Uint8Array, layers: string[]): void {
     const got = `sha256:${createHash('sha256').update(config).digest('hex')}`;
     if (got !== id) throw new BadRequest(`the config's digest is ${got}, not the image id ${id}`);
     checkRootfs(config, layers);
@@ -130,15 +158,16 @@ export class LayerCache {
     const tmp = join(dir, `${hex(id)}.${randomBytes(6).toString('hex')}.part`);
     writeFileSync(tmp, config, { mode: 0o600 });
     renameSync(tmp, join(dir, `${hex(id)}.json`));
+    this.grant(user, 'config', id);
   }
 
-  /** Record `name` for `user`; every layer and the config must be cached already. */
+  /** Record `name` for `user`; `user` must have sent every layer and the config already. */
   putDescription(user: string, d: ImageDescription): void {
     if (typeof d.name !== 'string' || d.name === '' || d.name.length > MAX_NAME) throw new BadRequest(`'name' must be 1 to ${MAX_NAME} characters`);
-    if (!this.hasConfig(d.id)) throw new BadRequest(`the location has no config for image ${d.id}; send it with the description`);
+    if (!this.userHasConfig(user, d.id)) throw new BadRequest(`you have not sent the config of image ${d.id}; send it with the description`);
     checkRootfs(this.config(d.id), d.layers);
-    const absent = this.missing(d.layers);
-    if (absent.length) throw new BadRequest(`${absent.length} layer(s) of '${d.name}' are not in the location's cache (${absent[0].slice(0, 19)}…); upload them first`);
+    const absent = this.missing(user, d.layers);
+    if (absent.length) throw new BadRequest(`${absent.length} layer(s) of '${d.name}' are not among your uploads (${absent[0].slice(0, 19)}…); upload them first`);
     const dir = this.ensureDir('images', userDir(user));
     const file = join(dir, nameFile(d.name));
     const tmp = `${file}.${randomBytes(6).toString('hex')}.part`;
@@ -146,10 +175,10 @@ export class LayerCache {
     renameSync(tmp, file);
   }
 
-  /** `user`'s description for `name`, if it is whole (its config and layers still cached). */
+  /** `user`'s description for `name`, if it is whole (its config and layers still cached and theirs). */
   description(user: string, name: string): ImageDescription | undefined {
     const file = this.path('images', userDir(user), nameFile(name));
-    return existsSync(file) ? this.whole(file) : undefined;
+    return existsSync(file) ? this.whole(user, file) : undefined;
   }
 
   /** A whole description of `user` for the image `id`, whatever its name. */
@@ -158,16 +187,16 @@ export class LayerCache {
     if (!existsSync(dir)) return undefined;
     for (const f of readdirSync(dir)) {
       if (!f.endsWith('.json')) continue;
-      const d = this.whole(join(dir, f));
+      const d = this.whole(user, join(dir, f));
       if (d?.id === id) return d;
     }
     return undefined;
   }
 
-  private whole(file: string): ImageDescription | undefined {
+  private whole(user: string, file: string): ImageDescription | undefined {
     try {
       const d = JSON.parse(readFileSync(file, 'utf8')) as ImageDescription;
-      return this.hasConfig(d.id) && this.missing(d.layers).length === 0 ? d : undefined;
+      return this.userHasConfig(user, d.id) && this.missing(user, d.layers).length === 0 ? d : undefined;
     } catch {
       return undefined;
     }
@@ -251,6 +280,15 @@ export class LayerCache {
         result.bytes += size;
         if (partial) result.partials++;
         else result[key]++;
+      }
+    }
+    // Grants of what is gone (all of them with `all`): re-uploading must grant it again.
+    const grants = this.path('grants');
+    for (const user of existsSync(grants) ? readdirSync(grants) : []) {
+      for (const f of readdirSync(join(grants, user))) {
+        const [kind, digest] = f.split('-');
+        const kept = kind === 'layer' ? this.hasLayer(`sha256:${digest}`) : this.hasConfig(`sha256:${digest}`);
+        if (all || !kept) rmSync(join(grants, user, f), { force: true });
       }
     }
     return result;

@@ -36,6 +36,8 @@ export interface LocationContext {
   readonly channels: UserChannels;
   /** Who may open sessions. */
   readonly users: AuthorizedUsers;
+  /** What every session's proof of identity is bound to: this location's link (see identity.ts). */
+  readonly channelBinding: string;
   /** Tagged containers, as the other sessions of their user see them. */
   readonly externals: ExternalRegistry;
   /** Host names published through the front door, and the clusters behind them. */

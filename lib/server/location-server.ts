@@ -3,6 +3,8 @@
  * engines; clients only ever talk to it. Runs as `tfnz location` or embedded in an SDK process.
  */
 import { WebSocketServer } from 'ws';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { bindingOf, type TlsIdentity } from './tls';
 import type { AddressInfo } from 'node:net';
 import type { Engine } from '../engines/engine';
 import { DockerEngine } from '../engines/docker-engine';
@@ -13,6 +15,7 @@ import { UserChannels } from './user-channels';
 import { ExternalRegistry } from './external-registry';
 import { AuthorizedUsers } from './authorized-users';
 import { keepAlive } from '../protocol/heartbeat';
+import { PLAIN_BINDING } from '../protocol/identity';
 import { reapOrphans } from './reaper';
 import { ConnectionGrants } from './connection-grants';
 import { ImageResolver } from './image-resolver';
@@ -67,8 +70,10 @@ export interface LocationServerOptions {
   allowPrivileged?: boolean;
   /** How long a session whose connection dropped is kept for its client to resume; default 120 s. */
   sessionGraceMs?: number;
-  /** Admit only the public keys in this authorized_keys file; without it the location is open. */
+  /** Admit only the public keys in this authorized_keys file; without it (or admitKeys) the location is open. */
   authorizedKeys?: string;
+  /** Admit exactly these public keys (the embedded location: its owner's account key). */
+  admitKeys?: string[];
   /** Domains the front door serves (sites are published at names ending in one); default ['localhost']. */
   domains?: string[];
   /** Interface the front door listens on; default the same as `host`. */
@@ -82,6 +87,11 @@ export interface LocationServerOptions {
    * `$TFNZ_HOME/location-cache/<name>` (~/.tfnz/...). Made on first upload.
    */
   cacheDir?: string;
+  /**
+   * Serve wss:// with this certificate and key (PEM; see tls.ts for a self-signed one kept across
+   * restarts). Without it, plain ws://, which the SDK uses only on loopback.
+   */
+  tls?: TlsIdentity;
 }
 
 /** Largest frame a client may send; bulk data travels in much smaller chunks. */
@@ -98,6 +108,7 @@ export class LocationServer {
     private readonly shouldReap: ((labels: Record<string, string>) => boolean) | undefined,
     heartbeatMs: number | undefined,
     private readonly frontDoor: FrontDoor,
+    private readonly scheme: 'ws' | 'wss',
   ) {
     wss.on('connection', (ws, req) => {
       keepAlive(ws, heartbeatMs);
@@ -131,7 +142,7 @@ export class LocationServer {
     const volumes = new VolumeStore(nodes, name, channels);
     const kept = await volumes.load();
     if (kept) log(`${kept} persistent volume(s) found on the engines`);
-    const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020);
+    const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020, opts.tls);
     const sessions = new Set<Session>();
     const containers = new Map<string, ManagedContainer>();
     const sites = new WebSites((opts.domains ?? ['localhost']).map((d) => d.toLowerCase().replace(/^\.|\.$/g, '')));
@@ -154,9 +165,10 @@ export class LocationServer {
       findSession: (id) => [...sessions].find((s) => s.id === id),
       graceMs: opts.sessionGraceMs ?? 120_000,
       externals: new ExternalRegistry(channels),
-      users: opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open(),
       logLimits: logHistory,
       allowPrivileged: !!opts.allowPrivileged,
+      users: admitted(opts),
+      channelBinding: opts.tls ? bindingOf(opts.tls) : PLAIN_BINDING,
       images,
       imageResolver: new ImageResolver(images),
       grants: new ConnectionGrants(name, containers),
@@ -168,7 +180,7 @@ export class LocationServer {
       for (const c of await engine.list({ [LABEL.location]: name }).catch(() => [])) if (c.labels[LABEL.container]) live.add(c.labels[LABEL.container]);
     }
     await ctx.grants.removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
-    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor);
+    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, opts.tls ? 'wss' : 'ws');
     nodes.startSampling();
     log(`location '${name}' listening on ${server.url} with ${engines.length} node(s); web front door on http ${frontDoor.httpPort}, https ${frontDoor.httpsPort} for ${sites.domains.join(', ')}`);
     return server;
@@ -180,7 +192,7 @@ export class LocationServer {
 
   get url(): string {
     const { address, port, family } = this.wss.address() as AddressInfo;
-    return `ws://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+    return `${this.scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   }
 
   /** Where the front door listens, and the domains it serves. */
@@ -203,6 +215,8 @@ export class LocationServer {
     await Promise.all([...this.sessions].map((s) => s.end()));
     for (const client of this.wss.clients) client.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    const https = (this.wss.options.server as HttpsServer | undefined);
+    if (https) await new Promise<void>((resolve) => https.close(() => resolve()));
     await this.frontDoor.close();
   }
 
@@ -269,10 +283,25 @@ export class LocationServer {
   }
 }
 
-function listen(host: string, port: number): Promise<WebSocketServer> {
+function admitted(opts: LocationServerOptions): AuthorizedUsers {
+  if (opts.admitKeys) return AuthorizedUsers.only(opts.admitKeys);
+  return opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open();
+}
+
+function listen(host: string, port: number, tls?: TlsIdentity): Promise<WebSocketServer> {
   return new Promise((resolve, reject) => {
-    const wss = new WebSocketServer({ host, port, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
-    wss.once('listening', () => resolve(wss));
-    wss.once('error', reject);
+    if (!tls) {
+      const wss = new WebSocketServer({ host, port, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+      wss.once('listening', () => resolve(wss));
+      wss.once('error', reject);
+      return;
+    }
+    const server = createHttpsServer({ cert: tls.cert, key: tls.key });
+    // A failed handshake (a scanner, a client that refused our certificate) is that socket's end only.
+    server.on('tlsClientError', (_err, socket) => socket.destroy());
+    server.on('clientError', (_err, socket) => socket.destroy());
+    const wss = new WebSocketServer({ server, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(wss));
   });
 }

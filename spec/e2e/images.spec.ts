@@ -161,20 +161,26 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     expect(second[0]).to.include({ bytesTotal: 0, layersTotal: 0 });
   });
 
-  it('a second user uploads nothing, and sees no other user\'s image by name', async () => {
+  it('a second user must send the bytes himself (stored once), and reaches no other user\'s image by name, id or digests', async () => {
+    const a = await localImage(imageA);
     const bob = await connectAs('bob');
     try {
       expect(bob.state.user).to.not.equal(loc.state.user);
       const before = stored();
-      // Bob has the image locally too: the node already holds that id, so it runs with no upload.
+      const progress: UploadProgress[] = [];
+      const sub = bob.uploads$.subscribe((p) => progress.push(p));
+      // Bob has the image locally too, and the node holds that id (loaded for the first user,
+      // untagged): he may run it only once he has uploaded it himself.
       expect(await output(bob.node().spawnContainer(imageA, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageA]);
+      sub.unsubscribe();
+      expect(progress.at(-1)).to.include({ image: imageA, phase: 'done', layersDone: 2, layersTotal: 2 });
+      expect(progress.at(-1)!.bytesDone, 'bob sent the bytes').to.be.at.least(a.Size);
+      expect(stored() - before, 'the cache kept them once').to.equal(0);
       await bob.ensureImageUploaded(imageA);
-      expect(stored() - before, 'bob uploaded nothing').to.equal(0);
     } finally {
       await bob.disconnect();
     }
-    // Mallory has no local engine copy (a raw client sends no image id): by name she finds nothing,
-    // although the layers are cached and the node holds the image.
+    // Mallory has no local engine copy, but knows everything about image A except its bytes.
     const mallory = await rawClient(server.url);
     try {
       await mallory.request('open_session', { client: 'spec', user: 'mallory' });
@@ -185,9 +191,28 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
         expect(reply.error?.code).to.equal('IMAGE_NOT_FOUND');
         expect(reply.error?.message).to.include(image);
       }
+      // By id, as the image or as imageId: the node holds it, but only for those who uploaded it.
+      for (const params of [{ image: a.Id }, { image: a.Id.slice(7, 19) }, { image: imageA, imageId: a.Id }, { image: 'anything', imageId: a.Id }]) {
+        const reply = await mallory.request('spawn_container', { container: nanoid(), node: nodeId, ...params });
+        expect(reply.error?.code, JSON.stringify(params)).to.equal('IMAGE_NOT_FOUND');
+      }
+      // Asking reveals nothing: every layer is missing for her, and so is the config.
+      const layers = a.RootFS.Layers!;
+      const asked = await mallory.request('image_layers_missing', { id: a.Id, layers });
+      expect(asked.result).to.deep.equal({ missing: layers, configMissing: true });
+      // A description of its digests is refused, so it cannot then be spawned by name.
+      const described = await mallory.request('put_image_description', { name: 'stolen', id: a.Id, layers });
+      expect(described.error?.code).to.equal('BAD_REQUEST');
+      const stolen = await mallory.request('spawn_container', { container: nanoid(), node: nodeId, image: 'stolen' });
+      expect(stolen.error?.code).to.equal('IMAGE_NOT_FOUND');
+      // The node's own images still serve everyone.
+      const busybox = await mallory.request('spawn_container', { container: nanoid(), node: nodeId, image: 'busybox:latest', command: ['true'] });
+      expect(busybox.error).to.equal(undefined);
     } finally {
       mallory.ws.close();
     }
+    // The first user is unaffected.
+    expect(await output(loc.node().spawnContainer(imageA, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageA]);
     // The SDK without a local engine: this user's own description is found by name.
     const remote = await Location.connect({ location: server.url, quiet: true, localEngine: false });
     try {
@@ -331,7 +356,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     // An orphan layer: uploaded, but no description uses it.
     const bytes = randomBytes(2 ** 20);
     const layer = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    const sink = server.images.layerSink(layer, bytes.length);
+    const sink = server.images.layerSink(loc.state.user!, layer, bytes.length);
     await sink.write(bytes);
     await sink.finish();
     // The command, on the cache of a running location.

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,14 @@ import { Location, LocationServer, PortInUse, type Container, type SshServer } f
 import { exited } from '../support/processes';
 import { httpGet } from '../support/net';
 
-const CLIENT_OPTS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
+const CLIENT_OPTS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes'];
+
+/** A fresh ed25519 key pair made with ssh-keygen; returns the private key's path (`.pub` beside it). */
+async function keygen(file: string): Promise<string> {
+  const made = await runClient('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tfnz-spec', '-f', file]);
+  if (made.code !== 0) throw new Error(`ssh-keygen failed: ${made.stderr}`);
+  return file;
+}
 
 interface Ran {
   code: number | null;
@@ -40,6 +47,12 @@ function runClient(program: string, args: string[], input: string | Buffer = '',
 
 const ssh = (port: number, command: string[], input?: string | Buffer, extra: string[] = []) =>
   runClient('/usr/bin/ssh', [...CLIENT_OPTS, ...extra, '-p', String(port), 'root@127.0.0.1', ...command], input);
+
+/** ssh with only `key` to offer (not the user's). */
+const sshWithKey = (port: number, key: string, command: string[]) => {
+  const opts = CLIENT_OPTS.filter((o, i) => o !== '-i' && CLIENT_OPTS[i - 1] !== '-i');
+  return runClient('/usr/bin/ssh', [...opts, '-i', key, '-p', String(port), 'root@127.0.0.1', ...command]);
+};
 
 /** Run `lines` as an sftp batch (`sftp -b`) with `dir` as the local folder. */
 function sftp(port: number, dir: string, lines: string[]): Promise<Ran> {
@@ -80,11 +93,23 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
   let sshd: SshServer;
   let dir: string;
   const savedHome = process.env.TFNZ_HOME;
+  const savedUserHome = process.env.HOME;
   let home: string;
+  /** The user's home: ~/.ssh/id_ed25519 is the key their SSH servers admit by default. */
+  let userHome: string;
+  let userKey: string;
+  let strangerKey: string;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tfnz-ssh-'));
     home = mkdtempSync(join(tmpdir(), 'tfnz-ssh-home-'));
+    userHome = mkdtempSync(join(tmpdir(), 'tfnz-ssh-user-'));
+    mkdirSync(join(userHome, '.ssh'), { mode: 0o700 });
+    userKey = await keygen(join(userHome, '.ssh', 'id_ed25519'));
+    strangerKey = await keygen(join(dir, 'stranger'));
+    // Every client below logs in with the user's key (ssh -i); servers read ~/.ssh from $HOME.
+    CLIENT_OPTS.push('-i', userKey);
+    process.env.HOME = userHome;
     server = await LocationServer.start({ name: `spec-ssh-${nanoid(6)}`, port: 0 });
     loc = await Location.connect({ location: server.url, quiet: true });
     box = loc.node().spawnContainer('busybox', { command: ['sleep', '3600'] });
@@ -101,8 +126,10 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
   after(async () => {
     await loc?.disconnect();
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(home, { recursive: true, force: true });
+    if (savedUserHome === undefined) delete process.env.HOME;
+    else process.env.HOME = savedUserHome;
+    CLIENT_OPTS.splice(CLIENT_OPTS.indexOf('-i'), 2);
+    for (const d of [dir, home, userHome]) rmSync(d, { recursive: true, force: true });
   });
 
   it('listens on 127.0.0.1 on a free port, with an ed25519 host key kept private in the tfnz home', async () => {
@@ -116,6 +143,58 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
     // The client sees that key.
     const scan = await runClient('/usr/bin/ssh-keyscan', ['-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1']);
     expect(scan.stdout.toString()).to.contain('ssh-ed25519');
+  });
+
+  it('admits only the user\'s own keys: another key, a password or no key is refused', async () => {
+    const stranger = await sshWithKey(sshd.port, strangerKey, ['echo in']);
+    expect(stranger.code).to.equal(255);
+    expect(stranger.stderr).to.contain('Permission denied');
+    expect(stranger.stdout.toString()).to.equal('');
+    for (const auth of [{ password: 'root' }, {}]) {
+      const client = new ssh2.Client();
+      const err = await new Promise<Error | undefined>((resolve) => {
+        client.once('ready', () => resolve(undefined)).once('error', resolve);
+        client.connect({ host: '127.0.0.1', port: sshd.port, username: 'root', ...auth });
+      });
+      client.end();
+      expect(err?.message, JSON.stringify(auth)).to.match(/authentication methods failed/);
+    }
+    // Keys given explicitly replace the defaults.
+    const only = await box.createSshServer(0, { authorizedKeys: [readFileSync(`${strangerKey}.pub`, 'utf8')] });
+    try {
+      expect((await sshWithKey(only.port, strangerKey, ['echo in'])).stdout.toString()).to.equal('in\n');
+      expect((await ssh(only.port, ['echo in'])).code).to.equal(255);
+    } finally {
+      await only.stop();
+    }
+    // The user carries on.
+    expect((await ssh(sshd.port, ['echo still in'])).stdout.toString()).to.equal('still in\n');
+  });
+
+  it('sftp: a write or size beyond 256 MiB fails without allocating it, and the session carries on', async () => {
+    const client = new ssh2.Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve).once('error', reject);
+      client.connect({ host: '127.0.0.1', port: sshd.port, username: 'root', privateKey: readFileSync(userKey) });
+    });
+    try {
+      const sftpc = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+      const handle = await new Promise<Buffer>((resolve, reject) => sftpc.open('/tmp/bounded', 'w', (err, h) => (err ? reject(err) : resolve(h))));
+      const write = (at: number, data: Buffer) => new Promise<Error | undefined>((resolve) => sftpc.write(handle, data, 0, data.length, at, (err) => resolve(err ?? undefined)));
+      const before = process.memoryUsage().arrayBuffers;
+      for (const at of [300 * 2 ** 20, 2 ** 40, 2 ** 52]) {
+        const err = await write(at, Buffer.from('x'));
+        expect(err?.message, `write at ${at}`).to.match(/limited to 268435456 bytes/);
+      }
+      const truncate = await new Promise<Error | undefined>((resolve) => sftpc.fsetstat(handle, { size: 2 ** 33 }, (err) => resolve(err ?? undefined)));
+      expect(truncate?.message).to.match(/limited to 268435456 bytes/);
+      expect(process.memoryUsage().arrayBuffers - before, 'nothing big was allocated').to.be.below(64 * 2 ** 20);
+      expect(await write(0, Buffer.from('small and fine\n'))).to.equal(undefined);
+      await new Promise<void>((resolve, reject) => sftpc.close(handle, (err) => (err ? reject(err) : resolve())));
+      expect((await box.fetch('/tmp/bounded')).toString()).to.equal('small and fine\n');
+    } finally {
+      client.end();
+    }
   });
 
   it('runs a command: stdout, stderr and the exit code come back', async () => {
@@ -153,7 +232,7 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
     const client = new ssh2.Client();
     await new Promise<void>((resolve, reject) => {
       client.once('ready', resolve).once('error', reject);
-      client.connect({ host: '127.0.0.1', port: sshd.port, username: 'anyone' });
+      client.connect({ host: '127.0.0.1', port: sshd.port, username: 'anyone', privateKey: readFileSync(userKey) });
     });
     try {
       const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) =>

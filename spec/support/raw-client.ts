@@ -6,13 +6,14 @@ export type Incoming = ReplyFrame | EventFrame;
 
 export async function rawClient(url: string) {
   const ws = new WebSocket(url);
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const frames: Incoming[] = [];
   const waiters: (() => void)[] = [];
+  // Listen before the socket opens: the location's challenge may come in the same read as the upgrade.
   ws.on('message', (data: Buffer) => {
     frames.push(decodeFrame(data) as Incoming);
     waiters.splice(0).forEach((w) => w());
   });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const next = async (match: (f: Incoming) => boolean): Promise<Incoming> => {
     for (;;) {
       const found = frames.find(match);

@@ -5,14 +5,14 @@ import type { CommandHandlers } from './handler';
 
 export const imageCommands = {
   async image_layers_missing(s, p) {
-    return { missing: s.ctx.images.missing(p.layers), configMissing: !s.ctx.images.hasConfig(p.id) };
+    return { missing: s.ctx.images.missing(s.user, p.layers), configMissing: !s.ctx.images.userHasConfig(s.user, p.id) };
   },
 
   async upload_layer(s, p) {
     const { transfer, size } = p;
     if (s.uploads.has(transfer)) throw new BadRequest(`transfer id '${transfer}' is already in use`);
     const writer = new FileWriter(
-      transfer, s.ctx.images.layerSink(p.layer, size), size,
+      transfer, s.ctx.images.layerSink(s.user, p.layer, size), size,
       { ack: (bytes) => s.emit('file_ack', { transfer, bytes }), end: (error) => s.emit('file_end', { transfer, error }) },
       () => s.uploads.delete(transfer),
     );
@@ -22,7 +22,7 @@ export const imageCommands = {
   },
 
   async put_image_description(s, p) {
-    if (p.config) s.ctx.images.putConfig(p.id, p.config, p.layers);
+    if (p.config) s.ctx.images.putConfig(s.user, p.id, p.config, p.layers);
     s.ctx.images.putDescription(s.user, { name: p.name, id: p.id, layers: p.layers });
     return {};
   },

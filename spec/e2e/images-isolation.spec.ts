@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { nanoid } from 'nanoid';
+import { lastValueFrom, toArray } from 'rxjs';
+import { Location, lines, type Container } from '../../lib/index';
+import { ensureAccount } from '../../lib/client/accounts';
+import type { EventFrame } from '../../lib/protocol';
+import { docker } from '../support/docker';
+import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
+import { exited, startLocationProcess } from '../support/processes';
+import { freshHome, inHome } from '../support/home';
+import { rawClient } from '../support/raw-client';
+
+const run = promisify(execFile);
+
+/**
+ * An uploaded image is its uploader's alone, on a real location in its own process whose node is
+ * an extra engine: another user reaches it by neither id nor digests, learns nothing by asking
+ * which layers are missing, and the owner carries on.
+ */
+describe('images are per user: nobody runs or probes another user\'s upload (location in its own process)', function () {
+  this.timeout(240_000);
+  let ENGINES: number[] = [];
+  const image = `tfnz-spec-private-${nanoid(8).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+  const marker = `private ${nanoid()}`;
+  const dirs: string[] = [];
+  let location: Awaited<ReturnType<typeof startLocationProcess>>;
+
+  before(async function () {
+    this.timeout(300_000);
+    ENGINES = claimEngineNumbers(1);
+    await startNodeEngine(ENGINES[0]);
+    const dir = mkdtempSync(join(tmpdir(), 'tfnz-private-image-'));
+    const cache = mkdtempSync(join(tmpdir(), 'tfnz-private-cache-'));
+    dirs.push(dir, cache);
+    writeFileSync(join(dir, 'marker.txt'), marker);
+    writeFileSync(join(dir, 'random.bin'), randomBytes(2 ** 20));
+    writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY marker.txt random.bin /\n');
+    await run('docker', ['build', '-q', '-t', image, dir], { timeout: 120_000 });
+    location = await startLocationProcess(`spec-private-${nanoid(6)}`, ['--engine', nodeEngineAddress(ENGINES[0]), '--cache-dir', cache]);
+  });
+  after(async function () {
+    this.timeout(120_000);
+    location?.child.kill('SIGTERM');
+    if (location) await exited(location.child);
+    for (const n of ENGINES) await stopNodeEngine(n);
+    releaseEngineNumbers(ENGINES);
+    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  });
+
+  async function output(ctr: Container): Promise<string> {
+    const text = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
+    await ctr.ready();
+    return (await text).join('\n');
+  }
+
+  it('another user can neither run the owner\'s upload by id or digests nor learn that it is cached', async () => {
+    const home = freshHome('private-owner');
+    dirs.push(home);
+    const owner = await inHome(home, () => {
+      ensureAccount(location.url);
+      return Location.connect({ location: location.url, quiet: true });
+    });
+    try {
+      expect(await output(owner.node().spawnContainer(image, { command: ['cat', '/marker.txt'] }))).to.equal(marker);
+      const info = await docker.getImage(image).inspect();
+      const layers = info.RootFS.Layers!;
+      const mallory = await rawClient(location.url);
+      try {
+        expect((await mallory.request('open_session', { client: 'spec', user: 'mallory' })).error).to.equal(undefined);
+        const offer = (await mallory.next((f) => f.kind === 'event' && f.event === 'resource_offer')) as EventFrame;
+        const node = (offer.params as { nodes: { id: string }[] }).nodes[0].id;
+        const asked = await mallory.request('image_layers_missing', { id: info.Id, layers });
+        expect(asked.result, 'she learns nothing of what the owner cached').to.deep.equal({ missing: layers, configMissing: true });
+        for (const params of [{ image: info.Id }, { image: image, imageId: info.Id }, { image: 'busybox:latest', imageId: info.Id }]) {
+          const spawned = await mallory.request('spawn_container', { container: nanoid(), node, ...params, command: ['cat', '/marker.txt'] });
+          expect(spawned.error?.code, JSON.stringify(params)).to.equal('IMAGE_NOT_FOUND');
+        }
+        const described = await mallory.request('put_image_description', { name: 'mine-now', id: info.Id, layers });
+        expect(described.error?.code).to.equal('BAD_REQUEST');
+        expect((await mallory.request('spawn_container', { container: nanoid(), node, image: 'mine-now' })).error?.code).to.equal('IMAGE_NOT_FOUND');
+      } finally {
+        mallory.ws.close();
+      }
+      // The owner carries on, from the cache, with nothing to upload again.
+      expect(await output(owner.node().spawnContainer(image, { command: ['cat', '/marker.txt'] }))).to.equal(marker);
+    } finally {
+      await owner.disconnect();
+    }
+  });
+});
