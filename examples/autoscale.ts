@@ -12,7 +12,7 @@
 import {
   EMPTY, Subject, auditTime, concatMap, first, distinctUntilChanged, filter, map, merge, switchMap, takeUntil, timer, type Observable,
 } from 'rxjs';
-import { Location, type Container, type Node } from '../lib/index';
+import { Location, type Container, type Node } from 'tfnz';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const REPLICAS = env('REPLICAS', 2);

@@ -1,5 +1,5 @@
 // The guide's hello world: nginx in a container, reachable at http://127.0.0.1:8080/ until Ctrl-C.
-import { Location } from '../lib/index';
+import { Location } from 'tfnz';
 
 const loc = await Location.connect();
 const node = loc.node();

@@ -6,7 +6,7 @@
 //
 //   npx tsx examples/microservice.ts        (TFNZ_LOCATION picks a location; default embedded)
 import http from 'node:http';
-import { Cluster, Location, type Container } from '../lib/index';
+import { Cluster, Location, type Container } from 'tfnz';
 
 const API = 'api.localhost';
 const MAX_REQUESTS = 20_000; // the load loop is bounded, whatever happens

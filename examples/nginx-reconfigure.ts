@@ -1,7 +1,7 @@
 // Reconfigure a running nginx without restarting it: fetch its site config, put a new page and a
 // changed config, check the config with `nginx -t`, and reload. Prints what a browser sees before
 // and after, then ends; `npx tsx examples/nginx-reconfigure.ts --serve` keeps serving until Ctrl-C.
-import { Location } from '../lib/index';
+import { Location } from 'tfnz';
 
 const SITE = '/etc/nginx/sites-enabled/default';
 

@@ -8,7 +8,8 @@
 //   TFNZ_ADD_ENGINE=unix:///run/tfnz/node7.sock npx tsx examples/node-arrivals.ts
 //     self-contained: runs its own location on the local engine and adds that engine after 3 s.
 import { filter, map, pairwise, startWith, Subject, takeUntil, throttleTime, timer } from 'rxjs';
-import { Location, LocationServer, lines, type Node } from '../lib/index';
+import { Location, lines, type Node } from 'tfnz';
+import { LocationServer } from 'tfnz/server';
 
 const DURATION_S = Number(process.env.DURATION_S ?? 60);
 const addEngine = process.env.TFNZ_ADD_ENGINE;

@@ -2,7 +2,7 @@
 // lines, turn each into "METHOD path -> status", and print them. Makes a few requests itself and
 // ends; run with `npx tsx examples/pipe-logs.ts`.
 import { filter, map, take } from 'rxjs';
-import { Location, lines } from '../lib/index';
+import { Location, lines } from 'tfnz';
 
 const REQUESTS = ['/', '/missing', '/', '/index.nginx-debian.html'];
 

@@ -1,7 +1,7 @@
 // An interactive shell in a fresh container, in this terminal: keys go to the container's pty,
 // its output comes back. `exit` (or Ctrl-D) ends it and the container is collected.
 // Run with `npx tsx examples/shell.ts [image]` (default busybox).
-import { Location } from '../lib/index';
+import { Location } from 'tfnz';
 
 const loc = await Location.connect({ quiet: true });
 const ctr = loc.node().spawnContainer(process.argv[2] ?? 'busybox', { command: ['sleep', 'infinity'] });

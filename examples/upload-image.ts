@@ -3,7 +3,7 @@
 // with TFNZ_LOCATION=host:port (with no location, the embedded one caches it under ~/.tfnz).
 import { SingleBar, Presets } from 'cli-progress';
 import { filter } from 'rxjs';
-import { Location, lines } from '../lib/index';
+import { Location, lines } from 'tfnz';
 
 const [image = 'busybox:latest', ...command] = process.argv.slice(2);
 const loc = await Location.connect({ quiet: true });

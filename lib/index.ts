@@ -1,4 +1,7 @@
-/** tfnz: program-driven containers. Everything public is exported from here. */
+/**
+ * tfnz: program-driven containers. The SDK: everything a program needs to talk to a location.
+ * The location server itself (LocationServer, DockerEngine) is `tfnz/server`.
+ */
 export { Location, locationUrl, type ConnectOptions } from './client/location';
 export { Node, type SpawnOptions } from './client/node';
 export type { UploadProgress } from './client/image-upload';
@@ -12,16 +15,13 @@ export { Volume } from './client/volume';
 export { ExternalContainer } from './client/external-container';
 export { WebEndpoint, type PublishOptions } from './client/web-endpoint';
 export { Cluster, type ClusterOptions, type ClusterMember } from './client/cluster';
-export { TaggedCollection, type Taggable } from './client/tagged-collection';
+export { TaggedCollection, type Taggable } from './shared/tagged-collection';
 export { validTag, displayName } from './protocol/tags';
 export { lines } from './client/operators';
 export { rankNodes, nodeScore } from './client/ranking';
 export { reduce } from './client/reducer';
 export { tableGet, tableValues, tableSize, type Table } from './client/table';
 export { initialState, type LocationState, type LocalAction, type Action } from './client/state';
-export { LocationServer, type LocationServerOptions } from './server/location-server';
-export { DockerEngine } from './engines/docker-engine';
-export type { Engine, ContainerSpec } from './engines/engine';
 export * from './protocol/errors';
 export type {
   NodeInfo, NodeStats, ContainerInfo, ContainerStatus, TunnelInfo, VolumeInfo, ExternalInfo, EndpointInfo,

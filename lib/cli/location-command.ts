@@ -7,7 +7,7 @@
  * lib/server/engines-file.ts); SIGHUP re-reads it at once. With neither, the local Docker Engine.
  */
 import { join } from 'node:path';
-import { accountsDir } from '../client/accounts';
+import { accountsDir } from '../shared/tfnz-home';
 import { DockerEngine } from '../engines/docker-engine';
 import type { Engine } from '../engines/engine';
 import { LocationServer, defaultCacheDir } from '../server/location-server';

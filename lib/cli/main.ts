@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /** The `tfnz` command. */
 import { Command } from 'commander';
-import { locationCommand } from './location-command';
 import { runCommand } from './run-command';
 import { uploadCommand } from './upload-command';
-import { pruneCommand } from './prune-command';
 import { logsCommand } from './logs-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
 import { authorize } from '../server/authorized-users';
+import { importOptional } from '../shared/optional-dependency';
+
+/** The location server and its engines load only for the commands that run them (dockerode is optional). */
+const serverSide = <T>(load: () => Promise<T>, command: string) => importOptional(load, ['dockerode', 'tar-stream'], command);
 
 const collect = (value: string, all: string[]) => [...all, value];
 
@@ -40,7 +42,7 @@ const location = program
   .option('--log-bytes <bytes>', 'output kept per container for ctr.logs() and tfnz logs (default 1048576)')
   .option('--log-lines <lines>', 'lines kept per container (default 10000); the oldest go first past either bound')
   .option('--allow-privileged', 'let sessions spawn privileged containers (full access to this machine)')
-  .action((opts) => locationCommand(opts))
+  .action(async (opts) => (await serverSide(() => import('./location-command'), 'tfnz location')).locationCommand(opts))
   // `tfnz location prune --name N` must give --name to prune, not to location.
   .enablePositionalOptions();
 location
@@ -49,7 +51,7 @@ location
   .option('--name <name>', 'the location name, for its default cache directory', 'local')
   .option('--cache-dir <dir>', 'the cache directory (default ~/.tfnz/location-cache/NAME)')
   .option('--all', 'remove every cached image description too, so everything goes')
-  .action((opts) => pruneCommand(opts));
+  .action(async (opts) => (await serverSide(() => import('./prune-command'), 'tfnz location prune')).pruneCommand(opts));
 
 program
   .command('upload')

@@ -5,9 +5,9 @@
  */
 import { generateKeyPairSync, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { challengeMessage, encodePublicKey, userIdOf } from '../protocol/identity';
+import { accountsDir } from '../shared/tfnz-home';
 
 export interface Account {
   location: string;
@@ -16,9 +16,7 @@ export interface Account {
   privateKey: KeyObject;
 }
 
-export function accountsDir(): string {
-  return process.env.TFNZ_HOME ?? join(homedir(), '.tfnz');
-}
+export { accountsDir };
 
 /** A file-name-safe form of a location name (host:port → host_port). */
 const fileName = (location: string) => location.replace(/[^A-Za-z0-9._-]/g, '_');

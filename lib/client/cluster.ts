@@ -9,14 +9,20 @@ import { Container } from './container';
 import type { ExternalContainer } from './external-container';
 import type { SessionContext } from './session-context';
 
+/** What a cluster balances over: containers of this session, or tagged ones of another. */
 export type ClusterMember = Container | ExternalContainer;
 
+/** Options of `new Cluster`. */
 export interface ClusterOptions {
   containers?: ClusterMember[];
   /** Put this in the Host header of the requests the containers receive (e.g. the name they expect). */
   rewrite?: string;
 }
 
+/**
+ * Containers that serve one web site together: published at a host name on a `WebEndpoint`, the
+ * front door balances requests over its members; members can be added and removed while it serves.
+ */
 export class Cluster {
   /** Made here, so the location knows the cluster by the same id once it is published. */
   readonly id = nanoid();

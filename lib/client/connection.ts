@@ -6,7 +6,7 @@
  */
 import rxjsWebsockets, { type WebSocketLike } from 'rxjs-websockets';
 import { Subject, switchMap, type Observable, type Subscription } from 'rxjs';
-import { WebSocket } from 'ws';
+import { WebSocket } from './websocket-client';
 import { HEARTBEAT_MS, keepAlive } from '../protocol/heartbeat';
 import { PLAIN_BINDING } from '../protocol/identity';
 import { linkSecurity, type LinkOptions } from './tls-pinning';

@@ -29,6 +29,7 @@ export interface ProcessResult {
   exitCode: number;
 }
 
+/** Options of `Container.waitHttp200`. */
 export interface WaitHttpOptions {
   /** Container port; default 80. */
   port?: number;
@@ -52,6 +53,19 @@ const asBuffer = (bytes: Uint8Array | undefined) =>
 
 const isTerminal = (s: ContainerStatus) => s === 'exited' || s === 'destroyed';
 
+/**
+ * A container spawned by this session, from `Node.spawnContainer`. Its state (`status$`) is
+ * live; it runs processes, serves tunnels and SSH, transfers files, and is destroyed with the
+ * session unless destroyed before.
+ *
+ * @example
+ * ```ts
+ * const box = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
+ * await box.ready();
+ * const { stdout, exitCode } = await box.runProcess(['uname', '-a']);
+ * await using tunnel = await box.attachTunnel(80, { localPort: 8080 });
+ * ```
+ */
 export class Container {
   /** Status as it changes: spawning → running → exited / destroyed. Replays the current one. */
   readonly status$: Observable<ContainerStatus>;
@@ -189,11 +203,13 @@ export class Container {
     return tunnel;
   }
 
+  /** Close a tunnel of this container; resolves once closed. */
   async destroyTunnel(tunnel: Tunnel, tellLocation = true): Promise<void> {
     if (!this.tunnels.delete(tunnel.id)) return;
     await tunnel.close(tellLocation);
   }
 
+  /** This container's open tunnels. */
   allTunnels(): Tunnel[] {
     return [...this.tunnels.values()];
   }

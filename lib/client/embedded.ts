@@ -3,9 +3,11 @@
  * Docker Engine and connects to it over a real loopback WebSocket, the same path as a remote one.
  * Loopback is reachable by every user of the machine, so it admits only its owner's account key
  * (the `embedded` account, made on first use as `tfnz account create embedded` would).
+ *
+ * This is the SDK's only way into lib/server, and it is loaded on demand: `import 'tfnz'` loads
+ * neither the location server nor dockerode; the first embedded `Location.connect()` does.
  */
-import { LocationServer } from '../server/location-server';
-import { processIsGone } from '../server/reaper';
+import { importOptional } from '../shared/optional-dependency';
 import { ensureAccount, type Account } from './accounts';
 
 /** The account the embedded location admits, and the SDK signs with. */
@@ -17,7 +19,18 @@ export function embeddedAccount(): Account {
 
 const PID_LABEL = 'tfnz.pid';
 
-export async function startEmbeddedLocation(log: (line: string) => void): Promise<LocationServer> {
+/** What the SDK keeps of the embedded location server. */
+export interface EmbeddedLocation {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedLocation(log: (line: string) => void): Promise<EmbeddedLocation> {
+  const { LocationServer, processIsGone } = await importOptional(
+    () => import('../server/index'),
+    ['dockerode', 'tar-stream'],
+    'the embedded location (Location.connect() with no location configured)',
+  );
   return LocationServer.start({
     name: 'embedded',
     admitKeys: [embeddedAccount().publicKey],

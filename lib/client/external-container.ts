@@ -9,6 +9,10 @@ import type { Container } from './container';
 import { followLogs, readLogs, type LogEntry, type LogOptions, type LogReadOptions } from './container-logs';
 import type { Observable } from 'rxjs';
 
+/**
+ * A container another session tagged, found with `Location.externalContainer`: it can be allowed
+ * to connect to this session's containers and be a cluster member.
+ */
 export class ExternalContainer {
   /** @internal Use `loc.externalContainer(key)`. */
   constructor(readonly info: ExternalInfo, private readonly ctx?: SessionContext) {}

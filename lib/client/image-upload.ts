@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import tar from 'tar-stream';
 import { nanoid } from 'nanoid';
 import {
   EngineError, FILE_CHUNK_BYTES, ImageNotFound,
 } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { LocalEngine, LocalImage } from './local-engine';
+import { commonJsExports, importOptional } from '../shared/optional-dependency';
 import { sendTransfer } from './file-transfer';
 
 /** Where an upload is: exporting from the local engine, sending layers, or done. */
@@ -48,6 +48,7 @@ export async function uploadImage(
   signal?: AbortSignal,
 ): Promise<string[]> {
   const local = await engine.image(image);
+  if (!local && engine.unavailable) throw engine.unavailable;
   if (!local) {
     throw new ImageNotFound(
       engine.address
@@ -96,6 +97,7 @@ async function exportLayers(
   const blob = (name: string) => (/^blobs\/sha256\/[0-9a-f]{64}$/.test(name) ? `sha256:${name.slice(-64)}` : undefined);
   const found = new Map<string, Spooled>();
   let config: Uint8Array | undefined;
+  const tar = commonJsExports(await importOptional(() => import('tar-stream'), ['tar-stream'], 'uploading a local image'));
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     const done = (err?: unknown) => (err ? extract.destroy(err as Error) : next());

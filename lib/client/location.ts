@@ -4,12 +4,12 @@
  */
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, map, type Observer, type Subscription } from 'rxjs';
 import { NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo } from '../protocol';
-import { TaggedCollection } from './tagged-collection';
+import { TaggedCollection } from '../shared/tagged-collection';
 import { allLocations, defaultLocation, loadAccount, signChallenge } from './accounts';
 import { Volume } from './volume';
 import { ExternalContainer } from './external-container';
 import { WebEndpoint } from './web-endpoint';
-import type { LocationServer } from '../server/location-server';
+import type { EmbeddedLocation } from './embedded';
 import { Connection } from './connection';
 import { isLoopback } from '../protocol/loopback';
 import { embeddedAccount, startEmbeddedLocation } from './embedded';
@@ -61,6 +61,23 @@ export interface ConnectOptions {
   localEngine?: string | false;
 }
 
+/**
+ * A session at a location: the entry point of the SDK. `Location.connect()` opens it (with no
+ * location configured, on an embedded location over the local Docker Engine, which needs the
+ * optional `dockerode` and `tar-stream` packages); its state is live (`state$`, `nodes$`, …); it
+ * spawns containers on its nodes and ends with `disconnect()` or an `await using` block, taking
+ * the session's containers and tunnels with it.
+ *
+ * @example
+ * ```ts
+ * import { Location } from 'tfnz';
+ *
+ * await using loc = await Location.connect();
+ * const web = loc.node().spawnContainer('nginx');
+ * await web.waitHttp200();
+ * await using tunnel = await web.attachTunnel(80, { localPort: 8080 });
+ * ```
+ */
 export class Location implements AsyncDisposable {
   /** The whole immutable state, replaying the current one. */
   readonly state$: Observable<LocationState>;
@@ -103,7 +120,7 @@ export class Location implements AsyncDisposable {
   private constructor(
     private readonly connection: Connection,
     private readonly log: Logger,
-    private readonly embedded: LocationServer | undefined,
+    private readonly embedded: EmbeddedLocation | undefined,
     private readonly localEngine: LocalEngine,
   ) {
     this.ctx = {
@@ -152,7 +169,7 @@ export class Location implements AsyncDisposable {
   static async connect(opts: ConnectOptions = {}): Promise<Location> {
     const log = makeLogger(opts);
     const target = opts.location ?? process.env.TFNZ_LOCATION ?? defaultLocation();
-    let embedded: LocationServer | undefined;
+    let embedded: EmbeddedLocation | undefined;
     let url: string;
     if (!target || target === 'embedded') {
       embedded = await startEmbeddedLocation((line) => log.debug(`[location] ${line}`));
@@ -235,6 +252,7 @@ export class Location implements AsyncDisposable {
     return found;
   }
 
+  /** Every volume of this user at the location. */
   allVolumes(): Volume[] {
     return Object.values(this.state.volumes).map((v) => this.volumeHandle(v));
   }
@@ -330,6 +348,7 @@ export class Location implements AsyncDisposable {
     return this.disconnecting;
   }
 
+  /** `await using loc = await Location.connect()`: disconnects when the block ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.disconnect();
   }

@@ -7,6 +7,7 @@ import { Container } from './container';
 import { Volume } from './volume';
 import type { WaitStrategy } from './wait';
 
+/** Options of `Node.spawnContainer`. */
 export interface SpawnOptions {
   /** Persistent volumes to mount: [volume (or its uuid, tag or uuid:tag), absolute mount point]. */
   volumes?: [Volume | string, string][];
@@ -57,6 +58,17 @@ export interface SpawnOptions {
   privileged?: boolean;
 }
 
+/**
+ * A node of the location: one container engine, with live spare capacity (`stats$`). Get one from
+ * `Location.node()` (the best-placed) or `Location.rankedNodes()`, then spawn containers on it.
+ *
+ * @example
+ * ```ts
+ * const node = loc.node();
+ * const web = node.spawnContainer('nginx', { tag: 'web' });
+ * await web.waitHttp200();
+ * ```
+ */
 export class Node {
   /** Live stats (cpu, memory, paging, containers), emitted when they change. */
   readonly stats$: Observable<NodeStats>;

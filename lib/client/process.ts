@@ -12,6 +12,7 @@ import type { Container } from './container';
 /** Reported when a process was lost with its container and the location could not say more. */
 const KILLED = 137;
 
+/** Options of `Container.spawnProcess`. */
 export interface ProcessOptions {
   /** Run on a pty (a terminal): stdout and stderr arrive merged on `output$`. */
   tty?: boolean;
@@ -27,6 +28,17 @@ export interface ProcessOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * A process running inside a container, from `Container.spawnProcess` or `spawnShell`: its output
+ * as Observables, its stdin, and its exit code (`wait()`).
+ *
+ * @example
+ * ```ts
+ * await using ping = box.spawnProcess(['ping', '-c', '3', '127.0.0.1']);
+ * ping.output$.pipe(lines()).subscribe((line) => console.log(line));
+ * console.log('exit code', await ping.wait());
+ * ```
+ */
 export class Process {
   readonly id = nanoid();
   /** Hot: bytes the process writes to stdout (with a pty, everything it writes). */
@@ -109,6 +121,11 @@ export class Process {
 
   get isRunning(): boolean {
     return !this.ended;
+  }
+
+  /** `await using process = container.spawnProcess(…)`: killed (with its children) when the block ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.container.destroyProcess(this);
   }
 
   /** @internal Kill it (and its children); resolves once it ended. Use `Container.destroyProcess`. */

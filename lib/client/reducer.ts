@@ -16,6 +16,10 @@ const STATELESS = new Set([
   'process_output', 'process_exit', 'file_data', 'file_ack', 'file_end',
 ]);
 
+/**
+ * Fold one event (or local action) into the session state, immutably: the function behind
+ * `Location.state$`. Pure, so it also serves tests and replays.
+ */
 export function reduce(state: LocationState, action: Action): LocationState {
   if ('event' in action && STATELESS.has(action.event)) return state;
   return produce(state, (draft) => {

@@ -13,20 +13,35 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
-import ssh2, { type AuthContext, type Connection, type ParsedKey, type ServerChannel, type Session, type TcpipRequestInfo } from 'ssh2';
+import type { AuthContext, Connection, ParsedKey, Server, ServerChannel, Session, TcpipRequestInfo } from 'ssh2';
 import { PortInUse } from '../protocol';
 import { accountsDir } from './accounts';
 import type { Container } from './container';
 import type { Logger } from './log';
 import type { Process } from './process';
 import type { Tunnel } from './tunnel';
-import { serveSftp } from './sftp-server';
-import { defaultSshKeys, parseAuthorizedKeys } from './ssh-authorized-keys';
+import type { serveSftp } from './sftp-server';
+import type * as AuthorizedKeys from './ssh-authorized-keys';
 
-// ssh2 is CommonJS: take its exports from the default import.
-const { Server, utils } = ssh2;
-type Server = InstanceType<typeof Server>;
+type ServeSftp = typeof serveSftp;
+import { commonJsExports, importOptional } from '../shared/optional-dependency';
 
+type Ssh2 = typeof import('ssh2');
+
+/**
+ * ssh2 (with its native helpers) and the SFTP server load on the first `createSshServer`, not on
+ * `import 'tfnz'`; ssh2 is an optional package, so a missing one says what to install.
+ */
+async function loadSsh(): Promise<{ ssh2: Ssh2; sftp: ServeSftp; authorizedKeys: typeof AuthorizedKeys }> {
+  const [ssh2, { serveSftp: sftp }, authorizedKeys] = await importOptional(
+    () => Promise.all([import('ssh2'), import('./sftp-server'), import('./ssh-authorized-keys')]),
+    ['ssh2'],
+    'Container.createSshServer',
+  );
+  return { ssh2: commonJsExports(ssh2), sftp, authorizedKeys };
+}
+
+/** Options of `Container.createSshServer`. */
 export interface SshServerOptions {
   /** Local address to listen on; default 127.0.0.1 (only this machine). Anything wider lets others in. */
   bind?: string;
@@ -43,7 +58,7 @@ export function sshHostKeyPath(): string {
 }
 
 /** The SSH host key, generated (ed25519) and saved with mode 0600 the first time. */
-export function sshHostKey(): string {
+export function sshHostKey(utils: Ssh2['utils']): string {
   const file = sshHostKeyPath();
   if (!existsSync(file)) {
     mkdirSync(accountsDir(), { recursive: true, mode: 0o700 });
@@ -62,6 +77,11 @@ interface Pty {
   rows: number;
 }
 
+/**
+ * A local SSH/SFTP server whose sessions run inside one container, from
+ * `Container.createSshServer` (needs the optional `ssh2` package). Any user name, with one of the
+ * admitted keys; it listens on 127.0.0.1 unless told otherwise.
+ */
 export class SshServer {
   readonly id = nanoid();
   private readonly clients = new Set<Connection>();
@@ -75,6 +95,7 @@ export class SshServer {
     private readonly server: Server,
     private readonly log: Logger,
     private readonly keys: ParsedKey[],
+    private readonly serveSftp: ServeSftp,
   ) {
     const address = server.address();
     this.port = typeof address === 'object' && address ? address.port : 0;
@@ -87,10 +108,16 @@ export class SshServer {
     return this.stopping !== undefined;
   }
 
+  /** `await using ssh = await container.createSshServer()`: stopped when the block ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.container.destroySshServer(this);
+  }
+
   /** @internal Use `Container.createSshServer`. */
   static async open(container: Container, port: number, opts: SshServerOptions, log: Logger): Promise<SshServer> {
     const bind = opts.bind ?? '127.0.0.1';
-    const server = new Server({ hostKeys: [sshHostKey()], ident: 'tfnz' });
+    const { ssh2, sftp, authorizedKeys } = await loadSsh();
+    const server = new ssh2.Server({ hostKeys: [sshHostKey(ssh2.utils)], ident: 'tfnz' });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(err.code === 'EADDRINUSE' || err.code === 'EACCES'
@@ -99,9 +126,9 @@ export class SshServer {
       );
       server.listen(port, bind, () => resolve());
     });
-    const keys = parseAuthorizedKeys(opts.authorizedKeys ?? defaultSshKeys());
+    const keys = authorizedKeys.parseAuthorizedKeys(opts.authorizedKeys ?? authorizedKeys.defaultSshKeys());
     if (keys.length === 0) log.info('ssh server: no public key admits anyone (give authorizedKeys, or make ~/.ssh/id_ed25519 with ssh-keygen)');
-    const ssh = new SshServer(container, bind, server, log, keys);
+    const ssh = new SshServer(container, bind, server, log, keys, sftp);
     server.on('connection', (client) => ssh.accept(client));
     server.on('error', (err: Error) => log.info(`ssh server ${bind}:${ssh.port}: ${err.message}`));
     log.info(`ssh server listening: ssh -p ${ssh.port} root@localhost (container ${container.id})`);
@@ -157,7 +184,7 @@ export class SshServer {
     session.on('env', (accept) => accept?.());
     session.on('exec', (accept, _reject, info) => (process = this.run(accept(), info.command, pty)));
     session.on('shell', (accept) => (process = this.run(accept(), undefined, pty)));
-    session.on('sftp', (accept) => serveSftp(accept(), this.container, this.log));
+    session.on('sftp', (accept) => this.serveSftp(accept(), this.container, this.log));
   }
 
   /**

@@ -4,6 +4,7 @@ import type {
 } from '../protocol';
 import { emptyTable, type Table } from './table';
 
+/** Everything the session knows about the location, folded from its events: `Location.state$`. */
 export interface LocationState {
   readonly session?: string;
   readonly user?: string;
@@ -24,6 +25,7 @@ export interface LocationState {
   readonly destroyedOrder: readonly string[];
 }
 
+/** The state before the first event. */
 export const initialState: LocationState = {
   lastSeq: 0,
   nodes: {},

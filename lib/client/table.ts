@@ -7,6 +7,7 @@
  */
 import type { Draft } from 'immer';
 
+/** An immutable map from id to value, as state keeps containers, tunnels and volumes. */
 export type Table<T> = Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, T>>>>>>;
 
 export const emptyTable = <T>(): Table<T> => ({});
@@ -23,17 +24,20 @@ function path(id: string): [string, string] {
   return [(h & 63).toString(36), ((h >>> 6) & 63).toString(36)];
 }
 
+/** The value for `id`, or undefined. */
 export function tableGet<T>(table: Table<T>, id: string): T | undefined {
   const [a, b] = path(id);
   return table[a]?.[b]?.[id];
 }
 
+/** Every value of the table. */
 export function tableValues<T>(table: Table<T>): T[] {
   const out: T[] = [];
   for (const level of Object.values(table)) for (const leaf of Object.values(level)) out.push(...Object.values(leaf));
   return out;
 }
 
+/** How many values the table holds. */
 export function tableSize(table: Table<unknown>): number {
   let n = 0;
   for (const level of Object.values(table)) for (const leaf of Object.values(level)) n += Object.keys(leaf).length;

@@ -9,6 +9,7 @@ import { PortInUse, TunnelPipe, type TfnzError } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { Container } from './container';
 
+/** Options of `Container.attachTunnel`. */
 export interface TunnelOptions {
   /** Local port to listen on; default 0 (a free port, see `localPort`). */
   localPort?: number;
@@ -18,6 +19,11 @@ export interface TunnelOptions {
   timeout?: number;
 }
 
+/**
+ * A local TCP port that reaches a port of a container through the location, from
+ * `Container.attachTunnel`. Closed by `Container.destroyTunnel`, with its container, or at the end
+ * of an `await using` block.
+ */
 export class Tunnel {
   readonly id = nanoid();
   /** Connection failures (e.g. nothing listening in the container); hot. */
@@ -82,6 +88,11 @@ export class Tunnel {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** `await using tunnel = await container.createTunnel(…)`: destroyed when the block ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.container.destroyTunnel(this);
   }
 
   private accept(socket: Socket): void {

@@ -6,6 +6,10 @@ import type { VolumeInfo } from '../protocol';
 import { displayName } from '../protocol/tags';
 import type { SessionContext } from './session-context';
 
+/**
+ * A persistent volume at the location, from `Location.createVolume` or `ensureVolume`; mount it
+ * with `SpawnOptions.volumes`. Volumes outlive sessions until destroyed.
+ */
 export class Volume {
   /** @internal Use `loc.createVolume`, `loc.ensureVolume` or `loc.volume`. */
   constructor(

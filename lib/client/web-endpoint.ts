@@ -3,18 +3,23 @@
  * routes HTTP (and, with a certificate, HTTPS) requests for the name to the cluster's containers,
  * port 80, balanced over the running ones. Sites go when the session that published them ends.
  */
-import http from 'node:http';
-import https from 'node:https';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { BadRequest, ConnectFailed, type EndpointInfo } from '../protocol';
 import { Container } from './container';
 import type { Cluster } from './cluster';
 import type { SessionContext } from './session-context';
 
+/** Options of `WebEndpoint.publish`. */
 export interface PublishOptions {
   /** [certificate PEM, private key PEM] (text, not file names): serve HTTPS; plain HTTP redirects to it. */
   ssl?: [string, string];
 }
 
+/**
+ * A domain the location's front door serves (`Location.endpointFor`): publish clusters at host
+ * names in it.
+ */
 export class WebEndpoint {
   /** @internal Use `loc.endpointFor(fqdn)`. */
   constructor(readonly info: EndpointInfo, private readonly ctx: SessionContext) {}

@@ -9,7 +9,7 @@ import { streamDockerStats } from './docker-container-stats';
 import { readContainerFile, writeContainerFile } from './docker-files';
 import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolumes, removeDockerVolume } from './docker-volumes';
 import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
-import { tlsFiles } from './engine-address';
+import { dockerOptions } from './engine-address';
 
 /** The file a sleeping container's placeholder waits for; `wake()` creates it. */
 const WAKE_FILE = '/.tfnz-wake';
@@ -19,6 +19,16 @@ const WAKE_FILE = '/.tfnz-wake';
  */
 const SLEEPER = `trap 'exit 0' TERM; while [ ! -e ${WAKE_FILE} ]; do sleep 0.1; done; rm -f ${WAKE_FILE}; exec "$@"`;
 
+/**
+ * A Docker Engine as a node of the location, through dockerode (an optional package:
+ * `npm install dockerode tar-stream`).
+ *
+ * @example
+ * ```ts
+ * import { DockerEngine, LocationServer } from 'tfnz/server';
+ * const server = await LocationServer.start({ engines: [new DockerEngine('tcp://10.0.0.8:2375')] });
+ * ```
+ */
 export class DockerEngine implements Engine {
   readonly address: string;
   private readonly docker: Docker;
@@ -254,15 +264,4 @@ export class DockerEngine implements Engine {
   private call<T>(fn: () => Promise<T>, doing: string): Promise<T> {
     return dockerCall(fn, doing);
   }
-}
-
-
-
-/** dockerode's options for an engine address (unix://, tcp://, http://, https://). */
-export function dockerOptions(address: string): Docker.DockerOptions {
-  const url = new URL(address);
-  if (url.protocol === 'unix:') return { socketPath: url.pathname };
-  if (url.protocol === 'tcp:' || url.protocol === 'http:') return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
-  if (url.protocol === 'https:') return { host: url.hostname, port: Number(url.port || 2376), protocol: 'https', ...tlsFiles(url) };
-  throw new EngineError(`engine address '${address}' is not unix://, tcp://, http:// or https://`);
 }

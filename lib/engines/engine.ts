@@ -5,6 +5,7 @@
  */
 import type { ContainerStats, HealthStatus, NodeStats, OutputStream } from '../protocol';
 
+/** What the location asks an engine to create. */
 export interface ContainerSpec {
   /** Engine-side name, unique per engine. */
   name: string;
@@ -46,7 +47,7 @@ export interface ContainerOptions {
   privileged?: boolean;
 }
 
-
+/** A volume the engine holds, with its labels. */
 export interface LabelledVolume {
   name: string;
   labels: Record<string, string>;
@@ -60,6 +61,7 @@ export interface Mount {
   target: string;
 }
 
+/** A container the engine holds, with its labels. */
 export interface LabelledContainer {
   engineId: string;
   labels: Record<string, string>;
@@ -70,6 +72,7 @@ export interface LabelledContainer {
 export interface Attachment {
   /** Stop delivering output until `resume()`; the engine's buffers fill, then the process blocks. */
   pause(): void;
+  /** Deliver output again after `pause()`. */
   resume(): void;
   /** Write to the main process's stdin (only when spawned with `stdin`). */
   write(data: Uint8Array): void;
@@ -91,11 +94,15 @@ export interface ExecSpec {
 
 /** A process started inside a container. */
 export interface ExecHandle {
+  /** Stop delivering output until `resume()`. */
   pause(): void;
+  /** Deliver output again after `pause()`. */
   resume(): void;
+  /** Write to the process's stdin. */
   write(data: Uint8Array): void;
   /** Close its stdin: it reads end-of-file. */
   endStdin(): void;
+  /** Resize the process's pty. */
   resize(cols: number, rows: number): Promise<void>;
   /** Kill it and every process it started (they share a marker the engine put in their environment). */
   kill(): Promise<void>;
@@ -122,16 +129,23 @@ export interface FileSink {
   abort(): void | Promise<void>;
 }
 
+/** An engine's name and size. */
 export interface EngineDescription {
   name: string;
   cores: number;
   memoryMiB: number;
 }
 
+/**
+ * What the location needs from a container engine (one node); `DockerEngine` implements it.
+ * Give engines to `LocationServer.start({ engines })` or `server.nodes.add`.
+ */
 export interface Engine {
   /** Where the engine listens, e.g. unix:///var/run/docker.sock. */
   readonly address: string;
+  /** Name, cores and memory of the engine. */
   describe(): Promise<EngineDescription>;
+  /** Spare capacity now. */
   sampleStats(): Promise<NodeStats>;
   /**
    * Optional liveness watch: call `onGone` once when the engine goes away (its event stream ends),
@@ -154,6 +168,7 @@ export interface Engine {
   create(spec: ContainerSpec): Promise<string>;
   /** Attach to the main process before start, so no output is lost. */
   attach(engineId: string, withStdin: boolean, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<Attachment>;
+  /** Start a created container. */
   start(engineId: string): Promise<void>;
   /** Run the real main process of a container created with `sleep`. */
   wake(engineId: string): Promise<void>;
@@ -173,9 +188,11 @@ export interface Engine {
   writeFile(engineId: string, path: string, size: number): Promise<FileSink>;
   /** Every container (running or not) carrying all the given labels. */
   list(labels: Record<string, string>): Promise<LabelledContainer[]>;
+  /** Create a named volume with labels. */
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
   /** Remove a volume (gone already is fine); false while a container still mounts it. */
   removeVolume(name: string): Promise<boolean>;
+  /** Every volume carrying all the given labels. */
   listVolumes(labels: Record<string, string>): Promise<LabelledVolume[]>;
   /** Engine names of the containers mounting the volume (only running ones if asked). */
   volumeUsers(name: string, runningOnly: boolean): Promise<string[]>;

@@ -147,6 +147,15 @@ export class InsecureLink extends TfnzError {
   override readonly code = 'INSECURE_LINK';
 }
 
+/**
+ * A feature needs a package that is not installed (tfnz keeps dockerode, ssh2 and tar-stream out
+ * of a plain `npm install tfnz`); the message names the command that installs it. Raised on this
+ * machine only, never sent on the wire.
+ */
+export class MissingDependency extends TfnzError {
+  override readonly code = 'MISSING_DEPENDENCY';
+}
+
 type ErrorClass = new (message: string) => TfnzError;
 
 const byCode = new Map<string, ErrorClass>(
@@ -164,6 +173,7 @@ export interface ErrorBody {
   message: string;
 }
 
+/** The `{ code, message }` that carries an error to the peer. */
 export function errorToWire(err: unknown): ErrorBody {
   if (err instanceof TfnzError) return { code: err.code, message: err.message };
   const message = err instanceof Error ? err.message : String(err);

@@ -14,6 +14,7 @@ export interface NodeStats {
   containers: number;
 }
 
+/** A node as the location reports it. */
 export interface NodeInfo {
   id: string;
   /** Human-readable name: the engine's host name or the name given on the command line. */
@@ -23,8 +24,10 @@ export interface NodeInfo {
   alive: boolean;
 }
 
+/** Where a container is in its life. */
 export type ContainerStatus = 'spawning' | 'running' | 'exited' | 'destroyed';
 
+/** A container as the location reports it. */
 export interface ContainerInfo {
   id: string;
   node: string;
@@ -40,6 +43,7 @@ export interface ContainerInfo {
   error?: ErrorBody;
 }
 
+/** A tunnel of this session. */
 export interface TunnelInfo {
   id: string;
   container: string;
@@ -47,6 +51,7 @@ export interface TunnelInfo {
   localPort?: number;
 }
 
+/** A volume as the location reports it. */
 export interface VolumeInfo {
   id: string;
   tag?: string;
@@ -54,6 +59,7 @@ export interface VolumeInfo {
   node: string;
 }
 
+/** A container of another session that answers to a tag. */
 export interface ExternalInfo {
   id: string;
   tag: string;
@@ -83,6 +89,7 @@ export interface ResourceOffer {
   endpoints: EndpointInfo[];
 }
 
+/** Which output of a process a chunk came from. */
 export type OutputStream = 'stdout' | 'stderr';
 
 // #16: log history, health and stats.

@@ -1,2 +1,14 @@
+/**
+ * `tfnz/server`: the location server and the engines it drives. Separate from the SDK (`tfnz`) so
+ * that a program talking to a location loads none of this; needs the optional packages dockerode
+ * and tar-stream (`npm install dockerode tar-stream`).
+ */
 export { LocationServer, type LocationServerOptions } from './location-server';
 export { processIsGone } from './reaper';
+export { DockerEngine } from '../engines/docker-engine';
+export type { Engine, ContainerSpec } from '../engines/engine';
+export type {
+  Attachment, EngineDescription, ExecHandle, ExecSpec, FileSink, FileSource, LabelledContainer, LabelledVolume, Mount,
+} from '../engines/engine';
+export type { LayerCache, ImageDescription, PruneResult } from './layer-cache';
+export type { NodePool, PoolNode } from './node-pool';

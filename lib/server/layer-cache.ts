@@ -33,6 +33,7 @@ export interface ImageDescription {
   layers: string[];
 }
 
+/** What `prune` removed: counts, and the bytes freed. */
 export interface PruneResult {
   descriptions: number;
   layers: number;
@@ -48,6 +49,7 @@ const MAX_NAME = 255;
 
 const hex = (digest: string) => digest.slice('sha256:'.length);
 
+/** The location's cache of uploaded image layers and configs, on disk. */
 export class LayerCache {
   /** Layer bytes accepted into the cache since this process started (uploads that verified). */
   bytesStored = 0;
@@ -65,14 +67,17 @@ export class LayerCache {
     return dir;
   }
 
+  /** The file of a cached layer. */
   layerPath(layer: string): string {
     return this.path('layers', `${hex(layer)}.tar`);
   }
 
+  /** Whether the layer is cached. */
   hasLayer(layer: string): boolean {
     return existsSync(this.layerPath(layer));
   }
 
+  /** Whether the image config is cached. */
   hasConfig(id: string): boolean {
     return existsSync(this.path('configs', `${hex(id)}.json`));
   }
@@ -96,6 +101,7 @@ export class LayerCache {
     return this.hasConfig(id) && existsSync(this.grantPath(user, 'config', id));
   }
 
+  /** The cached image config. */
   config(id: string): Buffer {
     return readFileSync(this.path('configs', `${hex(id)}.json`));
   }

@@ -26,7 +26,7 @@ import { WebSites } from './web-sites';
 import { FrontDoor } from './front-door';
 import { LayerCache } from './layer-cache';
 import { join } from 'node:path';
-import { accountsDir } from '../client/accounts';
+import { accountsDir } from '../shared/tfnz-home';
 import { DEFAULT_LOG_LIMITS, type LogHistoryLimits } from './log-history';
 
 /** The default cache directory of the location called `name`. */
@@ -58,6 +58,7 @@ export interface LocationServerOptions {
   labels?: Record<string, string>;
   /** Which of this location's leftover containers to remove at start; default all of them. */
   shouldReap?: (labels: Record<string, string>) => boolean;
+  /** Where log lines go; default stderr. */
   log?: (line: string) => void;
   /** How often each client socket is checked for life; two silent intervals drop it. Default 10 s. */
   heartbeatMs?: number;
@@ -128,6 +129,17 @@ export class LocationServer {
     return this.ctx.name;
   }
 
+  /**
+   * Start a location: listen for sessions, adopt the engines (the local Docker Engine when none are
+   * given) and reap what a previous run left.
+   *
+   * @example
+   * ```ts
+   * import { LocationServer } from 'tfnz/server';
+   * const server = await LocationServer.start({ name: 'lab', port: 2020 });
+   * const loc = await Location.connect({ location: server.url });
+   * ```
+   */
   static async start(opts: LocationServerOptions = {}): Promise<LocationServer> {
     const name = opts.name ?? 'local';
     const logHistory = logLimits(opts.logHistory);

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import type { Engine } from '../engines/engine';
 import { NoNodes, NodeGone, NodeNotFound, type NodeInfo, type NodeStats } from '../protocol';
 
+/** A node in the pool: its info and its engine. */
 export interface PoolNode {
   info: NodeInfo;
   engine: Engine;
@@ -52,6 +53,7 @@ interface Entry extends PoolNode {
   resample?: NodeJS.Timeout;
 }
 
+/** The location's nodes, one per engine, with their sampled stats. */
 export class NodePool {
   private readonly nodes = new Map<string, Entry>();
   private timer?: NodeJS.Timeout;
@@ -110,6 +112,7 @@ export class NodePool {
     this.onChange({ kind: 'destroyed', node: id, reason });
   }
 
+  /** Probe the node's engine now; a silent one is marked gone. Resolves with whether it is alive. */
   async checkAlive(id: string): Promise<boolean> {
     const entry = this.nodes.get(id);
     if (!entry?.info.alive) return false;
@@ -122,6 +125,7 @@ export class NodePool {
     }
   }
 
+  /** The live node with this id; NodeNotFound or NodeGone otherwise. */
   get(id: string): PoolNode {
     const node = this.nodes.get(id);
     if (!node) throw new NodeNotFound(`no node '${id}' at this location; pick one from loc.rankedNodes()`);
@@ -146,20 +150,24 @@ export class NodePool {
     return live;
   }
 
+  /** Every node, gone ones too. */
   list(): NodeInfo[] {
     return [...this.nodes.values()].map((n) => n.info);
   }
 
+  /** The engines of the live nodes. */
   engines(): Engine[] {
     return [...this.nodes.values()].map((n) => n.engine);
   }
 
+  /** Start sampling every node's stats. */
   startSampling(): void {
     this.stopped = false;
     this.timer = setInterval(() => void this.sampleAll(), this.statsIntervalMs);
     this.timer.unref();
   }
 
+  /** Stop sampling and watching. */
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);

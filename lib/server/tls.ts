@@ -7,7 +7,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
+import { importOptional } from '../shared/optional-dependency';
 import { channelBinding } from '../protocol/identity';
 
 export interface TlsIdentity {
@@ -42,6 +42,8 @@ export async function selfSignedTlsIdentity(dir: string, names: string[]): Promi
   const dns = [...new Set(['localhost', hostname(), ...names.filter((n) => !/^[\d.:]+$/.test(n))])];
   const ips = [...new Set(['127.0.0.1', '::1', ...names.filter((n) => /^[\d.:]+$/.test(n) && n !== '0.0.0.0' && n !== '::')])];
   const notAfterDate = new Date(Date.now() + 10 * 365 * 86_400_000);
+  // Only a location that makes its own certificate needs the package (an optional peer dependency).
+  const { generate } = await importOptional(() => import('selfsigned'), ['selfsigned'], 'a self-signed certificate for wss:// (or give --tls-cert/--tls-key)');
   const made = await generate([{ name: 'commonName', value: dns[1] ?? 'localhost' }], {
     keyType: 'ec', curve: 'P-256', algorithm: 'sha256', notAfterDate,
     extensions: [

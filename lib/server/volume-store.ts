@@ -8,7 +8,7 @@ import { nanoid } from 'nanoid';
 import { NotFound, TagInUse, VolumeInUse, type VolumeInfo } from '../protocol';
 import type { UserChannels } from './user-channels';
 import { validTag } from '../protocol/tags';
-import { TaggedCollection } from '../client/tagged-collection';
+import { TaggedCollection } from '../shared/tagged-collection';
 import type { NodePool, PoolNode } from './node-pool';
 import { LABEL } from './location-context';
 

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
-import { Location, LocationServer, Unauthorized } from '../../lib/index';
+import { Location, Unauthorized } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { userIdOf } from '../../lib/protocol/identity';
 import { rawClient } from '../support/raw-client';
 

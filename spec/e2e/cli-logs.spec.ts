@@ -3,7 +3,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { nanoid } from 'nanoid';
-import { LocationServer } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { containersLabelled, docker } from '../support/docker';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { nanoid } from 'nanoid';
-import { LocationServer } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 
 /** Run `tfnz ARGS…` to its end; its exit code and what it printed. */
 function tfnz(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { DockerEngine, Location, LocationServer, type ContainerStats } from '../../lib/index';
+import { Location, type ContainerStats } from '../../lib/index';
+import { DockerEngine, LocationServer } from '../../lib/server/index';
 import { eventually } from '../support/docker';
 
 /** The local Docker Engine, counting the stats streams the location has open on it. */

@@ -11,7 +11,8 @@ import { nanoid } from 'nanoid';
 import { firstValueFrom } from 'rxjs';
 import { exited } from '../support/processes';
 import { createInterface } from 'node:readline';
-import { BadRequest, Cluster, ContainerNotFound, DomainInUse, Location, LocationServer, NotFound, type Container, type Node } from '../../lib/index';
+import { BadRequest, Cluster, ContainerNotFound, DomainInUse, Location, NotFound, type Container, type Node } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 
 const run = promisify(execFile);
 

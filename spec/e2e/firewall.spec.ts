@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { filter, firstValueFrom } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { BadRequest, ContainerNotFound, Location, LocationServer, type Container } from '../../lib/index';
+import { BadRequest, ContainerNotFound, Location, type Container } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { rawClient } from '../support/raw-client';
 
 const run = promisify(execFile);

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { filter, firstValueFrom, lastValueFrom, take, toArray, type Observable } from 'rxjs';
 import { nanoid } from 'nanoid';
 import Docker from 'dockerode';
-import {
-  DockerEngine, ImageNotFound, Location, LocationServer, lines, type UploadProgress, type Container,
-} from '../../lib/index';
+import { ImageNotFound, Location, lines, type UploadProgress, type Container } from '../../lib/index';
+import { DockerEngine, LocationServer } from '../../lib/server/index';
 import { encodeFrame, type ReplyFrame } from '../../lib/protocol';
 import { ensureAccount } from '../../lib/client/accounts';
 import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { Location, LocationServer, lines } from '../../lib/index';
+import { Location, lines } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { FaultProxy } from '../support/fault-proxy';
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));

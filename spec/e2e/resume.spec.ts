@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { firstValueFrom, filter, lastValueFrom, toArray, take } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { Location, LocationServer, SessionExpired, lines, tableGet } from '../../lib/index';
+import { Location, SessionExpired, lines, tableGet } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { FaultProxy } from '../support/fault-proxy';
 import { containersLabelled, eventually } from '../support/docker';
 import { httpGet, sha256 } from '../support/net';

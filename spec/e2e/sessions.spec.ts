@@ -2,9 +2,8 @@ import { expect } from 'chai';
 import { firstValueFrom, filter } from 'rxjs';
 import { pack } from 'msgpackr';
 import { nanoid } from 'nanoid';
-import {
-  BadRequest, ContainerNotFound, SessionExpired, Location, tableValues, LocationServer, LocationUnreachable, UnknownCommand,
-} from '../../lib/index';
+import { BadRequest, ContainerNotFound, SessionExpired, Location, tableValues, LocationUnreachable, UnknownCommand } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { decodeFrame, encodeFrame, type EventFrame, type ReplyFrame } from '../../lib/protocol';
 import { containersLabelled, docker, eventually } from '../support/docker';
 import { rawClient } from '../support/raw-client';

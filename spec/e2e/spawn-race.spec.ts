@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { nanoid } from 'nanoid';
-import { LocationServer } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { encodeFrame, type EventFrame, type ReplyFrame } from '../../lib/protocol';
 import { containersLabelled, docker } from '../support/docker';
 import { rawClient } from '../support/raw-client';

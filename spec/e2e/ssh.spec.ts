@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { nanoid } from 'nanoid';
 import ssh2 from 'ssh2';
-import { Location, LocationServer, PortInUse, type Container, type SshServer } from '../../lib/index';
+import { Location, PortInUse, type Container, type SshServer } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { exited } from '../support/processes';
 import { httpGet } from '../support/net';
 

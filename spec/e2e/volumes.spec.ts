@@ -1,9 +1,8 @@
 import { expect } from 'chai';
 import { firstValueFrom, filter, lastValueFrom, toArray } from 'rxjs';
 import { nanoid } from 'nanoid';
-import {
-  BadRequest, InvalidTag, Location, LocationServer, NotFound, TagInUse, VolumeInUse, lines, type Volume,
-} from '../../lib/index';
+import { BadRequest, InvalidTag, Location, NotFound, TagInUse, VolumeInUse, lines, type Volume } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { rawClient } from '../support/raw-client';
 
 /** Run a shell command in a fresh busybox with the volume at /data; its stdout lines and exit code. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { BadRequest, InvalidTag, NotFound, TagInUse } from '../../lib/protocol/errors';
 import { displayName, parseKey, validTag, ID_LENGTH, MAX_TAG_LENGTH } from '../../lib/protocol/tags';
-import { TaggedCollection, type Taggable } from '../../lib/client/tagged-collection';
+import { TaggedCollection, type Taggable } from '../../lib/shared/tagged-collection';
 import { nanoid } from 'nanoid';
 
 const tagChars = fc.constantFrom(...'0123456789abcdefghijklmnopqrstuvwxyz-_.'.split(''));

@@ -5,6 +5,7 @@
 import { NotFound, TagInUse } from '../protocol/errors';
 import { displayName, parseKey, validTag } from '../protocol/tags';
 
+/** What a TaggedCollection holds: an id, an optional tag, and the owning user. */
 export interface Taggable {
   readonly id: string;
   readonly tag?: string;
@@ -12,6 +13,10 @@ export interface Taggable {
   readonly user: string;
 }
 
+/**
+ * Objects found by uuid, by tag, or by `uuid:tag`, per user; a tag is unique per user within one
+ * collection.
+ */
 export class TaggedCollection<T extends Taggable> implements Iterable<T> {
   private readonly byId = new Map<string, T>();
   /** `${user}\0${tag}` → object. */
@@ -31,6 +36,7 @@ export class TaggedCollection<T extends Taggable> implements Iterable<T> {
     if (obj.tag) this.byTag.set(tagKey(obj.user, validTag(obj.tag)), obj);
   }
 
+  /** Forget the object with this id (nothing when there is none). */
   remove(obj: Pick<T, 'id'>): void {
     const existing = this.byId.get(obj.id);
     if (!existing) return;
@@ -55,6 +61,7 @@ export class TaggedCollection<T extends Taggable> implements Iterable<T> {
     return found;
   }
 
+  /** Like `get`, but undefined when nothing matches. */
   find(user: string, key: string): T | undefined {
     const { id, tag, word } = parseKey(key);
     if (word !== undefined) {
@@ -70,6 +77,7 @@ export class TaggedCollection<T extends Taggable> implements Iterable<T> {
     return obj && obj.user === user && obj.tag !== undefined && validTag(obj.tag) === tag ? obj : undefined;
   }
 
+  /** Whether `key` names an object of this user. */
   has(user: string, key: string): boolean {
     return this.find(user, key) !== undefined;
   }
@@ -78,10 +86,12 @@ export class TaggedCollection<T extends Taggable> implements Iterable<T> {
     return this.byId.size;
   }
 
+  /** Every object, of every user. */
   values(): T[] {
     return [...this.byId.values()];
   }
 
+  /** Every object, of every user. */
   [Symbol.iterator](): Iterator<T> {
     return this.byId.values();
   }
