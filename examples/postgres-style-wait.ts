@@ -4,7 +4,7 @@
 // the database: `Wait.forLogMessage(..., 2)` makes ready() resolve only after the second line,
 // and then the port answers. The first lines were written before anyone asked, yet count: the
 // location keeps each container's output. Run with `npx tsx examples/postgres-style-wait.ts`.
-import { Location, Wait } from '../lib/index';
+import { Location, Wait } from 'tfnz';
 
 const DB = [
   'echo "init: creating database"',
