@@ -14,6 +14,7 @@ import { LocationServer, defaultCacheDir } from '../server/location-server';
 import { fingerprintOf, readTlsIdentity, selfSignedTlsIdentity, type TlsIdentity } from '../server/tls';
 import { isLoopback } from '../protocol/loopback';
 import { EnginesFile } from '../server/engines-file';
+import { LIMITS, parseLimit, type Limits } from '../server/limits';
 
 export interface LocationCommandOptions {
   listen: string;
@@ -36,6 +37,8 @@ export interface LocationCommandOptions {
   logBytes?: string;
   logLines?: string;
   allowPrivileged?: boolean;
+  /** The limits' flags (--frame-bytes …), by their camel-case keys, as commander gives them. */
+  [limit: string]: unknown;
   /**
    * wss:// (with tlsCert/tlsKey, else a self-signed certificate kept in the cache dir), or false for
    * plain ws:// (loopback only). Default: wss:// unless listening on loopback, or given a certificate.
@@ -63,6 +66,7 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const server = await LocationServer.start({
     name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir, tls,
     logHistory: Object.fromEntries(Object.entries(logHistory).filter(([, v]) => v !== undefined)), allowPrivileged: !!opts.allowPrivileged,
+    limits: limitsFrom(opts), guardProcess: true,
   });
   if (tls) log(`TLS certificate sha256 ${fingerprintOf(tls)} (clients pin it on first use; tell your users to check it)`);
   log(authorizedKeys ? `admitting the users whose keys are in ${authorizedKeys} (add one with: tfnz authorize KEY)` : 'open: admitting anyone who can connect');
@@ -77,6 +81,16 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   log('shutting down: ending every session');
   file?.stop();
   await server.close();
+}
+
+/** The limits given as flags; commander names `--frame-bytes` `frameBytes`, like the Limits keys. */
+function limitsFrom(opts: LocationCommandOptions): Partial<Limits> {
+  const limits: Partial<Limits> = {};
+  for (const info of LIMITS) {
+    const value = opts[info.key];
+    if (typeof value === 'string') limits[info.key] = parseLimit(info, value);
+  }
+  return limits;
 }
 
 async function tlsIdentity(opts: LocationCommandOptions, host: string): Promise<TlsIdentity | undefined> {

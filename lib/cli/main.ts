@@ -7,6 +7,7 @@ import { logsCommand } from './logs-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
 import { authorize } from '../server/authorized-users';
+import { LIMITS, formatLimit } from '../server/limits';
 import { importOptional } from '../shared/optional-dependency';
 
 /** The location server and its engines load only for the commands that run them (dockerode is optional). */
@@ -41,7 +42,10 @@ const location = program
   .option('-q, --quiet', 'no log lines')
   .option('--log-bytes <bytes>', 'output kept per container for ctr.logs() and tfnz logs (default 1048576)')
   .option('--log-lines <lines>', 'lines kept per container (default 10000); the oldest go first past either bound')
-  .option('--allow-privileged', 'let sessions spawn privileged containers (full access to this machine)')
+  .option('--allow-privileged', 'let sessions spawn privileged containers (full access to this machine)');
+// One flag per limit (see the README's table), e.g. --container-memory-bytes 4G.
+for (const limit of LIMITS) location.option(`--${limit.flag} <value>`, `${limit.what} (default ${formatLimit(limit, limit.default)})`);
+location
   .action(async (opts) => (await serverSide(() => import('./location-command'), 'tfnz location')).locationCommand(opts))
   // `tfnz location prune --name N` must give --name to prune, not to location.
   .enablePositionalOptions();

@@ -2,7 +2,7 @@
 import Docker from 'dockerode';
 import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
 import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream } from '../protocol';
-import type { Attachment, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
+import type { Attachment, ContainerResources, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
 import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
 import { dockerExec } from './docker-exec';
 import { streamDockerStats } from './docker-container-stats';
@@ -90,16 +90,7 @@ export class DockerEngine implements Engine {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: {
-            Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`),
-            Memory: o.memoryMb && o.memoryMb * 2 ** 20,
-            // Swap as large as memory: the limit the container sees is the limit it gets.
-            MemorySwap: o.memoryMb && o.memoryMb * 2 ** 20,
-            NanoCpus: o.cpus && Math.round(o.cpus * 1e9),
-            CapAdd: o.capAdd, CapDrop: o.capDrop, Tmpfs: o.tmpfs,
-            ShmSize: o.shmSizeMb && o.shmSizeMb * 2 ** 20,
-            Privileged: o.privileged,
-          },
+          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostSettings(spec) },
         }),
       `creating a container from '${spec.image}'`,
     );
@@ -264,4 +255,38 @@ export class DockerEngine implements Engine {
   private call<T>(fn: () => Promise<T>, doing: string): Promise<T> {
     return dockerCall(fn, doing);
   }
+}
+/** ContainerResources in the Engine API's terms. */
+/**
+ * The HostConfig for a spawn: the user's options (#16) within the location's caps. A user's
+ * memory or CPU limit above the location's is lowered to it; the location's dropped capabilities
+ * stay dropped whatever the user adds.
+ */
+function hostSettings(spec: ContainerSpec): Record<string, unknown> {
+  const o = spec.options ?? {};
+  const r = spec.resources;
+  const host: Record<string, unknown> = {
+    ...hostLimits(r),
+    CapAdd: o.capAdd?.filter((c) => !r?.dropCapabilities.includes(c)), Tmpfs: o.tmpfs,
+    ShmSize: o.shmSizeMb && o.shmSizeMb * 2 ** 20, Privileged: o.privileged,
+  };
+  if (o.memoryMb !== undefined) {
+    const memory = Math.min(o.memoryMb * 2 ** 20, r?.memoryBytes ?? Infinity);
+    // No swap beyond a limit the user chose: the limit the container sees is the limit it gets.
+    Object.assign(host, { Memory: memory, MemorySwap: memory });
+  }
+  if (o.cpus !== undefined) host.NanoCpus = Math.round(Math.min(o.cpus, r?.cpus ?? Infinity) * 1e9);
+  if (o.capDrop || r) host.CapDrop = [...new Set([...(r?.dropCapabilities ?? []), ...(o.capDrop ?? [])])];
+  return host;
+}
+
+function hostLimits(r: ContainerResources | undefined): Record<string, unknown> {
+  if (!r) return {};
+  return {
+    PidsLimit: r.pids,
+    Memory: r.memoryBytes,
+    MemorySwap: r.memoryBytes * 2,
+    NanoCpus: Math.round(r.cpus * 1e9),
+    CapDrop: r.dropCapabilities,
+  };
 }

@@ -22,6 +22,8 @@ export interface ContainerSpec {
   mounts?: Mount[];
   /** #16: options beyond the basics (container-options.ts checks them). */
   options?: ContainerOptions;
+  /** Caps on what the container may use; without them, the engine's defaults (none). */
+  resources?: ContainerResources;
 }
 
 /** #16: what a container may be given beyond image, env and command. */
@@ -45,6 +47,16 @@ export interface ContainerOptions {
   /** `command` as Docker takes it: ['CMD-SHELL', line] or ['CMD', ...argv]. */
   healthcheck?: { command: string[]; intervalMs: number; timeoutMs: number; retries: number; startPeriodMs: number };
   privileged?: boolean;
+}
+
+export interface ContainerResources {
+  /** Processes and threads. */
+  pids: number;
+  /** Memory, bytes; swap may add as much again. */
+  memoryBytes: number;
+  cpus: number;
+  /** Linux capabilities taken away, e.g. NET_RAW. */
+  dropCapabilities: string[];
 }
 
 /** A volume the engine holds, with its labels. */

@@ -336,3 +336,17 @@ export type EventOf<E extends EventName = EventName> = {
 }[E];
 
 export type { ContainerInfo };
+
+// Events are declared as types only: their names at run time (for fuzzing and tools) are a Record
+// over EventName, so an event added above and not here, or here and not above, fails to compile.
+const eventNames: Record<EventName, true> = {
+  received: true, challenge: true, resource_offer: true, node_created: true, node_destroyed: true,
+  node_stats: true, container_status: true, container_output: true, tunnel_data: true, tunnel_ack: true,
+  tunnel_end: true, tunnel_close: true, process_output: true, process_exit: true, file_data: true,
+  file_ack: true, file_end: true, volume_created: true, volume_destroyed: true, external_created: true,
+  external_destroyed: true, error: true,
+  container_log: true, container_stats: true, // #16
+};
+export const COMMAND_NAMES = Object.keys(commands) as CommandName[];
+export const MESSAGE_NAMES = Object.keys(messages) as MessageName[];
+export const EVENT_NAMES = Object.keys(eventNames) as EventName[];

@@ -137,6 +137,11 @@ export class StartupTimeout extends TfnzError {
   }
 }
 
+/** A per-user quota or a location limit was reached; the message names the option that raises it. */
+export class QuotaExceeded extends TfnzError {
+  override readonly code = 'QUOTA_EXCEEDED';
+}
+
 /** The location's TLS certificate is not the one pinned in the account (client side; see tls-pinning.ts). */
 export class CertificateChanged extends TfnzError {
   override readonly code = 'CERTIFICATE_CHANGED';
@@ -163,7 +168,7 @@ const byCode = new Map<string, ErrorClass>(
     BadRequest, ProtocolError, UnknownCommand, ImageNotFound, ContainerNotFound, ContainerNotRunning,
     SpawnFailed, NoNodes, NodeNotFound, NodeGone, InvalidTag, TagInUse, TunnelNotFound, PortInUse,
     ConnectFailed, RequestTimeout, LocationUnreachable, ConnectionLost, SessionExpired, EngineError, NotFound, VolumeInUse, Unauthorized,
-    ProcessNotFound, FileNotFound, DomainInUse, LayerCorrupt, StartupTimeout,
+    ProcessNotFound, FileNotFound, DomainInUse, LayerCorrupt, StartupTimeout, QuotaExceeded,
   ].map((cls) => [new cls('').code, cls]),
 );
 
@@ -173,11 +178,14 @@ export interface ErrorBody {
   message: string;
 }
 
+/** Longest error message sent: messages may quote what a client sent, which must not echo unbounded. */
+export const MAX_ERROR_MESSAGE = 1024;
+
 /** The `{ code, message }` that carries an error to the peer. */
 export function errorToWire(err: unknown): ErrorBody {
-  if (err instanceof TfnzError) return { code: err.code, message: err.message };
   const message = err instanceof Error ? err.message : String(err);
-  return { code: 'TFNZ_ERROR', message };
+  const bounded = message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE)}… (${message.length - MAX_ERROR_MESSAGE} more characters)` : message;
+  return { code: err instanceof TfnzError ? err.code : 'TFNZ_ERROR', message: bounded };
 }
 
 /** Rebuild the typed error a peer sent; unknown codes become a plain TfnzError. */

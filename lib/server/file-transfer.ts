@@ -99,6 +99,8 @@ export class FileReader implements Transfer {
 /** client → engine. Writes chunks in order and acknowledges each once the engine took it. */
 export class FileWriter implements Transfer {
   private received = 0;
+  /** Bytes acknowledged: the client may be at most FILE_WINDOW_BYTES ahead of them. */
+  private acked = 0;
   private queue: Promise<void> = Promise.resolve();
   private done = false;
 
@@ -114,10 +116,13 @@ export class FileWriter implements Transfer {
     if (this.done) return;
     this.received += chunk.length;
     if (this.received > this.size) return this.fail(new BadRequest(`more than the announced ${this.size} bytes arrived`));
+    // Held to the credit window here too, or a client could queue a whole file in our memory.
+    if (this.received - this.acked > FILE_WINDOW_BYTES) return this.fail(new BadRequest(`data arrived beyond the ${FILE_WINDOW_BYTES}-byte window; wait for file_ack before sending more`));
     const bytes = chunk.length;
     this.queue = this.queue.then(async () => {
       if (this.done) return;
       await this.sink.write(chunk);
+      this.acked += bytes;
       this.send.ack(bytes);
     });
     if (this.received === this.size) this.complete();

@@ -11,6 +11,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { connect, isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { nextUpstream, type Site, type Upstream, type WebSites } from './web-sites';
 
 export interface FrontDoorOptions {
@@ -76,22 +77,29 @@ export class FrontDoor {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
-    const site = this.siteFor(req, res);
+    const site = this.siteFor(req, (status, message) => res.writeHead(status, { 'content-type': 'text/plain' }).end(`${message}\n`));
     if (!site) return;
     if (site.tls && !secure) {
-      const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
-      res.writeHead(301, { location: `https://${site.fqdn}${port}${req.url ?? '/'}` }).end();
+      res.writeHead(301, { location: this.httpsUrl(site, req) }).end();
       return;
     }
     this.forward(site, req, res, secure, new Set(), 0);
   }
 
+  private httpsUrl(site: Site, req: IncomingMessage): string {
+    const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
+    return `https://${site.fqdn}${port}${req.url ?? '/'}`;
+  }
+
   /** The site for the request's Host, or undefined after answering the request with why not. */
-  private siteFor(req: IncomingMessage, res: ServerResponse | undefined): Site | undefined {
+  private siteFor(req: IncomingMessage, fail: (status: number, message: string) => void): Site | undefined {
     const host = hostName(req.headers.host);
-    const fail = (status: number, message: string) => res ? res.writeHead(status, { 'content-type': 'text/plain' }).end(`${message}\n`) : undefined;
     if (!host) return void fail(400, 'the request has no Host header; ask for a published host name');
     if (isIP(host)) return void fail(421, `this front door routes by host name, not address (${host}); ask for a published name`);
+    // Over TLS the certificate was chosen by SNI: a Host naming another site must not reach it
+    // through this connection (its certificate never vouched for that name).
+    const sni = 'encrypted' in req.socket ? (req.socket as TLSSocket).servername : undefined;
+    if (sni && hostName(sni) !== host) return void fail(421, `this connection's TLS name is ${hostName(sni)}, not ${host}; open a connection for ${host}`);
     const site = this.opts.sites.lookup(host);
     if (!site) return void fail(404, `no site is published at ${host}`);
     return site;
@@ -115,6 +123,12 @@ export class FrontDoor {
     const request = http.request({
       host: up.ip, port: UPSTREAM_PORT, method: req.method, path: req.url, agent: this.agent,
       headers: forwardHeaders(req, site, secure),
+    });
+    // 101 to a request that asked for no upgrade: there is no protocol to switch to; say so at once.
+    request.on('upgrade', (_answer, socket: Socket) => {
+      socket.destroy();
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`container ${up.id} of ${site.fqdn} switched protocols on a plain request\n`);
+      else res.destroy();
     });
     request.on('response', (answer) => {
       try {
@@ -154,16 +168,27 @@ export class FrontDoor {
     });
   }
 
-  /** Upgrades (WebSocket): the raw connection is joined to one running member's. */
+  /**
+   * Upgrades (WebSocket): the raw connection is joined to one running member's. Only WebSocket:
+   * other protocols (h2c) would make the door a raw pipe it can no longer route or police.
+   */
   private upgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
-    const site = this.siteFor(req, undefined);
-    const up = site && nextUpstream(site, this.opts.resolve, new Set());
-    if (!site || !up) {
-      client.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
-      return;
+    const secure = 'encrypted' in req.socket;
+    const answer = (status: string, message: string, extra = '') => {
+      client.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(message) + 1}\r\n${extra}connection: close\r\n\r\n${message}\n`);
+    };
+    client.on('error', () => client.destroy());
+    const protocols = connectionTokens(req.headers.upgrade);
+    if (protocols.size !== 1 || !protocols.has('websocket')) {
+      return answer('400 Bad Request', `the front door upgrades only to websocket (asked: ${String(req.headers.upgrade).slice(0, 60)}); send the request without Upgrade`);
     }
+    const site = this.siteFor(req, (status, message) => answer(`${status} ${http.STATUS_CODES[status]}`, message));
+    if (!site) return;
+    if (site.tls && !secure) return answer('301 Moved Permanently', '', `location: ${this.httpsUrl(site, req)}\r\n`);
+    const up = nextUpstream(site, this.opts.resolve, new Set());
+    if (!up) return answer('503 Service Unavailable', `no running container serves ${site.fqdn} right now`);
     const upstream = connect({ host: up.ip, port: UPSTREAM_PORT }, () => {
-      const headers = { ...forwardHeaders(req, site, 'encrypted' in req.socket), connection: 'Upgrade', upgrade: req.headers.upgrade ?? '' };
+      const headers = { ...forwardHeaders(req, site, secure), connection: 'Upgrade', upgrade: 'websocket' };
       const lines = Object.entries(headers).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}`);
       upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
       if (head.length) upstream.write(head);

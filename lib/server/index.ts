@@ -4,6 +4,7 @@
  * and tar-stream (`npm install dockerode tar-stream`).
  */
 export { LocationServer, type LocationServerOptions } from './location-server';
+export { LIMITS, DEFAULT_LIMITS, type Limits, type LimitInfo } from './limits';
 export { processIsGone } from './reaper';
 export { DockerEngine } from '../engines/docker-engine';
 export type { Engine, ContainerSpec } from '../engines/engine';

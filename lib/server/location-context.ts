@@ -10,6 +10,8 @@ import type { WebSites } from './web-sites';
 import type { EndpointInfo } from '../protocol';
 import type { LayerCache } from './layer-cache';
 import type { LogHistoryLimits } from './log-history';
+import type { Limits } from './limits';
+import type { Quotas } from './quotas';
 import type { ConnectionGrants } from './connection-grants';
 import type { ImageResolver } from './image-resolver';
 
@@ -50,6 +52,10 @@ export interface LocationContext {
   readonly logLimits?: LogHistoryLimits;
   /** Whether sessions may spawn privileged containers (#16); default no. */
   readonly allowPrivileged?: boolean;
+  /** Every limit this location enforces (limits.ts), defaults with the operator's choices on top. */
+  readonly limits: Limits;
+  /** Per-user counts checked against the limits (quotas.ts). */
+  readonly quotas: Quotas;
   /** Which image a spawn runs on its node, loading the user's cached image into it when needed. */
   readonly imageResolver: ImageResolver;
   /** Which containers may open connections to which, and the packet filter enforcing it. */

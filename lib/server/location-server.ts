@@ -28,6 +28,10 @@ import { LayerCache } from './layer-cache';
 import { join } from 'node:path';
 import { accountsDir } from '../shared/tfnz-home';
 import { DEFAULT_LOG_LIMITS, type LogHistoryLimits } from './log-history';
+import { resolveLimits, type Limits } from './limits';
+import { Admission } from './admission';
+import { Quotas } from './quotas';
+import { installLastResortGuard } from './guard';
 
 /** The default cache directory of the location called `name`. */
 export function defaultCacheDir(name: string): string {
@@ -88,15 +92,20 @@ export interface LocationServerOptions {
    * `$TFNZ_HOME/location-cache/<name>` (~/.tfnz/...). Made on first upload.
    */
   cacheDir?: string;
+  /** Limits to change from their defaults (see LIMITS in limits.ts and the README's table). */
+  limits?: Partial<Limits>;
+  /**
+   * Install the last-resort guard (guard.ts): uncaught exceptions and unhandled rejections are
+   * logged and end only the session that caused them, instead of the process. `tfnz location` sets
+   * it; leave it off when the process is your program's, which keeps its own policy.
+   */
+  guardProcess?: boolean;
   /**
    * Serve wss:// with this certificate and key (PEM; see tls.ts for a self-signed one kept across
    * restarts). Without it, plain ws://, which the SDK uses only on loopback.
    */
   tls?: TlsIdentity;
 }
-
-/** Largest frame a client may send; bulk data travels in much smaller chunks. */
-const MAX_FRAME_BYTES = 32 * 1024 * 1024;
 
 export class LocationServer {
 
@@ -109,11 +118,15 @@ export class LocationServer {
     private readonly shouldReap: ((labels: Record<string, string>) => boolean) | undefined,
     heartbeatMs: number | undefined,
     private readonly frontDoor: FrontDoor,
+    private readonly unguard: () => void,
     private readonly scheme: 'ws' | 'wss',
   ) {
+    const admission = new Admission(ctx.limits, log);
     wss.on('connection', (ws, req) => {
+      const admitted = admission.admit(ws, req.socket.remoteAddress ?? '');
+      if (!admitted) return;
       keepAlive(ws, heartbeatMs);
-      const session = new Session(this.ctx, ws, req.socket);
+      const session = new Session(this.ctx, ws, req.socket, admitted);
       this.sessions.add(session);
       this.log(`session ${session.id} connected from ${req.socket.remoteAddress}`);
       // The session itself decides what a closed socket means (end now, or wait for a resume).
@@ -144,6 +157,7 @@ export class LocationServer {
     const name = opts.name ?? 'local';
     const logHistory = logLimits(opts.logHistory);
     const log = opts.log ?? (() => undefined);
+    const limits = resolveLimits(opts.limits);
     let server: LocationServer | undefined;
     const nodes = new NodePool((change) => server?.broadcast(change), opts.statsIntervalMs);
     const engines = opts.engines ?? [new DockerEngine()];
@@ -154,7 +168,7 @@ export class LocationServer {
     const volumes = new VolumeStore(nodes, name, channels);
     const kept = await volumes.load();
     if (kept) log(`${kept} persistent volume(s) found on the engines`);
-    const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020, opts.tls);
+    const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020, limits.frameBytes, opts.tls);
     const sessions = new Set<Session>();
     const containers = new Map<string, ManagedContainer>();
     const sites = new WebSites((opts.domains ?? ['localhost']).map((d) => d.toLowerCase().replace(/^\.|\.$/g, '')));
@@ -185,6 +199,8 @@ export class LocationServer {
       imageResolver: new ImageResolver(images),
       grants: new ConnectionGrants(name, containers),
       spawning: new Set(),
+      limits,
+      quotas: new Quotas(limits, (user) => [...sessions].filter((s) => s.opened && !s.ended && s.user === user)),
     };
     // Packet-filter rules this location left about containers that are gone (see connection-grants.ts).
     const live = new Set<string>();
@@ -192,7 +208,8 @@ export class LocationServer {
       for (const c of await engine.list({ [LABEL.location]: name }).catch(() => [])) if (c.labels[LABEL.container]) live.add(c.labels[LABEL.container]);
     }
     await ctx.grants.removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
-    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, opts.tls ? 'wss' : 'ws');
+    const unguard = opts.guardProcess ? installLastResortGuard(log) : () => undefined;
+    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, unguard, opts.tls ? 'wss' : 'ws');
     nodes.startSampling();
     log(`location '${name}' listening on ${server.url} with ${engines.length} node(s); web front door on http ${frontDoor.httpPort}, https ${frontDoor.httpsPort} for ${sites.domains.join(', ')}`);
     return server;
@@ -217,6 +234,11 @@ export class LocationServer {
     return this.ctx.images;
   }
 
+  /** The limits this location enforces: the defaults with `limits` on top. */
+  get limits(): Readonly<Limits> {
+    return this.ctx.limits;
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }
@@ -230,6 +252,7 @@ export class LocationServer {
     const https = (this.wss.options.server as HttpsServer | undefined);
     if (https) await new Promise<void>((resolve) => https.close(() => resolve()));
     await this.frontDoor.close();
+    this.unguard();
   }
 
   /**
@@ -300,10 +323,11 @@ function admitted(opts: LocationServerOptions): AuthorizedUsers {
   return opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open();
 }
 
-function listen(host: string, port: number, tls?: TlsIdentity): Promise<WebSocketServer> {
+/** `maxPayload` is the open sessions' cap; Admission lowers it per socket until a session opens. */
+function listen(host: string, port: number, maxPayload: number, tls?: TlsIdentity): Promise<WebSocketServer> {
   return new Promise((resolve, reject) => {
     if (!tls) {
-      const wss = new WebSocketServer({ host, port, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+      const wss = new WebSocketServer({ host, port, maxPayload, perMessageDeflate: false });
       wss.once('listening', () => resolve(wss));
       wss.once('error', reject);
       return;
@@ -312,7 +336,7 @@ function listen(host: string, port: number, tls?: TlsIdentity): Promise<WebSocke
     // A failed handshake (a scanner, a client that refused our certificate) is that socket's end only.
     server.on('tlsClientError', (_err, socket) => socket.destroy());
     server.on('clientError', (_err, socket) => socket.destroy());
-    const wss = new WebSocketServer({ server, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    const wss = new WebSocketServer({ server, maxPayload, perMessageDeflate: false });
     server.once('error', reject);
     server.listen(port, host, () => resolve(wss));
   });

@@ -4,7 +4,7 @@
  */
 import type { Attachment, ContainerSpec } from '../engines/engine';
 import {
-  ContainerNotRunning, NodeGone, SpawnFailed, TfnzError, errorToWire,
+  BadRequest, ContainerNotRunning, NodeGone, SpawnFailed, TfnzError, errorToWire,
   type ContainerInfo, type ContainerStatus, type Events, type OutputStream,
 } from '../protocol';
 import type { PoolNode } from './node-pool';
@@ -122,6 +122,8 @@ export class ManagedContainer {
   }
 
   writeStdin(data: Uint8Array): void {
+    // Found by the fuzzer: without stdin the attachment is read-only, and writing threw a TypeError.
+    if (!this.spec.stdin) throw new BadRequest(`container ${this.id} was spawned without stdin; spawn it with { stdin: true } to write to it`);
     this.attachment?.write(data);
   }
 

@@ -13,16 +13,17 @@ import {
   BadRequest, ProtocolError, SessionExpired, UnknownCommand, errorToWire, decodeFrame, encodeFrame, isCommandName, isMessageName,
   type EventName, type Events, type Frame,
 } from '../protocol';
+import { checkShape } from '../protocol/msgpack-shape';
 import type { ManagedContainer } from './managed-container';
 import { TunnelRelay } from './tunnel-relay';
 import { dispatchCommand, dispatchMessage } from './handlers';
 import type { FileWriter } from './file-transfer';
 import type { LocationContext } from './location-context';
+import type { Limits } from './limits';
+import { injectedFault, sessionScope, type FaultScope } from './guard';
 
 /** Bytes queued on the socket above which producers (stdout, tunnels) pause. */
 const CONGESTED_BYTES = 8 * 1024 * 1024;
-/** Unacknowledged frames kept for a resume; past this the oldest go, and resuming before them fails. */
-const MAX_REPLAY_BYTES = 64 * 1024 * 1024;
 /** Confirm received client frames after this many, or after CONFIRM_MS, whichever comes first. */
 const CONFIRM_EVERY = 64;
 const CONFIRM_MS = 500;
@@ -33,7 +34,7 @@ interface Kept {
   data: Buffer;
 }
 
-export class Session {
+export class Session implements FaultScope {
   readonly id = nanoid();
   user = '';
   opened = false;
@@ -48,6 +49,8 @@ export class Session {
   /** What this socket's client must sign in open_session. */
   readonly nonce = randomBytes(32);
 
+  /** The location's limits (frame caps, queued and replay bytes), read once. */
+  private readonly limits: Limits;
   private ws!: WebSocket;
   private releaseSocket = () => {};
   private detached = false;
@@ -66,7 +69,10 @@ export class Session {
     readonly ctx: LocationContext,
     ws: WebSocket,
     socket: Socket,
+    /** Called once open_session or resume_session succeeded on this socket (admission.ts). */
+    private readonly admitted: () => void = () => undefined,
   ) {
+    this.limits = ctx.limits;
     this.tunnels = new TunnelRelay((event, params, bulk) => this.emit(event, params, bulk));
     this.attach(ws, socket);
     this.emit('challenge', { nonce: this.nonce });
@@ -79,7 +85,8 @@ export class Session {
   private attach(ws: WebSocket, socket: Socket): void {
     this.ws = ws;
     this.socketPair = { ws, socket };
-    const onMessage = (data: Buffer) => void this.onFrame(data);
+    // Whatever a frame starts runs in this session's scope, so the guard can pin a fault on it.
+    const onMessage = (data: Buffer) => sessionScope.run(this, () => void this.onFrame(data));
     const onClose = () => this.socketClosed(ws);
     const onDrain = () => this.updateCongestion();
     const onError = () => undefined; // a broken socket reports itself through 'close'
@@ -146,6 +153,11 @@ export class Session {
     return this.ending;
   }
 
+  /** Its socket dropped and it waits for its client to resume it. */
+  get away(): boolean {
+    return this.detached;
+  }
+
   get ended(): boolean {
     return this.ending !== undefined;
   }
@@ -167,10 +179,21 @@ export class Session {
     this.ctx.forget(this);
   }
 
+  /** The guard's call: something this session started threw where nothing caught it. */
+  fault(err: unknown): void {
+    if (this.ended) return;
+    this.emit('error', { error: errorToWire(new ProtocolError(`the location hit an internal fault in this session and ended it: ${err instanceof Error ? err.message : String(err)}`)) });
+    void this.end().finally(() => this.ws.close(1011, 'internal fault; the session was ended'));
+  }
+
   private async onFrame(data: Buffer): Promise<void> {
     this.countReceived();
     let frame: Frame;
     try {
+      // Before the session is open ws already refuses large frames; this is the check's backstop.
+      const cap = this.opened ? this.limits.frameBytes : this.limits.preAuthFrameBytes;
+      if (data.length > cap) throw new ProtocolError(`frame of ${data.length} bytes is over this session's cap of ${cap}`);
+      checkShape(data); // bounded decoding work: no frame of a million empty maps
       frame = decodeFrame(data);
     } catch (err) {
       this.emit('error', { error: errorToWire(err) });
@@ -183,6 +206,7 @@ export class Session {
     if (frame.id === 0) return this.onMessage(frame.command, frame.params, frame.bulk);
     try {
       const result = await this.runCommand(frame.command, frame.params);
+      if (frame.command === 'open_session' || frame.command === 'resume_session') this.admitted();
       this.sendFrame({ kind: 'reply', id: frame.id, result });
     } catch (err) {
       this.sendFrame({ kind: 'reply', id: frame.id, error: errorToWire(err) });
@@ -190,6 +214,8 @@ export class Session {
   }
 
   private async runCommand(command: string, rawParams: unknown): Promise<unknown> {
+    const fault = this.opened ? injectedFault(command, rawParams) : undefined;
+    if (fault) return fault();
     if (!isCommandName(command)) throw new UnknownCommand(`unknown command '${command}'`);
     if (this.ended) throw new BadRequest('this session has ended');
     if (!this.opened && command !== 'open_session' && command !== 'resume_session') throw new BadRequest('send open_session first');
@@ -211,6 +237,8 @@ export class Session {
     if (this.opened && !this.handedOver) this.keep(frame.kind === 'event' ? frame.seq : this.seq + 0.5, data);
     if (this.detached || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(data);
+    // A client that stopped reading: drop its socket rather than queue without end (it may resume).
+    if (this.ws.bufferedAmount > this.limits.queuedBytes) return void this.ws.terminate();
     if (!this.congested && this.ws.bufferedAmount > CONGESTED_BYTES) this.updateCongestion();
   }
 
@@ -232,7 +260,7 @@ export class Session {
   private keep(seq: number, data: Buffer): void {
     this.kept.push({ seq, data });
     this.keptBytes += data.length;
-    while (this.keptBytes > MAX_REPLAY_BYTES && this.kept.length > 1) {
+    while (this.keptBytes > this.limits.replayBytes && this.kept.length > 1) {
       const dropped = this.kept.shift()!;
       this.keptBytes -= dropped.data.length;
       this.replayFloor = Math.max(this.replayFloor, dropped.seq);

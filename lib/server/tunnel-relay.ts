@@ -28,6 +28,11 @@ export class TunnelRelay {
 
   constructor(private readonly emit: Emit) {}
 
+  /** How many tunnels this session has. */
+  get size(): number {
+    return this.tunnels.size;
+  }
+
   create(id: string, container: ManagedContainer, port: number, timeoutMs: number): void {
     this.tunnels.set(id, { id, container, port, timeoutMs, conns: new Set() });
   }

@@ -43,11 +43,11 @@ describe('container options at spawn (real location, real Docker Engine)', funct
   });
 
   it('memory and cpu limits show in the cgroup', async () => {
-    const ctr = loc.node().spawnContainer('busybox', { command: ['sleep', '3600'], resources: { memoryMb: 64, cpus: 1.5 } });
+    const ctr = loc.node().spawnContainer('busybox', { command: ['sleep', '3600'], resources: { memoryMb: 64, cpus: 0.5 } });
     await ctr.ready();
     expect(await run(ctr, cgroup('memory.max', 'memory/memory.limit_in_bytes'))).to.equal(String(64 * 2 ** 20));
     const cpu = await run(ctr, `cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)`);
-    expect(cpu).to.equal('150000 100000');
+    expect(cpu).to.equal('50000 100000');
   });
 
   it('capabilities are added and dropped; tmpfs and /dev/shm are mounted at their sizes', async () => {

@@ -8,9 +8,9 @@ const TSX = ['--import', 'tsx'];
  * Start `tfnz location` in its own process; resolves with its URL once it listens. Plain ws:// (as
  * on any loopback address) unless `tls`: then wss:// with the certificate made in its cache dir.
  */
-export async function startLocationProcess(name: string, extra: string[] = [], port = 0, { tls = false } = {}): Promise<{ child: ChildProcess; url: string }> {
+export async function startLocationProcess(name: string, extra: string[] = [], port = 0, { tls = false, env = {} }: { tls?: boolean; env?: Record<string, string> } = {}): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [...TSX, 'lib/cli/main.ts', 'location', '--listen', `127.0.0.1:${port}`, '--name', name, '-q', '--http-port', '0', '--https-port', '0', ...(extra.includes('--authorized-keys') ? [] : ['--open']), ...(tls ? ['--tls'] : []), ...extra], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env },
   });
   const url = await firstLine(child);
   return { child, url };

@@ -14,6 +14,7 @@ import {
 import type { Shape } from '../../lib/protocol/schema';
 import { Session } from '../../lib/server/session';
 import type { LocationContext } from '../../lib/server/location-context';
+import { DEFAULT_LIMITS } from '../../lib/server/limits';
 
 const id = (n: number) => `valid-id-${n}`.padEnd(12, 'x');
 const digest = `sha256:${'a'.repeat(64)}`;
@@ -151,6 +152,8 @@ describe('the contract: every malformed request or message gets a BadRequest nam
     sites: { clustersOf: () => [] } as unknown as LocationContext['sites'],
     endpoints: () => [],
     forget: () => undefined,
+    limits: DEFAULT_LIMITS,
+    quotas: { newSession: () => undefined } as unknown as LocationContext['quotas'],
   };
   const ctx = new Proxy(services, {
     get(target, key) {

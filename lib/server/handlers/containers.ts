@@ -7,6 +7,7 @@ import type { Session } from '../session';
 import type { CommandHandlers, MessageHandlers } from './handler';
 import { ownContainer } from './ownership';
 import { containerOptions } from '../container-options';
+import { containerResources } from '../container-limits';
 
 /** Resolve [volume key, mount point] pairs (mount points normalised by the schema) to engine mounts on `node`. */
 function volumeMounts(s: Session, pairs: [string, string][] | undefined, node: string): Mount[] | undefined {
@@ -32,13 +33,14 @@ export const containerCommands = {
       const options = containerOptions(p, !!s.ctx.allowPrivileged); // #16
       const node = s.ctx.nodes.get(p.node);
       const mounts = volumeMounts(s, p.volumes, node.info.id);
+      s.ctx.quotas.container(s.user);
       const labels: Record<string, string> = {
         ...s.ctx.labels, [LABEL.location]: s.ctx.name, [LABEL.session]: s.id, [LABEL.user]: s.user, [LABEL.container]: id,
       };
       if (p.tag) labels[LABEL.tag] = p.tag;
       // The image as this node will run it: its own, or the user's from the location's cache.
       const ref = await s.ctx.imageResolver.resolve(node.engine, s.user, p.image, p.imageId);
-      const spec = { name: `tfnz-${id}`, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, options };
+      const spec = { name: `tfnz-${id}`, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, options, resources: containerResources(s.ctx.limits) };
       // Last check before anything is made: the tag is unique among all the user's containers.
       if (p.tag) {
         s.ctx.externals.reserve(s.user, s.id, id, p.tag);

@@ -30,6 +30,7 @@ export const fileCommands = {
   async put_file(s, p) {
     const { transfer, size } = p;
     const c = ownContainer(s, p.container);
+    s.ctx.quotas.transferSize(size);
     const sink = await c.node.engine.writeFile(c.existingEngineId(), p.path, size);
     const writer = new FileWriter(
       transfer, sink, size,

@@ -11,6 +11,7 @@ export const imageCommands = {
   async upload_layer(s, p) {
     const { transfer, size } = p;
     if (s.uploads.has(transfer)) throw new BadRequest(`transfer id '${transfer}' is already in use`);
+    s.ctx.quotas.upload(s.user, size);
     const writer = new FileWriter(
       transfer, s.ctx.images.layerSink(s.user, p.layer, size), size,
       { ack: (bytes) => s.emit('file_ack', { transfer, bytes }), end: (error) => s.emit('file_end', { transfer, error }) },
@@ -22,7 +23,12 @@ export const imageCommands = {
   },
 
   async put_image_description(s, p) {
-    if (p.config) s.ctx.images.putConfig(s.user, p.id, p.config, p.layers);
+    if (p.config) {
+      // Nothing is written for an image whose layers never arrived.
+      const absent = s.ctx.images.missing(s.user, p.layers);
+      if (absent.length) throw new BadRequest(`${absent.length} layer(s) of '${p.name.slice(0, 200)}' are not in the location's cache; upload them first`);
+      s.ctx.images.putConfig(s.user, p.id, p.config, p.layers);
+    }
     s.ctx.images.putDescription(s.user, { name: p.name, id: p.id, layers: p.layers });
     return {};
   },

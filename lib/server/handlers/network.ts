@@ -13,6 +13,7 @@ export const networkCommands = {
     if (c.status === 'exited' || c.status === 'destroyed') {
       throw new ContainerNotRunning(`container ${c.id} is ${c.status}; tunnels go to live containers`);
     }
+    s.ctx.quotas.tunnel(s.user);
     s.tunnels.create(p.tunnel, c, p.port, p.timeout * 1000);
     return {};
   },

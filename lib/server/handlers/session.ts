@@ -11,7 +11,9 @@ const identifyOn = (s: Session, p: { user?: string; key?: string; proof?: Uint8A
 export const sessionCommands = {
   async open_session(s, p) {
     if (s.opened) throw new BadRequest('the session is already open');
-    s.user = identifyOn(s, p);
+    const user = identifyOn(s, p);
+    s.ctx.quotas.newSession(user);
+    s.user = user;
     s.opened = true;
     s.joinUserChannel();
     // The offer goes out right after the reply, so the client folds it into a fresh state.

@@ -3,6 +3,7 @@ import type { CommandHandlers } from './handler';
 
 export const volumeCommands = {
   async create_volume(s, p) {
+    s.ctx.quotas.volume(s.ctx.volumes.list(s.user).length);
     return { volume: await s.ctx.volumes.create(s.user, p.tag) };
   },
 

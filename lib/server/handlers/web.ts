@@ -27,6 +27,7 @@ export const webCommands = {
   async publish_web(s, p) {
     const fqdn = s.ctx.sites.checkName(p.fqdn);
     const members = [...new Set(p.containers)].map((id) => connectable(s, id, 'cluster member').id);
+    s.ctx.quotas.name(s.user);
     s.ctx.sites.publish({ fqdn, cluster: p.cluster, session: s.id, members, rewrite: p.rewrite, tls: siteCertificate(p.ssl, fqdn), cursor: 0 });
     return {};
   },
