@@ -7,6 +7,8 @@ export { Node, type SpawnOptions } from './client/node';
 export type { UploadProgress } from './client/image-upload';
 export { Container, type OutputChunk, type ProcessResult, type WaitHttpOptions } from './client/container';
 export { Process, type ProcessOptions } from './client/process';
+export { Wait, type WaitStrategy, type WaitTarget, type HttpWaitOptions } from './client/wait';
+export type { LogEntry, LogOptions, LogReadOptions } from './client/container-logs';
 export { Tunnel, type TunnelOptions } from './client/tunnel';
 export { SshServer, sshHostKeyPath, type SshServerOptions } from './client/ssh-server';
 export { Volume } from './client/volume';
@@ -23,5 +25,5 @@ export { initialState, type LocationState, type LocalAction, type Action, type P
 export * from './protocol/errors';
 export type {
   NodeInfo, NodeStats, ContainerInfo, ContainerStatus, TunnelInfo, VolumeInfo, ExternalInfo, EndpointInfo,
-  ResourceOffer, OutputStream,
+  ResourceOffer, OutputStream, LogLine, HealthStatus, ContainerStats,
 } from './protocol/types';

@@ -33,6 +33,10 @@ export interface LocationCommandOptions {
   webHost?: string;
   /** Image cache directory (default ~/.tfnz/location-cache/<name>). */
   cacheDir?: string;
+  /** #16: log history bounds per container, and whether privileged containers are allowed. */
+  logBytes?: string;
+  logLines?: string;
+  allowPrivileged?: boolean;
   /** The limits' flags (--frame-bytes …), by their camel-case keys, as commander gives them. */
   [limit: string]: unknown;
   /**
@@ -55,8 +59,13 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const [httpPort, httpsPort] = [opts.httpPort, opts.httpsPort].map((p, i) => portNumber(p, i ? '--https-port' : '--http-port'));
   const domains = opts.domain.length ? opts.domain : undefined;
   const tls = await tlsIdentity(opts, host);
+  const logHistory = {
+    maxBytes: opts.logBytes === undefined ? undefined : Number(opts.logBytes),
+    maxLines: opts.logLines === undefined ? undefined : Number(opts.logLines),
+  };
   const server = await LocationServer.start({
     name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir, tls,
+    logHistory: Object.fromEntries(Object.entries(logHistory).filter(([, v]) => v !== undefined)), allowPrivileged: !!opts.allowPrivileged,
     limits: limitsFrom(opts), guardProcess: true,
   });
   if (tls) log(`TLS certificate sha256 ${fingerprintOf(tls)} (clients pin it on first use; tell your users to check it)`);

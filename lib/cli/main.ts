@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { runCommand } from './run-command';
 import { uploadCommand } from './upload-command';
+import { logsCommand } from './logs-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
 import { authorize } from '../server/authorized-users';
@@ -38,7 +39,10 @@ const location = program
   .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
   .option('--tls', 'serve wss:// also on a loopback --listen address (the default elsewhere)')
   .option('--no-tls', 'serve plain ws:// (only on a loopback --listen address, where it is the default; the SDK refuses ws:// elsewhere)')
-  .option('-q, --quiet', 'no log lines');
+  .option('-q, --quiet', 'no log lines')
+  .option('--log-bytes <bytes>', 'output kept per container for ctr.logs() and tfnz logs (default 1048576)')
+  .option('--log-lines <lines>', 'lines kept per container (default 10000); the oldest go first past either bound')
+  .option('--allow-privileged', 'let sessions spawn privileged containers (full access to this machine)');
 // One flag per limit (see the README's table), e.g. --container-memory-bytes 4G.
 for (const limit of LIMITS) location.option(`--${limit.flag} <value>`, `${limit.what} (default ${formatLimit(limit, limit.default)})`);
 location
@@ -103,9 +107,30 @@ program
   .option('-z, --sleep', 'boot asleep (placeholder main process)')
   .option('-q, --quiet', 'no log lines')
   .option('-v, --verbose', 'log every frame')
+  // #16
+  .option('--tag <tag>', 'a tag, so other sessions (tfnz logs TAG) can find it')
+  .option('--memory <size>', 'memory limit, e.g. 512m or 1g (no swap beyond it)')
+  .option('--cpus <n>', 'CPU limit in cores, e.g. 1.5')
+  .option('-u, --user <user[:group]>', 'user (name or uid, optionally :group) the main process runs as')
+  .option('--workdir <dir>', 'working directory of the main process (-w is --web)')
+  .option('--entrypoint <program>', 'replaces the image entrypoint; [command...] are its arguments')
+  .option('-l, --label <key=value>', 'a label on the engine container (repeatable)', collect, [])
+  .option('--wait-log <text>', 'ready (tunnels, --web, --ssh) only once a line of output contains TEXT')
+  .option('--health-cmd <command>', 'a health check run through sh; ready only once it passes')
   // As `docker run`: everything after the image is the container's command, its options included.
   .passThroughOptions()
   .action((image: string, command: string[], opts) => runCommand(image, command, opts));
+
+program
+  .command('logs')
+  .description('print the output of a tagged container of yours that another session runs (tfnz run --tag)')
+  .argument('<container>', 'its uuid, tag or uuid:tag')
+  .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION')
+  .option('-n, --tail <lines>', "only the last LINES lines ('all' for everything)")
+  .option('--since <time>', 'only lines from this time on: a duration ago (30s, 10m, 2h) or a date')
+  .option('-f, --follow', 'keep printing new lines until the container ends (or Ctrl-C)')
+  .option('-t, --timestamps', 'put each line\'s time first')
+  .action((key: string, opts) => logsCommand(key, opts));
 
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`tfnz: ${err.message}\n`);

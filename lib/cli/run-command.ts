@@ -7,6 +7,7 @@ import { Location } from '../client/location';
 import { Cluster } from '../client/cluster';
 import type { SpawnOptions } from '../client/node';
 import { progressBar } from './progress-bar';
+import { Wait, type WaitStrategy } from '../client/wait';
 
 export interface RunCommandOptions {
   port: string[];
@@ -21,6 +22,16 @@ export interface RunCommandOptions {
   ssh?: string;
   /** -s: --ssh 2222 */
   s?: boolean;
+  // #16: as Docker's CLI spells them.
+  memory?: string;
+  cpus?: string;
+  user?: string;
+  workdir?: string;
+  entrypoint?: string;
+  label: string[];
+  waitLog?: string;
+  healthCmd?: string;
+  tag?: string;
 }
 
 export async function runCommand(image: string, command: string[], opts: RunCommandOptions): Promise<void> {
@@ -30,7 +41,9 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   const ssl = opts.ssl === undefined ? undefined : readCertificate(opts.ssl);
   const sshPort = opts.ssh !== undefined ? parsePort(opts.ssh, '--ssh') : opts.s ? 2222 : undefined;
   const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose, handleSignals: true });
-  const spawn: SpawnOptions = { env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY };
+  const spawn: SpawnOptions = {
+    env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY, ...containerFlags(opts),
+  };
   // A spawn uploads the image when the location needs it: show that as it happens.
   if (!opts.quiet) loc.uploads$.subscribe(progressBar());
   const ctr = loc.node().spawnContainer(image, spawn);
@@ -63,6 +76,35 @@ export async function runCommand(image: string, command: string[], opts: RunComm
     throw err;
   }
   await loc.run();
+}
+
+/** #16: the container options among the flags. Ready (and so tunnels, --web, --ssh) waits for --wait-log and --health-cmd. */
+function containerFlags(opts: RunCommandOptions): SpawnOptions {
+  const memoryMb = opts.memory === undefined ? undefined : parseMemory(opts.memory);
+  const cpus = opts.cpus === undefined ? undefined : Number(opts.cpus);
+  if (cpus !== undefined && !(cpus > 0)) throw new Error(`--cpus wants a number of CPUs, e.g. 1.5 (got '${opts.cpus}')`);
+  const labels = Object.fromEntries(opts.label.map((l) => {
+    const eq = l.indexOf('=');
+    return eq < 0 ? [l, ''] : [l.slice(0, eq), l.slice(eq + 1)];
+  }));
+  const waits: WaitStrategy[] = [];
+  if (opts.waitLog !== undefined) waits.push(Wait.forLogMessage(opts.waitLog));
+  if (opts.healthCmd !== undefined) waits.push(Wait.forHealthCheck());
+  return {
+    resources: memoryMb !== undefined || cpus !== undefined ? { memoryMb, cpus } : undefined,
+    user: opts.user, workdir: opts.workdir, entrypoint: opts.entrypoint === undefined ? undefined : [opts.entrypoint],
+    labels: opts.label.length ? labels : undefined, tag: opts.tag,
+    healthcheck: opts.healthCmd === undefined ? undefined : { command: opts.healthCmd },
+    waitFor: waits.length === 0 ? undefined : waits.length === 1 ? waits[0] : Wait.forAll(waits),
+  };
+}
+
+/** Docker's memory sizes: 512m, 1g, 1.5g, 100000k, or bytes; in whole MiB. */
+export function parseMemory(spec: string): number {
+  const m = /^(\d+(?:\.\d+)?)([bkmg]?)$/i.exec(spec);
+  if (!m) throw new Error(`--memory wants a size like 512m or 1g (got '${spec}')`);
+  const bytes = Number(m[1]) * { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2].toLowerCase() as '' | 'b' | 'k' | 'm' | 'g'];
+  return Math.ceil(bytes / 2 ** 20);
 }
 
 function parsePortMap(spec: string): [number, number] {

@@ -8,7 +8,7 @@ import {
 } from 'rxjs';
 import {
   BadRequest, ContainerNotRunning, SpawnFailed, errorFromWire,
-  type ContainerInfo, type ContainerStatus, type OutputStream,
+  type ContainerInfo, type ContainerStatus, type ContainerStats, type OutputStream,
 } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { Node } from './node';
@@ -17,6 +17,9 @@ import { Process, type ProcessOptions } from './process';
 import { SshServer, type SshServerOptions } from './ssh-server';
 import { fetchFile, putFile } from './file-transfer';
 import type { ExternalContainer } from './external-container';
+import { followLogs, readLogs, type LogEntry, type LogOptions, type LogReadOptions } from './container-logs';
+import { containerStats$ } from './container-stats';
+import { DEFAULT_STARTUP_TIMEOUT_MS, untilHolds, type WaitStrategy, type WaitTarget } from './wait';
 
 /** What `runProcess` resolves with. */
 export interface ProcessResult {
@@ -74,8 +77,15 @@ export class Container {
   readonly termination$: Observable<number>;
   /** Every change to what the location reports about this container. Replays the current one. */
   readonly info$: Observable<ContainerInfo>;
+  /**
+   * #16: resource use (cpu %, memory used and limit, network and block I/O bytes) about once a
+   * second while it runs. Hot and shared: sampling runs only while someone subscribes.
+   */
+  readonly stats$: Observable<ContainerStats>;
 
   private readonly infoSubject: BehaviorSubject<ContainerInfo>;
+  /** The spawn-time wait strategy's verdict, once it is running (#16); ready() awaits it. */
+  private startupHeld?: Promise<void>;
 
   /** @internal Use `Node.spawnContainer`. */
   constructor(
@@ -116,6 +126,7 @@ export class Container {
       takeUntil(ended$),
       share(),
     );
+    this.stats$ = containerStats$(ctx, initial.id, () => this.running());
   }
 
   /** What the state says about it now (the last it said, once the state forgot it). */
@@ -142,8 +153,18 @@ export class Container {
     return this.tag ? `${this.id}:${this.tag}` : this.id;
   }
 
-  /** Resolves when the container is running; rejects with the reason if it could not start. */
+  /**
+   * Resolves when the container is running and, when it was spawned with `waitFor`, once that
+   * strategy holds; rejects with the reason if it could not start, or with StartupTimeout.
+   */
   async ready(): Promise<this> {
+    await this.running();
+    await this.startupHeld;
+    return this;
+  }
+
+  /** @internal Resolves when the main process runs, without waiting for the startup strategy. */
+  async running(): Promise<this> {
     const info = await firstValueFrom(this.info$.pipe(skipWhile((c) => c.status === 'spawning')), {
       defaultValue: this.info,
     });
@@ -195,12 +216,14 @@ export class Container {
    * the container sleeps too, and end when it is destroyed or rebooted.
    */
   spawnProcess(command: string | string[], opts: ProcessOptions = {}): Process {
-    return this.track(new Process(this.ctx, this, commandLine(command), { tty: !!opts.tty, echo: !!opts.tty && !!opts.echo, size: opts.tty ? opts.size : undefined }));
+    return this.track(new Process(this.ctx, this, commandLine(command), {
+      tty: !!opts.tty, echo: !!opts.tty && !!opts.echo, size: opts.tty ? opts.size : undefined, user: opts.user, workdir: opts.workdir, env: opts.env,
+    }));
   }
 
   /** Run `command` to its end: its whole stdout and stderr, and its exit code. */
-  async runProcess(command: string | string[]): Promise<ProcessResult> {
-    const process = this.spawnProcess(command);
+  async runProcess(command: string | string[], opts: Pick<ProcessOptions, 'user' | 'workdir' | 'env'> = {}): Promise<ProcessResult> {
+    const process = this.spawnProcess(command, opts);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     process.output$.subscribe((b) => stdout.push(b));
@@ -304,6 +327,57 @@ export class Container {
   /** Take `allowConnectionFrom(other)` back: `other` can open no new connections to this container. */
   async disallowConnectionFrom(other: Container | ExternalContainer): Promise<void> {
     await this.ctx.connection.request('disallow_connection', { container: this.id, from: other.id });
+  }
+
+  // #16: waits and log history.
+
+  /** @internal Node.spawnContainer: `ready()` resolves only once `strategy` holds. */
+  startWaiting(strategy: WaitStrategy, timeoutMs = DEFAULT_STARTUP_TIMEOUT_MS): void {
+    const held$ = this.waitFor$(strategy, { timeoutMs });
+    this.startupHeld = this.running().then(() => firstValueFrom(held$));
+    this.startupHeld.catch(() => undefined); // reported through ready(), not as an unhandled rejection
+  }
+
+  /**
+   * Resolves once `strategy` (see `Wait`) holds; rejects with StartupTimeout after `timeoutMs`
+   * (default 60 s), or when the container ends first, with its last output lines.
+   */
+  async waitFor(strategy: WaitStrategy, opts: { timeoutMs?: number } = {}): Promise<void> {
+    await this.running();
+    await firstValueFrom(this.waitFor$(strategy, opts));
+  }
+
+  /** `waitFor` as a cold Observable: emits once and completes when `strategy` holds. */
+  waitFor$(strategy: WaitStrategy, opts: { timeoutMs?: number } = {}): Observable<void> {
+    const target: WaitTarget = {
+      id: this.id,
+      logs$: (o) => this.logs$(o),
+      runProcess: (command) => this.runProcess(command),
+      request: (command, params, timeoutMs) => this.ctx.connection.request(command, params, timeoutMs),
+    };
+    const ended$ = this.info$.pipe(
+      first((c) => isTerminal(c.status)),
+      map((c) => (c.exitCode === undefined ? `it was ${c.status}` : `its main process exited with ${c.exitCode}`)),
+    );
+    const lastLines = (n: number) => this.logs({ tail: n }).then((lines) => lines.map((l) => `${l.stream === 'stderr' ? '[stderr] ' : ''}${l.text}`));
+    return untilHolds(target, strategy, opts.timeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS, ended$, lastLines);
+  }
+
+  /**
+   * The main process's past output, kept by the location while the container exists (bounded:
+   * 1 MiB or 10 000 lines by default, oldest first out), also after it exited.
+   */
+  async logs(opts: LogReadOptions = {}): Promise<LogEntry[]> {
+    await this.running().catch(() => undefined);
+    return readLogs(this.ctx, this.id, opts);
+  }
+
+  /**
+   * Cold: the kept output (as `tail` and `since` select), then every new line as it comes, so a
+   * late subscriber misses nothing; completes when the main process ends.
+   */
+  logs$(opts: LogOptions = {}): Observable<LogEntry> {
+    return followLogs(this.ctx, this.id, opts, () => this.running());
   }
 
   /**

@@ -13,6 +13,10 @@ export interface RoutedEvents {
   transfer: EventOf<'file_data' | 'file_ack' | 'file_end'>;
   /** A tunnelled TCP connection, by its number. */
   conn: EventOf<'tunnel_data' | 'tunnel_ack' | 'tunnel_end' | 'tunnel_close'>;
+  /** A `follow_logs` subscription, by its follow id. */
+  follow: EventOf<'container_log'>;
+  /** A `watch_stats` subscription, by its watch id. */
+  watch: EventOf<'container_stats'>;
 }
 export type OwnerKind = keyof RoutedEvents;
 
@@ -32,6 +36,10 @@ function ownerOf(e: EventOf): string | undefined {
     case 'tunnel_end':
     case 'tunnel_close':
       return `conn:${e.params.conn}`;
+    case 'container_log':
+      return `follow:${e.params.follow}`;
+    case 'container_stats':
+      return `watch:${e.params.watch}`;
     default:
       return undefined;
   }

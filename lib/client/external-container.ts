@@ -6,6 +6,8 @@ import { BadRequest, type ExternalInfo } from '../protocol';
 import { displayName } from '../protocol/tags';
 import type { SessionContext } from './session-context';
 import type { Container } from './container';
+import { followLogs, readLogs, type LogEntry, type LogOptions, type LogReadOptions } from './container-logs';
+import type { Observable } from 'rxjs';
 
 /**
  * A container another session tagged, found with `Location.externalContainer`: it can be allowed
@@ -27,6 +29,16 @@ export class ExternalContainer {
   /** Take `allowConnectionFrom(container)` back. */
   async disallowConnectionFrom(container: Container): Promise<void> {
     await this.session().connection.request('disallow_connection', { container: this.id, from: container.id });
+  }
+
+  /** #16: its main process's kept output, as `Container.logs`. */
+  logs(opts: LogReadOptions = {}): Promise<LogEntry[]> {
+    return readLogs(this.session(), this.id, opts);
+  }
+
+  /** #16: its kept output, then every new line, as `Container.logs$`. */
+  logs$(opts: LogOptions = {}): Observable<LogEntry> {
+    return followLogs(this.session(), this.id, opts, () => Promise.resolve());
   }
 
   private session(): SessionContext {

@@ -5,6 +5,7 @@ import { BadRequest, ImageNotFound, NodeNotFound, errorToWire, type ContainerInf
 import type { SessionContext } from './session-context';
 import { Container } from './container';
 import { Volume } from './volume';
+import type { WaitStrategy } from './wait';
 
 /** Options of `Node.spawnContainer`. */
 export interface SpawnOptions {
@@ -26,6 +27,35 @@ export interface SpawnOptions {
    * with the spawn request, so keep them to a few MB in all; use `ctr.put` for big files.
    */
   preBootFiles?: [string, string | Uint8Array][];
+  // #16
+  /** What "ready" means: `ready()` resolves only once this holds (see `Wait`). */
+  waitFor?: WaitStrategy;
+  /** How long `waitFor` may take once the container runs before `ready()` rejects with StartupTimeout; default 60 000. */
+  startupTimeoutMs?: number;
+  /** Replaces the image's entrypoint; `command` then gives its arguments (none when absent). */
+  entrypoint?: string[];
+  /** user, uid, user:group or uid:gid the main process runs as, e.g. '1000:1000'. */
+  user?: string;
+  /** The main process's working directory (absolute). */
+  workdir?: string;
+  /** Your own labels on the engine's container, beside tfnz's (names starting 'tfnz.' are refused). */
+  labels?: Record<string, string>;
+  /** Limits: memory in MiB (no swap beyond it), CPUs as a fraction of cores (1.5 = one and a half). */
+  resources?: { memoryMb?: number; cpus?: number };
+  /** Linux capabilities to add or drop, e.g. ['NET_ADMIN'] (CAP_ prefix optional, ALL allowed). */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** tmpfs mounts: mount point → mount options, e.g. { '/run': 'size=64m' } ('' for the defaults). */
+  tmpfs?: Record<string, string>;
+  /** Size of /dev/shm in MiB. */
+  shmSizeMb?: number;
+  /**
+   * A health check for Wait.forHealthCheck(): a string runs through the shell, a list is argv.
+   * Defaults: every 1 s, 5 s timeout, unhealthy after 3 failures (faster than Docker's 30 s).
+   */
+  healthcheck?: { command: string | string[]; intervalMs?: number; timeoutMs?: number; retries?: number; startPeriodMs?: number };
+  /** Full access to the host: refused unless the location was started to allow it. */
+  privileged?: boolean;
 }
 
 /**
@@ -93,13 +123,20 @@ export class Node {
       throw new BadRequest("command must be a non-empty list of strings, e.g. ['nginx', '-g', 'daemon off;']");
     }
     const preBootFiles = normalisePreBootFiles(opts.preBootFiles);
+    checkStartupWait(opts);
     const id = nanoid();
     const info: ContainerInfo = { id, node: this.id, image, tag: opts.tag, status: 'spawning', sleeping: !!opts.sleep };
     this.ctx.handles.containers.set(id, new Container(this.ctx, this, info));
     this.ctx.dispatch({ type: 'container_spawning', container: info });
     const container = this.ctx.containerHandle(id)!;
+    if (opts.waitFor) container.startWaiting(opts.waitFor, opts.startupTimeoutMs);
     this.ctx.log.info(`spawning ${image} as ${id} on ${this.name}`);
-    const params = { container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin, preBootFiles, volumes };
+    const params = {
+      container: id, node: this.id, image, env, command: opts.command, sleep: !!opts.sleep, tag: opts.tag, stdin: !!opts.stdin, preBootFiles, volumes,
+      // #16: checked at the location, before anything is created.
+      entrypoint: opts.entrypoint, user: opts.user, workdir: opts.workdir, labels: opts.labels, resources: opts.resources, capAdd: opts.capAdd,
+      capDrop: opts.capDrop, tmpfs: opts.tmpfs, shmSizeMb: opts.shmSizeMb, healthcheck: opts.healthcheck, privileged: opts.privileged,
+    };
     // With the image in the user's own engine, the location runs exactly that image: from its node
     // or its cache, else ImageNotFound, and then it is uploaded (only what is missing) and spawned again.
     const spawn = async () => {
@@ -128,7 +165,7 @@ export class Node {
   async destroyContainer(container: Container): Promise<void> {
     if (container.node !== this) throw new BadRequest(`container ${container.id} is on node ${container.node.id}, not ${this.id}`);
     if (container.status === 'destroyed') return;
-    await container.ready().catch(() => undefined);
+    await container.running().catch(() => undefined);
     if ((container.status as string) === 'destroyed') return; // it failed to start
     await this.ctx.connection.request('destroy_container', { container: container.id });
   }
@@ -174,4 +211,13 @@ function normalisePreBootFiles(files: SpawnOptions['preBootFiles']): [string, Ui
     Array.isArray(f) && f.length === 2 && typeof f[0] === 'string' && f[0].startsWith('/') && (typeof f[1] === 'string' || f[1] instanceof Uint8Array));
   if (!ok) throw new BadRequest("preBootFiles must be a list of [absolute path, string or bytes] pairs, e.g. [['/etc/motd', 'hello']]");
   return files.map(([path, data]) => [path, typeof data === 'string' ? Buffer.from(data) : data]);
+}
+
+// #16
+function checkStartupWait(opts: SpawnOptions): void {
+  if (opts.waitFor !== undefined && typeof (opts.waitFor as Partial<WaitStrategy>)?.holds$ !== 'function') {
+    throw new BadRequest('waitFor must be a wait strategy, e.g. Wait.forLogMessage(/ready/)');
+  }
+  const t = opts.startupTimeoutMs;
+  if (t !== undefined && (!Number.isInteger(t) || t < 1)) throw new BadRequest(`startupTimeoutMs must be a whole number of ms, at least 1 (got ${t})`);
 }

@@ -20,6 +20,12 @@ export interface ProcessOptions {
   echo?: boolean;
   /** With a pty: its size from the start (`resize()` changes it later). */
   size?: { cols: number; rows: number };
+  /** #16: user, uid, user:group or uid:gid to run as (default the container's user). */
+  user?: string;
+  /** #16: its working directory (absolute; default the container's). */
+  workdir?: string;
+  /** #16: environment variables added to the container's. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -79,10 +85,11 @@ export class Process {
     this.output$ = stream('stdout');
     this.stderr$ = stream('stderr');
     ctx.dispatch({ type: 'process_spawning', process: { id: this.id, container: container.id, command, tty: !!opts.tty } });
-    this.started = container.ready().then(() =>
+    this.started = container.running().then(() =>
       ctx.connection.request('spawn_process', {
         container: container.id, process: this.id, command, tty: !!opts.tty, echo: !!opts.echo,
         cols: opts.tty ? opts.size?.cols : undefined, rows: opts.tty ? opts.size?.rows : undefined,
+        user: opts.user, workdir: opts.workdir, env: opts.env && Object.entries(opts.env),
       }),
     ).then(() => void (this.isStarted = true));
     this.started.catch((err: TfnzError) => this.finish(undefined, err));

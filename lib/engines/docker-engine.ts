@@ -1,10 +1,11 @@
 /** The Docker Engine adapter: one node per Docker Engine API endpoint, through dockerode. */
 import Docker from 'dockerode';
 import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
-import { EngineError, ImageNotFound, SpawnFailed, type NodeStats, type OutputStream } from '../protocol';
+import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream } from '../protocol';
 import type { Attachment, ContainerResources, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
 import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
 import { dockerExec } from './docker-exec';
+import { streamDockerStats } from './docker-container-stats';
 import { readContainerFile, writeContainerFile } from './docker-files';
 import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolumes, removeDockerVolume } from './docker-volumes';
 import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
@@ -57,9 +58,11 @@ export class DockerEngine implements Engine {
 
   async create(spec: ContainerSpec): Promise<string> {
     const image = await this.inspectImage(spec.image);
+    const o = spec.options ?? {};
     let entrypoint: string[] | undefined;
     let cmd: string[] | undefined;
-    if (spec.command) [entrypoint, cmd] = [[spec.command[0]], spec.command.slice(1)];
+    if (o.entrypoint) [entrypoint, cmd] = [o.entrypoint, spec.command ?? []];
+    else if (spec.command) [entrypoint, cmd] = [[spec.command[0]], spec.command.slice(1)];
     if (spec.sleep) {
       const real = [...(entrypoint ?? image.Config?.Entrypoint ?? []), ...(cmd ?? image.Config?.Cmd ?? [])];
       if (real.length === 0) throw new SpawnFailed(`image '${spec.image}' has no command to run; pass one with { command: [...] }`);
@@ -73,14 +76,21 @@ export class DockerEngine implements Engine {
           Env: spec.env.map(([k, v]) => `${k}=${v}`),
           Entrypoint: entrypoint,
           Cmd: cmd,
-          Labels: spec.labels,
+          // The user's labels first: tfnz's own win (container-options.ts refuses tfnz. names anyway).
+          Labels: { ...o.labels, ...spec.labels },
+          User: o.user,
+          WorkingDir: o.workdir,
+          Healthcheck: o.healthcheck && {
+            Test: o.healthcheck.command, Interval: o.healthcheck.intervalMs * 1e6, Timeout: o.healthcheck.timeoutMs * 1e6,
+            Retries: o.healthcheck.retries, StartPeriod: o.healthcheck.startPeriodMs * 1e6,
+          },
           OpenStdin: spec.stdin,
           StdinOnce: false,
           AttachStdin: spec.stdin,
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostLimits(spec.resources) },
+          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostSettings(spec) },
         }),
       `creating a container from '${spec.image}'`,
     );
@@ -133,6 +143,16 @@ export class DockerEngine implements Engine {
       if (status === 404 || status === 409) return; // gone already, or removal in progress
       throw engineError(err, 'removing the container');
     }
+  }
+
+  async health(engineId: string): Promise<HealthStatus> {
+    const info = await this.call(() => this.docker.getContainer(engineId).inspect(), 'reading the container\'s health');
+    const status = info.State?.Health?.Status;
+    return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
+  }
+
+  streamStats(engineId: string, onSample: (stats: ContainerStats) => void, onEnd: () => void): Promise<() => void> {
+    return this.call(() => streamDockerStats(this.docker, engineId, onSample, onEnd), 'reading the container\'s stats');
   }
 
   exec(engineId: string, spec: ExecSpec, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<ExecHandle> {
@@ -237,6 +257,29 @@ export class DockerEngine implements Engine {
   }
 }
 /** ContainerResources in the Engine API's terms. */
+/**
+ * The HostConfig for a spawn: the user's options (#16) within the location's caps. A user's
+ * memory or CPU limit above the location's is lowered to it; the location's dropped capabilities
+ * stay dropped whatever the user adds.
+ */
+function hostSettings(spec: ContainerSpec): Record<string, unknown> {
+  const o = spec.options ?? {};
+  const r = spec.resources;
+  const host: Record<string, unknown> = {
+    ...hostLimits(r),
+    CapAdd: o.capAdd?.filter((c) => !r?.dropCapabilities.includes(c)), Tmpfs: o.tmpfs,
+    ShmSize: o.shmSizeMb && o.shmSizeMb * 2 ** 20, Privileged: o.privileged,
+  };
+  if (o.memoryMb !== undefined) {
+    const memory = Math.min(o.memoryMb * 2 ** 20, r?.memoryBytes ?? Infinity);
+    // No swap beyond a limit the user chose: the limit the container sees is the limit it gets.
+    Object.assign(host, { Memory: memory, MemorySwap: memory });
+  }
+  if (o.cpus !== undefined) host.NanoCpus = Math.round(Math.min(o.cpus, r?.cpus ?? Infinity) * 1e9);
+  if (o.capDrop || r) host.CapDrop = [...new Set([...(r?.dropCapabilities ?? []), ...(o.capDrop ?? [])])];
+  return host;
+}
+
 function hostLimits(r: ContainerResources | undefined): Record<string, unknown> {
   if (!r) return {};
   return {

@@ -32,6 +32,7 @@ export async function dockerExec(
   const env = [...(spec.env ?? []).map(([k, v]) => `${k}=${v}`), ...(spec.tty ? ['TERM=xterm'] : []), mark];
   const exec = await container.exec({
     Cmd: spec.command, Env: env, Tty: spec.tty, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+    User: spec.user, WorkingDir: spec.workdir,
   });
   const stream = (await exec.start({ hijack: true, stdin: true, Tty: spec.tty })) as unknown as Hijacked;
   deliverOutput(docker, stream, spec.tty, onOutput);

@@ -3,7 +3,7 @@
  * Docker (docker-engine.ts) is the first. Everything the location creates carries `labels`, so the
  * engine itself stays the source of truth about what exists.
  */
-import type { NodeStats, OutputStream } from '../protocol';
+import type { ContainerStats, HealthStatus, NodeStats, OutputStream } from '../protocol';
 
 /** What the location asks an engine to create. */
 export interface ContainerSpec {
@@ -20,8 +20,33 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   /** Persistent volumes to mount. */
   mounts?: Mount[];
+  /** #16: options beyond the basics (container-options.ts checks them). */
+  options?: ContainerOptions;
   /** Caps on what the container may use; without them, the engine's defaults (none). */
   resources?: ContainerResources;
+}
+
+/** #16: what a container may be given beyond image, env and command. */
+export interface ContainerOptions {
+  /** Replaces the image's entrypoint; `command` is then its arguments (none when absent). */
+  entrypoint?: string[];
+  /** user, uid, user:group or uid:gid the main process runs as. */
+  user?: string;
+  /** The main process's working directory (absolute). */
+  workdir?: string;
+  /** The user's own labels, beside tfnz's (which they cannot override). */
+  labels?: Record<string, string>;
+  memoryMb?: number;
+  cpus?: number;
+  /** Capability names without CAP_, or ALL. */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** Mount point → mount options ('' for the defaults). */
+  tmpfs?: Record<string, string>;
+  shmSizeMb?: number;
+  /** `command` as Docker takes it: ['CMD-SHELL', line] or ['CMD', ...argv]. */
+  healthcheck?: { command: string[]; intervalMs: number; timeoutMs: number; retries: number; startPeriodMs: number };
+  privileged?: boolean;
 }
 
 export interface ContainerResources {
@@ -74,6 +99,9 @@ export interface ExecSpec {
   /** A pty (shells): output is one raw stream, stdin is the terminal. */
   tty: boolean;
   env?: [string, string][];
+  /** #16 */
+  user?: string;
+  workdir?: string;
 }
 
 /** A process started inside a container. */
@@ -182,6 +210,11 @@ export interface Engine {
   volumeUsers(name: string, runningOnly: boolean): Promise<string[]>;
   /** Replace `to`'s content with `from`'s; neither may be in use. */
   copyVolume(from: string, to: string, labels: Record<string, string>): Promise<void>;
+  // #16
+  /** What the container's health check says now; 'none' without one. */
+  health?(engineId: string): Promise<HealthStatus>;
+  /** Stream the container's resource use to `onSample` until the returned function is called. */
+  streamStats?(engineId: string, onSample: (stats: ContainerStats) => void, onEnd: () => void): Promise<() => void>;
 }
 
 /**

@@ -6,8 +6,9 @@
  */
 import type { ContainerInfo, ContainerStatus, NodeInfo, NodeStats, OutputStream, ResourceOffer, VolumeInfo, ExternalInfo } from './types';
 import type { ErrorBody } from './errors';
+import type { ContainerStats, LogLine } from './types';
 import {
-  array, boolean, bytes, int, object, optional, string, tuple,
+  array, boolean, bytes, int, object, oneOf, optional, string, tuple,
   type Input, type ObjectSchema, type Output, type Shape,
 } from './schema';
 import {
@@ -16,6 +17,7 @@ import {
 } from './fields';
 
 export { MAX_IMAGE_LAYERS, MAX_TUNNEL_TIMEOUT_S, MAX_WAIT_S } from './fields';
+import { absoluteDir, containerOptionFields, user } from './fields-container-options';
 
 /** A request's parameters and its reply. */
 export interface CommandSchema<P extends Shape = Shape, R extends Shape = Shape> {
@@ -25,6 +27,9 @@ export interface CommandSchema<P extends Shape = Shape, R extends Shape = Shape>
 
 const command = <P extends Shape, R extends Shape>(params: P, result: R): CommandSchema<P, R> => ({ params: object(params), result: object(result) });
 const none = {};
+
+/** #16: one line of kept output (LogLine in types.ts). */
+const logLine = object({ time: int(0), stream: oneOf(['stdout', 'stderr'] as const), text: string({ empty: true }) });
 
 const volumeInfo = object({ id: string(), tag: optional(string()), node: string() });
 
@@ -72,6 +77,8 @@ export const commands = {
       volumes: optional(volumeMounts()),
       preBootFiles: optional(array(tuple(filePath(), contents()))),
       imageId: optional(digest()),
+      // #16: container options (fields-container-options.ts); the location adds its policy and defaults.
+      ...containerOptionFields(),
     },
     none,
   ),
@@ -119,6 +126,8 @@ export const commands = {
     {
       container: name(), process: newId(), command: optional(string()), tty: optional(boolean()), echo: optional(boolean()),
       cols: optional(int(1, MAX_PTY_SIZE)), rows: optional(int(1, MAX_PTY_SIZE)),
+      // #16: user, uid, user:group or uid:gid; an absolute working directory; added environment.
+      user: optional(user()), workdir: optional(absoluteDir()), env: optional(envPairs()),
     },
     none,
   ),
@@ -173,6 +182,39 @@ export const commands = {
   wait_tcp: command({ container: name(), port: port(), timeout: int(1, MAX_WAIT_S) }, none),
   /** Replies once GET http://fqdn`path` on `port` of the container answers 200; ConnectFailed at `timeout` s. */
   wait_http_200: command({ container: name(), port: port(), fqdn: string(), path: urlPath(), timeout: int(1, MAX_WAIT_S) }, none),
+
+  // #16: log history, waits, stats.
+  /**
+   * The container's kept output (bounded per container, see log-history.ts): the last `tail`
+   * lines, only those from `since` (ms since the epoch) on. `dropped` counts lines the bound
+   * evicted. The container may be an external one (a tagged container of another session of yours).
+   */
+  container_logs: command({ container: name(), tail: optional(int(0)), since: optional(int(0)) }, { lines: array(logLine), dropped: int(0) }),
+  /**
+   * Replay the kept output (as container_logs) and then follow it: `container_log` events under
+   * `follow`, the first with the replay, until one with `end` (the main process ended, or the
+   * container went). Nothing is missed or sent twice between replay and follow.
+   */
+  follow_logs: command({ container: name(), follow: newId(), tail: optional(int(0)), since: optional(int(0)) }, none),
+  /** Stop a follow_logs early; an `end` event follows. */
+  unfollow_logs: command({ follow: name() }, none),
+  /** The engine's verdict on the container's health check (the image's HEALTHCHECK or the spawn option). */
+  container_health: command({ container: name() }, { health: oneOf(['none', 'starting', 'healthy', 'unhealthy'] as const) }),
+  /**
+   * Replies once GET http://fqdn`path` on `port` answers `status` (and, with `body`, a body that
+   * contains it); ConnectFailed at `timeout` s, naming the last answer.
+   */
+  wait_http: command(
+    { container: name(), port: port(), fqdn: string(), path: urlPath(), status: int(100, 599), body: optional(string()), timeout: int(1, MAX_WAIT_S) },
+    none,
+  ),
+  /**
+   * Start sampling the container's resource use: `container_stats` events under `watch` (about
+   * one a second) until unwatch_stats, or one with `end` when the main process ends.
+   */
+  watch_stats: command({ container: name(), watch: newId() }, none),
+  /** Stop a watch_stats: the engine's stats stream is closed; an `end` event follows. */
+  unwatch_stats: command({ watch: name() }, none),
 } satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */
@@ -279,6 +321,11 @@ export interface Events {
   external_destroyed: { external: string };
   /** A one-way message failed; there was no request to reply to. */
   error: { error: ErrorBody; about?: string };
+  // #16: log history and stats.
+  /** Lines of a follow_logs; `end` says no more will come under this `follow`. */
+  container_log: { follow: string; lines: LogLine[]; end?: boolean };
+  /** A sample of a watch_stats; `end` (without a sample) says no more will come under this `watch`. */
+  container_stats: { watch: string; stats?: ContainerStats; end?: boolean };
 }
 
 export type EventName = keyof Events;
@@ -298,6 +345,7 @@ const eventNames: Record<EventName, true> = {
   tunnel_end: true, tunnel_close: true, process_output: true, process_exit: true, file_data: true,
   file_ack: true, file_end: true, volume_created: true, volume_destroyed: true, external_created: true,
   external_destroyed: true, error: true,
+  container_log: true, container_stats: true, // #16
 };
 export const COMMAND_NAMES = Object.keys(commands) as CommandName[];
 export const MESSAGE_NAMES = Object.keys(messages) as MessageName[];

@@ -124,6 +124,19 @@ export class LayerCorrupt extends TfnzError {
   override readonly code = 'LAYER_CORRUPT';
 }
 
+// #16
+/**
+ * A container's wait strategy did not hold within its startup timeout, or the container ended
+ * first. The message names the strategy and ends with the container's last output lines, which
+ * are also in `lastLines`.
+ */
+export class StartupTimeout extends TfnzError {
+  override readonly code = 'STARTUP_TIMEOUT';
+  constructor(message: string, readonly lastLines: string[] = []) {
+    super(message);
+  }
+}
+
 /** A per-user quota or a location limit was reached; the message names the option that raises it. */
 export class QuotaExceeded extends TfnzError {
   override readonly code = 'QUOTA_EXCEEDED';
@@ -155,7 +168,7 @@ const byCode = new Map<string, ErrorClass>(
     BadRequest, ProtocolError, UnknownCommand, ImageNotFound, ContainerNotFound, ContainerNotRunning,
     SpawnFailed, NoNodes, NodeNotFound, NodeGone, InvalidTag, TagInUse, TunnelNotFound, PortInUse,
     ConnectFailed, RequestTimeout, LocationUnreachable, ConnectionLost, SessionExpired, EngineError, NotFound, VolumeInUse, Unauthorized,
-    ProcessNotFound, FileNotFound, DomainInUse, LayerCorrupt, QuotaExceeded,
+    ProcessNotFound, FileNotFound, DomainInUse, LayerCorrupt, StartupTimeout, QuotaExceeded,
   ].map((cls) => [new cls('').code, cls]),
 );
 

@@ -91,3 +91,34 @@ export interface ResourceOffer {
 
 /** Which output of a process a chunk came from. */
 export type OutputStream = 'stdout' | 'stderr';
+
+// #16: log history, health and stats.
+/** One line of a container's output as the location keeps it (log-history.ts). */
+export interface LogLine {
+  /** When its first byte arrived, in ms since the epoch (the location's clock). */
+  time: number;
+  stream: OutputStream;
+  /** The line without its line end, decoded as UTF-8. */
+  text: string;
+}
+
+/** What the engine says of a container's health check; 'none' when it has none. */
+export type HealthStatus = 'none' | 'starting' | 'healthy' | 'unhealthy';
+
+/** One sample of a container's resource use, from its engine's stats stream (about once a second). */
+export interface ContainerStats {
+  /** When the location received it, ms since the epoch. */
+  time: number;
+  /** CPU used since the previous sample; 100 is one whole core. */
+  cpuPercent: number;
+  /** Memory in use, page cache excluded. */
+  memoryBytes: number;
+  /** The container's memory limit (the engine's memory when it has none). */
+  memoryLimitBytes: number;
+  /** Network bytes received and sent, since it started. */
+  networkRxBytes: number;
+  networkTxBytes: number;
+  /** Block device bytes read and written, since it started. */
+  blockReadBytes: number;
+  blockWriteBytes: number;
+}

@@ -9,6 +9,7 @@ import type { ExternalRegistry } from './external-registry';
 import type { WebSites } from './web-sites';
 import type { EndpointInfo } from '../protocol';
 import type { LayerCache } from './layer-cache';
+import type { LogHistoryLimits } from './log-history';
 import type { Limits } from './limits';
 import type { Quotas } from './quotas';
 import type { ConnectionGrants } from './connection-grants';
@@ -47,6 +48,10 @@ export interface LocationContext {
   endpoints(): EndpointInfo[];
   /** Image layers (shared) and descriptions (per user) uploaded by clients. */
   readonly images: LayerCache;
+  /** How much output each container keeps (#16); default DEFAULT_LOG_LIMITS. */
+  readonly logLimits?: LogHistoryLimits;
+  /** Whether sessions may spawn privileged containers (#16); default no. */
+  readonly allowPrivileged?: boolean;
   /** Every limit this location enforces (limits.ts), defaults with the operator's choices on top. */
   readonly limits: Limits;
   /** Per-user counts checked against the limits (quotas.ts). */

@@ -20,13 +20,14 @@ import { reapOrphans } from './reaper';
 import { ConnectionGrants } from './connection-grants';
 import { ImageResolver } from './image-resolver';
 import { LABEL, type LocationContext } from './location-context';
-import type { EndpointInfo, NodeInfo } from '../protocol';
+import { BadRequest, type EndpointInfo, type NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
 import { WebSites } from './web-sites';
 import { FrontDoor } from './front-door';
 import { LayerCache } from './layer-cache';
 import { join } from 'node:path';
 import { accountsDir } from '../shared/tfnz-home';
+import { DEFAULT_LOG_LIMITS, type LogHistoryLimits } from './log-history';
 import { resolveLimits, type Limits } from './limits';
 import { Admission } from './admission';
 import { Quotas } from './quotas';
@@ -35,6 +36,15 @@ import { installLastResortGuard } from './guard';
 /** The default cache directory of the location called `name`. */
 export function defaultCacheDir(name: string): string {
   return join(accountsDir(), 'location-cache', name.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+/** The log history bounds from the options, checked (#16). */
+function logLimits(given: Partial<LogHistoryLimits> = {}): LogHistoryLimits {
+  const limits = { ...DEFAULT_LOG_LIMITS, ...given };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isInteger(v) || v < 1) throw new BadRequest(`logHistory.${k} must be a whole number of at least 1 (got ${v})`);
+  }
+  return limits;
 }
 
 export interface LocationServerOptions {
@@ -62,6 +72,13 @@ export interface LocationServerOptions {
   log?: (line: string) => void;
   /** How often each client socket is checked for life; two silent intervals drop it. Default 10 s. */
   heartbeatMs?: number;
+  /**
+   * How much of each container's output the location keeps for ctr.logs() and log waits (#16);
+   * default 1 MiB or 10 000 lines per container, whichever comes first (oldest lines go first).
+   */
+  logHistory?: Partial<LogHistoryLimits>;
+  /** Let sessions spawn containers with `privileged: true` (full access to the host); default no. */
+  allowPrivileged?: boolean;
   /** How long a session whose connection dropped is kept for its client to resume; default 120 s. */
   sessionGraceMs?: number;
   /** Admit only the public keys in this authorized_keys file; without it (or admitKeys) the location is open. */
@@ -144,6 +161,7 @@ export class LocationServer {
    */
   static async start(opts: LocationServerOptions = {}): Promise<LocationServer> {
     const name = opts.name ?? 'local';
+    const logHistory = logLimits(opts.logHistory);
     const log = opts.log ?? (() => undefined);
     const limits = resolveLimits(opts.limits);
     let server: LocationServer | undefined;
@@ -179,6 +197,8 @@ export class LocationServer {
       findSession: (id) => [...sessions].find((s) => s.id === id),
       graceMs: opts.sessionGraceMs ?? 120_000,
       externals: new ExternalRegistry(channels),
+      logLimits: logHistory,
+      allowPrivileged: !!opts.allowPrivileged,
       users: admitted(opts),
       channelBinding: opts.tls ? bindingOf(opts.tls) : PLAIN_BINDING,
       images,

@@ -10,6 +10,7 @@ import {
 import type { PoolNode } from './node-pool';
 import { ManagedProcess, type ProcessEvents, type ProcessSpec } from './managed-process';
 import type { Transfer } from './file-transfer';
+import { LogHistory, type LogHistoryLimits } from './log-history';
 
 export interface ContainerEvents {
   status(params: Events['container_status']): void;
@@ -38,6 +39,10 @@ export class ManagedContainer {
   private outputPaused = false;
   private rebooting?: Promise<void>;
   private destroying?: Promise<void>;
+  /** Called once when the main process ends or the container goes (#16: stats watches stop). */
+  private readonly stopListeners = new Set<() => void>();
+  /** Its main process's output, kept while it exists (#16). */
+  readonly logs: LogHistory;
 
   constructor(
     readonly id: string,
@@ -47,8 +52,10 @@ export class ManagedContainer {
     private readonly events: ContainerEvents,
     /** Written after create, before start; again when a reboot resets the file system. */
     private readonly preBootFiles: [string, Uint8Array][] = [],
+    logLimits?: LogHistoryLimits,
   ) {
     this.sleeping = spec.sleep;
+    this.logs = new LogHistory(logLimits);
   }
 
   get image(): string {
@@ -73,7 +80,7 @@ export class ManagedContainer {
     try {
       this.engineId = await engine.create(this.spec);
       await this.writePreBootFiles(this.engineId);
-      this.attachment = await engine.attach(this.engineId, this.spec.stdin, (stream, data) => this.events.output(stream, data));
+      this.attachment = await engine.attach(this.engineId, this.spec.stdin, (stream, data) => this.output(stream, data));
       if (this.destroyRequested) throw new SpawnFailed('destroyed while spawning');
       await engine.start(this.engineId);
       this.privateIp = await engine.privateIp(this.engineId);
@@ -81,11 +88,30 @@ export class ManagedContainer {
     } catch (err) {
       if (this.engineId) await engine.remove(this.engineId).catch(() => undefined);
       this.status = 'destroyed';
-      throw err instanceof TfnzError ? err : new SpawnFailed(`could not start '${this.spec.image}': ${(err as Error).message}`);
+      this.logs.flush();
+      throw withLastLines(err instanceof TfnzError ? err : new SpawnFailed(`could not start '${this.spec.image}': ${(err as Error).message}`), this.logs);
     }
     this.status = 'running';
     this.events.status({ container: this.id, status: 'running', sleeping: this.sleeping, privateIp: this.privateIp });
     this.exited = this.watchExit(this.engineId, this.attachment);
+  }
+
+  /** Call `fn` once when the main process ends or the container goes; returns a function that cancels it. */
+  whenStopped(fn: () => void): () => void {
+    this.stopListeners.add(fn);
+    return () => this.stopListeners.delete(fn);
+  }
+
+  private stopped(): void {
+    const all = [...this.stopListeners];
+    this.stopListeners.clear();
+    for (const fn of all) fn();
+  }
+
+  /** Output is kept (log history) before it goes to the session. */
+  private output(stream: OutputStream, data: Buffer): void {
+    this.logs.append(stream, data);
+    this.events.output(stream, data);
   }
 
   /** Wake a container spawned asleep. */
@@ -179,7 +205,7 @@ export class ManagedContainer {
         await this.writePreBootFiles(this.engineId);
       }
       const engineId = this.engineId!;
-      this.attachment = await engine.attach(engineId, this.spec.stdin, (stream, data) => this.events.output(stream, data));
+      this.attachment = await engine.attach(engineId, this.spec.stdin, (stream, data) => this.output(stream, data));
       if (this.outputPaused) this.attachment.pause();
       await engine.start(engineId);
       // A container that was woken boots straight into its real command again.
@@ -221,6 +247,8 @@ export class ManagedContainer {
     const gone = errorToWire(new NodeGone(reason));
     for (const p of this.processes.values()) p.markKilled(gone);
     for (const t of this.transfers.values()) t.cancel(gone);
+    this.logs.close();
+    this.stopped();
     this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode, error: gone });
   }
 
@@ -247,6 +275,8 @@ export class ManagedContainer {
     // Children first: each process reports its end before the container reports `destroyed`.
     await Promise.race([Promise.all(processes.map((p) => p.ended)), new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]);
     this.status = 'destroyed';
+    this.logs.close();
+    this.stopped();
     this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode });
   }
 
@@ -270,6 +300,8 @@ export class ManagedContainer {
     // No exit code: maybe the whole engine went away. Then the pool reports it (nodeGone), not us.
     if (code === undefined && !(await this.node.checkAlive())) return;
     await this.drained(attachment.ended);
+    this.logs.flush();
+    this.stopped();
     this.exitCode = code;
     if (this.destroyRequested || this.status !== 'running') return;
     this.status = 'exited';
@@ -278,4 +310,15 @@ export class ManagedContainer {
       error: code === undefined ? errorToWire(new SpawnFailed('the engine lost track of this container')) : undefined,
     });
   }
+}
+
+/** Lines of output a failing start's error carries (#16). */
+const ERROR_LINES = 20;
+
+/** The error, its message followed by the container's last output lines when there are any. */
+function withLastLines(err: TfnzError, logs: LogHistory): TfnzError {
+  const last = logs.lastLines(ERROR_LINES);
+  if (last.length === 0) return err;
+  err.message += `\nlast output:\n${last.join('\n')}`;
+  return err;
 }

@@ -16,6 +16,9 @@ export interface ProcessSpec {
   tty: boolean;
   echo: boolean;
   env: [string, string][];
+  /** #16 */
+  user?: string;
+  workdir?: string;
   /** The pty's size from the start (with `tty`), so a program that asks at once sees it. */
   size?: { cols: number; rows: number };
 }
@@ -69,7 +72,7 @@ export class ManagedProcess {
     let setup = spec.tty ? '' : undefined;
     let ready!: () => void;
     const isReady = new Promise<void>((resolve) => (ready = resolve));
-    const handle = await engine.exec(engineId, { command, tty: spec.tty, env: spec.env }, (stream, data) => {
+    const handle = await engine.exec(engineId, { command, tty: spec.tty, env: spec.env, user: spec.user, workdir: spec.workdir }, (stream, data) => {
       if (setup === undefined) return events.output(stream, data);
       setup += data.toString('latin1');
       const at = setup.indexOf(READY);

@@ -19,8 +19,24 @@ export function waitTcp(container: ManagedContainer, port: number, timeoutMs: nu
 /** Resolves once `GET path` with `Host: fqdn` on `port` answers 200. */
 export function waitHttp200(container: ManagedContainer, port: number, fqdn: string, path: string, timeoutMs: number): Promise<void> {
   return poll(container, timeoutMs, `answer 200 to GET http://${fqdn}${path} on port ${port}`, async (ip) => {
-    const status = await httpOnce(ip, port, fqdn, path);
+    const { status } = await httpOnce(ip, port, fqdn, path, false);
     if (status !== 200) throw new Error(`it answered ${status}`);
+  });
+}
+
+/** Bodies read for a `body` check stop at this size (the text sought must be within it). */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Resolves once `GET path` with `Host: fqdn` on `port` answers `status`, with a body that contains
+ * `body` when given (#16, Wait.forHttp).
+ */
+export function waitHttp(container: ManagedContainer, port: number, fqdn: string, path: string, status: number, body: string | undefined, timeoutMs: number): Promise<void> {
+  const what = `answer ${status}${body === undefined ? '' : ` with '${body}' in the body`} to GET http://${fqdn}${path} on port ${port}`;
+  return poll(container, timeoutMs, what, async (ip) => {
+    const answer = await httpOnce(ip, port, fqdn, path, body !== undefined);
+    if (answer.status !== status) throw new Error(`it answered ${answer.status}`);
+    if (body !== undefined && !answer.body.includes(body)) throw new Error(`it answered ${answer.status} without '${body}' in the body`);
   });
 }
 
@@ -57,11 +73,22 @@ function tcpOnce(host: string, port: number): Promise<void> {
   });
 }
 
-function httpOnce(host: string, port: number, fqdn: string, path: string): Promise<number> {
+function httpOnce(host: string, port: number, fqdn: string, path: string, readBody: boolean): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host, port, path, method: 'GET', headers: { Host: fqdn }, timeout: ATTEMPT_MS, agent: false }, (res) => {
-      res.resume(); // drain the body; only the status matters
-      resolve(res.statusCode ?? 0);
+      const status = res.statusCode ?? 0;
+      if (!readBody) {
+        res.resume(); // drain the body; only the status matters
+        return resolve({ status, body: '' });
+      }
+      const parts: Buffer[] = [];
+      let size = 0;
+      res.on('data', (b: Buffer) => {
+        if (size < MAX_BODY_BYTES) parts.push(b);
+        size += b.length;
+      });
+      res.once('end', () => resolve({ status, body: Buffer.concat(parts).toString('utf8') }));
+      res.once('error', reject);
     });
     req.once('timeout', () => req.destroy(new Error('request timed out')));
     req.once('error', reject);

@@ -4,7 +4,7 @@ import { pack } from 'msgpackr';
 import { nanoid } from 'nanoid';
 import { BadRequest, ContainerNotFound, SessionExpired, Location, tableValues, LocationUnreachable, UnknownCommand } from '../../lib/index';
 import { LocationServer } from '../../lib/server/index';
-import { decodeFrame, encodeFrame, type EventFrame, type ReplyFrame } from '../../lib/protocol';
+import { encodeFrame, type EventFrame, type ReplyFrame } from '../../lib/protocol';
 import { containersLabelled, docker, eventually } from '../support/docker';
 import { rawClient, type Incoming } from '../support/raw-client';
 import { exited, firstLine, runScript, startLocationProcess } from '../support/processes';

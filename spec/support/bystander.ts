@@ -3,7 +3,6 @@
  * a running container from the start, and `stillServes` proves the location still does real work.
  */
 import { expect } from 'chai';
-import { firstValueFrom } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { Location, type Container } from '../../lib/index';
 import { encodeFrame } from '../../lib/protocol';

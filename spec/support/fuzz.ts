@@ -34,6 +34,10 @@ const PARAMS: Record<CommandName | MessageName, string[]> = {
   allow_connection: ['container', 'from'], disallow_connection: ['container', 'from'], publish_web: ['cluster', 'fqdn', 'containers', 'rewrite'],
   unpublish_web: ['cluster'], add_to_cluster: ['cluster', 'container'], remove_from_cluster: ['cluster', 'container'],
   wait_tcp: ['container', 'port', 'timeout'], wait_http_200: ['container', 'port', 'fqdn', 'path', 'timeout'],
+  // #16
+  container_logs: ['container', 'tail', 'since'], follow_logs: ['container', 'follow', 'tail', 'since'], unfollow_logs: ['follow'],
+  container_health: ['container'], wait_http: ['container', 'port', 'fqdn', 'path', 'status', 'body', 'timeout'],
+  watch_stats: ['container', 'watch'], unwatch_stats: ['watch'],
   ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn'], tunnel_close: ['conn'],
   container_stdin: ['container'], process_stdin: ['process'], process_stdin_end: ['process'], process_resize: ['process', 'cols', 'rows'],
   file_data: ['transfer'], file_ack: ['transfer', 'bytes'], file_cancel: ['transfer'],

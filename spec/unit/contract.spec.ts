@@ -27,6 +27,8 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   spawn_container: {
     container: id(1), node: 'node', image: 'busybox', env: [['A', '1']], command: ['true'], sleep: false, tag: 'web', stdin: true,
     volumes: [['vol', '/data']], preBootFiles: [['/etc/motd', new Uint8Array([104, 105])]], imageId: digest,
+    entrypoint: ['sh'], user: '1000:1000', workdir: '/app', labels: { team: 'blue' }, resources: { memoryMb: 64, cpus: 1.5 },
+    capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], tmpfs: { '/run': 'size=8m' }, shmSizeMb: 16, healthcheck: { command: 'true', intervalMs: 500 }, privileged: false,
   },
   image_layers_missing: { id: digest, layers: [digest] },
   upload_layer: { transfer: id(2), layer: digest, size: 10 },
@@ -39,7 +41,7 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   destroy_volume: { volume: 'data' },
   snapshot_volume: { volume: 'data' },
   rollback_volume: { volume: 'data' },
-  spawn_process: { container: id(1), process: id(4), command: 'ls', tty: true, echo: false, cols: 80, rows: 24 },
+  spawn_process: { container: id(1), process: id(4), command: 'ls', tty: true, echo: false, cols: 80, rows: 24, user: '0', workdir: '/tmp', env: [['A', '1']] },
   destroy_process: { process: id(4) },
   fetch_file: { container: id(1), path: '/etc/motd', transfer: id(5) },
   put_file: { container: id(1), path: '/etc/motd', transfer: id(5), size: 2 },
@@ -52,6 +54,13 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   remove_from_cluster: { cluster: id(7), container: id(1) },
   wait_tcp: { container: id(1), port: 80, timeout: 5 },
   wait_http_200: { container: id(1), port: 80, fqdn: 'www.localhost', path: '/', timeout: 5 },
+  container_logs: { container: id(1), tail: 10, since: 0 },
+  follow_logs: { container: id(1), follow: id(8), tail: 10, since: 0 },
+  unfollow_logs: { follow: id(8) },
+  container_health: { container: id(1) },
+  wait_http: { container: id(1), port: 80, fqdn: 'www.localhost', path: '/', status: 200, body: 'ok', timeout: 5 },
+  watch_stats: { container: id(1), watch: id(9) },
+  unwatch_stats: { watch: id(9) },
 };
 
 const validMessage: { [M in MessageName]: Messages[M] } = {

@@ -6,6 +6,7 @@ import { LABEL } from '../location-context';
 import type { Session } from '../session';
 import type { CommandHandlers, MessageHandlers } from './handler';
 import { ownContainer } from './ownership';
+import { containerOptions } from '../container-options';
 import { containerResources } from '../container-limits';
 
 /** Resolve [volume key, mount point] pairs (mount points normalised by the schema) to engine mounts on `node`. */
@@ -29,6 +30,7 @@ export const containerCommands = {
     let container: ManagedContainer | undefined;
     let tagReserved = false;
     try {
+      const options = containerOptions(p, !!s.ctx.allowPrivileged); // #16
       const node = s.ctx.nodes.get(p.node);
       const mounts = volumeMounts(s, p.volumes, node.info.id);
       s.ctx.quotas.container(s.user);
@@ -38,7 +40,7 @@ export const containerCommands = {
       if (p.tag) labels[LABEL.tag] = p.tag;
       // The image as this node will run it: its own, or the user's from the location's cache.
       const ref = await s.ctx.imageResolver.resolve(node.engine, s.user, p.image, p.imageId);
-      const spec = { name: `tfnz-${id}`, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, resources: containerResources(s.ctx.limits) };
+      const spec = { name: `tfnz-${id}`, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, options, resources: containerResources(s.ctx.limits) };
       // Last check before anything is made: the tag is unique among all the user's containers.
       if (p.tag) {
         s.ctx.externals.reserve(s.user, s.id, id, p.tag);
@@ -59,7 +61,7 @@ export const containerCommands = {
         },
         output: (stream, data) => s.emit('container_output', { container: id, stream }, data),
         beforeRunning: (ip): Promise<void> => s.ctx.grants.containerUp(made, ip),
-      }, p.preBootFiles ?? []);
+      }, p.preBootFiles ?? [], s.ctx.logLimits);
       container = made;
       s.containers.set(id, made);
       s.ctx.containers.set(id, made);

@@ -18,12 +18,16 @@ import { imageCommands } from './images';
 import { volumeCommands } from './volumes';
 import { networkCommands, networkMessages } from './network';
 import { webCommands } from './web';
+import { logCommands } from './logs';
+import { waitCommands } from './waits';
+import { statsCommands } from './stats';
 
 export type { CommandHandler, CommandHandlers, MessageHandler, MessageHandlers } from './handler';
 
 export const commandHandlers: CommandHandlers = {
   ...sessionCommands, ...containerCommands, ...processCommands, ...fileCommands,
   ...imageCommands, ...volumeCommands, ...networkCommands, ...webCommands,
+  ...logCommands, ...waitCommands, ...statsCommands, // #16
 };
 
 export const messageHandlers: MessageHandlers = {

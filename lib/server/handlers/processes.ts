@@ -22,7 +22,7 @@ export const processCommands = {
     if ((p.cols === undefined) !== (p.rows === undefined)) throw new BadRequest("'cols' and 'rows' go together: give both or neither");
     if ([...s.containers.values()].some((other) => other.processes.has(id))) throw new BadRequest(`process id '${id}' is already in use`);
     const size = p.cols !== undefined && p.rows !== undefined ? { cols: p.cols, rows: p.rows } : undefined;
-    await c.spawnProcess(id, { command: p.command, tty, echo: !!p.echo, env: [], size }, {
+    await c.spawnProcess(id, { command: p.command, tty, echo: !!p.echo, env: p.env ?? [], user: p.user, workdir: p.workdir, size }, { // #16: user, workdir, env
       output: (stream, data) => s.emit('process_output', { process: id, stream }, data),
       exit: (params) => s.emit('process_exit', params),
     });

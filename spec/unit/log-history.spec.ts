@@ -1,0 +1,67 @@
+import { expect } from 'chai';
+import { LogHistory } from '../../lib/server/log-history';
+import type { LogLine } from '../../lib/protocol';
+
+const out = (s: string) => Buffer.from(s);
+const texts = (lines: LogLine[]) => lines.map((l) => l.text);
+
+describe('LogHistory', () => {
+  it('joins lines split across chunks, per stream, and drops \\r\\n', () => {
+    const h = new LogHistory();
+    h.append('stdout', out('one\r\ntw'), 1);
+    h.append('stderr', out('err'), 2);
+    h.append('stdout', out('o\n'), 3);
+    h.append('stderr', out('or\n'), 4);
+    expect(h.query()).to.deep.equal([
+      { time: 1, stream: 'stdout', text: 'one' },
+      { time: 1, stream: 'stdout', text: 'two' },
+      { time: 2, stream: 'stderr', text: 'error' },
+    ]);
+  });
+
+  it('keeps a last line without a line end once the process ended', () => {
+    const h = new LogHistory();
+    h.append('stdout', out('a\nb'));
+    expect(texts(h.query())).to.deep.equal(['a']);
+    h.flush();
+    expect(texts(h.query())).to.deep.equal(['a', 'b']);
+  });
+
+  it('evicts the oldest lines past either bound and counts them', () => {
+    const h = new LogHistory({ maxLines: 3, maxBytes: 1000 });
+    for (let i = 1; i <= 10; i++) h.append('stdout', out(`${i}\n`));
+    expect(texts(h.query())).to.deep.equal(['8', '9', '10']);
+    expect(h.dropped).to.equal(7);
+    const b = new LogHistory({ maxLines: 1000, maxBytes: 10 });
+    b.append('stdout', out('aaaa\nbbbb\ncccc\n'));
+    expect(texts(b.query())).to.deep.equal(['bbbb', 'cccc']);
+  });
+
+  it('selects by tail and since', () => {
+    const h = new LogHistory();
+    for (let i = 1; i <= 5; i++) h.append('stdout', out(`${i}\n`), i * 10);
+    expect(texts(h.query({ tail: 2 }))).to.deep.equal(['4', '5']);
+    expect(texts(h.query({ since: 25 }))).to.deep.equal(['3', '4', '5']);
+    expect(texts(h.query({ since: 25, tail: 1 }))).to.deep.equal(['5']);
+    expect(h.query({ tail: 0 })).to.deep.equal([]);
+  });
+
+  it('follows after the replay with nothing doubled, and ends when the process ends', () => {
+    const h = new LogHistory();
+    h.append('stdout', out('old\n'));
+    const seen: string[] = [];
+    let ended = 0;
+    const { replay } = h.follow({}, { line: (l) => seen.push(l.text), end: () => ended++ }, false);
+    h.append('stdout', out('new\nlast'));
+    h.flush();
+    expect(texts(replay)).to.deep.equal(['old']);
+    expect(seen).to.deep.equal(['new', 'last']);
+    expect(ended).to.equal(1);
+  });
+
+  it('cuts a line that never ends at 16 KiB', () => {
+    const h = new LogHistory();
+    h.append('stdout', Buffer.alloc(40 * 1024, 'x'));
+    expect(h.query().map((l) => l.text.length)).to.deep.equal([16 * 1024, 16 * 1024]);
+  });
+});
