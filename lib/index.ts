@@ -23,6 +23,7 @@ export { reduce } from './client/reducer';
 export { IdMap, tableGet, tableValues, tableSize, type Table } from './client/table';
 export { initialState, type LocationState, type LocalAction, type Action, type ProcessInfo, type SshServerInfo } from './client/state';
 export * from './protocol/errors';
+export type { CommandName, ParamsOf, ResultOf } from './protocol/catalogue';
 export type {
   NodeInfo, NodeStats, ContainerInfo, ContainerStatus, TunnelInfo, VolumeInfo, ExternalInfo, EndpointInfo,
   ResourceOffer, OutputStream, LogLine, HealthStatus, ContainerStats,

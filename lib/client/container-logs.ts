@@ -15,6 +15,7 @@ export interface LogEntry {
   text: string;
 }
 
+/** Which of a container's kept lines `logs$()` replays before following. */
 export interface LogOptions {
   /** Only the last `tail` lines. */
   tail?: number;
@@ -22,6 +23,7 @@ export interface LogOptions {
   since?: Date | number;
 }
 
+/** Which kept lines `logs()` returns, and how. */
 export interface LogReadOptions extends LogOptions {
   /** Put the time (ISO 8601) before each line's text, as `docker logs -t` does. */
   timestamps?: boolean;

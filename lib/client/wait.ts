@@ -23,12 +23,17 @@ const MAX_WAIT_S = 3600;
 
 /** What a strategy may use of the container it waits for. */
 export interface WaitTarget {
+  /** The container's id. */
   readonly id: string;
+  /** Its kept output, then what follows (Container.logs$). */
   logs$(opts?: LogOptions): Observable<LogEntry>;
+  /** Run a command to its end inside it (Container.runProcess). */
   runProcess(command: string | string[]): Promise<ProcessResult>;
+  /** Ask the location (the session's connection). */
   request<C extends CommandName>(command: C, params: ParamsOf<C>, timeoutMs?: number): Promise<ResultOf<C>>;
 }
 
+/** A condition `ready()` or `waitFor()` waits for; made by the `Wait` functions. */
 export interface WaitStrategy {
   /** What it waits for, in words; StartupTimeout's message carries it. */
   readonly description: string;
@@ -38,6 +43,7 @@ export interface WaitStrategy {
   holds$(target: WaitTarget, deadline: number): Observable<void>;
 }
 
+/** What `Wait.forHttp` expects of the answer. */
 export interface HttpWaitOptions {
   /** The status to wait for; default 200. */
   status?: number;
@@ -64,6 +70,15 @@ function checkPort(port: unknown): number {
   return port as number;
 }
 
+/**
+ * Wait strategies, as testcontainers has them: give one to `spawnContainer(image, { waitFor })` and
+ * `ready()` resolves only when it holds, or use it later with `ctr.waitFor(strategy)`.
+ *
+ * @example
+ * const db = node.spawnContainer('busybox', { command: ['sh', '-c', 'echo ready; sleep 1; echo ready; sleep 600'],
+ *   waitFor: Wait.forLogMessage('ready', 2), startupTimeoutMs: 10_000 });
+ * await db.ready();
+ */
 export const Wait = {
   /**
    * Holds once `times` lines of the main process's output (stdout or stderr) contain `text` or

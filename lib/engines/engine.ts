@@ -49,6 +49,7 @@ export interface ContainerOptions {
   privileged?: boolean;
 }
 
+/** What the location lets one container use: processes, memory, CPUs, capabilities dropped. */
 export interface ContainerResources {
   /** Processes and threads. */
   pids: number;

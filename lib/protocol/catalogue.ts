@@ -254,6 +254,7 @@ export const messages = {
   file_cancel: object({ transfer: name() }),
 } satisfies Record<string, ObjectSchema<Shape>>;
 
+/** The name of a request a client may send. */
 export type CommandName = keyof typeof commands;
 export type MessageName = keyof typeof messages;
 
@@ -264,7 +265,9 @@ export type Commands = {
 /** Each one-way message as its sender writes it. */
 export type Messages = { [M in MessageName]: Input<(typeof messages)[M]> };
 
+/** What request `C` takes. */
 export type ParamsOf<C extends CommandName> = Commands[C]['params'];
+/** What request `C` answers. */
 export type ResultOf<C extends CommandName> = Commands[C]['result'];
 /** A request's parameters once the location checked them (paths normalised, tags lower case, ...). */
 export type ValidParamsOf<C extends CommandName> = Output<(typeof commands)[C]['params']>;

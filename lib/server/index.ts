@@ -7,7 +7,9 @@ export { LocationServer, type LocationServerOptions } from './location-server';
 export { LIMITS, DEFAULT_LIMITS, type Limits, type LimitInfo } from './limits';
 export { processIsGone } from './reaper';
 export { DockerEngine } from '../engines/docker-engine';
-export type { Engine, ContainerSpec } from '../engines/engine';
+export type { Engine, ContainerSpec, ContainerOptions, ContainerResources } from '../engines/engine';
+export type { LogHistoryLimits } from './log-history';
+export type { TlsIdentity } from './tls';
 export type {
   Attachment, EngineDescription, ExecHandle, ExecSpec, FileSink, FileSource, LabelledContainer, LabelledVolume, Mount,
 } from '../engines/engine';

@@ -45,11 +45,17 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
+/** One limit of the location: its option key, its `tfnz location` flag, default, unit and meaning. */
 export interface LimitInfo {
+  /** The key in `LocationServerOptions.limits`. */
   key: keyof Limits;
+  /** The `tfnz location --FLAG`. */
   flag: string;
+  /** Its value unless configured. */
   default: number;
+  /** What the number counts. */
   unit: 'bytes' | 'ms' | 'count' | 'cpus';
+  /** What it limits, in words. */
   what: string;
 }
 
@@ -74,6 +80,7 @@ export const LIMITS: readonly LimitInfo[] = [
   { key: 'containerCpus', flag: 'container-cpus', default: 1, unit: 'cpus', what: 'CPUs one container may use' },
 ];
 
+/** Every limit at its default. */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.fromEntries(LIMITS.map((l) => [l.key, l.default])) as unknown as Limits;
 
 /** The defaults with `given` on top; a limit must be a positive number. */

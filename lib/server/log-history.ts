@@ -6,6 +6,7 @@
  */
 import type { LogLine, OutputStream } from '../protocol';
 
+/** How much of each container's output the location keeps (the oldest lines go first). */
 export interface LogHistoryLimits {
   /** Most bytes of line text kept per container. */
   maxBytes: number;

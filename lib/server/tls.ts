@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { importOptional } from '../shared/optional-dependency';
 import { channelBinding } from '../protocol/identity';
 
+/** A certificate and its key, PEM, that the location serves wss:// with. */
 export interface TlsIdentity {
   /** PEM. */
   cert: string;
