@@ -72,7 +72,12 @@ function bareClient(url: string): Promise<WebSocket> {
 
 export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
   const started = now();
-  const server = await LocationServer.start({ port: 0, name: 'bench', statsIntervalMs: 1000 });
+  // K sessions of one user from one address: past the defaults (16 sessions a user, 64 sockets an
+  // address), which guard a shared location against one client, not what this measures.
+  const server = await LocationServer.start({
+    port: 0, name: 'bench', statsIntervalMs: 1000,
+    limits: { sessionsPerUser: K + 8, connectionsPerAddress: K + 8, unauthenticatedSockets: K + 8 },
+  });
   const wss = await bareServer();
   const bareUrl = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
   const mem = { tfnzJs: [] as number[], tfnzRss: [] as number[], floorJs: [] as number[], floorRss: [] as number[] };
