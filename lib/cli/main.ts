@@ -102,7 +102,7 @@ program
   .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION, else an embedded one')
   .option('-w, --web <fqdn[:rewrite]>', 'publish the container\'s port 80 at this host name on the location\'s front door (repeatable)', collect, [])
   .option('--ssl <cert.pem,key.pem>', 'serve the --web names over HTTPS with this certificate and key')
-  .option('--ssh <port>', 'an SSH/SFTP server into the container on 127.0.0.1:PORT (0: any free port); any user, no password')
+  .option('--ssh <port>', 'an SSH/SFTP server into the container on 127.0.0.1:PORT (0: any free port); any user name, your own keys (tfnz accounts, ~/.ssh/id_*.pub, ~/.ssh/authorized_keys)')
   .option('-s', 'the same as --ssh 2222')
   .option('-z, --sleep', 'boot asleep (placeholder main process)')
   .option('-q, --quiet', 'no log lines')

@@ -64,7 +64,7 @@ export async function runCommand(image: string, command: string[], opts: RunComm
     for (const [local, remote] of ports) await ctr.attachTunnel(remote, { localPort: local });
     if (sshPort !== undefined) {
       const ssh = await ctr.createSshServer(sshPort);
-      process.stderr.write(`tfnz: ssh -p ${ssh.port} root@localhost  (sftp -P ${ssh.port} root@localhost; any user, no password)\n`);
+      process.stderr.write(`tfnz: ssh -p ${ssh.port} root@localhost  (sftp -P ${ssh.port} root@localhost; any user name, with one of your own keys)\n`);
     }
     for (const [fqdn, rewrite] of sites) {
       const endpoint = loc.endpointFor(fqdn);
