@@ -10,6 +10,8 @@ import { AckBatcher, CreditWindow } from './credit-window';
 export const TUNNEL_WINDOW = 4 * 1024 * 1024;
 /** Acks are batched: one message per this many bytes written, or per turn of the event loop. */
 const ACK_BATCH = TUNNEL_WINDOW / 8;
+/** How long a closed connection may take to hand its last bytes to a slow reader. */
+const FLUSH_BEFORE_CLOSE_MS = 30_000;
 
 /** How this end talks to the far end (over the session's WebSocket). */
 export interface PipePeer {
@@ -92,7 +94,19 @@ export class TunnelPipe {
     this.closed = true;
     this.acks.stop();
     this.pending = [];
-    this.socket?.destroy();
+    const socket = this.socket;
+    if (fromPeer && this.peerEnded && socket && !socket.destroyed) {
+      // The far end finished sending, then closed: the end of what it sent may still wait in our
+      // socket's buffer for a slow reader, and destroy() would drop it. Flush, then tear down.
+      socket.pause();
+      const stop = setTimeout(() => socket.destroy(), FLUSH_BEFORE_CLOSE_MS).unref();
+      socket.end(() => {
+        clearTimeout(stop);
+        socket.destroy();
+      });
+    } else {
+      socket?.destroy();
+    }
     if (!fromPeer) this.peer.close();
     this.onClosed();
   }

@@ -43,6 +43,27 @@ describe('tunnels (real location, real Docker Engine)', function () {
     results.forEach((r, i) => expect(sha256(r), `connection ${i}`).to.equal(sha256(payloads[i])));
   });
 
+  it('hands a slow reader every byte a container sent before it closed', async () => {
+    // The container writes 16 MB and exits at once; the reader here takes its time. The close that
+    // follows the end must not drop what still waits in the local socket for the reader.
+    const source = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9003', '-e', 'head', '-c', '16777216', '/dev/zero'] });
+    await source.waitTcp(9003);
+    const tunnel = await source.attachTunnel(9003);
+    const received = await new Promise<number>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: tunnel.localPort });
+      let bytes = 0;
+      socket.on('data', (chunk) => {
+        bytes += chunk.length;
+        socket.pause();
+        setTimeout(() => socket.resume(), 10); // far slower than the container, so the buffers fill
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(bytes));
+    });
+    expect(received).to.equal(16 * 1024 * 1024);
+    await loc.node().destroyContainer(source);
+  });
+
   it('keeps control messages flowing while a transfer is under way', async () => {
     const tunnel = await echo.attachTunnel(9000);
     const transfer = exchange(tunnel.localPort, randomBytes(30 * 1024 * 1024));
