@@ -22,10 +22,17 @@ describe('fuzz: hostile frames for every command and message (issue 13)', functi
     by = await bystander(location.url);
   });
   after(async () => {
-    await by?.loc.disconnect();
+    await Promise.race([by?.loc.disconnect(), new Promise((r) => setTimeout(r, 10_000))]);
     if (location && location.child.exitCode === null) {
       location.child.kill('SIGTERM');
-      await exited(location.child);
+      // Seen once in CI: a fuzzed location that did not exit on SIGTERM within the hook's time.
+      // Not what this spec asserts (it checked the location served through the fuzzing); kill it.
+      const stopped = await Promise.race([exited(location.child).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      if (!stopped) {
+        console.log('      the fuzzed location did not exit within 10 s of SIGTERM; killed');
+        location.child.kill('SIGKILL');
+        await exited(location.child);
+      }
     }
   });
 
