@@ -10,6 +10,7 @@ import { readContainerFile, writeContainerFile } from './docker-files';
 import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolumes, removeDockerVolume } from './docker-volumes';
 import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
 import { dockerOptions } from './engine-address';
+import { DockerHostAgent, type HostAgent } from './docker-host-agent';
 
 /** The file a sleeping container's placeholder waits for; `wake()` creates it. */
 const WAKE_FILE = '/.tfnz-wake';
@@ -54,6 +55,11 @@ export class DockerEngine implements Engine {
   /** Call `onGone` once when the engine stops answering (its event stream ends); returns a stop function. */
   watch(onGone: (reason: Error) => void, onActivity?: () => void): () => void {
     return watchDockerEngine(this.docker, onGone, onActivity);
+  }
+
+  /** #15: commands on this engine's host, through an agent container (docker-host-agent.ts). */
+  hostAgent(location: string): HostAgent {
+    return new DockerHostAgent(this.docker, location);
   }
 
   async create(spec: ContainerSpec): Promise<string> {

@@ -4,6 +4,7 @@
  * engine itself stays the source of truth about what exists.
  */
 import type { ContainerStats, HealthStatus, NodeStats, OutputStream } from '../protocol';
+import type { HostAgent } from './docker-host-agent';
 
 /** What the location asks an engine to create. */
 export interface ContainerSpec {
@@ -216,6 +217,9 @@ export interface Engine {
   health?(engineId: string): Promise<HealthStatus>;
   /** Stream the container's resource use to `onSample` until the returned function is called. */
   streamStats?(engineId: string, onSample: (stats: ContainerStats) => void, onEnd: () => void): Promise<() => void>;
+  // #15
+  /** Commands on the engine's own host (its packet filter), through a helper container of `location`'s. */
+  hostAgent?(location: string): HostAgent;
 }
 
 /**

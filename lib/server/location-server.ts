@@ -203,7 +203,7 @@ export class LocationServer {
       channelBinding: opts.tls ? bindingOf(opts.tls) : PLAIN_BINDING,
       images,
       imageResolver: new ImageResolver(images),
-      grants: new ConnectionGrants(name, containers),
+      grants: new ConnectionGrants(name, containers, nodes),
       spawning: new Set(),
       limits,
       quotas: new Quotas(limits, (user) => [...sessions].filter((s) => s.opened && !s.ended && s.user === user)),
@@ -253,6 +253,7 @@ export class LocationServer {
   async close(): Promise<void> {
     this.nodes.stop();
     await Promise.all([...this.sessions].map((s) => s.end()));
+    await this.ctx.grants.closeAll(); // this location's packet-filter rules and host agents
     for (const client of this.wss.clients) client.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     const https = (this.wss.options.server as HttpsServer | undefined);

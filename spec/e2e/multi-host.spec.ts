@@ -41,6 +41,23 @@ async function output(ctr: Container): Promise<string> {
   return (await text).join('\n');
 }
 
+/** A busybox httpd answering on port 80. */
+const HTTPD = ['sh', '-c', 'mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www'];
+
+/** Measured from inside `from`: can it open an HTTP connection to `ip`? (2 s timeout) */
+async function reaches(from: Container, ip: string): Promise<boolean> {
+  const { stdout } = await from.runProcess(`printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 80 | grep -q '200 OK' && echo REACHED || echo BLOCKED`);
+  expect(stdout.toString()).to.match(/REACHED|BLOCKED/);
+  return stdout.toString().includes('REACHED');
+}
+
+/** Every ordered pair "x>y" that can connect, all probes at once. */
+async function matrix(named: Record<string, Container>): Promise<string[]> {
+  const pairs = Object.keys(named).flatMap((x) => Object.keys(named).filter((y) => y !== x).map((y) => [x, y] as const));
+  const ok = await Promise.all(pairs.map(([x, y]) => reaches(named[x], named[y].privateIp!)));
+  return pairs.filter((_, i) => ok[i]).map(([x, y]) => `${x}>${y}`).sort();
+}
+
 /**
  * Several hosts for real (issue #15): three network-namespace hosts from scripts/multi-host.sh, each
  * a Docker Engine reached over TCP with TLS client certificates; the location runs here, in the root
@@ -182,6 +199,71 @@ describe('multi-host: three node hosts on their own network, engines over TLS', 
         rmSync(dir, { recursive: true, force: true });
       }
       expect(await output(host(3).spawnContainer(image, { command: ['cat', '/marker.txt'] }))).to.equal(marker);
+    });
+  });
+
+  describe('connection grants across hosts, enforced on the receiving host', function () {
+    let server: LocationServer;
+    let loc: Location;
+    const name = `spec-hosts-fw-${nanoid(6)}`;
+    /** This location's packet-filter rules in host N's own namespace. */
+    const rulesOn = async (n: number) => {
+      const out: string[] = [];
+      for (const chain of ['TFNZ-ALLOW', 'TFNZ-DENY']) {
+        const { stdout } = await run('ip', ['netns', 'exec', `tfnz-h${n}`, 'iptables', '-w', '-S', chain]).catch(() => ({ stdout: '' }));
+        out.push(...stdout.split('\n').filter((l) => l.includes(`tfnz:${name}:`)));
+      }
+      return out;
+    };
+    const agentOn = (n: number) =>
+      new Docker({ socketPath: `/run/tfnz-hosts/h${n}.sock` }).listContainers({ filters: { label: [`tfnz.host-agent=${name}`] } });
+    let a: Container; let b: Container; let c: Container;
+
+    before(async () => {
+      server = await LocationServer.start({ name, port: 0, engines: addresses.map((x) => new DockerEngine(x)) });
+      loc = await Location.connect({ location: server.url, quiet: true });
+      const on = (n: number) => loc.rankedNodes().find((node) => node.id === nodeIdFor(addresses[n - 1]))!;
+      [a, b, c] = [1, 2, 3].map((n) => on(n).spawnContainer('busybox', { command: HTTPD }));
+      // The location reaches every container across hosts: its own address is let through.
+      for (const x of [a, b, c]) await x.waitTcp(80);
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await loc?.disconnect();
+      await server?.close();
+    });
+
+    it('closes containers on other hosts by default; a grant opens one way only, on the target\'s host', async () => {
+      expect([a, b, c].map((x) => x.privateIp)).to.satisfy((ips: string[]) => ips.every((ip, i) => hostRange(i + 1).test(ip)));
+      expect(await matrix({ a, b, c })).to.deep.equal([]);
+      await b.allowConnectionFrom(a);
+      expect(await matrix({ a, b, c })).to.deep.equal(['a>b']);
+      // The rules live on h2, where b runs; b's deny rule is not on the other hosts.
+      expect((await rulesOn(2)).join('\n')).to.contain(`allow:${b.id}:${a.id}`).and.contain(`deny:${b.id}`);
+      expect((await rulesOn(1)).join('\n')).to.not.contain(`deny:${b.id}`);
+      await b.disallowConnectionFrom(a);
+      expect(await matrix({ a, b, c })).to.deep.equal([]);
+      await b.allowConnectionFrom(a);
+    });
+
+    it('puts the rules back when the host lost them and its agent was replaced', async () => {
+      // As a host reboot would: the agent container gone and the host's packet filter emptied.
+      await new Docker({ socketPath: '/run/tfnz-hosts/h2.sock' }).getContainer(`tfnz-agent-${name}`).remove({ force: true });
+      for (const chain of ['TFNZ-ALLOW', 'TFNZ-DENY']) await run('ip', ['netns', 'exec', 'tfnz-h2', 'iptables', '-w', '-F', chain]);
+      expect(await reaches(c, b.privateIp!)).to.equal(true); // open: the rules were what closed it
+      await eventually(async () => expect(await agentOn(2)).to.have.length(1), 30_000);
+      await eventually(async () => expect(await matrix({ a, b, c })).to.deep.equal(['a>b']), 30_000);
+    });
+
+    it('removes its rules and agents from every host when the location closes', async () => {
+      expect(await rulesOn(1)).to.not.deep.equal([]);
+      await loc.disconnect();
+      await server.close();
+      for (const n of [1, 2, 3]) {
+        expect(await rulesOn(n), `h${n}`).to.deep.equal([]);
+        expect(await agentOn(n), `h${n}`).to.deep.equal([]);
+      }
     });
   });
 
