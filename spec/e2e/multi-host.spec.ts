@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { filter, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, throwError, timeout, toArray } from 'rxjs';
 import Docker from 'dockerode';
 import { nanoid } from 'nanoid';
 import { Cluster, Location, NodeGone, lines, type Container, type Node } from '../../lib/index';
@@ -15,6 +15,8 @@ import { GONE_AFTER_MS, nodeIdFor } from '../../lib/server/node-pool';
 import { eventually } from '../support/docker';
 import { exchange, sha256 } from '../support/net';
 import { cutHost, hostRange, mendHost, multiHostDown, multiHostUp } from '../support/multi-host';
+import { exited, runScript } from '../support/processes';
+import { createInterface } from 'node:readline';
 
 const run = promisify(execFile);
 /** A link outage this long must cost nothing: a third of the time after which a node is gone. */
@@ -264,6 +266,66 @@ describe('multi-host: three node hosts on their own network, engines over TLS', 
         expect(await rulesOn(n), `h${n}`).to.deep.equal([]);
         expect(await agentOn(n), `h${n}`).to.deep.equal([]);
       }
+    });
+  });
+
+  describe('placement and autoscaling across hosts', function () {
+    let server: LocationServer;
+    let loc: Location;
+    let loader: Location;
+    const nameOf = (n: number) => `tfnz-h${n}`;
+    const idOf = (n: number) => nodeIdFor(addresses[n - 1]);
+
+    before(async () => {
+      server = await LocationServer.start({ name: `spec-hosts-place-${nanoid(6)}`, port: 0, statsIntervalMs: 500, engines: addresses.map((x) => new DockerEngine(x)) });
+      [loc, loader] = await Promise.all([0, 1].map(() => Location.connect({ location: server.url, quiet: true })));
+      // Another session burns two cores on h2; wait until the session sees h2 as the busiest by at
+      // least a tenth of a core (on a shared, loaded machine the burner may get little more).
+      const h2 = loader.rankedNodes().find((n) => n.id === idOf(2))!;
+      await h2.spawnContainer('busybox', { command: ['sh', '-c', 'while :; do :; done & while :; do :; done'] }).ready();
+      await firstValueFrom(loc.nodes$.pipe(
+        filter((nodes) => {
+          const cpu = (n: number) => nodes[idOf(n)]?.stats.cpu ?? 0;
+          return cpu(2) <= Math.min(cpu(1), cpu(3)) - 10;
+        }),
+        timeout({ first: 60_000, with: () => throwError(() => new Error(`h2 never looked busier: ${JSON.stringify(loc.state.nodes)}`)) }),
+      ));
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await Promise.all([loc, loader].map((l) => l?.disconnect()));
+      await server?.close();
+    });
+
+    it('puts the next container on a host other than the loaded one', async () => {
+      const picked = loc.node();
+      expect(picked.name).to.not.equal(nameOf(2));
+      const ctr = picked.spawnContainer('busybox', { command: ['sleep', '600'] });
+      await ctr.ready();
+      expect(ctr.privateIp).to.not.match(hostRange(2));
+      await picked.destroyContainer(ctr);
+    });
+
+    it('examples/autoscale.ts spreads its replicas over the hosts that are not loaded', async () => {
+      const child = runScript('examples/autoscale.ts', {
+        TFNZ_LOCATION: server.url, REPLICAS: '2', MAX_EXTRA: '0', DURATION_S: '120', COOLDOWN_S: '2', DEMO_LOAD: '0',
+      });
+      const stderr: string[] = [];
+      child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+      const placed: string[] = [];
+      const all = new Promise<void>((resolve) => {
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          const on = /add a replica on (\S+) \(cpu.*initial replica/.exec(line)?.[1];
+          if (on) placed.push(on);
+          if (placed.length === 2) resolve();
+        });
+      });
+      await Promise.race([all, exited(child).then((code) => { throw new Error(`autoscale exited (${code}): ${stderr.join('')}`); })]);
+      child.kill('SIGINT');
+      expect(await exited(child), stderr.join('')).to.equal(0);
+      expect(placed, 'not on the loaded host').to.not.include(nameOf(2));
+      expect([...new Set(placed)].sort(), 'spread over both other hosts').to.deep.equal([nameOf(1), nameOf(3)]);
     });
   });
 
