@@ -96,7 +96,7 @@ export class DockerEngine implements Engine {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostSettings(spec) },
+          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostSettings(spec), Dns: spec.dns },
         }),
       `creating a container from '${spec.image}'`,
     );

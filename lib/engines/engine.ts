@@ -25,6 +25,8 @@ export interface ContainerSpec {
   options?: ContainerOptions;
   /** Caps on what the container may use; without them, the engine's defaults (none). */
   resources?: ContainerResources;
+  /** #15: name servers the container uses instead of its host's. */
+  dns?: string[];
 }
 
 /** #16: what a container may be given beyond image, env and command. */

@@ -15,12 +15,11 @@
  * LIMIT: a grant between a container on the location's machine and one on another host is only as
  * good as the addresses the receiving host sees (the main engine masquerades its containers).
  */
-import { lookup } from 'node:dns/promises';
-import { createSocket } from 'node:dgram';
 import type { ManagedContainer } from './managed-container';
 import type { NodePool, PoolNode } from './node-pool';
 import type { HostCommandResult, HostAgent } from '../engines/docker-host-agent';
 import { HostFirewall, isLocalEngine, type IptablesRunner } from '../engines/host-firewall';
+import { localAddressTowards } from './location-address';
 
 /** How often the agents on other hosts are checked (and a restarted one given its rules back). */
 export const AGENT_CHECK_MS = 5_000;
@@ -194,23 +193,4 @@ function agentIptables(agent: HostAgent): IptablesRunner {
     if (result.code !== 0) throw Object.assign(new Error(result.stderr.trim() || `iptables exited with ${result.code}`), { stderr: result.stderr });
     return result.stdout;
   };
-}
-
-/**
- * The location's own address on the way to an engine's host: the source address the host sees on
- * its tunnels and front-door connections. (A connected UDP socket only asks the routing table.)
- */
-async function localAddressTowards(engineAddress: string): Promise<string> {
-  const host = new URL(engineAddress).hostname.replace(/^\[|\]$/g, '');
-  const { address, family } = await lookup(host);
-  const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.connect(9, address, () => resolve());
-    });
-    return socket.address().address;
-  } finally {
-    socket.close();
-  }
 }

@@ -329,6 +329,58 @@ describe('multi-host: three node hosts on their own network, engines over TLS', 
     });
   });
 
+  describe('names between containers across hosts', function () {
+    let server: LocationServer;
+    let loc: Location;
+    let db: Container;
+    let client: Container;
+    const tag = `db-${nanoid(6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+    const on = (n: number) => loc.rankedNodes().find((node) => node.id === nodeIdFor(addresses[n - 1]))!;
+    /**
+     * HTTP GET from inside `from` to `host`:`port` by name, with `host` as the Host header. (busybox
+     * nc drops the connection when its input ends, so the input stays open until the answer came.)
+     */
+    const fetchByName = async (from: Container, host: string, port: number) =>
+      (await from.runProcess(`(printf 'GET / HTTP/1.0\\r\\nHost: ${host}\\r\\n\\r\\n'; sleep 3) | nc -w 3 ${host} ${port}`)).stdout.toString();
+
+    before(async () => {
+      // The front door listens where containers on other hosts reach the location.
+      server = await LocationServer.start({ name: `spec-hosts-dns-${nanoid(6)}`, port: 0, webHost: '0.0.0.0', engines: addresses.map((x) => new DockerEngine(x)) });
+      loc = await Location.connect({ location: server.url, quiet: true });
+      db = on(2).spawnContainer('busybox', { command: HTTPD, tag });
+      client = on(1).spawnContainer('busybox', { command: ['sleep', '600'] });
+      await Promise.all([db.waitTcp(80), client.ready()]);
+      await db.allowConnectionFrom(client);
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await loc?.disconnect();
+      await server?.close();
+    });
+
+    it('resolves a container by its tag and by its id from another host, and connects by name', async () => {
+      const looked = (await client.runProcess(`nslookup ${tag}`)).stdout.toString();
+      expect(looked).to.contain(`Address: ${db.privateIp}`);
+      expect(await fetchByName(client, tag, 80)).to.match(/^HTTP\/1\.[01] 200/);
+      expect((await client.runProcess(`nslookup ${db.id.toLowerCase()}`)).stdout.toString()).to.contain(`Address: ${db.privateIp}`);
+      // A name the location does not know is no name at all.
+      const unknown = await client.runProcess(`nslookup no-such-${tag}; echo "exit $?"`);
+      expect(unknown.stdout.toString()).to.not.contain('Address: 10.253.').and.to.not.match(/exit 0\s*$/);
+    });
+
+    it('reaches an endpoint published on the location by its name, from a container on another host', async () => {
+      const fqdn = `names-${nanoid(6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}.localhost`;
+      const endpoint = loc.endpointFor(fqdn);
+      const cluster = new Cluster({ containers: [db] });
+      await endpoint.publish(cluster, fqdn);
+      const reply = await fetchByName(client, fqdn, endpoint.httpPort);
+      expect(reply).to.match(/^HTTP\/1\.[01] 200/);
+      expect(reply).to.match(/\r\n\r\nhi\n$/);
+      await endpoint.unpublish(cluster);
+    });
+  });
+
   describe('hosts coming and going', function () {
     let server: LocationServer;
     let loc: Location;
