@@ -35,9 +35,15 @@ export const localIptables: IptablesRunner = async (args) => (await run('iptable
 const ALLOW = 'TFNZ-ALLOW';
 const DENY = 'TFNZ-DENY';
 
-/** Engines on the location's own machine, whose packet filter is the location's. */
+/** Engines on the location's own machine (a socket, or TCP on the loopback), whose packet filter is the location's. */
 export function isLocalEngine(address: string): boolean {
-  return address.startsWith('unix://');
+  if (address.startsWith('unix://')) return true;
+  try {
+    const host = new URL(address).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  } catch {
+    return false;
+  }
 }
 
 export interface FirewallEntry {
