@@ -6,8 +6,9 @@
  * It prints one URL (with a random token) on stdout and serves until Ctrl-C or SIGTERM.
  */
 import { Location } from '../client/location';
+import { defaultLocation } from '../client/accounts';
 import { BadRequest } from '../protocol';
-import { DashboardServer } from './dashboard/dashboard-server';
+import { DashboardServer, assertLoopback } from './dashboard/dashboard-server';
 
 export interface DashboardCommandOptions {
   location?: string;
@@ -16,6 +17,10 @@ export interface DashboardCommandOptions {
 
 export async function dashboardCommand(opts: DashboardCommandOptions): Promise<void> {
   const { host, port } = parseListen(opts.listen);
+  const target = opts.location ?? process.env.TFNZ_LOCATION ?? defaultLocation();
+  if (!target || target === 'embedded') {
+    process.stderr.write('tfnz dashboard: no location given, so it watches an embedded location of its own that no other tfnz process uses; pass --location (or set $TFNZ_LOCATION) to watch a shared one\n');
+  }
   const loc = await Location.connect({ location: opts.location, quiet: true });
   let dashboard: DashboardServer;
   try {
@@ -36,10 +41,10 @@ export async function dashboardCommand(opts: DashboardCommandOptions): Promise<v
   if (why) throw new Error(why);
 }
 
-/** `host:port`, `[v6]:port` or a bare port (on 127.0.0.1). */
+/** `host:port`, `[v6]:port` or a bare port (on 127.0.0.1); the host must be loopback. */
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d+)$/.exec(listen);
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw new BadRequest(`--listen wants host:port or a port, e.g. 127.0.0.1:8080 (got '${listen}')`);
-  return { host: m[1] ?? '127.0.0.1', port };
+  return { host: assertLoopback(m[1] ?? '127.0.0.1'), port };
 }

@@ -89,6 +89,18 @@ describe('tfnz dashboard (real location, real Docker Engine, headless Chromium)'
     expect((await get(url, `localhost:${printed.port}`)).status, 'localhost is this machine too').to.equal(200);
   });
 
+  it('will not listen beyond loopback: a clear error and exit code 1', async () => {
+    const cli = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'dashboard', '--location', server.url, '--listen', '0.0.0.0:0'], {
+      env: { ...process.env, TFNZ_HOME: home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let said = '';
+    cli.stderr!.setEncoding('utf8').on('data', (c: string) => (said += c));
+    const code = await new Promise((resolve) => cli.once('exit', resolve));
+    expect(code).to.equal(1);
+    expect(said).to.contain('the dashboard listens on loopback only (got 0.0.0.0)');
+  });
+
   it('shows nodes with charts, a tagged container of another session appearing, its output arriving live, and it going; screenshot', async () => {
     await page.goto(url);
     const nodeName = Object.values(loc.state.nodes)[0].name;

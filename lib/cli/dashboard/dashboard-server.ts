@@ -57,8 +57,7 @@ export class DashboardServer {
 
   /** Serve the dashboard of `loc`'s session; resolves once it listens. */
   static async start(loc: Location, opts: DashboardOptions = {}): Promise<DashboardServer> {
-    const host = opts.host ?? '127.0.0.1';
-    if (!isLoopback(host)) throw new BadRequest(`the dashboard listens on loopback only (got ${host}); use 127.0.0.1 and reach it from elsewhere through an SSH tunnel`);
+    const host = assertLoopback(opts.host ?? '127.0.0.1');
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -128,6 +127,8 @@ export class DashboardServer {
   private stream(res: ServerResponse, open: () => () => void): void {
     if (this.streams.size >= MAX_STREAMS) return plain(res, 503, `the dashboard serves ${MAX_STREAMS} streams at most; close other tabs of it`);
     res.writeHead(200, { ...SAFE_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8' });
+    // A browser that went away mid-write is no error of the dashboard's: 'close' tears the stream down.
+    res.on('error', () => undefined);
     this.streams.add(res);
     const teardown = open();
     res.once('close', () => {
@@ -170,6 +171,12 @@ export class DashboardServer {
   }
 }
 
+/** `host` if it is loopback; BadRequest otherwise (the page must not be reachable from elsewhere). */
+export function assertLoopback(host: string): string {
+  if (!isLoopback(host)) throw new BadRequest(`the dashboard listens on loopback only (got ${host}); use 127.0.0.1 and reach it from elsewhere through an SSH tunnel`);
+  return host;
+}
+
 /** No caching, no framing by other sites, no referrer (the URL holds the token), only our own script. */
 const SAFE_HEADERS = {
   'Cache-Control': 'no-store',
@@ -178,7 +185,9 @@ const SAFE_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
 };
 
+/** One SSE event; nothing once the response ended (a write after the end would be an 'error' event). */
 function send(res: ServerResponse, event: string, data: unknown): void {
+  if (res.writableEnded || res.destroyed) return;
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
