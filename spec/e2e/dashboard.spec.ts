@@ -57,6 +57,7 @@ describe('tfnz dashboard (real location, real Docker Engine, headless Chromium)'
     loc = await inHome(home, () => Location.connect({ location: server.url, quiet: true }));
     browser = await chromium.launch({ executablePath: chromiumPath() });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(60_000); // generous: CI shares two cores with the engine and the location
   });
 
   after(async () => {
@@ -65,7 +66,10 @@ describe('tfnz dashboard (real location, real Docker Engine, headless Chromium)'
     if (dashboard && dashboard.exitCode === null) {
       const ended = new Promise((resolve) => dashboard.once('exit', resolve));
       dashboard.kill('SIGTERM');
+      // Its goodbye to the location is bounded here, so the clean-up cannot hang the suite.
+      const stuck = setTimeout(() => dashboard.kill('SIGKILL'), 10_000);
       await ended;
+      clearTimeout(stuck);
     }
     await server?.close();
   });
