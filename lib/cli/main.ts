@@ -132,6 +132,21 @@ program
   .option('-t, --timestamps', 'put each line\'s time first')
   .action((key: string, opts) => logsCommand(key, opts));
 
+program
+  .command('dashboard')
+  .description('a live web view of the location as you see it: nodes with cpu/memory charts, your containers with status and output, web endpoints')
+  .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION, else an embedded one')
+  .option('--listen <host:port>', 'where the page is served: loopback only (a bare port means 127.0.0.1:PORT; 0: any free port)', '127.0.0.1:0')
+  .addHelpText('after', `
+Prints the page's URL on stdout; it carries a random token, so only whoever has it can look.
+Containers of your other sessions show once tagged (tfnz run --tag NAME ...).
+
+Example:
+  $ tfnz run --location tfnz.example.com --tag web nginx     # in one terminal
+  $ tfnz dashboard --location tfnz.example.com --listen 8080  # in another
+  http://127.0.0.1:8080/?token=...                           # open it in a browser`)
+  .action(async (opts) => (await import('./dashboard-command')).dashboardCommand(opts));
+
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`tfnz: ${err.message}\n`);
   process.exit(1);
