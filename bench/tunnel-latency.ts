@@ -83,7 +83,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
   return [
     row('p50', p50, 'tfnz', 'embedded', 1.3, 'median/min/max are over runs of each run\'s p50 (and p99 below); pooled percentiles in results.json'),
     row('p99', p99, 'tfnz', 'embedded', 1.6),
-    row('p50', p50, 'remote', 'remote location', 1.3, 'remote: `tfnz location` in its own process, reached over its TLS WebSocket'),
+    row('p50', p50, 'remote', 'remote location', 1.3, 'remote: `tfnz location` in its own process, reached over a loopback WebSocket'),
     row('p99', p99, 'remote', 'remote location', 1.6),
     row('p50', p50, 'dockerProxy', 'docker-proxy (informational)', undefined, 'the peer itself: "tfnz" here is Docker\'s published port'),
     row('p99', p99, 'dockerProxy', 'docker-proxy (informational)'),

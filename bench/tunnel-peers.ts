@@ -3,7 +3,7 @@
  * - docker-proxy: Docker's own published port (`-p 127.0.0.1::9000`), what a user of `docker run -p`
  *   or testcontainers' `getMappedPort` gets; a busybox container running the same servers.
  * - a remote location: `tfnz location` in its own process, so the location's half of a tunnel runs
- *   on its own JS thread (and the SDK reaches it over a TLS WebSocket, as any remote one).
+ *   on its own JS thread and every byte crosses its WebSocket, as with any remote location.
  */
 import type Docker from 'dockerode';
 import { spawn, type ChildProcess } from 'node:child_process';

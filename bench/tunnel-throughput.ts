@@ -100,7 +100,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
   }
   const note = `${SIZE_MB} MiB per run (BENCH_TUNNEL_MB)${SIZE_MB < 1024 ? ', less than the 1 GiB default' : ''}; ` +
     'embedded: the location shares this process';
-  const remoteNote = 'remote: `tfnz location` in its own process, reached over its TLS WebSocket';
+  const remoteNote = 'remote: `tfnz location` in its own process, reached over a loopback WebSocket';
   const rows = (label: string, values: Record<Path, number[]>, first: string) => [
     figure({
       bench: 'tunnel', name: `${label}, embedded`, unit: 'MiB/s', better: 'higher',
