@@ -113,11 +113,11 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
       goal: ['≥', 1], note: remoteNote,
     }),
     figure({
-      bench: 'tunnel', name: `${label}, embedded (informational)`, unit: 'MiB/s', better: 'higher',
+      bench: 'tunnel', name: `${label}, embedded vs direct (informational)`, unit: 'MiB/s', better: 'higher',
       tfnz: summarise(values.tfnz), floorName: 'direct to private IP', floor: summarise(values.direct),
     }),
     figure({
-      bench: 'tunnel', name: `${label}, docker-proxy (informational)`, unit: 'MiB/s', better: 'higher',
+      bench: 'tunnel', name: `${label}, docker-proxy vs direct (informational)`, unit: 'MiB/s', better: 'higher',
       tfnz: summarise(values.dockerProxy), floorName: 'direct to private IP', floor: summarise(values.direct),
       note: 'the peer itself against the floor: "tfnz" here is docker-proxy',
     }),
@@ -125,7 +125,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
   return [
     ...rows(`throughput, 1 connection, ${SIZE_MB} MiB`, single, note),
     figure({
-      bench: 'tunnel', name: `throughput, 1 connection, ${SIZE_MB} MiB, embedded (informational)`, unit: 'MiB/s', better: 'higher',
+      bench: 'tunnel', name: `throughput, 1 connection, ${SIZE_MB} MiB, embedded vs a Node relay (informational)`, unit: 'MiB/s', better: 'higher',
       tfnz: summarise(single.tfnz), floorName: 'plain Node TCP relay', floor: summarise(single.relay),
       note: 'floor = an in-process net.Server piping each connection to the private IP: what one JS hop costs',
     }),
