@@ -151,6 +151,7 @@ export class Location implements AsyncDisposable {
       log,
       events,
       tunnels: new TunnelRouter(events),
+      directTunnels: embedded !== undefined,
       handles,
       nodeHandle: (id) => this.nodeHandle(id),
       containerHandle: (id) => this.containerHandle(id),

@@ -30,6 +30,11 @@ export interface SessionContext {
   /** The location's per-object events, by owner id. */
   readonly events: EventRouter;
   readonly tunnels: TunnelRouter;
+  /**
+   * The location runs in this process on the local Docker Engine (embedded): tunnels connect
+   * straight to a container's private address instead of relaying through the location.
+   */
+  readonly directTunnels: boolean;
   readonly handles: HandleCache;
   nodeHandle(id: string): Node;
   /** The handle of this session's container `id` (made from the state when it has none yet). */
