@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Location } from '../client/location';
 import { Cluster } from '../client/cluster';
 import type { SpawnOptions } from '../client/node';
-import { progressBar } from './progress-bar';
+import { progressBar, pullProgressBar } from './progress-bar';
 import { Wait, type WaitStrategy } from '../client/wait';
 
 export interface RunCommandOptions {
@@ -32,6 +32,8 @@ export interface RunCommandOptions {
   waitLog?: string;
   healthCmd?: string;
   tag?: string;
+  // #19
+  pull?: string;
 }
 
 export async function runCommand(image: string, command: string[], opts: RunCommandOptions): Promise<void> {
@@ -46,7 +48,11 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   };
   // A spawn uploads the image when the location needs it: show that as it happens.
   if (!opts.quiet) loc.uploads$.subscribe(progressBar());
+  if (opts.pull !== undefined && !['always', 'missing', 'never'].includes(opts.pull)) throw new Error(`--pull wants missing, always or never (got '${opts.pull}')`);
+  spawn.pull = opts.pull as SpawnOptions['pull'];
   const ctr = loc.node().spawnContainer(image, spawn);
+  // #19: and when the node pulls it from its registry.
+  if (!opts.quiet) ctr.pull$.subscribe(pullProgressBar());
   ctr.stdout$.subscribe(({ stream, data }) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
   ctr.termination$.subscribe({
     next: (code) => {
