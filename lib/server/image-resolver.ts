@@ -21,7 +21,7 @@
  */
 import { ImageNotFound } from '../protocol';
 import { parseImageReference, type ImageReference } from '../shared/registry-reference';
-import { implicitHubFailure, RegistryImages, type RegistryRequest } from './registry-images';
+import { implicitHubFailure, isImageId, RegistryImages, type RegistryRequest } from './registry-images';
 import type { Engine } from '../engines/engine';
 import type { ImageDescription, LayerCache } from './layer-cache';
 
@@ -58,9 +58,13 @@ async function resolveImage(
   const cached = cache.description(user, name);
   if (cached) return load(cache, loading, engine, cached);
   if (await engine.taggedImageId(name)) {
-    // Pulled from a registry: the registry decides (its refusal is the error), not possession.
-    if (await registries.fromRegistry(engine, name)) await registries.checkAccess(engine, name, registry.auth);
-    return name;
+    // Pulled from a registry: the registry decides (its refusal is the error), not possession; an
+    // id names no registry to ask, so such an image is not found by id.
+    if (!(await registries.fromRegistry(engine, name))) return name;
+    if (ref) {
+      await registries.checkAccess(engine, name, registry.auth);
+      return name;
+    }
   }
   if (registry.policy === 'never' || !ref) {
     throw new ImageNotFound(
@@ -72,7 +76,7 @@ async function resolveImage(
 
 /** A reference the node could pull, or undefined for an image id (or a short id). */
 function reference(name: string): ImageReference | undefined {
-  if (/^(sha256:)?[0-9a-f]{12,64}$/.test(name)) return undefined;
+  if (isImageId(name)) return undefined;
   try {
     return parseImageReference(name);
   } catch {

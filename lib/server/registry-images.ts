@@ -44,10 +44,12 @@ export class RegistryImages {
    * repository digest of that repository): then a user needs that registry's consent to run it.
    */
   async fromRegistry(engine: Engine, name: string): Promise<boolean> {
-    const repository = repositoryOf(name);
-    if (!repository || !engine.imageRepoDigests) return false;
+    if (!engine.imageRepoDigests) return false;
     const digests = await engine.imageRepoDigests(name);
-    return digests.some((d) => repositoryOf(d.slice(0, d.indexOf('@'))) === repository);
+    if (digests.length === 0) return false;
+    // Asked for by id: no registry can vouch for an id, so any registry origin counts.
+    const repository = isImageId(name) ? undefined : repositoryOf(name);
+    return !repository || digests.some((d) => repositoryOf(d.slice(0, d.indexOf('@'))) === repository);
   }
 
   /** Throws the registry's typed refusal unless `auth` (or no credentials) may read `name` there. */
@@ -56,6 +58,11 @@ export class RegistryImages {
     if (!engine.checkRegistryAccess) throw new RegistryUnauthorized(`node engine ${engine.address} cannot ask registry ${ref.registry} whether you may use '${name}'`);
     await engine.checkRegistryAccess(ref.canonical, ref.registry, auth);
   }
+}
+
+/** `sha256:…` or a (short) hex id: Docker reads these as image ids, not as names. */
+export function isImageId(name: string): boolean {
+  return /^(sha256:)?[0-9a-f]{12,64}$/.test(name);
 }
 
 /**
