@@ -1,5 +1,5 @@
 /**
- * Registry pull — the ~100 MiB image scripts/registry.sh pushes (127.0.0.1:5443/tfnz/bench:100m:
+ * Registry pull — the ~100 MiB image `scripts/registry.sh bench-image` pushes (127.0.0.1:5443/tfnz/bench:100m:
  * busybox plus four layers of 25 MiB of random bytes) pulled from the loopback registry (TLS,
  * htpasswd) onto a second dockerd (the node), both on this machine:
  *
@@ -26,7 +26,7 @@ const run$ = promisify(execFile);
 const RUNS = Number(process.env.BENCH_PULL_RUNS ?? 3);
 
 export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
-  await run$('bash', ['scripts/registry.sh', 'up'], { timeout: 300_000 });
+  await run$('bash', ['scripts/registry.sh', 'bench-image'], { timeout: 300_000 });
   const env = Object.fromEntries(
     (await run$('bash', ['scripts/registry.sh', 'env'])).stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );

@@ -6,17 +6,19 @@
 #   scripts/registry.sh down     stop it (its storage, CA and password stay for the next `up`)
 #   scripts/registry.sh status   exit 0 when it answers
 #   scripts/registry.sh env      print REGISTRY=, REGISTRY_USER=, REGISTRY_PASSWORD=, REGISTRY_CA= lines
+#   scripts/registry.sh bench-image   `up`, then push the ~100 MiB bench image unless it is there
 #
 # It listens on https://127.0.0.1:5443 (TFNZ_REGISTRY_PORT changes the port). The CA is trusted by the
 # Docker Engines of this machine only (/etc/docker/certs.d/127.0.0.1:PORT/ca.crt, read by every
 # dockerd on the machine, the extra node engines of scripts/start-node-engine.sh included), never by
 # the system's trust store. One user, `tfnz`, with a random password made once; `env` prints it.
-# State in /var/lib/tfnz-registry (ca.pem, cert.pem, key.pem, htpasswd, password, config.yml,
-# storage/), log in /var/log/tfnz/registry.log, pid in /run/tfnz/registry.pid. Needs root.
+# State in /var/lib/tfnz-registry (ca.pem, cert.pem, key.pem, htpasswd, password, config-PORT.yml,
+# storage/), log in /var/log/tfnz/registry.log, pid in /run/tfnz/registry-PORT.pid. Needs root.
 #
-# `up` also pushes two images (built locally from busybox:latest, never pulled):
-#   127.0.0.1:5443/tfnz/busybox:1     busybox as it is (small; for specs)
-#   127.0.0.1:5443/tfnz/bench:100m    busybox plus four layers of 25 MiB of random bytes (for bench)
+# Images (built locally from busybox:latest, never pulled), each pushed once:
+#   127.0.0.1:5443/tfnz/busybox:1     busybox as it is (small; for specs), by `up`
+#   127.0.0.1:5443/tfnz/bench:100m    busybox plus four layers of 25 MiB of random bytes, by
+#                                     `bench-image` (about 45 s the first time; bench/registry-pull.ts)
 # Neither stays tagged on the default engine, so that a pull of them is a real pull. Works from any
 # checkout or worktree: it needs nothing but itself and busybox:latest.
 set -euo pipefail
@@ -24,7 +26,7 @@ set -euo pipefail
 port=${TFNZ_REGISTRY_PORT:-5443}
 host=127.0.0.1:$port
 state=/var/lib/tfnz-registry
-pidfile=/run/tfnz/registry.pid
+pidfile=/run/tfnz/registry-$port.pid
 logfile=/var/log/tfnz/registry.log
 certs_d=/etc/docker/certs.d/$host
 user=tfnz
@@ -78,7 +80,7 @@ make_state() {
     (umask 077; openssl rand -hex 16 >"$state/password")
   fi
   htpasswd -Bbc "$state/htpasswd" "$user" "$(password)" 2>/dev/null
-  cat >"$state/config.yml" <<EOF
+  cat >"$state/config-$port.yml" <<EOF
 version: 0.1
 log:
   level: info
@@ -109,7 +111,7 @@ start() {
   make_state
   if ! answers; then
     if pid=$(daemon_pid); then kill -TERM "$pid" 2>/dev/null || true; fi
-    nohup docker-registry serve "$state/config.yml" >>"$logfile" 2>&1 9>&- &
+    nohup docker-registry serve "$state/config-$port.yml" >>"$logfile" 2>&1 9>&- &
     echo $! >"$pidfile"
     for _ in $(seq 1 60); do answers && break; sleep 0.25; done
     answers || { log "did not answer on https://$host in 15 s; see $logfile"; tail -20 "$logfile" >&2; exit 1; }
@@ -140,6 +142,9 @@ push_images() {
     docker rmi "$host/tfnz/busybox:1" >/dev/null
     log "pushed $host/tfnz/busybox:1"
   fi
+}
+
+push_bench_image() {
   if ! has_manifest tfnz/bench 100m; then
     log "building and pushing $host/tfnz/bench:100m (100 MiB of random bytes in four layers)"
     local ctx
@@ -170,6 +175,7 @@ flock -w 300 9 || { log "could not get /run/tfnz/registry.lock in 300 s"; exit 1
 
 case "${1:-up}" in
   up) start ;;
+  bench-image) start && push_bench_image ;;
   down) stop ;;
   status) answers ;;
   env)
@@ -179,5 +185,5 @@ case "${1:-up}" in
     echo "REGISTRY_PASSWORD=$(password)"
     echo "REGISTRY_CA=$state/ca.pem"
     ;;
-  *) echo "usage: registry.sh up|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: registry.sh up|down|status|env|bench-image" >&2; exit 2 ;;
 esac
