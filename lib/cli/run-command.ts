@@ -42,13 +42,13 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   const sites = opts.web.map(parseWeb);
   const ssl = opts.ssl === undefined ? undefined : readCertificate(opts.ssl);
   const sshPort = opts.ssh !== undefined ? parsePort(opts.ssh, '--ssh') : opts.s ? 2222 : undefined;
+  if (opts.pull !== undefined && !['always', 'missing', 'never'].includes(opts.pull)) throw new Error(`--pull wants missing, always or never (got '${opts.pull}')`);
   const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose, handleSignals: true });
   const spawn: SpawnOptions = {
     env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY, ...containerFlags(opts),
   };
   // A spawn uploads the image when the location needs it: show that as it happens.
   if (!opts.quiet) loc.uploads$.subscribe(progressBar());
-  if (opts.pull !== undefined && !['always', 'missing', 'never'].includes(opts.pull)) throw new Error(`--pull wants missing, always or never (got '${opts.pull}')`);
   spawn.pull = opts.pull as SpawnOptions['pull'];
   const ctr = loc.node().spawnContainer(image, spawn);
   // #19: and when the node pulls it from its registry.

@@ -233,6 +233,16 @@ describe('registry pulls: the node pulls from its registry with the user\'s cred
     expect(refused?.stderr).to.include('wants credentials');
   });
 
+  it('tfnz run --pull always pulls before it runs, saying so', async () => {
+    const cli = ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--location', location.url, '--pull', 'always', image, 'cat', '/marker.txt'];
+    const { stdout, stderr } = await run(process.execPath, cli, { timeout: 120_000, env: { ...process.env, TFNZ_HOME: home, DOCKER_CONFIG: dockerConfig } });
+    expect(stdout).to.equal(markers.moved);
+    expect(stderr).to.include(`${image}: already on node`);
+    const bad = await run(process.execPath, [...cli.slice(0, 6), '--pull', 'sometimes', image], { timeout: 60_000, env: { ...process.env, TFNZ_HOME: home } })
+      .then(() => undefined, (e: { stderr: string }) => e);
+    expect(bad?.stderr).to.include('--pull wants missing, always or never');
+  });
+
   it('never writes a password to the location\'s log, and the location keeps serving', async () => {
     expect(location.output.length, 'the location logged its sessions').to.be.greaterThan(3);
     const log = location.output.join('\n');
