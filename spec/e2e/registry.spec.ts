@@ -189,7 +189,8 @@ describe('registry pulls: the node pulls from its registry with the user\'s cred
     }
   });
 
-  it('follows each pull policy: missing keeps what the node has, always pulls a moved tag, never does not pull', async () => {
+  it('follows each pull policy (missing keeps what the node has, always pulls a moved tag, never does not pull) and digest pins', async () => {
+    const firstDigest = (await node.getImage(image).inspect()).RepoDigests!.find((d) => d.startsWith(`${registry}/`))!;
     await pushImage(markers.moved); // the tag now names other content in the registry
     const missing = loc.node().spawnContainer(image, { command: ['cat', '/marker.txt'] });
     const missingPulls = lastValueFrom(missing.pull$.pipe(toArray()));
@@ -203,6 +204,9 @@ describe('registry pulls: the node pulls from its registry with the user\'s cred
     expect(pulled.layers.filter((l) => l.status === 'Already exists').length, 'busybox was there').to.equal(1);
     const never = loc.node().spawnContainer(image, { command: ['cat', '/marker.txt'], pull: 'never' });
     expect(await output(never), 'never: what the node has').to.equal(markers.moved);
+    // A digest pins the content whatever the tag says now.
+    const pinned = loc.node().spawnContainer(firstDigest, { command: ['cat', '/marker.txt'] });
+    expect(await output(pinned), `pinned by ${firstDigest}`).to.equal(markers.first);
     const absent = `${registry}/tfnz-spec/app-${id}-absent:1`;
     const err = await loc.node().spawnContainer(absent, { pull: 'never' }).ready().catch((e: Error) => e);
     expect(err).to.be.instanceOf(ImageNotFound);
