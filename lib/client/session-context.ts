@@ -1,5 +1,6 @@
 /** What a Location shares with the handles it hands out (Node, Container, Tunnel...). */
 import type { BehaviorSubject } from 'rxjs';
+import type { RegistryAuth } from '../protocol';
 import type { Connection } from './connection';
 import type { LocalAction, LocationState } from './state';
 import type { Logger } from './log';
@@ -43,4 +44,6 @@ export interface SessionContext {
   localImageId(name: string): Promise<string | undefined>;
   /** Upload `name` from the user's engine to the location's cache (what is missing); shared by concurrent callers. */
   ensureUploaded(name: string): Promise<string[]>;
+  /** #19: the credentials this session has for the registry `image` names (connect's registryAuth, the Docker config). */
+  registryAuthFor(image: string): RegistryAuth | undefined;
 }
