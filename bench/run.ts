@@ -6,7 +6,8 @@
  * Environment: BENCH_TUNNEL_MB, BENCH_STDOUT_MB (transfer sizes), BENCH_SPAWN_RUNS, BENCH_ROUND_TRIPS,
  * BENCH_SESSIONS (idle sessions for the control-plane figures), BENCH_IMAGE_MB and BENCH_IMAGE_RUNS
  * (the large image's extra layer and the upload runs), BENCH_PULL_RUNS (registry pulls of the
- * ~100 MiB image scripts/registry.sh pushes).
+ * ~100 MiB image scripts/registry.sh pushes), BENCH_REMOTE_MB and BENCH_REMOTE_ROUND_TRIPS
+ * (tunnel-remote: to a container on another host of scripts/multi-host.sh; needs root).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem, hostname, release } from 'node:os';
@@ -24,6 +25,7 @@ import * as frontDoor from './front-door';
 import * as imageUpload from './image-upload';
 import * as importTime from './import-time';
 import * as registryPull from './registry-pull';
+import * as tunnelRemote from './tunnel-remote';
 
 interface Bench {
   name: string;
@@ -46,6 +48,7 @@ const BENCHES: Bench[] = [
   { name: 'import-time', budgetMs: 60_000, hardMs: 120_000, run: importTime.run },
   // #19
   { name: 'registry-pull', budgetMs: 90_000, hardMs: 300_000, run: registryPull.run },
+  { name: 'tunnel-remote', budgetMs: 90_000, hardMs: 240_000, run: tunnelRemote.run },
 ];
 
 async function main(): Promise<void> {

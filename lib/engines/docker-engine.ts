@@ -11,6 +11,7 @@ import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolu
 import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
 import { dockerOptions } from './engine-address';
 import { checkDockerRegistryAccess, pullDockerImage, type PullReport } from './registry-pull';
+import { DockerHostAgent, type HostAgent } from './docker-host-agent';
 
 /** The file a sleeping container's placeholder waits for; `wake()` creates it. */
 const WAKE_FILE = '/.tfnz-wake';
@@ -57,6 +58,11 @@ export class DockerEngine implements Engine {
     return watchDockerEngine(this.docker, onGone, onActivity);
   }
 
+  /** #15: commands on this engine's host, through an agent container (docker-host-agent.ts). */
+  hostAgent(location: string): HostAgent {
+    return new DockerHostAgent(this.docker, location);
+  }
+
   async create(spec: ContainerSpec): Promise<string> {
     const image = await this.inspectImage(spec.image);
     const o = spec.options ?? {};
@@ -91,7 +97,7 @@ export class DockerEngine implements Engine {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostSettings(spec) },
+          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostSettings(spec), Dns: spec.dns },
         }),
       `creating a container from '${spec.image}'`,
     );

@@ -5,6 +5,7 @@
  */
 import type { ContainerStats, HealthStatus, NodeStats, OutputStream, RegistryAuth } from '../protocol';
 import type { PullReport } from './registry-pull';
+import type { HostAgent } from './docker-host-agent';
 
 /** What the location asks an engine to create. */
 export interface ContainerSpec {
@@ -25,6 +26,8 @@ export interface ContainerSpec {
   options?: ContainerOptions;
   /** Caps on what the container may use; without them, the engine's defaults (none). */
   resources?: ContainerResources;
+  /** #15: name servers the container uses instead of its host's. */
+  dns?: string[];
 }
 
 /** #16: what a container may be given beyond image, env and command. */
@@ -224,6 +227,9 @@ export interface Engine {
   checkRegistryAccess?(ref: string, registry: string, auth: RegistryAuth | undefined): Promise<void>;
   /** The repository digests (`repo@sha256:…`) of the image held under `ref`: where it was pulled from or pushed to. */
   imageRepoDigests?(ref: string): Promise<string[]>;
+  // #15
+  /** Commands on the engine's own host (its packet filter), through a helper container of `location`'s. */
+  hostAgent?(location: string): HostAgent;
 }
 
 /**

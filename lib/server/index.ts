@@ -16,3 +16,4 @@ export type {
 export type { LayerCache, ImageDescription, PruneResult } from './layer-cache';
 export type { NodePool, PoolNode } from './node-pool';
 export type { PullReport } from '../engines/registry-pull';
+export type { HostAgent, HostCommandResult } from '../engines/docker-host-agent';

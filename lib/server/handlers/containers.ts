@@ -45,7 +45,8 @@ export const containerCommands = {
         auth: p.registryAuth,
         onProgress: (progress) => s.emit('image_pull', { pull: id, progress: { ...progress, node: node.info.id } }),
       });
-      const spec = { name: `tfnz-${id}`, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, options, resources: containerResources(s.ctx.limits) };
+      const dns = await s.ctx.nameServersFor?.(node);
+      const spec = { name: `tfnz-${id}`, dns, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, options, resources: containerResources(s.ctx.limits) };
       // Last check before anything is made: the tag is unique among all the user's containers.
       if (p.tag) {
         s.ctx.externals.reserve(s.user, s.id, id, p.tag);

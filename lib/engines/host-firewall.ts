@@ -1,0 +1,199 @@
+/**
+ * Private-network reachability between containers, by packet filtering on the host where the
+ * receiving container runs. The same rules everywhere; only how `iptables` is run differs: through
+ * child_process on the location's own machine (engines on unix:// sockets), through the location's
+ * agent container on any other host (docker-host-agent.ts), whose forwarded traffic crosses that
+ * host's FORWARD chain.
+ *
+ * Two chains hang off Docker's DOCKER-USER chain (which Docker consults first in FORWARD and never
+ * flushes): TFNZ-ALLOW, then TFNZ-DENY.
+ *  - Every running container gets a TFNZ-DENY rule dropping NEW connections *to* its private IP,
+ *    so by default nothing forwarded (another container, on any bridge or host) may open one to it.
+ *    On the location's machine the location itself, tunnels and wait_tcp come from the host
+ *    (INPUT/OUTPUT, not FORWARD), so they are unaffected; on another host they are forwarded, so
+ *    that host gets one TFNZ-ALLOW rule accepting everything from the location's address
+ *    (`admitLocation`). The container's own outgoing traffic is unaffected.
+ *  - `allow(target, from)` adds, in TFNZ-ALLOW, an ACCEPT for anything from `from`'s IP to
+ *    `target`'s IP, and for ESTABLISHED/RELATED replies back. One-way, like the original SDK:
+ *    `from` may open connections to `target`; `target` gains no way to open connections to `from`
+ *    (its replies flow as established traffic). The reply rule matters only across bridges
+ *    (engines), where Docker's isolation would otherwise drop them.
+ * Every rule carries a comment `tfnz:<location>:deny:<id>`, `tfnz:<location>:allow:<target>:<from>`
+ * or `tfnz:<location>:location`, so rules can be found and removed by container or by location.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { EngineError } from '../protocol';
+
+const run = promisify(execFile);
+
+/** Runs `iptables -w <args>` on some host; resolves with its stdout, rejects with its stderr. */
+export type IptablesRunner = (args: string[]) => Promise<string>;
+
+/** `iptables` on the location's own machine. */
+export const localIptables: IptablesRunner = async (args) => (await run('iptables', ['-w', ...args])).stdout;
+const ALLOW = 'TFNZ-ALLOW';
+const DENY = 'TFNZ-DENY';
+
+/** Engines on the location's own machine (a socket, or TCP on the loopback), whose packet filter is the location's. */
+export function isLocalEngine(address: string): boolean {
+  if (address.startsWith('unix://')) return true;
+  try {
+    const host = new URL(address).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  } catch {
+    return false;
+  }
+}
+
+export interface FirewallEntry {
+  kind: 'deny' | 'allow';
+  /** Container ids the rule mentions (deny: [id]; allow: [target, from]). */
+  ids: string[];
+}
+
+/** The tfnz rules of one location on one host. */
+export class HostFirewall {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly prefix: string;
+
+  private chainsReady?: Promise<void>;
+
+  /** `iptables`: how to run it on the host (default: here). */
+  constructor(location: string, private readonly iptablesRun: IptablesRunner = localIptables) {
+    this.prefix = `tfnz:${location.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 180)}:`;
+  }
+
+  /**
+   * Close `id`'s private IP to new forwarded connections, replacing every earlier rule about the
+   * container (a reboot) or its address. One listing per chain and one insert: this runs on every
+   * spawn, before the container is reported running.
+   */
+  deny(id: string, ip: string): Promise<void> {
+    return this.serial(async () => {
+      await this.ensureChains();
+      // The address is this container's now: rules about it left by anything before (a location
+      // that died without cleaning up, whatever its name) are stale and would shut it out.
+      const cidr = `${ip}/32`;
+      await this.removeRules((comment, args) =>
+        comment.startsWith('tfnz:') &&
+        ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
+          (comment.startsWith(this.prefix) && comment.slice(this.prefix.length).split(':').slice(1).includes(id))));
+      await this.iptables(['-A', DENY, '-d', ip, '-m', 'conntrack', '--ctstate', 'NEW', ...this.comment(`deny:${id}`), '-j', 'DROP']);
+    });
+  }
+
+  /** Let `from` (at `fromIp`) open connections to `target` (at `targetIp`), with their replies. */
+  allow(target: string, targetIp: string, from: string, fromIp: string): Promise<void> {
+    return this.serial(async () => {
+      await this.ensureChains();
+      const comment = this.comment(`allow:${target}:${from}`);
+      await this.iptables(['-A', ALLOW, '-s', fromIp, '-d', targetIp, ...comment, '-j', 'ACCEPT']);
+      await this.iptables(['-A', ALLOW, '-s', targetIp, '-d', fromIp, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', ...comment, '-j', 'ACCEPT']);
+    });
+  }
+
+  /** Remove this location's rules for which `which` says yes. */
+  remove(which: (entry: FirewallEntry) => boolean): Promise<void> {
+    return this.serial(() =>
+      this.removeRules((comment) => {
+        if (!comment.startsWith(this.prefix)) return false;
+        const [kind, ...ids] = comment.slice(this.prefix.length).split(':');
+        return (kind === 'deny' || kind === 'allow') && which({ kind, ids });
+      }),
+    );
+  }
+
+  /** Remove every rule mentioning container `id`. */
+  forget(id: string): Promise<void> {
+    return this.remove((e) => e.ids.includes(id));
+  }
+
+  /** Remove the allow rule(s) target ← from. */
+  disallow(target: string, from: string): Promise<void> {
+    return this.remove((e) => e.kind === 'allow' && e.ids[0] === target && e.ids[1] === from);
+  }
+
+  /**
+   * Accept everything forwarded from the location's own address `ip`: on a host other than the
+   * location's, its tunnels, front door and wait_tcp reach containers through FORWARD too.
+   */
+  admitLocation(ip: string): Promise<void> {
+    return this.serial(async () => {
+      await this.ensureChains();
+      const rule = [ALLOW, '-s', ip, ...this.comment('location'), '-j', 'ACCEPT'];
+      const present = await this.iptablesRun(['-C', ...rule]).then(() => true, () => false);
+      if (!present) await this.iptables(['-I', ...rule]);
+    });
+  }
+
+  /** Remove every rule of this location on this host (the location is closing). */
+  removeAll(): Promise<void> {
+    return this.serial(() => this.removeRules((comment) => comment.startsWith(this.prefix)));
+  }
+
+  /** The host may have lost its rules and chains (a reboot): create the chains again next time. */
+  rebuildChains(): void {
+    this.chainsReady = undefined;
+  }
+
+  private comment(what: string): string[] {
+    return ['-m', 'comment', '--comment', `${this.prefix}${what}`];
+  }
+
+  /** Create the chains and hook them into DOCKER-USER (allow first), once per location. */
+  private ensureChains(): Promise<void> {
+    this.chainsReady ??= this.createChains().catch((err) => {
+      this.chainsReady = undefined; // try again next time
+      throw err;
+    });
+    return this.chainsReady;
+  }
+
+  private async createChains(): Promise<void> {
+    for (const chain of [ALLOW, DENY]) await this.iptablesRun(['-N', chain]).catch(() => undefined);
+    await this.iptablesRun(['-N', 'DOCKER-USER']).catch(() => undefined);
+    for (const chain of [DENY, ALLOW]) {
+      const present = await this.iptablesRun(['-C', 'DOCKER-USER', '-j', chain]).then(() => true, () => false);
+      if (!present) await this.iptables(['-I', 'DOCKER-USER', '1', '-j', chain]);
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async iptables(args: string[]): Promise<void> {
+    try {
+      await this.iptablesRun(args);
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new EngineError(`packet filter (iptables ${args.slice(0, 2).join(' ')}) failed: ${(e.stderr || e.message).trim()}`);
+    }
+  }
+
+  /** Remove the tfnz rules for which `which(comment, args)` says yes. */
+  private async removeRules(which: (comment: string, args: string[]) => boolean): Promise<void> {
+    for (const chain of [ALLOW, DENY]) {
+      let listing: string;
+      try {
+        listing = await this.iptablesRun(['-S', chain]);
+      } catch {
+        continue; // no chain: no rules
+      }
+      for (const line of listing.split('\n')) {
+        const args = tokens(line);
+        const at = args.indexOf('--comment');
+        if (args[0] !== '-A' || at < 0 || !which(args[at + 1] ?? '', args)) continue;
+        await this.iptables(['-D', ...args.slice(1)]).catch(() => undefined); // removed concurrently
+      }
+    }
+  }
+}
+
+/** Split an `iptables -S` line into arguments (quoted comments stay whole). */
+function tokens(line: string): string[] {
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+}
