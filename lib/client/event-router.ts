@@ -17,6 +17,8 @@ export interface RoutedEvents {
   follow: EventOf<'container_log'>;
   /** A `watch_stats` subscription, by its watch id. */
   watch: EventOf<'container_stats'>;
+  /** A `build_image`, by its build id (#19). */
+  build: EventOf<'build_output' | 'build_end'>;
 }
 export type OwnerKind = keyof RoutedEvents;
 
@@ -40,6 +42,9 @@ function ownerOf(e: EventOf): string | undefined {
       return `follow:${e.params.follow}`;
     case 'container_stats':
       return `watch:${e.params.watch}`;
+    case 'build_output':
+    case 'build_end':
+      return `build:${e.params.build}`;
     default:
       return undefined;
   }

@@ -17,6 +17,7 @@ const KEYS = [
   'stdin', 'volumes', 'preBootFiles', 'id', 'layers', 'layer', 'transfer', 'size', 'name', 'config', 'tunnel', 'port', 'timeout',
   'volume', 'asynchronous', 'process', 'tty', 'echo', 'cols', 'rows', 'path', 'resetFilesystem', 'from', 'cluster', 'fqdn',
   'containers', 'rewrite', 'ssl', 'seq', 'conn', 'bytes', '__proto__', 'constructor',
+  'build', 'dockerfile', 'buildArgs', 'target', 'localImages', // #19
 ];
 
 /**
@@ -38,6 +39,8 @@ const PARAMS: Record<CommandName | MessageName, string[]> = {
   container_logs: ['container', 'tail', 'since'], follow_logs: ['container', 'follow', 'tail', 'since'], unfollow_logs: ['follow'],
   container_health: ['container'], wait_http: ['container', 'port', 'fqdn', 'path', 'status', 'body', 'timeout'],
   watch_stats: ['container', 'watch'], unwatch_stats: ['watch'],
+  // #19
+  build_bases: ['dockerfile', 'buildArgs'], build_image: ['build', 'transfer', 'node', 'size', 'dockerfile', 'tag', 'buildArgs', 'target', 'localImages'],
   ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn'], tunnel_close: ['conn'],
   container_stdin: ['container'], process_stdin: ['process'], process_stdin_end: ['process'], process_resize: ['process', 'cols', 'rows'],
   file_data: ['transfer'], file_ack: ['transfer', 'bytes'], file_cancel: ['transfer'],

@@ -61,6 +61,12 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   wait_http: { container: id(1), port: 80, fqdn: 'www.localhost', path: '/', status: 200, body: 'ok', timeout: 5 },
   watch_stats: { container: id(1), watch: id(9) },
   unwatch_stats: { watch: id(9) },
+  // #19
+  build_bases: { dockerfile: new Uint8Array([70, 82, 79, 77, 32, 98]), buildArgs: [['A', '1']] },
+  build_image: {
+    build: id(10), transfer: id(11), node: 'node', size: 10, dockerfile: new Uint8Array([70, 82, 79, 77, 32, 98]), tag: 'team/app:1',
+    buildArgs: [['A', '1']], target: 'final', localImages: [['busybox', digest]],
+  },
 };
 
 const validMessage: { [M in MessageName]: Messages[M] } = {
