@@ -70,7 +70,7 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
     ENGINES = claimEngineNumbers(1);
     await startNodeEngine(ENGINES[0]);
     node = new Docker({ socketPath: `/run/tfnz/node${ENGINES[0]}.sock` });
-    const baseDir = contextDir({ 'marker.txt': baseMarker, Dockerfile: 'FROM busybox:latest\nCOPY marker.txt /\n' });
+    const baseDir = contextDir({ 'marker.txt': `${baseMarker}\n`, Dockerfile: 'FROM busybox:latest\nCOPY marker.txt /\n' });
     await run('docker', ['build', '-q', '-t', base, baseDir], { timeout: 120_000 });
     const cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-build-cache-'));
     dirs.push(cacheDir);
