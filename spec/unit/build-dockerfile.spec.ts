@@ -23,7 +23,7 @@ describe('build plan: the images a Dockerfile needs, and the Dockerfile pinned t
 
   it('reads instructions and stage names in any case, and FROM flags, as Docker does', () => {
     expect(planBuild('from busybox as One\ncopy --from=nginx /a /b\nFROM one\nFROM --platform=linux/amd64 busybox:1\n').bases)
-      .to.deep.equal(['busybox', 'nginx', 'busybox:1']);
+      .to.deep.equal(['busybox', 'busybox:1', 'nginx']);
   });
 
   it('applies build args and the defaults of ARGs declared before the first FROM', () => {
