@@ -5,8 +5,8 @@
  * Dockerfile it gives the engine, so a build can only start from images the user could spawn: the
  * node's own ones, or the user's from the location's cache, never another user's by id or prefix.
  */
-import { DockerfileParser } from 'dockerfile-ast';
 import { BadRequest } from '../protocol';
+import { commonJsExports, importOptional } from '../shared/optional-dependency';
 
 /** One place the Dockerfile names an image: its text span (0-based offsets) and the reference it means. */
 interface ImageMention {
@@ -24,7 +24,9 @@ export interface BuildPlan {
 }
 
 /** Parse `text` with the build's args; BadRequest when a base cannot be known before the build. */
-export function planBuild(text: string, buildArgs: Record<string, string> = {}): BuildPlan {
+export async function planBuild(text: string, buildArgs: Record<string, string> = {}): Promise<BuildPlan> {
+  // Loaded on the first build: a location that never builds does not need the package.
+  const { DockerfileParser } = commonJsExports(await importOptional(() => import('dockerfile-ast'), ['dockerfile-ast'], 'building images at a location'));
   const doc = DockerfileParser.parse(text);
   const froms = doc.getFROMs();
   if (froms.length === 0) throw new BadRequest('the Dockerfile has no FROM instruction; start it with e.g. FROM busybox');

@@ -18,7 +18,7 @@ const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 
 export const buildCommands = {
   async build_bases(_s, p) {
-    return { images: planBuild(text(p.dockerfile), Object.fromEntries(p.buildArgs ?? [])).bases };
+    return { images: (await planBuild(text(p.dockerfile), Object.fromEntries(p.buildArgs ?? []))).bases };
   },
 
   async build_image(s, p) {
@@ -35,7 +35,7 @@ export const buildCommands = {
     if (!engine.build || !engine.saveImage) throw new BadRequest(`node ${node.info.name} cannot build images; build on another node`);
     s.ctx.quotas.transferSize(size);
     const buildArgs = Object.fromEntries(p.buildArgs ?? []);
-    const plan = planBuild(text(p.dockerfile), buildArgs);
+    const plan = await planBuild(text(p.dockerfile), buildArgs);
     // Every base as a spawn would see it: the node's own image, or this user's from the cache
     // (loaded onto the node); ImageNotFound here, before any context is sent.
     const local = new Map(p.localImages ?? []);
