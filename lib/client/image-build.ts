@@ -119,21 +119,27 @@ async function buildOnce(ctx: SessionContext, r: BuildRequest, onProgress: (p: B
     complete: () => settle.reject(new ConnectionLost(`the connection closed while building '${tag}'`)),
   });
   const file = createReadStream(r.archive, { highWaterMark: FILE_CHUNK_BYTES });
-  const cancelled = new AbortController();
-  const onAbort = () => cancelled.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
   // Only a build the location started ends with build_end.
   let started = false;
+  const cancelled = new AbortController();
+  const onAbort = () => {
+    cancelled.abort(signal?.reason);
+    // A build the location runs is stopped there; one not yet asked for never starts.
+    if (started) ctx.connection.request('cancel_build', { build }).catch(() => undefined);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     onProgress({ type: 'context', bytesDone: 0, bytesTotal: r.size });
     const sending = sendTransfer(ctx, {
       transfer,
       what: `sending the build context of '${tag}'`,
       open: async () => {
+        signal?.throwIfAborted();
         await ctx.connection.request('build_image', {
           build, transfer, node: r.node, size: r.size, dockerfile: r.dockerfile, tag, buildArgs: r.buildArgs, target, localImages: r.localImages,
         });
         started = true;
+        if (signal?.aborted) onAbort(); // aborted while the request was on its way
       },
       chunks: abortable(file, cancelled.signal),
       onAcked: (bytes) => onProgress({ type: 'context', bytesDone: bytes, bytesTotal: r.size }),
@@ -143,7 +149,9 @@ async function buildOnce(ctx: SessionContext, r: BuildRequest, onProgress: (p: B
       () => undefined,
       (err: TfnzError) => (!started || cancelled.signal.aborted ? Promise.reject(err) : ended.then(() => Promise.reject(err))),
     );
-    const image = (await Promise.all([ended, sent]))[0];
+    const image = await Promise.all([ended, sent]).then(([id]) => id, (err: unknown) => {
+      throw signal?.aborted ? signal.reason : err;
+    });
     onProgress({ type: 'built', image, tag });
     return { id: image, tag };
   } finally {

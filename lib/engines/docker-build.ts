@@ -32,8 +32,11 @@ export async function buildOnDocker(
       target: spec.target ?? '',
       rm: true,
       forcerm: true,
+      // Closing the request makes the engine cancel the build (and remove its step's container).
+      abortSignal: spec.signal,
     });
   } catch (err) {
+    if (spec.signal?.aborted) throw new BuildFailed('the build was cancelled');
     const e = err as { statusCode?: number; json?: { message?: string } };
     // 4xx/5xx at the start: the engine refused the Dockerfile or its options.
     if (e.statusCode) throw new BuildFailed(`the engine refused the build: ${e.json?.message ?? String(err)}`);
@@ -44,9 +47,19 @@ export async function buildOnDocker(
   let image: string | undefined;
   let failure: string | undefined;
   await new Promise<void>((resolve, reject) => {
+    const cancelled = () => {
+      (response as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      reject(new BuildFailed(`the build was cancelled${step ? ` at ${step}` : ''}`));
+    };
+    if (spec.signal?.aborted) return cancelled();
+    spec.signal?.addEventListener('abort', cancelled, { once: true });
     docker.modem.followProgress(
       response,
-      (err: Error | null) => (err ? reject(engineError(err, 'building an image')) : resolve()),
+      (err: Error | null) => {
+        spec.signal?.removeEventListener('abort', cancelled);
+        if (err) reject(engineError(err, 'building an image'));
+        else resolve();
+      },
       (m: BuildMessage) => {
         if (m.aux?.ID) image = m.aux.ID;
         if (m.error || m.errorDetail) failure = m.errorDetail?.message ?? m.error;

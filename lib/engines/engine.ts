@@ -149,6 +149,8 @@ export interface BuildSpec {
   buildArgs?: Record<string, string>;
   /** The stage to stop at (multi-stage builds). */
   target?: string;
+  /** Stop the build: the engine ends it (BuildFailed then says it was cancelled). */
+  signal?: AbortSignal;
 }
 
 /** What a build says as it goes: its output text, and the step it reached. */

@@ -237,6 +237,8 @@ export const commands = {
     },
     none,
   ),
+  /** Stop a build_image: the engine ends it and its `build_end` carries BuildFailed. A build that ended already is no error. */
+  cancel_build: command({ build: name() }, none),
 } satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */

@@ -11,7 +11,7 @@ import { BuildFailed, ImageNotFound, Location, lines, type BuildProgress, type C
 import { DockerEngine, LocationServer } from '../../lib/server/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
-import { docker } from '../support/docker';
+import { docker, eventually } from '../support/docker';
 
 const run = promisify(execFile);
 
@@ -176,6 +176,28 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
     expect(err).to.be.instanceOf(ImageNotFound);
     expect((err as Error).message).to.include(`tfnz-spec-no-such-image-${suffix}`);
     expect(progress.some((p) => p.type === 'step')).to.equal(false);
+  });
+
+  it('unsubscribing from buildImage$ stops the build on the node, and nothing is recorded', async () => {
+    const marker = `started-${suffix}`;
+    const slow = contextDir({ Dockerfile: `FROM busybox\nRUN echo ${marker} && sleep 300\n` });
+    const slowTag = `spec/slow-${suffix}:1`;
+    await new Promise<void>((resolve) => {
+      const sub = owner.buildImage$(slow, { tag: slowTag }).subscribe({
+        next: (p) => {
+          if (p.type !== 'output' || !p.text.includes(marker)) return;
+          sub.unsubscribe();
+          resolve();
+        },
+      });
+    });
+    // The step's container goes: nothing on the node runs the step any more.
+    await eventually(async () => {
+      const steps = (await node.listContainers({ all: true })).filter((c) => c.Command.includes(marker));
+      expect(steps).to.deep.equal([]);
+    }, 60_000);
+    const spawn = owner.node().spawnContainer(slowTag);
+    expect(await spawn.ready().then(() => undefined, (e: unknown) => e)).to.be.instanceOf(ImageNotFound);
   });
 
   it('another user can neither spawn the built image by tag or id nor build from it', async () => {

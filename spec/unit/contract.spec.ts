@@ -67,6 +67,7 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
     build: id(10), transfer: id(11), node: 'node', size: 10, dockerfile: new Uint8Array([70, 82, 79, 77, 32, 98]), tag: 'team/app:1',
     buildArgs: [['A', '1']], target: 'final', localImages: [['busybox', digest]],
   },
+  cancel_build: { build: id(10) },
 };
 
 const validMessage: { [M in MessageName]: Messages[M] } = {

@@ -1,6 +1,6 @@
 /** Dockerfile builds on a node (#19): the context comes from the client, the image becomes the user's. */
 import { randomBytes } from 'node:crypto';
-import { BadRequest, EngineError, errorToWire } from '../../protocol';
+import { BadRequest, EngineError, QuotaExceeded, errorToWire } from '../../protocol';
 import { FileWriter } from '../file-transfer';
 import { planBuild } from '../build-dockerfile';
 import { buildContext } from '../build-context';
@@ -11,8 +11,11 @@ import type { CommandHandlers } from './handler';
 /** An image name as Docker writes one: lower-case path components, an optional registry and tag. */
 const IMAGE_NAME = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
-/** Build ids in use, per session: each names one stream of build events. */
-const building = new WeakMap<Session, Set<string>>();
+/** Builds one session may run at once: each holds a build on a node engine, which is heavy. */
+const MAX_BUILDS_PER_SESSION = 4;
+
+/** Builds running, per session, by build id (each names one stream of build events): cancel_build stops one. */
+const building = new WeakMap<Session, Map<string, AbortController>>();
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 
@@ -23,9 +26,10 @@ export const buildCommands = {
 
   async build_image(s, p) {
     const { build, transfer, size } = p;
-    const ids = building.get(s) ?? new Set<string>();
+    const ids = building.get(s) ?? new Map<string, AbortController>();
     building.set(s, ids);
     if (ids.has(build)) throw new BadRequest(`build id '${build}' is already in use; generate a fresh one`);
+    if (ids.size >= MAX_BUILDS_PER_SESSION) throw new QuotaExceeded(`this session runs ${ids.size} builds already, the most it may; wait for one to end`);
     if (s.uploads.has(transfer)) throw new BadRequest(`transfer id '${transfer}' is already in use`);
     if (p.tag.length > 255 || !IMAGE_NAME.test(p.tag)) {
       throw new BadRequest(`'${p.tag.slice(0, 100)}' is not an image name; use lower-case words like team/app or team/app:1.2`);
@@ -49,11 +53,12 @@ export const buildCommands = {
       () => s.uploads.delete(transfer),
     );
     s.uploads.set(transfer, writer);
-    ids.add(build);
+    const stop = new AbortController();
+    ids.set(build, stop);
     if (size === 0) setImmediate(() => writer.complete());
     void (async () => {
       try {
-        const id = await engine.build!(context.archive, { dockerfile, buildArgs, target: p.target }, (out) => {
+        const id = await engine.build!(context.archive, { dockerfile, buildArgs, target: p.target, signal: stop.signal }, (out) => {
           s.emit('build_output', { build, text: out.text, step: out.step });
         });
         await keepBuiltImage(s.ctx.images, engine, s.user, p.tag, id);
@@ -66,6 +71,11 @@ export const buildCommands = {
         ids.delete(build);
       }
     })();
+    return {};
+  },
+
+  async cancel_build(s, p) {
+    building.get(s)?.get(p.build)?.abort();
     return {};
   },
 } satisfies Partial<CommandHandlers>;
