@@ -140,6 +140,7 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
     expect(steps.map((s) => s.step)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(steps.every((s) => s.steps === 9)).to.equal(true);
     expect(steps[3].instruction).to.equal('RUN echo "$GREETING" > /greeting');
+    expect(steps[5].instruction, 'the base by its name, not the id it was pinned to').to.equal(`FROM ${base} AS final`);
     const sent = progress.filter((p): p is Extract<BuildProgress, { type: 'context' }> => p.type === 'context').at(-1)!;
     expect(sent.bytesDone).to.equal(sent.bytesTotal);
     // The image on the node is untagged: the user's name never shows there.

@@ -45,6 +45,9 @@ export const buildCommands = {
     const local = new Map(p.localImages ?? []);
     const resolved = new Map<string, string>();
     for (const base of plan.bases) resolved.set(base, await s.ctx.imageResolver.resolve(engine, s.user, base, local.get(base)));
+    // A step line shows the user's names for the bases, not the ids they were pinned to.
+    const pinned = [...resolved].filter(([name, ref]) => name !== ref);
+    const named = (line: string) => pinned.reduce((text, [name, ref]) => text.split(ref).join(name), line);
     const dockerfile = `.tfnz-dockerfile-${randomBytes(8).toString('hex')}`;
     const context = buildContext(dockerfile, plan.rewrite(resolved));
     const writer = new FileWriter(
@@ -59,7 +62,7 @@ export const buildCommands = {
     void (async () => {
       try {
         const id = await engine.build!(context.archive, { dockerfile, buildArgs, target: p.target, signal: stop.signal }, (out) => {
-          s.emit('build_output', { build, text: out.text, step: out.step });
+          s.emit('build_output', { build, text: out.step ? named(out.text) : out.text, step: out.step });
         });
         await keepBuiltImage(s.ctx.images, engine, s.user, p.tag, id);
         s.emit('build_end', { build, image: id });
