@@ -7,6 +7,7 @@ export { Node, type SpawnOptions } from './client/node';
 export type { UploadProgress } from './client/image-upload';
 export type { PullPolicy, PullProgress, PullLayerProgress, RegistryAuth } from './protocol/types';
 export { parseImageReference, type ImageReference } from './shared/registry-reference';
+export type { BuildOptions, BuildProgress, BuiltImage } from './client/image-build';
 export { Container, type OutputChunk, type ProcessResult, type WaitHttpOptions } from './client/container';
 export { Process, type ProcessOptions } from './client/process';
 export { Wait, type WaitStrategy, type WaitTarget, type HttpWaitOptions } from './client/wait';

@@ -5,6 +5,7 @@ import { runCommand } from './run-command';
 import { uploadCommand } from './upload-command';
 import { pullCommand } from './pull-command';
 import { logsCommand } from './logs-command';
+import { buildCommand } from './build-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
 import { authorize } from '../server/authorized-users';
@@ -160,6 +161,19 @@ Example:
   $ tfnz dashboard --location tfnz.example.com --listen 8080  # in another
   http://127.0.0.1:8080/?token=...                           # open it in a browser`)
   .action(async (opts) => (await import('./dashboard-command')).dashboardCommand(opts));
+
+program
+  .command('build')
+  .description('build a Dockerfile on a node of the location (the context is DIR less its .dockerignore); the image is yours there as NAME')
+  .argument('<dir>', 'the build context')
+  .requiredOption('-t, --tag <name>', 'the name to spawn the image by, e.g. team/app:1')
+  .option('-f, --file <Dockerfile>', 'the Dockerfile (default DIR/Dockerfile)')
+  .option('--build-arg <NAME=value>', 'a value for an ARG; NAME alone copies it from here (repeatable)', collect, [])
+  .option('--target <stage>', 'build up to this stage')
+  .option('--node <id>', 'the node to build on (default: the one with most spare capacity)')
+  .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION, else an embedded one')
+  .option('-q, --quiet', 'no progress; only the image id')
+  .action((dir: string, opts) => buildCommand(dir, opts));
 
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`tfnz: ${err.message}\n`);

@@ -19,6 +19,8 @@ export interface RoutedEvents {
   watch: EventOf<'container_stats'>;
   /** #19: a registry pull, by its pull id (a spawn's own pull: the container's id). */
   pull: EventOf<'image_pull'>;
+  /** A `build_image`, by its build id (#19). */
+  build: EventOf<'build_output' | 'build_end'>;
 }
 export type OwnerKind = keyof RoutedEvents;
 
@@ -44,6 +46,9 @@ function ownerOf(e: EventOf): string | undefined {
       return `watch:${e.params.watch}`;
     case 'image_pull':
       return `pull:${e.params.pull}`;
+    case 'build_output':
+    case 'build_end':
+      return `build:${e.params.build}`;
     default:
       return undefined;
   }

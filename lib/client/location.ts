@@ -28,6 +28,7 @@ import { uploadImage, type UploadProgress } from './image-upload';
 import { nanoid } from 'nanoid';
 import { parseImageReference } from '../shared/registry-reference';
 import { registryCredentials, type RegistryAuthSources } from './registry-auth';
+import { buildImage, type BuildOptions, type BuildProgress, type BuiltImage } from './image-build';
 
 export const DEFAULT_PORT = 2020;
 
@@ -423,6 +424,50 @@ export class Location implements AsyncDisposable {
         },
       );
       return () => events.unsubscribe();
+    });
+  }
+
+  /**
+   * Build the Dockerfile in `contextDir` on a node (default: the one with the most spare
+   * capacity) and record the image for you under `opts.tag`, like `docker build -t`. The context
+   * is sent without what its `.dockerignore` excludes; a base image (FROM) the node lacks is
+   * uploaded from your local Docker Engine first. Spawn the result by its tag on any node; other
+   * users cannot. BuildFailed names the failing step with its last output; ImageNotFound when a
+   * base is neither on the node nor in your local engine. Needs the optional `tar-fs` and
+   * `@balena/dockerignore` packages.
+   *
+   * @example
+   * ```ts
+   * const { tag } = await loc.buildImage('./app', { tag: 'team/app:1', buildArgs: { VERSION: '2' } });
+   * loc.node().spawnContainer(tag);
+   * ```
+   */
+  async buildImage(
+    contextDir: string,
+    opts: BuildOptions & { node?: Node | string; progress$?: Partial<Observer<BuildProgress>> },
+  ): Promise<BuiltImage> {
+    const node = opts.node === undefined ? this.node().id : typeof opts.node === 'string' ? opts.node : opts.node.id;
+    const progress = opts.progress$;
+    try {
+      const built = await buildImage(this.ctx, node, contextDir, opts, (p) => progress?.next?.(p));
+      progress?.complete?.();
+      return built;
+    } catch (err) {
+      progress?.error?.(err);
+      throw err;
+    }
+  }
+
+  /**
+   * `buildImage` as an Observable: the build's progress (steps, output, context sent), then
+   * complete once the image is recorded (or the error). Unsubscribing stops the build.
+   */
+  buildImage$(contextDir: string, opts: BuildOptions & { node?: Node | string }): Observable<BuildProgress> {
+    return new Observable<BuildProgress>((subscriber) => {
+      const stop = new AbortController();
+      const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+      void this.buildImage(contextDir, { ...opts, signal, progress$: subscriber }).catch(() => undefined);
+      return () => stop.abort(new Error('the build was unsubscribed'));
     });
   }
 

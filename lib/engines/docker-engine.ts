@@ -3,7 +3,8 @@ import Docker from 'dockerode';
 import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
 import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream, type RegistryAuth } from '../protocol';
 import type { Attachment, ContainerResources, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
-import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
+import type { BuildOutput, BuildSpec, ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
+import { buildOnDocker } from './docker-build';
 import { dockerExec } from './docker-exec';
 import { streamDockerStats } from './docker-container-stats';
 import { readContainerFile, writeContainerFile } from './docker-files';
@@ -261,6 +262,16 @@ export class DockerEngine implements Engine {
       if ((err as { statusCode?: number }).statusCode === 404) return [];
       throw engineError(err, `looking up image '${ref}'`);
     }
+  }
+
+  /** Build a Dockerfile (docker-build.ts); resolves with the untagged image's id. */
+  build(context: NodeJS.ReadableStream, spec: BuildSpec, onOutput: (out: BuildOutput) => void): Promise<string> {
+    return buildOnDocker(this.docker, context, spec, onOutput);
+  }
+
+  /** `docker save` of one image. */
+  saveImage(id: string): Promise<NodeJS.ReadableStream> {
+    return this.call(() => this.docker.getImage(id).get(), `saving image ${id.slice(0, 19)}…`);
   }
 
   private async inspectImage(image: string): Promise<Docker.ImageInspectInfo> {

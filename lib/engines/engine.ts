@@ -146,6 +146,24 @@ export interface FileSink {
   abort(): void | Promise<void>;
 }
 
+/** A Dockerfile build on an engine (`Engine.build`). */
+export interface BuildSpec {
+  /** The Dockerfile's path inside the context archive. */
+  dockerfile: string;
+  buildArgs?: Record<string, string>;
+  /** The stage to stop at (multi-stage builds). */
+  target?: string;
+  /** Stop the build: the engine ends it (BuildFailed then says it was cancelled). */
+  signal?: AbortSignal;
+}
+
+/** What a build says as it goes: its output text, and the step it reached. */
+export interface BuildOutput {
+  text: string;
+  /** Set on the line that starts a step: [step, of steps]. */
+  step?: [number, number];
+}
+
 /** An engine's name and size. */
 export interface EngineDescription {
   name: string;
@@ -216,6 +234,14 @@ export interface Engine {
   /** Replace `to`'s content with `from`'s; neither may be in use. */
   copyVolume(from: string, to: string, labels: Record<string, string>): Promise<void>;
   // #16
+  /**
+   * Build the Dockerfile in the context archive (a tar stream); output flows to `onOutput`.
+   * Resolves with the built image's id (untagged: the location records the name per user);
+   * BuildFailed when the build fails. Only images on this engine serve as bases (no pulls).
+   */
+  build?(context: NodeJS.ReadableStream, spec: BuildSpec, onOutput: (out: BuildOutput) => void): Promise<string>;
+  /** `docker save` of one image, by id. */
+  saveImage?(id: string): Promise<NodeJS.ReadableStream>;
   /** What the container's health check says now; 'none' without one. */
   health?(engineId: string): Promise<HealthStatus>;
   /** Stream the container's resource use to `onSample` until the returned function is called. */

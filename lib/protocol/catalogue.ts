@@ -12,7 +12,7 @@ import {
   type Input, type ObjectSchema, type Output, type Shape,
 } from './schema';
 import {
-  MAX_IMAGE_CONFIG_BYTES, MAX_PTY_SIZE, MAX_TUNNEL_TIMEOUT_S, MAX_WAIT_S, contents, digest, envPairs, filePath,
+  MAX_DOCKERFILE_BYTES, MAX_IMAGE_CONFIG_BYTES, MAX_PTY_SIZE, MAX_TUNNEL_TIMEOUT_S, MAX_WAIT_S, contents, digest, envPairs, filePath,
   hostHeader, layers, name, newId, port, tag, urlPath, volumeMounts,
 } from './fields';
 
@@ -231,6 +231,29 @@ export const commands = {
     { pull: newId(), node: name(), image: string(), policy: optional(pullPolicy()), registryAuth: optional(registryAuth()) },
     { id: string() },
   ),
+  // #19: Dockerfile builds.
+  /**
+   * The images a Dockerfile starts or copies from (its FROMs and COPY --from= that are not its
+   * own stages or scratch), with `buildArgs` applied: the SDK looks each up in its local engine.
+   */
+  build_bases: command({ dockerfile: bytes(MAX_DOCKERFILE_BYTES), buildArgs: optional(envPairs()) }, { images: array(string()) }),
+  /**
+   * Build `dockerfile` on `node` and record the image as this user's `tag`. Each base image is
+   * resolved as a spawn's image is (`localImages`: [name, id] of those the client's engine has),
+   * ImageNotFound before anything else when one is neither on the node nor in the user's cache.
+   * After the reply the client sends the context, a tar archive of `size` bytes, as `file_data`
+   * under `transfer` (acknowledged by `file_ack`, as upload_layer). The build's output comes as
+   * `build_output` events and its end as one `build_end` under `build`.
+   */
+  build_image: command(
+    {
+      build: newId(), transfer: newId(), node: name(), size: int(0), dockerfile: bytes(MAX_DOCKERFILE_BYTES), tag: string(),
+      buildArgs: optional(envPairs()), target: optional(string()), localImages: optional(array(tuple(string(), digest()))),
+    },
+    none,
+  ),
+  /** Stop a build_image: the engine ends it and its `build_end` carries BuildFailed. A build that ended already is no error. */
+  cancel_build: command({ build: name() }, none),
 } satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */
@@ -348,6 +371,11 @@ export interface Events {
   // #19
   /** Progress of a pull: under the pull_image's `pull`, or the spawned container's id for a spawn's own pull. */
   image_pull: { pull: string; progress: PullProgress };
+  // #19: Dockerfile builds.
+  /** Output of a build_image; `step` ([step, of steps]) is set where a step starts. */
+  build_output: { build: string; text: string; step?: [number, number] };
+  /** A build_image ended: `image` is the built image's id, or `error` says why it failed (BuildFailed, …). Sent once. */
+  build_end: { build: string; image?: string; error?: ErrorBody };
 }
 
 export type EventName = keyof Events;
@@ -369,6 +397,7 @@ const eventNames: Record<EventName, true> = {
   external_destroyed: true, error: true,
   container_log: true, container_stats: true, // #16
   image_pull: true, // #19
+  build_output: true, build_end: true, // #19
 };
 export const COMMAND_NAMES = Object.keys(commands) as CommandName[];
 export const MESSAGE_NAMES = Object.keys(messages) as MessageName[];

@@ -173,6 +173,15 @@ export class RegistryUnreachable extends TfnzError {
   override readonly code = 'REGISTRY_UNREACHABLE';
 }
 
+/**
+ * A Dockerfile build failed on its node: a step's command returned non-zero, an instruction was
+ * wrong, or a file it copies is not in the context. The message names the failing step and ends
+ * with its last output lines.
+ */
+export class BuildFailed extends TfnzError {
+  override readonly code = 'BUILD_FAILED';
+}
+
 type ErrorClass = new (message: string) => TfnzError;
 
 const byCode = new Map<string, ErrorClass>(
@@ -182,6 +191,7 @@ const byCode = new Map<string, ErrorClass>(
     ConnectFailed, RequestTimeout, LocationUnreachable, ConnectionLost, SessionExpired, EngineError, NotFound, VolumeInUse, Unauthorized,
     ProcessNotFound, FileNotFound, DomainInUse, LayerCorrupt, StartupTimeout, QuotaExceeded,
     RegistryUnauthorized, RegistryUnreachable,
+    BuildFailed,
   ].map((cls) => [new cls('').code, cls]),
 );
 

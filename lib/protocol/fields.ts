@@ -15,6 +15,8 @@ export const MAX_TUNNEL_TIMEOUT_S = 600;
 export const MAX_WAIT_S = 3600;
 /** Largest image config JSON put_image_description takes. */
 export const MAX_IMAGE_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Largest Dockerfile a build takes (it travels in the build_image request). */
+export const MAX_DOCKERFILE_BYTES = 1024 * 1024;
 /** Largest pty, in columns and rows. */
 export const MAX_PTY_SIZE = 10_000;
 

@@ -8,6 +8,7 @@ export { LIMITS, DEFAULT_LIMITS, type Limits, type LimitInfo } from './limits';
 export { processIsGone } from './reaper';
 export { DockerEngine } from '../engines/docker-engine';
 export type { Engine, ContainerSpec, ContainerOptions, ContainerResources } from '../engines/engine';
+export type { BuildSpec, BuildOutput } from '../engines/engine';
 export type { LogHistoryLimits } from './log-history';
 export type { TlsIdentity } from './tls';
 export type {

@@ -155,6 +155,26 @@ export class LayerCache {
     };
   }
 
+  /** A fresh partial file in the layers directory, for a layer the location makes itself (adoptLayer). */
+  partialLayerPath(): string {
+    return join(this.ensureDir('layers'), `adopted.${randomBytes(6).toString('hex')}.part`);
+  }
+
+  /**
+   * Keep a layer the location itself took from a node (an image built there), `partial` having
+   * been hashed to `layer` on the way: renamed into place (or dropped when cached already), and
+   * `user`, whose build made or used it, may use it.
+   */
+  adoptLayer(user: string, partial: string, layer: string, size: number): void {
+    if (this.hasLayer(layer)) rmSync(partial, { force: true });
+    else {
+      renameSync(partial, this.layerPath(layer));
+      this.bytesStored += size;
+      this.layersStored++;
+    }
+    this.grant(user, 'layer', layer);
+  }
+
   /** Keep an image's config for `user`, checking that it is the image `id` and lists `layers`. */
   putConfig(user: string, id: string, config: Uint8Array, layers: string[]): void {
     const got = `sha256:${createHash('sha256').update(config).digest('hex')}`;

@@ -18,6 +18,7 @@ const KEYS = [
   'volume', 'asynchronous', 'process', 'tty', 'echo', 'cols', 'rows', 'path', 'resetFilesystem', 'from', 'cluster', 'fqdn',
   'containers', 'rewrite', 'ssl', 'seq', 'conn', 'bytes', '__proto__', 'constructor',
   'pull', 'policy', 'registryAuth', // #19
+  'build', 'dockerfile', 'buildArgs', 'target', 'localImages', // #19
 ];
 
 /**
@@ -41,6 +42,8 @@ const PARAMS: Record<CommandName | MessageName, string[]> = {
   watch_stats: ['container', 'watch'], unwatch_stats: ['watch'],
   // #19
   pull_image: ['pull', 'node', 'image', 'policy'],
+  build_bases: ['dockerfile', 'buildArgs'], build_image: ['build', 'transfer', 'node', 'size', 'dockerfile', 'tag', 'buildArgs', 'target', 'localImages'],
+  cancel_build: ['build'],
   ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn'], tunnel_close: ['conn'],
   container_stdin: ['container'], process_stdin: ['process'], process_stdin_end: ['process'], process_resize: ['process', 'cols', 'rows'],
   file_data: ['transfer'], file_ack: ['transfer', 'bytes'], file_cancel: ['transfer'],

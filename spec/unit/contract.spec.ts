@@ -64,6 +64,12 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   unwatch_stats: { watch: id(9) },
   // #19
   pull_image: { pull: id(10), node: 'n1', image: '127.0.0.1:5443/team/app:1.2', policy: 'always', registryAuth: { username: 'u', password: 'p' } },
+  build_bases: { dockerfile: new Uint8Array([70, 82, 79, 77, 32, 98]), buildArgs: [['A', '1']] },
+  build_image: {
+    build: id(10), transfer: id(11), node: 'node', size: 10, dockerfile: new Uint8Array([70, 82, 79, 77, 32, 98]), tag: 'team/app:1',
+    buildArgs: [['A', '1']], target: 'final', localImages: [['busybox', digest]],
+  },
+  cancel_build: { build: id(10) },
 };
 
 const validMessage: { [M in MessageName]: Messages[M] } = {
