@@ -24,6 +24,7 @@ import { BadRequest, type EndpointInfo, type NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
 import { WebSites } from './web-sites';
 import { FrontDoor } from './front-door';
+import { dialContainer } from './container-dial';
 import { LayerCache } from './layer-cache';
 import { join } from 'node:path';
 import { accountsDir } from '../shared/tfnz-home';
@@ -182,7 +183,10 @@ export class LocationServer {
       host: opts.webHost ?? opts.host ?? '127.0.0.1', httpPort: opts.httpPort ?? 0, httpsPort: opts.httpsPort ?? 0, sites, log,
       resolve: (id) => {
         const c = containers.get(id);
-        return c?.status === 'running' && c.privateIp ? { id, ip: c.privateIp } : undefined;
+        if (c?.status !== 'running' || !c.privateIp) return undefined;
+        const { engine } = c.node;
+        const ip = c.privateIp;
+        return engine.dial ? { id, ip, dial: (port) => dialContainer(engine, ip, port) } : { id, ip };
       },
     }).catch(async (err: Error) => {
       await new Promise((resolve) => wss.close(resolve));

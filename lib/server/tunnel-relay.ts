@@ -2,12 +2,12 @@
  * The location's half of a session's tunnels: for each connection the SDK accepted locally, a TCP
  * connection to the container's private address, relayed through a credit-windowed TunnelPipe.
  */
-import { connect, type Socket } from 'node:net';
 import {
   ConnectFailed, ContainerNotRunning, TunnelNotFound, errorToWire, TunnelPipe,
   type Events,
 } from '../protocol';
 import type { ManagedContainer } from './managed-container';
+import { dialContainer } from './container-dial';
 
 interface Tunnel {
   id: string;
@@ -101,7 +101,7 @@ export class TunnelRelay {
     while (!pipe.isClosed && Date.now() < deadline) {
       const ip = tunnel.container.status === 'running' ? tunnel.container.privateIp : undefined;
       if (ip) {
-        const socket = await tryConnect(ip, tunnel.port).catch((err: Error) => ((lastError = err.message), undefined));
+        const socket = await dialContainer(tunnel.container.node.engine, ip, tunnel.port).catch((err: Error) => ((lastError = err.message), undefined));
         if (socket) return pipe.attach(socket);
       } else if (tunnel.container.status !== 'spawning') {
         lastError = `container is ${tunnel.container.status}`;
@@ -116,15 +116,4 @@ export class TunnelRelay {
     this.emit('tunnel_close', { conn, error: errorToWire(error) });
     pipe.close(true);
   }
-}
-
-function tryConnect(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, allowHalfOpen: true });
-    socket.once('connect', () => {
-      socket.removeListener('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
 }
