@@ -123,7 +123,8 @@ export class FrontDoor {
     const request = http.request({
       host: up.ip, port: UPSTREAM_PORT, method: req.method, path: req.url, headers: forwardHeaders(req, site, secure),
       // Dialled upstreams (a relay to an overlay) get a connection per request: no keep-alive pool.
-      ...(up.dial ? { agent: false, createConnection: viaDial(up.dial) } : { agent: this.agent }),
+      // (Node uses createConnection only when no agent is given.)
+      ...(up.dial ? { createConnection: viaDial(up.dial) } : { agent: this.agent }),
     });
     // 101 to a request that asked for no upgrade: there is no protocol to switch to; say so at once.
     request.on('upgrade', (_answer, socket: Socket) => {

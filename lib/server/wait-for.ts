@@ -73,7 +73,7 @@ function httpOnce(engine: Engine, host: string, port: number, fqdn: string, path
       dialContainer(engine, host, port, ATTEMPT_MS).then((socket) => connected(null, socket), (err: Error) => connected(err, undefined as unknown as Socket));
       return undefined;
     };
-    const req = request({ host, port, path, method: 'GET', headers: { Host: fqdn }, timeout: ATTEMPT_MS, agent: false, createConnection }, (res) => {
+    const req = request({ host, port, path, method: 'GET', headers: { Host: fqdn }, timeout: ATTEMPT_MS, createConnection }, (res) => {
       const status = res.statusCode ?? 0;
       if (!readBody) {
         res.resume(); // drain the body; only the status matters
