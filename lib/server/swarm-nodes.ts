@@ -33,7 +33,8 @@ export interface SwarmOptions {
 /** The node label naming a node's engine address. */
 export const ENGINE_LABEL = 'tfnz.engine';
 
-interface SwarmNode {
+/** What tfnz reads of a swarm node (the Engine API's `Node`). */
+export interface SwarmNode {
   ID?: string;
   Spec?: { Labels?: Record<string, string>; Availability?: string };
   Description?: { Hostname?: string };
@@ -125,13 +126,13 @@ export class SwarmNodes {
       if (!node.ID) continue;
       seen.add(node.ID);
       const name = node.Description?.Hostname ?? node.ID;
-      const why = unusable(node);
+      const why = swarmNodeUnusable(node);
       const engine = this.engines.get(node.ID);
       if (why) {
         if (engine) await this.depart(node.ID, engine, `swarm node ${name} ${why}`);
         continue;
       }
-      const address = this.engineAddress(node);
+      const address = swarmEngineAddress(node, this.opts.manager, this.opts.enginePort);
       if (engine && engine.address === address && this.server.nodes.byAddress(address)?.info.alive) continue;
       const fresh = new SwarmNodeEngine(address, {
         network: this.opts.network ?? 'tfnz', labels: node.Spec?.Labels ?? {},
@@ -153,22 +154,26 @@ export class SwarmNodes {
     await this.server.removeEngine(engine.address, reason);
     await engine.removeRelay().catch(() => undefined);
   }
+}
 
-  /** The node's engine: its tfnz.engine label, else its swarm address on the engine port. */
-  private engineAddress(node: SwarmNode): string {
-    const labelled = node.Spec?.Labels?.[ENGINE_LABEL];
-    let host = node.Status?.Addr;
-    // A manager may report 0.0.0.0 as its own address; its manager address says where it is.
-    if (!host || host === '0.0.0.0') host = node.ManagerStatus?.Addr?.replace(/:\d+$/, '');
-    const url = new URL(labelled ?? `https://${host}:${this.opts.enginePort ?? 2376}`);
-    const certs = this.managerUrl.searchParams.get('certs');
-    if (certs && url.protocol === 'https:' && !url.searchParams.has('certs')) url.searchParams.set('certs', certs);
-    return url.toString().replace(/\/\?/, '?').replace(/\/$/, '');
-  }
+/**
+ * A swarm node's engine address: its `tfnz.engine` label, else `https://<its swarm address>:PORT`;
+ * an https address without `certs` takes the manager address's.
+ */
+export function swarmEngineAddress(node: SwarmNode, manager: string, enginePort = 2376): string {
+  const labelled = node.Spec?.Labels?.[ENGINE_LABEL];
+  let host = node.Status?.Addr;
+  // A manager may report 0.0.0.0 as its own address; its manager address says where it is.
+  if (!host || host === '0.0.0.0') host = node.ManagerStatus?.Addr?.replace(/:\d+$/, '');
+  const address = labelled ?? `https://${host}:${enginePort}`;
+  const url = new URL(address);
+  const certs = new URL(manager).searchParams.get('certs');
+  if (!certs || url.protocol !== 'https:' || url.searchParams.has('certs')) return address;
+  return `${address}${url.search ? '&' : '?'}certs=${certs}`;
 }
 
 /** Why a swarm node cannot be a tfnz node now, or undefined when it can. */
-function unusable(node: SwarmNode): string | undefined {
+export function swarmNodeUnusable(node: SwarmNode): string | undefined {
   const state = node.Status?.State ?? 'unknown';
   if (state !== 'ready') return `is ${state}`;
   const availability = node.Spec?.Availability ?? 'active';
