@@ -3,11 +3,12 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { filter, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { Cluster, Location, NodeGone, lines, type Container, type Node } from '../../lib/index';
+import { BadRequest, Cluster, Location, NodeGone, lines, type Container, type Node } from '../../lib/index';
 import { LocationServer } from '../../lib/server/index';
 import { eventually } from '../support/docker';
 import { exchange, sha256 } from '../support/net';
 import { OVERLAY_RANGE, hostEngine, swarmDown, swarmHost, swarmUp } from '../support/swarm-hosts';
+import { exited, startLocationProcess } from '../support/processes';
 
 /** GET through the front door on the loopback, asking for host name `host`. */
 function get(port: number, host: string): Promise<{ status: number; body: string }> {
@@ -78,6 +79,22 @@ describe('swarm: nodes from a Docker Swarm manager, containers on its overlay', 
       expect(host(n).alive).to.equal(true);
       expect(host(n).stats.memory).to.be.greaterThan(0);
     }
+  });
+
+  it('tfnz location --swarm takes the same nodes from the manager, and refuses an engine that is no manager', async () => {
+    const { child, url } = await startLocationProcess(`spec-swarm-cli-${nanoid(6)}`, ['--swarm', manager]);
+    try {
+      const session = await Location.connect({ location: url, quiet: true });
+      expect(Object.values(session.state.nodes).map((n) => n.name).sort()).to.deep.equal(['tfnz-s1', 'tfnz-s2', 'tfnz-s3']);
+      await session.disconnect();
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+    }
+    const worker = manager.replace('10.254.0.11', '10.254.0.12');
+    const refused = await LocationServer.start({ name: `${name}-worker`, port: 0, swarm: worker }).then(() => null, (e: Error) => e);
+    expect(refused).to.be.instanceOf(BadRequest);
+    expect(refused!.message).to.contain('is not a swarm manager');
   });
 
   it('spawns on every host, each container on the overlay', async () => {
