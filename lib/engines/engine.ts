@@ -199,6 +199,13 @@ export interface Engine {
    * to (an overlay network, a Kubernetes pod network) dial through a relay or a port-forward.
    */
   dial?(ip: string, port: number): Promise<Socket>;
+  /**
+   * Connection grants held by the engine itself (an overlay the location's own packet filter does
+   * not see): close the container at `ip` to new connections from other containers, except from
+   * `allowedFrom`, replacing what was held for it before. Without it, grants are the location's
+   * own packet filter's (local-firewall.ts), for engines on its machine only.
+   */
+  holdConnections?(ip: string, allowedFrom: string[]): Promise<void>;
   /** Kill and remove; a container already gone is not an error. */
   remove(engineId: string): Promise<void>;
   /** Start a process inside a running container; output flows to `onOutput` until `exited`. */

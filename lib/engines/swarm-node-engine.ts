@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { DockerEngine } from './docker-engine';
 import { SwarmRelay } from './swarm-relay';
+import { SwarmFirewall } from './swarm-firewall';
 
 /** How one swarm node's engine is driven. */
 export interface SwarmNodeEngineOptions {
@@ -16,13 +17,16 @@ export interface SwarmNodeEngineOptions {
   labels?: Record<string, string>;
   /** Name of the relay container on this node (one per location). */
   relayName: string;
-  /** Image the relay runs (it needs sh and busybox nc); default busybox. */
+  /** Name of the agent container that holds connection rules on this node (one per location). */
+  agentName: string;
+  /** Image the relay and the agent run (sh, busybox nc, chroot); default busybox. */
   relayImage?: string;
 }
 
 /** One swarm node's Docker Engine: containers on the overlay, dialled through a relay. */
 export class SwarmNodeEngine extends DockerEngine {
   private readonly relay: SwarmRelay;
+  private readonly firewall: SwarmFirewall;
 
   /** `address`: the node's engine (https://HOST:2376?certs=DIR); the relay is reached at HOST. */
   constructor(address: string, opts: SwarmNodeEngineOptions) {
@@ -30,6 +34,12 @@ export class SwarmNodeEngine extends DockerEngine {
     const url = new URL(address);
     const host = url.protocol === 'unix:' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, '');
     this.relay = new SwarmRelay(this.docker, host, opts.network, opts.relayName, opts.relayImage);
+    this.firewall = new SwarmFirewall(this.docker, opts.network, opts.agentName, opts.relayImage);
+  }
+
+  /** Held in the container's own network namespace by the node's agent (swarm-firewall.ts). */
+  async holdConnections(ip: string, allowedFrom: string[]): Promise<void> {
+    await this.firewall.hold(ip, allowedFrom, await this.relay.overlayIp());
   }
 
   /** Through the node's relay on the overlay (started on first use). */
@@ -38,7 +48,7 @@ export class SwarmNodeEngine extends DockerEngine {
   }
 
   /** Remove the node's relay (the location stops using this node). */
-  removeRelay(): Promise<void> {
-    return this.relay.remove();
+  async removeRelay(): Promise<void> {
+    await Promise.all([this.relay.remove(), this.firewall.remove()]);
   }
 }

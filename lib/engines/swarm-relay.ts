@@ -20,6 +20,8 @@ import { dockerCall } from './docker-streams';
 
 /** The port the relay listens on inside its container (published on a port the engine picks). */
 const RELAY_PORT = 7070;
+/** How often starting the relay is tried before a dial fails. */
+const START_ATTEMPTS = 5;
 /** How long the relay waits for the target to accept. */
 const CONNECT_SECONDS = 5;
 
@@ -34,6 +36,7 @@ echo + >&4
 cat <&3 &
 cat >&4
 kill $! 2>/dev/null
+exit 0
 X
 cat > /tmp/relay <<'X'
 #!/bin/sh
@@ -51,6 +54,8 @@ exec nc -ll -p ${RELAY_PORT} -e /tmp/relay
 interface RelayAddress {
   host: string;
   port: number;
+  /** The relay's own address on the overlay: where the location's connections come from. */
+  overlayIp: string;
 }
 
 /** One node's relay: started (or replaced) on first use, then dialled per connection. */
@@ -82,6 +87,11 @@ export class SwarmRelay {
     }
   }
 
+  /** The relay's address on the overlay (starting it if need be). */
+  async overlayIp(): Promise<string> {
+    return (await this.ensure()).overlayIp;
+  }
+
   /** Remove the relay container (the location is leaving this node). */
   async remove(): Promise<void> {
     this.address = undefined;
@@ -89,11 +99,26 @@ export class SwarmRelay {
   }
 
   private ensure(): Promise<RelayAddress> {
-    this.address ??= this.start().catch((err: Error) => {
+    this.address ??= this.startWithRetries().catch((err: Error) => {
       this.address = undefined;
       throw err;
     });
     return this.address;
+  }
+
+  /**
+   * Just after a node rejoins (or its link returns) its engine may not know the overlay yet
+   * ("network … not found"): a few tries, a second apart.
+   */
+  private async startWithRetries(): Promise<RelayAddress> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.start();
+      } catch (err) {
+        if (attempt >= START_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   }
 
   /** A fresh relay with this process's token: any older one (an earlier run's) is replaced. */
@@ -116,7 +141,9 @@ export class SwarmRelay {
     const info = await dockerCall(() => container.inspect(), `inspecting the overlay relay on ${this.host}`);
     const published = info.NetworkSettings.Ports?.[`${RELAY_PORT}/tcp`]?.find((b) => b.HostIp === '0.0.0.0' || b.HostIp === '') ?? info.NetworkSettings.Ports?.[`${RELAY_PORT}/tcp`]?.[0];
     if (!published) throw new EngineError(`the overlay relay on ${this.host} has no published port`);
-    return { host: this.host, port: Number(published.HostPort) };
+    const overlayIp = info.NetworkSettings.Networks?.[this.network]?.IPAddress;
+    if (!overlayIp) throw new EngineError(`the overlay relay on ${this.host} has no address on '${this.network}'`);
+    return { host: this.host, port: Number(published.HostPort), overlayIp };
   }
 }
 

@@ -6,8 +6,9 @@
  * no new way to reach `from`. Grants are remembered by container id, so they survive a reboot
  * (which may change an IP) and go when either container is destroyed.
  *
- * LIMIT: only containers on engines on the location's own machine are filtered; containers of
- * remote engines are neither closed by default nor opened by a grant.
+ * Engines that hold grants themselves (`Engine.holdConnections`: swarm nodes, whose containers meet
+ * on an overlay this machine's filter never sees) are told each container's allowed sources instead.
+ * LIMIT: other remote engines' containers are neither closed by default nor opened by a grant.
  */
 import type { ManagedContainer } from './managed-container';
 import { LocalFirewall, isLocalEngine } from '../engines/local-firewall';
@@ -25,6 +26,7 @@ export class ConnectionGrants {
 
   /** The container runs at `ip` (first boot or reboot): close it, then reopen what was granted. */
   async containerUp(c: ManagedContainer, ip: string | undefined): Promise<void> {
+    if (c.node.engine.holdConnections) return this.heldUp(c, ip);
     if (!isLocalEngine(c.node.engine.address)) return;
     if (!ip) return void (await this.firewall.forget(c.id));
     await this.firewall.deny(c.id, ip); // also drops every earlier rule about this container
@@ -45,11 +47,14 @@ export class ConnectionGrants {
     const key = `${target.id} ${from.id}`;
     if (this.grants.has(key)) return;
     this.grants.add(key);
+    if (target.node.engine.holdConnections) return this.hold(target);
     await this.apply(target.id, target.privateIp, from.id, from.privateIp);
   }
 
   async disallow(targetId: string, fromId: string): Promise<void> {
     this.grants.delete(`${targetId} ${fromId}`);
+    const target = this.containers.get(targetId);
+    if (target?.node.engine.holdConnections) return this.hold(target);
     await this.firewall.disallow(targetId, fromId);
   }
 
@@ -60,6 +65,31 @@ export class ConnectionGrants {
    */
   async removeStale(liveIds: Set<string>): Promise<void> {
     await this.firewall.remove((e) => e.ids.some((id) => !liveIds.has(id)));
+  }
+
+  /**
+   * Engines that hold grants themselves (a swarm's overlay): the container at `ip` is closed but for
+   * what was granted to it, and those it was granted to reach learn its (new) address.
+   */
+  private async heldUp(c: ManagedContainer, ip: string | undefined): Promise<void> {
+    if (ip) await this.hold(c, ip, c.id, ip);
+    for (const key of this.grants) {
+      const [target, from] = key.split(' ');
+      const t = this.containers.get(target);
+      if (from === c.id && ip && t && target !== c.id) await this.hold(t, undefined, c.id, ip);
+    }
+  }
+
+  /** Have `target`'s engine hold its grants; `knownId` at `knownIp` is one that is not yet reported running. */
+  private async hold(target: ManagedContainer, targetIp = this.ipOf(target.id), knownId?: string, knownIp?: string): Promise<void> {
+    if (!targetIp || !target.node.engine.holdConnections) return;
+    const allowed: string[] = [];
+    for (const key of this.grants) {
+      const [to, from] = key.split(' ');
+      const fromIp = from === knownId ? knownIp : this.ipOf(from);
+      if (to === target.id && fromIp) allowed.push(fromIp);
+    }
+    await target.node.engine.holdConnections(targetIp, allowed);
   }
 
   private ipOf(id: string): string | undefined {

@@ -136,7 +136,7 @@ export class SwarmNodes {
       if (engine && engine.address === address && this.server.nodes.byAddress(address)?.info.alive) continue;
       const fresh = new SwarmNodeEngine(address, {
         network: this.opts.network ?? 'tfnz', labels: node.Spec?.Labels ?? {},
-        relayName: `tfnz-relay-${this.server.name.replace(/[^A-Za-z0-9_.-]/g, '_')}`, relayImage: this.opts.relayImage,
+        relayName: `tfnz-relay-${safeName(this.server.name)}`, agentName: `tfnz-agent-${safeName(this.server.name)}`, relayImage: this.opts.relayImage,
       });
       try {
         await this.server.addEngine(fresh, name);
@@ -179,4 +179,9 @@ export function swarmNodeUnusable(node: SwarmNode): string | undefined {
   const availability = node.Spec?.Availability ?? 'active';
   if (availability !== 'active') return `was set to ${availability}`;
   return undefined;
+}
+
+/** A location name as part of a container name. */
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
