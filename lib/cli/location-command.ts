@@ -4,7 +4,8 @@
  * Nodes come from repeated `--engine ADDRESS` (fixed for the life of the process) and/or from
  * `--engines-file FILE` (one `ADDRESS [NAME]` a line), which is followed while the location runs:
  * engines added to the file become nodes, engines taken out of it are removed (see
- * lib/server/engines-file.ts); SIGHUP re-reads it at once. With neither, the local Docker Engine.
+ * lib/server/engines-file.ts); SIGHUP re-reads it at once. `--swarm MANAGER` takes them from a Docker
+ * Swarm (lib/server/swarm-nodes.ts). With none of these, the local Docker Engine.
  */
 import { join } from 'node:path';
 import { accountsDir } from '../shared/tfnz-home';
@@ -21,6 +22,10 @@ export interface LocationCommandOptions {
   name: string;
   engine: string[];
   enginesFile?: string;
+  /** A swarm manager's engine address: the nodes come from the swarm (swarm-nodes.ts). */
+  swarm?: string;
+  /** The swarm's attachable overlay network; default 'tfnz'. */
+  swarmNetwork?: string;
   statsInterval: string;
   quiet?: boolean;
   /** Admit only keys in this file (default ~/.tfnz/authorized_keys) … */
@@ -51,7 +56,7 @@ export interface LocationCommandOptions {
 export async function locationCommand(opts: LocationCommandOptions): Promise<void> {
   const [host, port] = splitHostPort(opts.listen);
   const log = opts.quiet ? () => undefined : (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-  const addresses = opts.engine.length || opts.enginesFile ? opts.engine : ['unix:///var/run/docker.sock'];
+  const addresses = opts.engine.length || opts.enginesFile || opts.swarm ? opts.engine : ['unix:///var/run/docker.sock'];
   const engines: Engine[] = addresses.map((a) => new DockerEngine(a));
   const statsIntervalMs = Number(opts.statsInterval);
   if (!Number.isFinite(statsIntervalMs) || statsIntervalMs < 100) throw new Error(`--stats-interval wants milliseconds ≥ 100 (got '${opts.statsInterval}')`);
@@ -67,6 +72,7 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
     name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir, tls,
     logHistory: Object.fromEntries(Object.entries(logHistory).filter(([, v]) => v !== undefined)), allowPrivileged: !!opts.allowPrivileged,
     limits: limitsFrom(opts), guardProcess: true,
+    swarm: opts.swarm ? { manager: opts.swarm, network: opts.swarmNetwork } : undefined,
   });
   if (tls) log(`TLS certificate sha256 ${fingerprintOf(tls)} (clients pin it on first use; tell your users to check it)`);
   log(authorizedKeys ? `admitting the users whose keys are in ${authorizedKeys} (add one with: tfnz authorize KEY)` : 'open: admitting anyone who can connect');

@@ -29,6 +29,8 @@ const location = program
   .option('--name <name>', 'the location name, carried in engine labels', 'local')
   .option('--engine <address>', 'a Docker Engine to use as a node (repeatable): unix:///path, tcp://host:port or https://host:port (TLS)', collect, [])
   .option('--engines-file <file>', 'more engines, one "ADDRESS [NAME]" a line; followed while running (SIGHUP re-reads)')
+  .option('--swarm <address>', 'take the nodes from a Docker Swarm: a manager\'s engine address (https://host:2376?certs=DIR); containers join its attachable overlay')
+  .option('--swarm-network <name>', 'the swarm\'s attachable overlay network for containers', 'tfnz')
   .option('--stats-interval <ms>', 'how often node stats are sampled', '5000')
   .option('--authorized-keys <file>', 'admit only the users whose public keys are in FILE (default ~/.tfnz/authorized_keys)')
   .option('--open', 'admit anyone who can connect (no accounts): only where nobody else can reach the port')

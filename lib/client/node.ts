@@ -119,6 +119,14 @@ export class Node {
   get alive(): boolean {
     return this.info.alive;
   }
+  /**
+   * Labels the location's cluster manager gives this node (swarm node labels such as
+   * `tfnz.host` or the operator's `zone`); empty when it has none. Filter on them to place:
+   * `loc.rankedNodes().find((n) => n.labels.zone === 'a')`.
+   */
+  get labels(): Readonly<Record<string, string>> {
+    return this.info.labels ?? {};
+  }
 
   /**
    * Start a container from `image`. Returns at once; `await ctr.ready()` to wait until it runs.

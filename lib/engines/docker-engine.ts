@@ -14,6 +14,14 @@ import { dockerOptions } from './engine-address';
 import { checkDockerRegistryAccess, pullDockerImage, type PullReport } from './registry-pull';
 import { DockerHostAgent, type HostAgent } from './docker-host-agent';
 
+/** How a `DockerEngine` places what it creates (the swarm node source sets both). */
+export interface DockerEngineOptions {
+  /** The network every container joins instead of the default bridge (an attachable overlay). */
+  network?: string;
+  /** The node's labels (swarm node labels), reported by `describe()`. */
+  labels?: Record<string, string>;
+}
+
 /** The file a sleeping container's placeholder waits for; `wake()` creates it. */
 const WAKE_FILE = '/.tfnz-wake';
 /**
@@ -34,11 +42,11 @@ const SLEEPER = `trap 'exit 0' TERM; while [ ! -e ${WAKE_FILE} ]; do sleep 0.1; 
  */
 export class DockerEngine implements Engine {
   readonly address: string;
-  private readonly docker: Docker;
+  protected readonly docker: Docker;
   private readonly stats: DockerStatsSampler;
 
   /** `address`: unix:///path.sock, tcp://host:port or omitted for the local default socket. */
-  constructor(address = 'unix:///var/run/docker.sock') {
+  constructor(address = 'unix:///var/run/docker.sock', protected readonly options: DockerEngineOptions = {}) {
     this.address = address;
     this.docker = new Docker(dockerOptions(address));
     this.stats = new DockerStatsSampler(this.docker, address.startsWith('unix://'));
@@ -46,7 +54,7 @@ export class DockerEngine implements Engine {
 
   async describe(): Promise<EngineDescription> {
     const info = await this.call(() => this.docker.info(), 'reading engine info');
-    return { name: String(info.Name), cores: Number(info.NCPU), memoryMiB: Math.round(Number(info.MemTotal) / 2 ** 20) };
+    return { name: String(info.Name), cores: Number(info.NCPU), memoryMiB: Math.round(Number(info.MemTotal) / 2 ** 20), labels: this.options.labels };
   }
 
   /** Spare capacity of this engine alone: its cores and memory less its containers' use (docker-stats.ts). */
@@ -98,7 +106,7 @@ export class DockerEngine implements Engine {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostSettings(spec), Dns: spec.dns },
+          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), NetworkMode: this.options.network, ...hostSettings(spec), Dns: spec.dns },
         }),
       `creating a container from '${spec.image}'`,
     );
@@ -139,6 +147,8 @@ export class DockerEngine implements Engine {
 
   async privateIp(engineId: string): Promise<string | undefined> {
     const info = await this.call(() => this.docker.getContainer(engineId).inspect(), 'inspecting the container');
+    const network = this.options.network && info.NetworkSettings?.Networks?.[this.options.network]?.IPAddress;
+    if (network) return network;
     const networks = Object.values(info.NetworkSettings?.Networks ?? {});
     return (info.NetworkSettings as { IPAddress?: string } | undefined)?.IPAddress || networks.find((n) => n.IPAddress)?.IPAddress || undefined;
   }

@@ -3,6 +3,7 @@
  * Docker (docker-engine.ts) is the first. Everything the location creates carries `labels`, so the
  * engine itself stays the source of truth about what exists.
  */
+import type { Socket } from 'node:net';
 import type { ContainerStats, HealthStatus, NodeStats, OutputStream, RegistryAuth } from '../protocol';
 import type { PullReport } from './registry-pull';
 import type { HostAgent } from './docker-host-agent';
@@ -169,6 +170,8 @@ export interface EngineDescription {
   name: string;
   cores: number;
   memoryMiB: number;
+  /** The node's labels from its cluster manager (swarm node labels), shown on `Node.labels`. */
+  labels?: Record<string, string>;
 }
 
 /**
@@ -211,6 +214,20 @@ export interface Engine {
   wait(engineId: string): Promise<number>;
   /** The address other hosts on this engine's network (and the location) reach it at. */
   privateIp(engineId: string): Promise<string | undefined>;
+  /**
+   * Open a TCP connection from the location to `port` at `ip`, a container's private address on
+   * this engine; resolves once something there accepted it. Without it the location connects
+   * directly (one host, or hosts with routes). Engines whose containers the location cannot route
+   * to (an overlay network, a Kubernetes pod network) dial through a relay or a port-forward.
+   */
+  dial?(ip: string, port: number): Promise<Socket>;
+  /**
+   * Connection grants held by the engine itself (an overlay the location's own packet filter does
+   * not see): close the container at `ip` to new connections from other containers, except from
+   * `allowedFrom`, replacing what was held for it before. Without it, grants are the location's
+   * own packet filter's (local-firewall.ts), for engines on its machine only.
+   */
+  holdConnections?(ip: string, allowedFrom: string[]): Promise<void>;
   /** Kill and remove; a container already gone is not an error. */
   remove(engineId: string): Promise<void>;
   /** Start a process inside a running container; output flows to `onOutput` until `exited`. */

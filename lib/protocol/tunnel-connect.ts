@@ -15,13 +15,16 @@ export interface TunnelTarget {
   privateIp?: string;
 }
 
+/** Opens one TCP connection to `ip`:`port` (default: straight there; a swarm node's relay otherwise). */
+export type Dial = (ip: string, port: number) => Promise<Socket>;
+
 /**
  * Connect to port `port` of `target()`, retrying every 200 ms until `timeoutMs` has passed.
  * Resolves undefined when `abandoned()` turns true meanwhile; rejects with ConnectFailed or
  * ContainerNotRunning.
  */
 export async function connectToContainer(
-  target: () => TunnelTarget, port: number, timeoutMs: number, abandoned: () => boolean,
+  target: () => TunnelTarget, port: number, timeoutMs: number, abandoned: () => boolean, dial: Dial = tryConnect,
 ): Promise<Socket | undefined> {
   const deadline = Date.now() + timeoutMs;
   let lastError = 'not running';
@@ -30,7 +33,7 @@ export async function connectToContainer(
     container = target();
     const ip = container.status === 'running' ? container.privateIp : undefined;
     if (ip) {
-      const socket = await tryConnect(ip, port).catch((err: Error) => ((lastError = err.message), undefined));
+      const socket = await dial(ip, port).catch((err: Error) => ((lastError = err.message), undefined));
       if (socket) {
         if (abandoned()) socket.destroy();
         return abandoned() ? undefined : socket;

@@ -22,6 +22,8 @@ export interface NodeInfo {
   stats: NodeStats;
   /** False once the node went away: it stays in state with no spare capacity. */
   alive: boolean;
+  /** Labels the cluster manager gives the node (swarm node labels), for placement; absent when none. */
+  labels?: Record<string, string>;
 }
 
 /** Where a container is in its life. */

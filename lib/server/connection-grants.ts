@@ -14,6 +14,9 @@
  *
  * LIMIT: a grant between a container on the location's machine and one on another host is only as
  * good as the addresses the receiving host sees (the main engine masquerades its containers).
+ *
+ * Engines that hold grants themselves (`Engine.holdConnections`: swarm nodes, whose containers meet
+ * on an overlay no host filter sees) are told each container's allowed sources instead.
  */
 import type { ManagedContainer } from './managed-container';
 import type { NodePool, PoolNode } from './node-pool';
@@ -58,6 +61,7 @@ export class ConnectionGrants {
 
   /** The container runs at `ip` (first boot or reboot): close it, then reopen what was granted. */
   async containerUp(c: ManagedContainer, ip: string | undefined): Promise<void> {
+    if (c.node.engine.holdConnections) return this.heldUp(c, ip);
     const firewall = await this.firewallOf(c.node);
     if (!firewall) return;
     if (!ip) return void (await this.forgetEverywhere(c.id));
@@ -78,12 +82,14 @@ export class ConnectionGrants {
     const key = `${target.id} ${from.id}`;
     if (this.grants.has(key)) return;
     this.grants.add(key);
+    if (target.node.engine.holdConnections) return this.hold(target);
     await this.apply(target.id, target.privateIp, from.id, from.privateIp);
   }
 
   async disallow(targetId: string, fromId: string): Promise<void> {
     this.grants.delete(`${targetId} ${fromId}`);
     const target = this.containers.get(targetId);
+    if (target?.node.engine.holdConnections) return this.hold(target);
     const firewall = target ? await this.firewallOf(target.node) : this.local;
     await firewall?.disallow(targetId, fromId);
   }
@@ -116,6 +122,31 @@ export class ConnectionGrants {
     this.remote.clear();
   }
 
+  /**
+   * Engines that hold grants themselves (a swarm's overlay): the container at `ip` is closed but for
+   * what was granted to it, and those it was granted to reach learn its (new) address.
+   */
+  private async heldUp(c: ManagedContainer, ip: string | undefined): Promise<void> {
+    if (ip) await this.hold(c, ip, c.id, ip);
+    for (const key of this.grants) {
+      const [target, from] = key.split(' ');
+      const t = this.containers.get(target);
+      if (from === c.id && ip && t && target !== c.id) await this.hold(t, undefined, c.id, ip);
+    }
+  }
+
+  /** Have `target`'s engine hold its grants; `knownId` at `knownIp` is one that is not yet reported running. */
+  private async hold(target: ManagedContainer, targetIp = this.ipOf(target.id), knownId?: string, knownIp?: string): Promise<void> {
+    if (!targetIp || !target.node.engine.holdConnections) return;
+    const allowed: string[] = [];
+    for (const key of this.grants) {
+      const [to, from] = key.split(' ');
+      const fromIp = from === knownId ? knownIp : this.ipOf(from);
+      if (to === target.id && fromIp) allowed.push(fromIp);
+    }
+    await target.node.engine.holdConnections(targetIp, allowed);
+  }
+
   private ipOf(id: string): string | undefined {
     const c = this.containers.get(id);
     return c?.status === 'running' ? c.privateIp : undefined;
@@ -146,6 +177,7 @@ export class ConnectionGrants {
   /** The packet filter of a node's host; undefined when the location cannot reach it. */
   private async firewallOf(node: PoolNode): Promise<HostFirewall | undefined> {
     if (isLocalEngine(node.engine.address)) return this.local;
+    if (node.engine.holdConnections) return undefined; // it holds grants itself (a swarm's overlay)
     let host = this.remote.get(node.info.id);
     if (!host) {
       const agent = node.engine.hostAgent?.(this.location);

@@ -121,8 +121,10 @@ export class FrontDoor {
     const withBody = hasBody(req);
     let bodySent = false;
     const request = http.request({
-      host: up.ip, port: UPSTREAM_PORT, method: req.method, path: req.url, agent: this.agent,
-      headers: forwardHeaders(req, site, secure),
+      host: up.ip, port: UPSTREAM_PORT, method: req.method, path: req.url, headers: forwardHeaders(req, site, secure),
+      // Dialled upstreams (a relay to an overlay) get a connection per request: no keep-alive pool.
+      // (Node uses createConnection only when no agent is given.)
+      ...(up.dial ? { createConnection: viaDial(up.dial) } : { agent: this.agent }),
     });
     // 101 to a request that asked for no upgrade: there is no protocol to switch to; say so at once.
     request.on('upgrade', (_answer, socket: Socket) => {
@@ -187,20 +189,31 @@ export class FrontDoor {
     if (site.tls && !secure) return answer('301 Moved Permanently', '', `location: ${this.httpsUrl(site, req)}\r\n`);
     const up = nextUpstream(site, this.opts.resolve, new Set());
     if (!up) return answer('503 Service Unavailable', `no running container serves ${site.fqdn} right now`);
-    const upstream = connect({ host: up.ip, port: UPSTREAM_PORT }, () => {
+    const join = (upstream: Socket) => {
       const headers = { ...forwardHeaders(req, site, secure), connection: 'Upgrade', upgrade: 'websocket' };
       const lines = Object.entries(headers).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}`);
       upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
       if (head.length) upstream.write(head);
       upstream.pipe(client).pipe(upstream);
-    });
-    const drop = () => {
-      upstream.destroy();
-      client.destroy();
+      const drop = () => {
+        upstream.destroy();
+        client.destroy();
+      };
+      upstream.on('error', drop);
+      client.on('error', drop);
     };
-    upstream.on('error', drop);
-    client.on('error', drop);
+    if (up.dial) return void up.dial(UPSTREAM_PORT).then(join, () => client.destroy());
+    const upstream = connect({ host: up.ip, port: UPSTREAM_PORT }, () => join(upstream));
+    upstream.on('error', () => client.destroy());
   }
+}
+
+/** http.request's `createConnection` from a dialler that resolves (a relay answers asynchronously). */
+function viaDial(dial: (port: number) => Promise<Socket>): NonNullable<http.RequestOptions['createConnection']> {
+  return (_options, connected) => {
+    dial(UPSTREAM_PORT).then((socket) => connected(null, socket), (err: Error) => connected(err, undefined as unknown as Socket));
+    return undefined;
+  };
 }
 
 /** The host name of a Host header: lower case, without port or trailing dot. */

@@ -6,7 +6,9 @@
 export { LocationServer, type LocationServerOptions } from './location-server';
 export { LIMITS, DEFAULT_LIMITS, type Limits, type LimitInfo } from './limits';
 export { processIsGone } from './reaper';
-export { DockerEngine } from '../engines/docker-engine';
+export { DockerEngine, type DockerEngineOptions } from '../engines/docker-engine';
+export { SwarmNodeEngine, type SwarmNodeEngineOptions } from '../engines/swarm-node-engine';
+export type { SwarmOptions } from './swarm-nodes';
 export type { Engine, ContainerSpec, ContainerOptions, ContainerResources } from '../engines/engine';
 export type { BuildSpec, BuildOutput } from '../engines/engine';
 export type { LogHistoryLimits } from './log-history';

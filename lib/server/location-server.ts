@@ -27,6 +27,8 @@ import { BadRequest, type EndpointInfo, type NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
 import { WebSites } from './web-sites';
 import { FrontDoor } from './front-door';
+import { dialContainer } from './container-dial';
+import { SwarmNodes, type SwarmOptions } from './swarm-nodes';
 import { LayerCache } from './layer-cache';
 import { join } from 'node:path';
 import { accountsDir } from '../shared/tfnz-home';
@@ -114,9 +116,17 @@ export interface LocationServerOptions {
    * restarts). Without it, plain ws://, which the SDK uses only on loopback.
    */
   tls?: TlsIdentity;
+  /**
+   * Take the nodes from a Docker Swarm: a manager's engine address (https://HOST:2376?certs=DIR)
+   * or options (swarm-nodes.ts). Each ready, active swarm node is a node; containers join the
+   * swarm's attachable overlay ('tfnz' unless given). Without `engines`, no other node is added.
+   */
+  swarm?: string | SwarmOptions;
 }
 
 export class LocationServer {
+  /** The swarm the nodes come from, when started with `swarm`. */
+  private swarm?: SwarmNodes;
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -170,7 +180,7 @@ export class LocationServer {
     const limits = resolveLimits(opts.limits);
     let server: LocationServer | undefined;
     const nodes = new NodePool((change) => server?.broadcast(change), opts.statsIntervalMs, opts.nodeGoneAfterMs);
-    const engines = opts.engines ?? [new DockerEngine()];
+    const engines = opts.engines ?? (opts.swarm ? [] : [new DockerEngine()]);
     for (const engine of engines) await nodes.add(engine);
     const reaped = await reapOrphans(engines, name, opts.shouldReap);
     if (reaped) log(`removed ${reaped} container(s) left by sessions that no longer exist`);
@@ -186,7 +196,10 @@ export class LocationServer {
       host: opts.webHost ?? opts.host ?? '127.0.0.1', httpPort: opts.httpPort ?? 0, httpsPort: opts.httpsPort ?? 0, sites, log,
       resolve: (id) => {
         const c = containers.get(id);
-        return c?.status === 'running' && c.privateIp ? { id, ip: c.privateIp } : undefined;
+        if (c?.status !== 'running' || !c.privateIp) return undefined;
+        const { engine } = c.node;
+        const ip = c.privateIp;
+        return engine.dial ? { id, ip, dial: (port) => dialContainer(engine, ip, port) } : { id, ip };
       },
     }).catch(async (err: Error) => {
       await new Promise((resolve) => wss.close(resolve));
@@ -227,7 +240,15 @@ export class LocationServer {
     const unguard = opts.guardProcess ? installLastResortGuard(log) : () => undefined;
     server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, unguard, opts.tls ? 'wss' : 'ws', names);
     nodes.startSampling();
-    log(`location '${name}' listening on ${server.url} with ${engines.length} node(s); web front door on http ${frontDoor.httpPort}, https ${frontDoor.httpsPort} for ${sites.domains.join(', ')}`);
+    if (opts.swarm) {
+      const swarm = new SwarmNodes(server, typeof opts.swarm === 'string' ? { manager: opts.swarm } : opts.swarm, log);
+      server.swarm = swarm;
+      await swarm.start().catch(async (err: Error) => {
+        await server?.close();
+        throw new BadRequest(err.message);
+      });
+    }
+    log(`location '${name}' listening on ${server.url} with ${nodes.list().filter((n) => n.alive).length} node(s); web front door on http ${frontDoor.httpPort}, https ${frontDoor.httpsPort} for ${sites.domains.join(', ')}`);
     return server;
   }
 
@@ -261,6 +282,7 @@ export class LocationServer {
 
   /** End every session (collecting what they made) and stop listening. */
   async close(): Promise<void> {
+    this.swarm?.stop();
     this.nodes.stop();
     await Promise.all([...this.sessions].map((s) => s.end()));
     await this.ctx.grants.closeAll(); // this location's packet-filter rules and host agents
@@ -292,10 +314,10 @@ export class LocationServer {
    * to their sessions and removed from the engine if it still answers; the node stays in every
    * session's state, not alive, with no spare capacity. `addEngine` with the address undoes it.
    */
-  async removeEngine(address: string): Promise<void> {
+  async removeEngine(address: string, reason?: string): Promise<void> {
     const node = this.nodes.byAddress(address);
     if (!node) return;
-    this.nodes.remove(node.info.id);
+    this.nodes.remove(node.info.id, reason);
     await reapOrphans([node.engine], this.name, (labels) => this.isLeftover(labels)).catch((err: Error) =>
       this.log(`could not clear ${address} after removing it: ${err.message}`),
     );

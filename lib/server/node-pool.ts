@@ -94,6 +94,7 @@ export class NodePool {
     const again = this.nodes.get(id);
     if (again?.info.alive) return again.info; // added concurrently
     const info: NodeInfo = { id, name: name ?? existing?.info.name ?? this.uniqueName(description.name, engine.address), stats, alive: true };
+    if (description.labels && Object.keys(description.labels).length) info.labels = description.labels;
     let entry: Entry;
     if (existing) {
       // Same object, so containers that hold it see the node come back.

@@ -5,6 +5,7 @@
 import { TunnelNotFound, errorToWire, TunnelPipe, type Events, type TfnzError } from '../protocol';
 import { connectToContainer } from '../protocol/tunnel-connect';
 import type { ManagedContainer } from './managed-container';
+import { dialContainer } from './container-dial';
 
 interface Tunnel {
   id: string;
@@ -93,7 +94,10 @@ export class TunnelRelay {
   /** Connect to the container (retrying while it opens its port), or tell the SDK why not. */
   private async connectWithRetry(tunnel: Tunnel, pipe: TunnelPipe, conn: number): Promise<void> {
     try {
-      const socket = await connectToContainer(() => tunnel.container, tunnel.port, tunnel.timeoutMs, () => pipe.isClosed);
+      const socket = await connectToContainer(
+        () => tunnel.container, tunnel.port, tunnel.timeoutMs, () => pipe.isClosed,
+        (ip, port) => dialContainer(tunnel.container.node.engine, ip, port),
+      );
       if (socket) pipe.attach(socket);
     } catch (err) {
       if (pipe.isClosed) return;

@@ -2,8 +2,10 @@
  * Waiting for a service inside a container, from the location (which reaches every container at
  * its private address, as the tunnel relay does). Polls until it answers or the deadline passes.
  */
-import { connect } from 'node:net';
 import { request } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Engine } from '../engines/engine';
+import { dialContainer } from './container-dial';
 import { ConnectFailed, ContainerNotRunning } from '../protocol';
 import type { ManagedContainer } from './managed-container';
 
@@ -13,13 +15,13 @@ const ATTEMPT_MS = 5000;
 
 /** Resolves once something accepts a TCP connection on `port`. */
 export function waitTcp(container: ManagedContainer, port: number, timeoutMs: number): Promise<void> {
-  return poll(container, timeoutMs, `accept a connection on port ${port}`, (ip) => tcpOnce(ip, port));
+  return poll(container, timeoutMs, `accept a connection on port ${port}`, (ip) => tcpOnce(container.node.engine, ip, port));
 }
 
 /** Resolves once `GET path` with `Host: fqdn` on `port` answers 200. */
 export function waitHttp200(container: ManagedContainer, port: number, fqdn: string, path: string, timeoutMs: number): Promise<void> {
   return poll(container, timeoutMs, `answer 200 to GET http://${fqdn}${path} on port ${port}`, async (ip) => {
-    const { status } = await httpOnce(ip, port, fqdn, path, false);
+    const { status } = await httpOnce(container.node.engine, ip, port, fqdn, path, false);
     if (status !== 200) throw new Error(`it answered ${status}`);
   });
 }
@@ -34,7 +36,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export function waitHttp(container: ManagedContainer, port: number, fqdn: string, path: string, status: number, body: string | undefined, timeoutMs: number): Promise<void> {
   const what = `answer ${status}${body === undefined ? '' : ` with '${body}' in the body`} to GET http://${fqdn}${path} on port ${port}`;
   return poll(container, timeoutMs, what, async (ip) => {
-    const answer = await httpOnce(ip, port, fqdn, path, body !== undefined);
+    const answer = await httpOnce(container.node.engine, ip, port, fqdn, path, body !== undefined);
     if (answer.status !== status) throw new Error(`it answered ${answer.status}`);
     if (body !== undefined && !answer.body.includes(body)) throw new Error(`it answered ${answer.status} without '${body}' in the body`);
   });
@@ -61,21 +63,17 @@ async function poll(container: ManagedContainer, timeoutMs: number, what: string
   }
 }
 
-function tcpOnce(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, timeout: ATTEMPT_MS });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve();
-    });
-    socket.once('timeout', () => socket.destroy(new Error('connect timed out')));
-    socket.once('error', reject);
-  });
+async function tcpOnce(engine: Engine, host: string, port: number): Promise<void> {
+  (await dialContainer(engine, host, port, ATTEMPT_MS)).destroy();
 }
 
-function httpOnce(host: string, port: number, fqdn: string, path: string, readBody: boolean): Promise<{ status: number; body: string }> {
+function httpOnce(engine: Engine, host: string, port: number, fqdn: string, path: string, readBody: boolean): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, method: 'GET', headers: { Host: fqdn }, timeout: ATTEMPT_MS, agent: false }, (res) => {
+    const createConnection = (_: unknown, connected: (err: Error | null, socket: Socket) => void) => {
+      dialContainer(engine, host, port, ATTEMPT_MS).then((socket) => connected(null, socket), (err: Error) => connected(err, undefined as unknown as Socket));
+      return undefined;
+    };
+    const req = request({ host, port, path, method: 'GET', headers: { Host: fqdn }, timeout: ATTEMPT_MS, createConnection }, (res) => {
       const status = res.statusCode ?? 0;
       if (!readBody) {
         res.resume(); // drain the body; only the status matters

@@ -3,7 +3,7 @@
  * by one session; its members are container ids, balanced round-robin over the running ones.
  * Routing is by name only: a host name ends in one of the location's domains, never a raw IP.
  */
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { BadRequest, DomainInUse, NotFound } from '../protocol';
 
@@ -25,6 +25,8 @@ export interface Site {
 export interface Upstream {
   id: string;
   ip: string;
+  /** How to reach `port` at `ip` when the location cannot route to it (container-dial.ts). */
+  dial?: (port: number) => Promise<Socket>;
 }
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
