@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `tfnz` command. */
 import { Command } from 'commander';
-import { runCommand } from './run-command';
+import { EXIT_TFNZ_ERROR, runCommand } from './run-command';
 import { uploadCommand } from './upload-command';
 import { logsCommand } from './logs-command';
 import { join } from 'node:path';
@@ -117,6 +117,12 @@ program
   .option('-l, --label <key=value>', 'a label on the engine container (repeatable)', collect, [])
   .option('--wait-log <text>', 'ready (tunnels, --web, --ssh) only once a line of output contains TEXT')
   .option('--health-cmd <command>', 'a health check run through sh; ready only once it passes')
+  // #20
+  .option('-f, --file <src:dest>', 'write local file SRC into the container at DEST before it boots (repeatable)', collect, [])
+  .option('-m, --mount <volume:/path>', 'mount a volume (its tag, uuid or uuid:tag) at /path (repeatable)', collect, [])
+  .option('--create', 'make a missing -m volume, tagged with the name given')
+  .option('-i, --interactive', 'keep stdin open: the command reads this terminal (or pipe) until it ends')
+  .option('-t, --tty', 'give the command a terminal (pty) that follows this one\'s size; with no command, a shell')
   // As `docker run`: everything after the image is the container's command, its options included.
   .passThroughOptions()
   .action((image: string, command: string[], opts) => runCommand(image, command, opts));
@@ -134,5 +140,5 @@ program
 
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`tfnz: ${err.message}\n`);
-  process.exit(1);
+  process.exit(EXIT_TFNZ_ERROR); // as docker: 125 is the tool's own error, other codes are the container's
 });

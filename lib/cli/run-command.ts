@@ -8,6 +8,10 @@ import { Cluster } from '../client/cluster';
 import type { SpawnOptions } from '../client/node';
 import { progressBar } from './progress-bar';
 import { Wait, type WaitStrategy } from '../client/wait';
+import type { Container } from '../client/container';
+import type { Node } from '../client/node';
+import type { Volume } from '../client/volume';
+import { BadRequest, NodeNotFound } from '../protocol';
 
 export interface RunCommandOptions {
   port: string[];
@@ -32,6 +36,15 @@ export interface RunCommandOptions {
   waitLog?: string;
   healthCmd?: string;
   tag?: string;
+  // #20
+  /** -f SRC:DEST: pre-boot files */
+  file: string[];
+  /** -m VOLUME:/path mounts */
+  mount: string[];
+  /** --create: a missing -m volume is made, tagged with its name */
+  create?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
 }
 
 export async function runCommand(image: string, command: string[], opts: RunCommandOptions): Promise<void> {
@@ -40,22 +53,40 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   const sites = opts.web.map(parseWeb);
   const ssl = opts.ssl === undefined ? undefined : readCertificate(opts.ssl);
   const sshPort = opts.ssh !== undefined ? parsePort(opts.ssh, '--ssh') : opts.s ? 2222 : undefined;
+  const preBootFiles = opts.file.map(parseFile);
+  const mounts = opts.mount.map(parseMount);
+  // -i / -t: the container boots asleep and the command runs as a process in it (with a pty for -t),
+  // so its stdin can end and its terminal can be resized; its exit code is ours.
+  const interactive = !!(opts.interactive || opts.tty);
   const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose, handleSignals: true });
-  const spawn: SpawnOptions = {
-    env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY, ...containerFlags(opts),
-  };
-  // A spawn uploads the image when the location needs it: show that as it happens.
-  if (!opts.quiet) loc.uploads$.subscribe(progressBar());
-  const ctr = loc.node().spawnContainer(image, spawn);
-  ctr.stdout$.subscribe(({ stream, data }) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
+  let ctr: Container;
+  try {
+    const volumes = await Promise.all(mounts.map(async ([key, path]) => [opts.create ? await loc.ensureVolume(key) : loc.volume(key), path] as [Volume, string]));
+    const spawn: SpawnOptions = {
+      env, sleep: opts.sleep || interactive, command: command.length && !interactive ? command : undefined, stdin: !interactive && !process.stdin.isTTY,
+      ...containerFlags(opts), preBootFiles: preBootFiles.length ? preBootFiles : undefined, volumes: volumes.length ? volumes : undefined,
+    };
+    // A spawn uploads the image when the location needs it: show that as it happens.
+    if (!opts.quiet) loc.uploads$.subscribe(progressBar());
+    ctr = nodeFor(loc, volumes).spawnContainer(image, spawn);
+  } catch (err) {
+    await loc.disconnect();
+    throw err;
+  }
+  if (interactive) {
+    void ctr.ready().then(() => runInteractive(loc, ctr, [...(opts.entrypoint === undefined ? [] : [opts.entrypoint]), ...command], !!opts.tty), () => undefined);
+  } else {
+    ctr.stdout$.subscribe(({ stream, data }) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
+  }
   ctr.termination$.subscribe({
     next: (code) => {
+      if (interactive) return; // the process's code counts, not the placeholder's
       process.exitCode = code;
       loc.complete();
     },
     error: (err: Error) => {
       process.stderr.write(`tfnz: ${err.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT_TFNZ_ERROR;
       loc.complete();
     },
   });
@@ -76,6 +107,54 @@ export async function runCommand(image: string, command: string[], opts: RunComm
     throw err;
   }
   await loc.run();
+}
+
+/** Docker's exit code for an error of the command line tool itself (not of the container). */
+export const EXIT_TFNZ_ERROR = 125;
+
+/** The node holding the -m volumes (they cannot move), else the best one. */
+function nodeFor(loc: Location, volumes: [Volume, string][]): Node {
+  const nodes = new Set(volumes.map(([v]) => v.nodeId));
+  if (nodes.size > 1) throw new BadRequest(`the -m volumes live on ${nodes.size} different nodes; a container can mount volumes of one node only`);
+  if (nodes.size === 0) return loc.node();
+  const [id] = nodes;
+  const node = loc.rankedNodes().find((n) => n.id === id);
+  if (!node) throw new NodeNotFound(`the node ${id} holding volume ${volumes[0][0].displayName} is not live; try again when it is back`);
+  return node;
+}
+
+/** -i / -t: run `command` (a login shell when empty) in the container, wired to this terminal. */
+function runInteractive(loc: Location, ctr: Container, command: string[], tty: boolean): void {
+  const term = process.stdout;
+  const size = tty && term.isTTY ? { cols: term.columns, rows: term.rows } : undefined;
+  const proc = command.length ? ctr.spawnProcess(command, { tty, size }) : tty ? ctr.spawnShell({ size }) : ctr.spawnProcess(['sh']);
+  proc.output$.subscribe((b) => process.stdout.write(b));
+  proc.stderr$.subscribe((b) => process.stderr.write(b));
+  const rawMode = tty && process.stdin.isTTY;
+  if (rawMode) process.stdin.setRawMode(true); // keys (Ctrl-C included) go to the container's pty
+  const onData = (b: Buffer) => proc.stdin(b);
+  const onEnd = () => proc.closeStdin();
+  const onResize = () => proc.resize(term.columns, term.rows);
+  process.stdin.on('data', onData).once('end', onEnd);
+  if (size) term.on('resize', onResize);
+  const restore = () => {
+    process.stdin.off('data', onData).off('end', onEnd).pause();
+    term.off('resize', onResize);
+    if (rawMode) process.stdin.setRawMode(false);
+  };
+  proc.wait().then(
+    (code) => {
+      restore();
+      process.exitCode = code;
+      loc.complete();
+    },
+    (err: Error) => {
+      restore();
+      process.stderr.write(`tfnz: ${err.message}\n`);
+      process.exitCode = EXIT_TFNZ_ERROR;
+      loc.complete();
+    },
+  );
 }
 
 /** #16: the container options among the flags. Ready (and so tunnels, --web, --ssh) waits for --wait-log and --health-cmd. */
@@ -105,6 +184,25 @@ export function parseMemory(spec: string): number {
   if (!m) throw new Error(`--memory wants a size like 512m or 1g (got '${spec}')`);
   const bytes = Number(m[1]) * { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2].toLowerCase() as '' | 'b' | 'k' | 'm' | 'g'];
   return Math.ceil(bytes / 2 ** 20);
+}
+
+/** -f SRC:DEST: a local file written into the container at DEST before it boots. */
+function parseFile(spec: string): [string, Buffer] {
+  const colon = spec.lastIndexOf(':');
+  const [src, dest] = [spec.slice(0, colon), spec.slice(colon + 1)];
+  if (colon <= 0 || !dest.startsWith('/')) throw new BadRequest(`-f wants SRC:DEST, a local file and an absolute path in the container, e.g. ./nginx.conf:/etc/nginx/nginx.conf (got '${spec}')`);
+  try {
+    return [dest, readFileSync(src)];
+  } catch (err) {
+    throw new BadRequest(`-f ${spec}: cannot read ${src}: ${(err as Error).message}`);
+  }
+}
+
+/** -m VOLUME:/path: a volume (uuid, tag or uuid:tag) and where it is mounted. */
+function parseMount(spec: string): [string, string] {
+  const at = spec.indexOf(':/');
+  if (at <= 0) throw new BadRequest(`-m wants VOLUME:/path, a volume's tag (or uuid) and an absolute mount point, e.g. data:/var/lib/data (got '${spec}')`);
+  return [spec.slice(0, at), spec.slice(at + 1)];
 }
 
 function parsePortMap(spec: string): [number, number] {
