@@ -12,6 +12,7 @@ import type { Container } from '../client/container';
 import type { Node } from '../client/node';
 import type { Volume } from '../client/volume';
 import { BadRequest, NodeNotFound } from '../protocol';
+import { EXIT_TFNZ_ERROR, connectTerminal, exitCodeFor, terminalSize } from './terminal';
 
 export interface RunCommandOptions {
   port: string[];
@@ -45,6 +46,8 @@ export interface RunCommandOptions {
   create?: boolean;
   interactive?: boolean;
   tty?: boolean;
+  /** -d: leave it running without this program (until tfnz rm); print its uuid */
+  detach?: boolean;
 }
 
 export async function runCommand(image: string, command: string[], opts: RunCommandOptions): Promise<void> {
@@ -58,9 +61,15 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   // -i / -t: the container boots asleep and the command runs as a process in it (with a pty for -t),
   // so its stdin can end and its terminal can be resized; its exit code is ours.
   const interactive = !!(opts.interactive || opts.tty);
+  if (opts.detach && (interactive || ports.length || sshPort !== undefined)) {
+    throw new BadRequest('-d leaves the container without this program, so -i, -t, -p and --ssh (which live in it) cannot go with it; use -w to publish it, tfnz exec to reach it');
+  }
   const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose, handleSignals: true });
   let ctr: Container;
   try {
+    if (opts.detach && loc.isEmbedded) {
+      throw new BadRequest('-d needs a location that outlives this command, and an embedded one ends with it: start one with `tfnz location` and pass --location (or set TFNZ_LOCATION)');
+    }
     const volumes = await Promise.all(mounts.map(async ([key, path]) => [opts.create ? await loc.ensureVolume(key) : loc.volume(key), path] as [Volume, string]));
     const spawn: SpawnOptions = {
       env, sleep: opts.sleep || interactive, command: command.length && !interactive ? command : undefined, stdin: !interactive && !process.stdin.isTTY,
@@ -75,18 +84,19 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   }
   if (interactive) {
     void ctr.ready().then(() => runInteractive(loc, ctr, [...(opts.entrypoint === undefined ? [] : [opts.entrypoint]), ...command], !!opts.tty), () => undefined);
-  } else {
+  } else if (!opts.detach) {
     ctr.stdout$.subscribe(({ stream, data }) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
   }
   ctr.termination$.subscribe({
     next: (code) => {
-      if (interactive) return; // the process's code counts, not the placeholder's
+      if (interactive || opts.detach) return; // the process's code counts, not the placeholder's; -d: tfnz ps shows it
       process.exitCode = code;
       loc.complete();
     },
     error: (err: Error) => {
+      if (opts.detach) return; // its failure to start comes through ready(); after -d this session's connection just ends
       process.stderr.write(`tfnz: ${err.message}\n`);
-      process.exitCode = EXIT_TFNZ_ERROR;
+      process.exitCode = exitCodeFor(err);
       loc.complete();
     },
   });
@@ -102,6 +112,11 @@ export async function runCommand(image: string, command: string[], opts: RunComm
       await endpoint.publish(new Cluster({ containers: [ctr], rewrite }), fqdn, { ssl });
       process.stderr.write(`tfnz: published at ${endpoint.url(fqdn, { https: ssl !== undefined })}\n`);
     }
+    if (opts.detach) {
+      await loc.detach();
+      process.stdout.write(`${ctr.id}\n`); // as docker run -d: the id, for tfnz logs/exec/rm
+      return;
+    }
   } catch (err) {
     await loc.disconnect();
     throw err;
@@ -109,8 +124,6 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   await loc.run();
 }
 
-/** Docker's exit code for an error of the command line tool itself (not of the container). */
-export const EXIT_TFNZ_ERROR = 125;
 
 /** The node holding the -m volumes (they cannot move), else the best one. */
 function nodeFor(loc: Location, volumes: [Volume, string][]): Node {
@@ -125,31 +138,14 @@ function nodeFor(loc: Location, volumes: [Volume, string][]): Node {
 
 /** -i / -t: run `command` (a login shell when empty) in the container, wired to this terminal. */
 function runInteractive(loc: Location, ctr: Container, command: string[], tty: boolean): void {
-  const term = process.stdout;
-  const size = tty && term.isTTY ? { cols: term.columns, rows: term.rows } : undefined;
+  const size = terminalSize(tty);
   const proc = command.length ? ctr.spawnProcess(command, { tty, size }) : tty ? ctr.spawnShell({ size }) : ctr.spawnProcess(['sh']);
-  proc.output$.subscribe((b) => process.stdout.write(b));
-  proc.stderr$.subscribe((b) => process.stderr.write(b));
-  const rawMode = tty && process.stdin.isTTY;
-  if (rawMode) process.stdin.setRawMode(true); // keys (Ctrl-C included) go to the container's pty
-  const onData = (b: Buffer) => proc.stdin(b);
-  const onEnd = () => proc.closeStdin();
-  const onResize = () => proc.resize(term.columns, term.rows);
-  process.stdin.on('data', onData).once('end', onEnd);
-  if (size) term.on('resize', onResize);
-  const restore = () => {
-    process.stdin.off('data', onData).off('end', onEnd).pause();
-    term.off('resize', onResize);
-    if (rawMode) process.stdin.setRawMode(false);
-  };
-  proc.wait().then(
+  connectTerminal(proc, { tty, stdin: true }).then(
     (code) => {
-      restore();
       process.exitCode = code;
       loc.complete();
     },
     (err: Error) => {
-      restore();
       process.stderr.write(`tfnz: ${err.message}\n`);
       process.exitCode = EXIT_TFNZ_ERROR;
       loc.complete();

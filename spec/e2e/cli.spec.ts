@@ -1,28 +1,12 @@
 /** The `tfnz` command as a Docker user types it, against a real location. */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { nanoid } from 'nanoid';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocationServer } from '../../lib/server/index';
 import { Location } from '../../lib/client/location';
-
-const TFNZ = [process.execPath, '--import', 'tsx', 'lib/cli/main.ts'];
-
-/** Run `tfnz ARGS…` to its end (with `input` on its stdin, if given); its exit code and what it printed. */
-function tfnz(args: string[], input?: string, argv0 = TFNZ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv0[0], [...argv0.slice(1), ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
+import { TFNZ, tfnz } from '../support/tfnz-cli';
 
 describe('tfnz on the command line (real location, real Docker Engine)', function () {
   this.timeout(60_000);

@@ -61,6 +61,11 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   wait_http: { container: id(1), port: 80, fqdn: 'www.localhost', path: '/', status: 200, body: 'ok', timeout: 5 },
   watch_stats: { container: id(1), watch: id(9) },
   unwatch_stats: { watch: id(9) },
+  // #20
+  keep_session: {},
+  user_containers: { all: true },
+  stop_user_container: { container: 'web' },
+  remove_user_container: { container: `${id(1)}:web`, force: true },
 };
 
 const validMessage: { [M in MessageName]: Messages[M] } = {

@@ -21,6 +21,7 @@ import { webCommands } from './web';
 import { logCommands } from './logs';
 import { waitCommands } from './waits';
 import { statsCommands } from './stats';
+import { userContainerCommands } from './user-containers';
 
 export type { CommandHandler, CommandHandlers, MessageHandler, MessageHandlers } from './handler';
 
@@ -28,6 +29,7 @@ export const commandHandlers: CommandHandlers = {
   ...sessionCommands, ...containerCommands, ...processCommands, ...fileCommands,
   ...imageCommands, ...volumeCommands, ...networkCommands, ...webCommands,
   ...logCommands, ...waitCommands, ...statsCommands, // #16
+  ...userContainerCommands, // #20
 };
 
 export const messageHandlers: MessageHandlers = {
