@@ -16,6 +16,7 @@ export interface ProcessHost {
   readonly status$: Observable<unknown>;
   /** Resolves once processes can start in it. */
   running(): Promise<unknown>;
+  /** Kill a process started in it (and its children); resolves once it ended. */
   destroyProcess(process: Process<ProcessHost>): Promise<void>;
 }
 
