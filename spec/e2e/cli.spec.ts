@@ -9,7 +9,7 @@ import { Location } from '../../lib/client/location';
 import { TFNZ, tfnz } from '../support/tfnz-cli';
 
 describe('tfnz on the command line (real location, real Docker Engine)', function () {
-  this.timeout(60_000);
+  this.timeout(180_000); // each step is a tfnz process of its own (seconds each on a busy machine)
   let server: LocationServer;
 
   before(async () => {
@@ -72,5 +72,32 @@ describe('tfnz on the command line (real location, real Docker Engine)', functio
     expect(lines).to.include('first 11 77').and.include('then 20 90');
     expect(lines.some((l) => /^\/dev\/pts\/\d+$/.test(l))).to.equal(true);
     expect(code).to.equal(5);
+  });
+
+  it('volume create, ls, snapshot, rollback and rm; node ls and endpoint ls show the location', async () => {
+    const tag = `${volumeTag}-v`;
+    const at = ['--location', server.url];
+    const created = await tfnz(['volume', 'create', tag, ...at]);
+    expect(created.stdout).to.match(new RegExp(`^[A-Za-z0-9_-]+:${tag}\n$`));
+    const id = created.stdout.split(':')[0];
+    const [json, quiet, nodes, endpoints] = await Promise.all([
+      tfnz(['volume', 'ls', '--json', ...at]), tfnz(['volume', 'ls', '-q', ...at]), tfnz(['node', 'ls', '--json', ...at]), tfnz(['endpoint', 'ls', ...at]),
+    ]);
+    expect(JSON.parse(json.stdout)).to.deep.include({ id, tag, node: (JSON.parse(nodes.stdout) as { id: string }[])[0].id });
+    expect(quiet.stdout.split('\n')).to.include(id);
+    const [node] = JSON.parse(nodes.stdout) as { alive: boolean; stats: { cpu: number; memory: number } }[];
+    expect(node.alive).to.equal(true);
+    expect(node.stats.memory, 'free memory, as last sampled').to.be.above(0);
+    expect(endpoints.stdout).to.match(/^DOMAIN\s+HTTP PORT\s+HTTPS PORT\nlocalhost\s+\d+\s+\d+\n$/);
+
+    expect((await tfnz(['run', '-q', ...at, '-m', `${tag}:/data`, 'busybox', 'sh', '-c', 'echo one > /data/f'])).code).to.equal(0);
+    expect((await tfnz(['volume', 'snapshot', tag, ...at])).code).to.equal(0);
+    expect((await tfnz(['run', '-q', ...at, '-m', `${tag}:/data`, 'busybox', 'sh', '-c', 'echo two > /data/f'])).code).to.equal(0);
+    expect((await tfnz(['volume', 'rollback', tag, ...at])).code).to.equal(0);
+    expect((await tfnz(['run', '-q', ...at, '-m', `${id}:/data`, 'busybox', 'cat', '/data/f'])).stdout, 'back to the snapshot').to.equal('one\n');
+    expect((await tfnz(['volume', 'rm', tag, ...at])).stdout).to.equal(`${tag}\n`);
+    const gone = await tfnz(['volume', 'rm', tag, ...at]);
+    expect(gone.code).to.equal(125);
+    expect(gone.stderr).to.contain(`no volume '${tag}'`);
   });
 });
