@@ -235,8 +235,9 @@ export const commands = {
    */
   user_containers: command({ all: optional(boolean()) }, { containers: array(userContainerInfo) }),
   /**
-   * Stop the main process (at once, SIGKILL) of a container of this user in any session: it stays,
-   * exited, until removed. `container`: a uuid, a unique uuid prefix, a tag or uuid:tag. Replies
+   * Stop the main process (at once, SIGKILL) of a container of this user in any session (its own,
+   * a kept session's, or a tagged one; an untagged container of another live session stays that
+   * session's): it stays, exited, until removed. `container`: a uuid, a unique uuid prefix, a tag or uuid:tag. Replies
    * with its uuid once it is stopped.
    */
   stop_user_container: command({ container: string() }, { container: string() }),

@@ -24,7 +24,7 @@ export function connectable(s: Session, id: string, role: string): ManagedContai
 
 /**
  * #20: a container this session may run processes in, read the logs of and copy files to and from:
- * its own, or one of its user's other sessions (tfnz exec, cp, logs). Never another user's.
+ * its own, or one of its user's that userContainer lets it act on (tfnz exec, cp, logs). Never another user's.
  */
 export function reachable(s: Session, id: string): ManagedContainer {
   const own = s.containers.get(id);
@@ -46,9 +46,15 @@ export function userContainers(s: Session): UserContainer[] {
 }
 
 /**
- * #20: the container of this user that `key` names, as the command line takes it (container-key.ts).
- * Another user's containers are never found (ContainerNotFound).
+ * #20: the container of this user that `key` names, as the command line takes it (container-key.ts),
+ * that this session may act on: its own, one left by `tfnz run -d` (a kept session's), or a tagged
+ * one (an external container, which the user's other sessions see anyway). An untagged container of
+ * another live session stays that session's own. Another user's are never found (ContainerNotFound).
  */
 export function userContainer(s: Session, key: string): UserContainer {
-  return findByKey(userContainers(s), key, (u) => u.container);
+  const found = findByKey(userContainers(s), key, (u) => u.container);
+  if (found.session !== s && !found.session.keptWithoutClient && !found.container.tag) {
+    throw new ContainerNotFound(`container ${found.container.id} belongs to another live session of yours that did not tag it; tag it (tfnz run --tag) or leave it with tfnz run -d to reach it from elsewhere`);
+  }
+  return found;
 }
