@@ -274,6 +274,17 @@ program
   .addHelpText('after', '\nExample:\n  tfnz endpoint ls')
   .action(async (opts) => (await import('./endpoint-command')).endpointLs(opts));
 
+// #20: an example in every command's --help (kept here, apart from the commands' definitions).
+const examples: [Command | undefined, string][] = [
+  [location, 'tfnz location --listen 0.0.0.0:2020 --domain example.com'],
+  [program.commands.find((c) => c.name() === 'upload'), 'tfnz upload myapp:1.2 --location myserver'],
+  [program.commands.find((c) => c.name() === 'authorize'), 'tfnz authorize "$(cut -d\' \' -f1 alice.pub)"   # alice.pub: the line her tfnz account create printed'],
+  [account.commands.find((c) => c.name() === 'create'), 'tfnz account create myserver:2020'],
+  [account.commands.find((c) => c.name() === 'list'), 'tfnz account list'],
+  [location.commands.find((c) => c.name() === 'prune'), 'tfnz location prune --name local'],
+];
+for (const [command, example] of examples) command?.addHelpText('after', `\nExample:\n  ${example}`);
+
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`tfnz: ${err.message}\n`);
   process.exit(exitCodeFor(err)); // as docker: 125 the tool's own error, 126/127 a command that cannot run / is not there
