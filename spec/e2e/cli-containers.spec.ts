@@ -137,4 +137,21 @@ describe('tfnz run -d, ps, logs, exec, cp, stop and rm (real location, real Dock
       if ((await containersLabelled('tfnz.tag', tag)).length) throw new Error('still there');
     });
   });
+
+  it("a detached container counts against the user's container limit until tfnz rm", async () => {
+    const small = await LocationServer.start({ name: `spec-cli-quota-${nanoid(6)}`, port: 0, limits: { containersPerUser: 1 } });
+    try {
+      const on = ['--location', small.url];
+      const first = await tfnz(['run', '-q', '-d', ...on, 'busybox', 'sleep', '3600']);
+      expect(first.code).to.equal(0);
+      const refused = await tfnz(['run', '-q', '-d', ...on, 'busybox', 'sleep', '3600']);
+      expect(refused.code).to.equal(125);
+      expect(refused.stderr).to.contain('containers-per-user');
+      expect((await tfnz(['rm', '-f', first.stdout.trim(), ...on])).code).to.equal(0);
+      const again = await tfnz(['run', '-q', ...on, 'busybox', 'echo', 'room again']);
+      expect(again.stdout).to.equal('room again\n');
+    } finally {
+      await small.close();
+    }
+  });
 });
