@@ -240,12 +240,12 @@ export const commands = {
    * session's): it stays, exited, until removed. `container`: a uuid, a unique uuid prefix, a tag or uuid:tag. Replies
    * with its uuid once it is stopped.
    */
-  stop_user_container: command({ container: string() }, { container: string() }),
+  stop_user_container: command({ container: name() }, { container: string() }),
   /**
    * Destroy a container of this user in any session (`container` as for stop_user_container).
    * A running one only with `force`. Replies with its uuid once it is gone.
    */
-  remove_user_container: command({ container: string(), force: optional(boolean()) }, { container: string() }),
+  remove_user_container: command({ container: name(), force: optional(boolean()) }, { container: string() }),
 } satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */

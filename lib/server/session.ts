@@ -3,7 +3,9 @@
  * when it ends collects everything it made (containers, tunnels) — never volumes.
  * A bad frame or a failing command gets an error reply or event; it never ends the session.
  * When the socket drops, the session waits `ctx.graceMs` for its client to resume it on a new one
- * (keeping a replay copy of every frame the client has not acknowledged); then it ends.
+ * (keeping a replay copy of every frame the client has not acknowledged); then it ends. A session
+ * that asked to be kept (keep_session, #20: tfnz run -d) instead lives on without a client until
+ * its last container is removed.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -211,6 +213,7 @@ export class Session implements FaultScope {
     for (const cluster of this.ctx.sites.clustersOf(this.id)) this.ctx.sites.unpublish(cluster);
     for (const upload of [...this.uploads.values()]) upload.cancel();
     await Promise.all([...this.visitingProcesses.values()].map((p) => p.destroy().catch(() => undefined)));
+    this.visiting.clear();
     await Promise.all([...this.containers.values()].map((c) => c.destroy().catch(() => undefined)));
     for (const id of this.containers.keys()) this.ctx.containers.delete(id);
     this.containers.clear();
