@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { runCommand } from './run-command';
 import { exitCodeFor } from './terminal';
 import { uploadCommand } from './upload-command';
+import { pullCommand } from './pull-command';
 import { logsCommand } from './logs-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
@@ -66,6 +67,17 @@ program
   .option('-q, --quiet', 'no progress')
   .action((images: string[], opts) => uploadCommand(images, opts));
 
+// #19
+program
+  .command('pull')
+  .description('have a node pull images from their registry (credentials from your Docker config), with progress; prints each with its full name')
+  .argument('<image...>')
+  .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION, else an embedded one')
+  .option('--node <id>', 'the node that pulls (default the one with the most spare capacity)')
+  .option('--always', 'pull even when the node has the image (to follow a moved tag)')
+  .option('-q, --quiet', 'no progress')
+  .action((images: string[], opts) => pullCommand(images, opts));
+
 const account = program.command('account').description('accounts on this machine, one per location');
 account
   .command('create')
@@ -118,6 +130,8 @@ program
   .option('-l, --label <key=value>', 'a label on the engine container (repeatable)', collect, [])
   .option('--wait-log <text>', 'ready (tunnels, --web, --ssh) only once a line of output contains TEXT')
   .option('--health-cmd <command>', 'a health check run through sh; ready only once it passes')
+  // #19
+  .option('--pull <policy>', "when the node pulls the image from its registry: missing (default), always or never")
   // #20
   .option('-f, --file <src:dest>', 'write local file SRC into the container at DEST before it boots (repeatable)', collect, [])
   .option('-m, --mount <volume:/path>', 'mount a volume (its tag, uuid or uuid:tag) at /path (repeatable)', collect, [])
@@ -150,6 +164,21 @@ Examples:
   tfnz logs web                 all kept output of the container tagged web
   tfnz logs -f --tail 10 web    the last 10 lines, then every new one until it ends`)
   .action((key: string, opts) => logsCommand(key, opts));
+
+program
+  .command('dashboard')
+  .description('a live web view of the location as you see it: nodes with cpu/memory charts, your containers with status and output, web endpoints')
+  .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION, else an embedded one')
+  .option('--listen <host:port>', 'where the page is served: loopback only (a bare port means 127.0.0.1:PORT; 0: any free port)', '127.0.0.1:0')
+  .addHelpText('after', `
+Prints the page's URL on stdout; it carries a random token, so only whoever has it can look.
+Containers of your other sessions show once tagged (tfnz run --tag NAME ...).
+
+Example:
+  $ tfnz run --location tfnz.example.com --tag web nginx     # in one terminal
+  $ tfnz dashboard --location tfnz.example.com --listen 8080  # in another
+  http://127.0.0.1:8080/?token=...                           # open it in a browser`)
+  .action(async (opts) => (await import('./dashboard-command')).dashboardCommand(opts));
 
 // #20: the rest of a Docker user's habits, against the configured location (--location, $TFNZ_LOCATION).
 const LOCATION_HELP = 'host[:port] of the location; default $TFNZ_LOCATION';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Location } from '../client/location';
 import { Cluster } from '../client/cluster';
 import type { SpawnOptions } from '../client/node';
-import { progressBar } from './progress-bar';
+import { progressBar, pullProgressBar } from './progress-bar';
 import { Wait, type WaitStrategy } from '../client/wait';
 import type { Container } from '../client/container';
 import type { Node } from '../client/node';
@@ -37,6 +37,8 @@ export interface RunCommandOptions {
   waitLog?: string;
   healthCmd?: string;
   tag?: string;
+  // #19
+  pull?: string;
   // #20
   /** -f SRC:DEST: pre-boot files */
   file: string[];
@@ -61,6 +63,7 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   // -i / -t: the container boots asleep and the command runs as a process in it (with a pty for -t),
   // so its stdin can end and its terminal can be resized; its exit code is ours.
   const interactive = !!(opts.interactive || opts.tty);
+  if (opts.pull !== undefined && !['always', 'missing', 'never'].includes(opts.pull)) throw new Error(`--pull wants missing, always or never (got '${opts.pull}')`);
   if (opts.detach && (interactive || ports.length || sshPort !== undefined)) {
     throw new BadRequest('-d leaves the container without this program, so -i, -t, -p and --ssh (which live in it) cannot go with it; use -w to publish it, tfnz exec to reach it');
   }
@@ -74,10 +77,13 @@ export async function runCommand(image: string, command: string[], opts: RunComm
     const spawn: SpawnOptions = {
       env, sleep: opts.sleep || interactive, command: command.length && !interactive ? command : undefined, stdin: !interactive && !process.stdin.isTTY,
       ...containerFlags(opts), preBootFiles: preBootFiles.length ? preBootFiles : undefined, volumes: volumes.length ? volumes : undefined,
+      pull: opts.pull as SpawnOptions['pull'], // #19
     };
     // A spawn uploads the image when the location needs it: show that as it happens.
     if (!opts.quiet) loc.uploads$.subscribe(progressBar());
     ctr = nodeFor(loc, volumes).spawnContainer(image, spawn);
+    // #19: and when the node pulls it from its registry.
+    if (!opts.quiet) ctr.pull$.subscribe(pullProgressBar());
   } catch (err) {
     await loc.disconnect();
     throw err;

@@ -1,7 +1,7 @@
 /** The Docker Engine adapter: one node per Docker Engine API endpoint, through dockerode. */
 import Docker from 'dockerode';
 import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
-import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream } from '../protocol';
+import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream, type RegistryAuth } from '../protocol';
 import type { Attachment, ContainerResources, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
 import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
 import { dockerExec } from './docker-exec';
@@ -10,6 +10,7 @@ import { readContainerFile, writeContainerFile } from './docker-files';
 import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolumes, removeDockerVolume } from './docker-volumes';
 import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
 import { dockerOptions } from './engine-address';
+import { checkDockerRegistryAccess, pullDockerImage, type PullReport } from './registry-pull';
 
 /** The file a sleeping container's placeholder waits for; `wake()` creates it. */
 const WAKE_FILE = '/.tfnz-wake';
@@ -237,6 +238,23 @@ export class DockerEngine implements Engine {
         else resolve();
       }),
     );
+  }
+
+  pullImage(ref: string, registry: string, auth: RegistryAuth | undefined, onProgress: (p: PullReport) => void): Promise<string> {
+    return pullDockerImage(this.docker, this.address, ref, registry, auth, onProgress);
+  }
+
+  checkRegistryAccess(ref: string, registry: string, auth: RegistryAuth | undefined): Promise<void> {
+    return checkDockerRegistryAccess(this.docker, this.address, ref, registry, auth);
+  }
+
+  async imageRepoDigests(ref: string): Promise<string[]> {
+    try {
+      return (await this.docker.getImage(ref).inspect()).RepoDigests ?? [];
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return [];
+      throw engineError(err, `looking up image '${ref}'`);
+    }
   }
 
   private async inspectImage(image: string): Promise<Docker.ImageInspectInfo> {

@@ -15,3 +15,4 @@ export type {
 } from '../engines/engine';
 export type { LayerCache, ImageDescription, PruneResult } from './layer-cache';
 export type { NodePool, PoolNode } from './node-pool';
+export type { PullReport } from '../engines/registry-pull';
