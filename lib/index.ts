@@ -9,13 +9,14 @@ export type { PullPolicy, PullProgress, PullLayerProgress, RegistryAuth } from '
 export { parseImageReference, type ImageReference } from './shared/registry-reference';
 export type { BuildOptions, BuildProgress, BuiltImage } from './client/image-build';
 export { Container, type OutputChunk, type ProcessResult, type WaitHttpOptions } from './client/container';
-export { Process, type ProcessOptions } from './client/process';
+export { Process, type ProcessOptions, type ProcessHost } from './client/process';
 export { Wait, type WaitStrategy, type WaitTarget, type HttpWaitOptions } from './client/wait';
 export type { LogEntry, LogOptions, LogReadOptions } from './client/container-logs';
 export { Tunnel, type TunnelOptions } from './client/tunnel';
 export { SshServer, sshHostKeyPath, type SshServerOptions } from './client/ssh-server';
 export { Volume } from './client/volume';
 export { ExternalContainer } from './client/external-container';
+export { UserContainer, type UserContainerInfo } from './client/user-container';
 export { WebEndpoint, type PublishOptions } from './client/web-endpoint';
 export { Cluster, type ClusterOptions, type ClusterMember } from './client/cluster';
 export { TaggedCollection, type Taggable } from './shared/tagged-collection';

@@ -1,6 +1,7 @@
 /**
- * `tfnz logs KEY`: print the kept output of a tagged container of yours that another session runs
- * (e.g. `tfnz run --tag web ...`), as `docker logs` does: --tail, --since, -f to follow, -t for times.
+ * `tfnz logs KEY`: print the kept output of a container of yours that another session runs (e.g.
+ * `tfnz run --tag web ...`, or one left by `tfnz run -d`), as `docker logs` does: --tail, --since,
+ * -f to follow, -t for times.
  */
 import { Location } from '../client/location';
 import type { LogEntry } from '../client/container-logs';
@@ -19,7 +20,7 @@ export async function logsCommand(key: string, opts: LogsCommandOptions): Promis
   const since = opts.since === undefined ? undefined : parseSince(opts.since);
   const loc = await Location.connect({ location: opts.location, quiet: true });
   try {
-    const ctr = loc.externalContainer(key);
+    const ctr = await loc.userContainer(key); // #20: any of yours, tagged or not, detached or not
     const print = (l: LogEntry) => (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${opts.timestamps ? `${l.time.toISOString()} ` : ''}${l.text}\n`);
     if (opts.follow) {
       await new Promise<void>((resolve, reject) => {

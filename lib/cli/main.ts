@@ -2,6 +2,7 @@
 /** The `tfnz` command. */
 import { Command } from 'commander';
 import { runCommand } from './run-command';
+import { exitCodeFor } from './terminal';
 import { uploadCommand } from './upload-command';
 import { pullCommand } from './pull-command';
 import { logsCommand } from './logs-command';
@@ -134,19 +135,37 @@ program
   .option('--health-cmd <command>', 'a health check run through sh; ready only once it passes')
   // #19
   .option('--pull <policy>', "when the node pulls the image from its registry: missing (default), always or never")
+  // #20
+  .option('-f, --file <src:dest>', 'write local file SRC into the container at DEST before it boots (repeatable)', collect, [])
+  .option('-m, --mount <volume:/path>', 'mount a volume (its tag, uuid or uuid:tag) at /path (repeatable)', collect, [])
+  .option('--create', 'make a missing -m volume, tagged with the name given')
+  .option('-i, --interactive', 'keep stdin open: the command reads this terminal (or pipe) until it ends')
+  .option('-t, --tty', 'give the command a terminal (pty) that follows this one\'s size; with no command, a shell')
+  .option('-d, --detach', 'leave it running without this command (until tfnz rm) and print its uuid; needs a location of its own (--location)')
   // As `docker run`: everything after the image is the container's command, its options included.
   .passThroughOptions()
+  .addHelpText('after', `
+Examples:
+  tfnz run busybox echo hello                         everything after the image is the command
+  tfnz run -it busybox                                a shell in a fresh container
+  tfnz run -p 8080:80 -f ./site.conf:/etc/nginx/conf.d/default.conf nginx
+  tfnz run -d --tag web --location host:2020 nginx    leave it running; then tfnz logs web, tfnz rm -f web
+  tfnz run -m data:/data --create busybox sh -c 'date >> /data/log'`)
   .action((image: string, command: string[], opts) => runCommand(image, command, opts));
 
 program
   .command('logs')
-  .description('print the output of a tagged container of yours that another session runs (tfnz run --tag)')
+  .description('print the output of a container of yours that another session runs (tfnz run --tag, tfnz run -d)')
   .argument('<container>', 'its uuid, tag or uuid:tag')
   .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION')
   .option('-n, --tail <lines>', "only the last LINES lines ('all' for everything)")
   .option('--since <time>', 'only lines from this time on: a duration ago (30s, 10m, 2h) or a date')
   .option('-f, --follow', 'keep printing new lines until the container ends (or Ctrl-C)')
   .option('-t, --timestamps', 'put each line\'s time first')
+  .addHelpText('after', `
+Examples:
+  tfnz logs web                 all kept output of the container tagged web
+  tfnz logs -f --tail 10 web    the last 10 lines, then every new one until it ends`)
   .action((key: string, opts) => logsCommand(key, opts));
 
 program
@@ -177,7 +196,141 @@ program
   .option('-q, --quiet', 'no progress; only the image id')
   .action((dir: string, opts) => buildCommand(dir, opts));
 
+// #20: the rest of a Docker user's habits, against the configured location (--location, $TFNZ_LOCATION).
+const LOCATION_HELP = 'host[:port] of the location; default $TFNZ_LOCATION';
+const ID_HELP = 'a container of yours: its uuid (or a unique start of it), tag or uuid:tag';
+
+program
+  .command('ps')
+  .description('list your containers across all of your sessions at the location (never another user\'s)')
+  .option('--location <location>', LOCATION_HELP)
+  .option('-a, --all', 'also the ones whose main process ended')
+  .option('-q, --quiet', 'only their uuids')
+  .option('--json', 'a JSON array, for scripts')
+  .addHelpText('after', `
+Examples:
+  tfnz ps -a
+  tfnz rm -f $(tfnz ps -q)      remove every container of yours`)
+  .action(async (opts) => (await import('./ps-command')).psCommand(opts));
+
+program
+  .command('exec')
+  .description('run a command in a running container of yours, whichever session holds it; its exit code is tfnz\'s')
+  .argument('<container>', ID_HELP)
+  .argument('<command...>', 'the command and its arguments')
+  .option('--location <location>', LOCATION_HELP)
+  .option('-i, --interactive', 'feed it this program\'s stdin')
+  .option('-t, --tty', 'give it a terminal (pty) that follows this one\'s size')
+  .option('-u, --user <user[:group]>', 'user (name or uid, optionally :group) to run as')
+  .option('-w, --workdir <dir>', 'its working directory')
+  .option('-e, --env <NAME=value>', 'an environment variable (repeatable)', collect, [])
+  .passThroughOptions()
+  .addHelpText('after', `
+Examples:
+  tfnz exec -it web sh          a shell in the container tagged web
+  tfnz exec web cat /etc/hostname`)
+  .action(async (key: string, command: string[], opts) => (await import('./exec-command')).execCommand(key, command, opts));
+
+program
+  .command('cp')
+  .description('copy one regular file between here and a container of yours (one side is ID:/path)')
+  .argument('<src>', 'a local file, or ID:/path in a container')
+  .argument('<dest>', 'a local file or folder, or ID:/path (ending in / for a folder)')
+  .option('--location <location>', LOCATION_HELP)
+  .addHelpText('after', `
+Examples:
+  tfnz cp ./index.html web:/usr/share/nginx/html/
+  tfnz cp web:/etc/nginx/nginx.conf .`)
+  .action(async (src: string, dest: string, opts) => (await import('./cp-command')).cpCommand(src, dest, opts));
+
+program
+  .command('stop')
+  .description('stop containers of yours: their main process is killed at once (SIGKILL); they stay, exited, until tfnz rm')
+  .argument('<container...>', ID_HELP)
+  .option('--location <location>', LOCATION_HELP)
+  .addHelpText('after', '\nExample:\n  tfnz stop web && tfnz logs web')
+  .action(async (keys: string[], opts) => (await import('./stop-command')).stopCommand(keys, opts));
+
+program
+  .command('rm')
+  .description('remove containers of yours, whichever session holds them (a running one only with -f)')
+  .argument('<container...>', ID_HELP)
+  .option('--location <location>', LOCATION_HELP)
+  .option('-f, --force', 'also a running one')
+  .addHelpText('after', '\nExample:\n  tfnz rm -f web')
+  .action(async (keys: string[], opts) => (await import('./rm-command')).rmCommand(keys, opts));
+
+const volume = program.command('volume').description('your persistent volumes at the location (named by uuid, tag or uuid:tag)');
+volume
+  .command('ls')
+  .description('list your volumes')
+  .option('--location <location>', LOCATION_HELP)
+  .option('-q, --quiet', 'only their uuids')
+  .option('--json', 'a JSON array, for scripts')
+  .addHelpText('after', '\nExample:\n  tfnz volume ls --json')
+  .action(async (opts) => (await import('./volume-command')).volumeLs(opts));
+volume
+  .command('create')
+  .description('make a volume (tagged TAG if given) and print its uuid:tag')
+  .argument('[tag]', 'a tag, unique among your volumes')
+  .option('--location <location>', LOCATION_HELP)
+  .addHelpText('after', '\nExample:\n  tfnz volume create data && tfnz run -m data:/data busybox ls /data')
+  .action(async (tag: string | undefined, opts) => (await import('./volume-command')).volumeCreate(tag, opts));
+volume
+  .command('rm')
+  .description('destroy volumes and their data (not while a container mounts one)')
+  .argument('<volume...>')
+  .option('--location <location>', LOCATION_HELP)
+  .addHelpText('after', '\nExample:\n  tfnz volume rm data')
+  .action(async (keys: string[], opts) => (await import('./volume-command')).volumeRm(keys, opts));
+volume
+  .command('snapshot')
+  .description('keep a copy of the volume as it is now (replacing the last one); no running container may mount it')
+  .argument('<volume>')
+  .option('--location <location>', LOCATION_HELP)
+  .addHelpText('after', '\nExample:\n  tfnz volume snapshot data')
+  .action(async (key: string, opts) => (await import('./volume-command')).volumeSnapshot(key, opts));
+volume
+  .command('rollback')
+  .description('return the volume to its last snapshot (or to empty); no container may mount it')
+  .argument('<volume>')
+  .option('--location <location>', LOCATION_HELP)
+  .addHelpText('after', '\nExample:\n  tfnz volume rollback data')
+  .action(async (key: string, opts) => (await import('./volume-command')).volumeRollback(key, opts));
+
+program
+  .command('node')
+  .description('the location\'s nodes')
+  .command('ls')
+  .description('list the nodes, best first, with their idle cpu, free memory and paging as last sampled')
+  .option('--location <location>', LOCATION_HELP)
+  .option('-q, --quiet', 'only their ids')
+  .option('--json', 'a JSON array, for scripts')
+  .addHelpText('after', '\nExample:\n  tfnz node ls')
+  .action(async (opts) => (await import('./node-command')).nodeLs(opts));
+
+program
+  .command('endpoint')
+  .description('the location\'s web front door')
+  .command('ls')
+  .description('list the domains it serves (tfnz run -w NAME publishes at a name in one) and its ports')
+  .option('--location <location>', LOCATION_HELP)
+  .option('--json', 'a JSON array, for scripts')
+  .addHelpText('after', '\nExample:\n  tfnz endpoint ls')
+  .action(async (opts) => (await import('./endpoint-command')).endpointLs(opts));
+
+// #20: an example in every command's --help (kept here, apart from the commands' definitions).
+const examples: [Command | undefined, string][] = [
+  [location, 'tfnz location --listen 0.0.0.0:2020 --domain example.com'],
+  [program.commands.find((c) => c.name() === 'upload'), 'tfnz upload myapp:1.2 --location myserver'],
+  [program.commands.find((c) => c.name() === 'authorize'), 'tfnz authorize "$(cut -d\' \' -f1 alice.pub)"   # alice.pub: the line her tfnz account create printed'],
+  [account.commands.find((c) => c.name() === 'create'), 'tfnz account create myserver:2020'],
+  [account.commands.find((c) => c.name() === 'list'), 'tfnz account list'],
+  [location.commands.find((c) => c.name() === 'prune'), 'tfnz location prune --name local'],
+];
+for (const [command, example] of examples) command?.addHelpText('after', `\nExample:\n  ${example}`);
+
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`tfnz: ${err.message}\n`);
-  process.exit(1);
+  process.exit(exitCodeFor(err)); // as docker: 125 the tool's own error, 126/127 a command that cannot run / is not there
 });

@@ -8,6 +8,11 @@ import { Cluster } from '../client/cluster';
 import type { SpawnOptions } from '../client/node';
 import { progressBar, pullProgressBar } from './progress-bar';
 import { Wait, type WaitStrategy } from '../client/wait';
+import type { Container } from '../client/container';
+import type { Node } from '../client/node';
+import type { Volume } from '../client/volume';
+import { BadRequest, NodeNotFound } from '../protocol';
+import { EXIT_TFNZ_ERROR, connectTerminal, exitCodeFor, terminalSize } from './terminal';
 
 export interface RunCommandOptions {
   port: string[];
@@ -34,6 +39,17 @@ export interface RunCommandOptions {
   tag?: string;
   // #19
   pull?: string;
+  // #20
+  /** -f SRC:DEST: pre-boot files */
+  file: string[];
+  /** -m VOLUME:/path mounts */
+  mount: string[];
+  /** --create: a missing -m volume is made, tagged with its name */
+  create?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  /** -d: leave it running without this program (until tfnz rm); print its uuid */
+  detach?: boolean;
 }
 
 export async function runCommand(image: string, command: string[], opts: RunCommandOptions): Promise<void> {
@@ -42,26 +58,51 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   const sites = opts.web.map(parseWeb);
   const ssl = opts.ssl === undefined ? undefined : readCertificate(opts.ssl);
   const sshPort = opts.ssh !== undefined ? parsePort(opts.ssh, '--ssh') : opts.s ? 2222 : undefined;
+  const preBootFiles = opts.file.map(parseFile);
+  const mounts = opts.mount.map(parseMount);
+  // -i / -t: the container boots asleep and the command runs as a process in it (with a pty for -t),
+  // so its stdin can end and its terminal can be resized; its exit code is ours.
+  const interactive = !!(opts.interactive || opts.tty);
   if (opts.pull !== undefined && !['always', 'missing', 'never'].includes(opts.pull)) throw new Error(`--pull wants missing, always or never (got '${opts.pull}')`);
+  if (opts.detach && (interactive || ports.length || sshPort !== undefined)) {
+    throw new BadRequest('-d leaves the container without this program, so -i, -t, -p and --ssh (which live in it) cannot go with it; use -w to publish it, tfnz exec to reach it');
+  }
   const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose, handleSignals: true });
-  const spawn: SpawnOptions = {
-    env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY, ...containerFlags(opts),
-  };
-  // A spawn uploads the image when the location needs it: show that as it happens.
-  if (!opts.quiet) loc.uploads$.subscribe(progressBar());
-  spawn.pull = opts.pull as SpawnOptions['pull'];
-  const ctr = loc.node().spawnContainer(image, spawn);
-  // #19: and when the node pulls it from its registry.
-  if (!opts.quiet) ctr.pull$.subscribe(pullProgressBar());
-  ctr.stdout$.subscribe(({ stream, data }) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
+  let ctr: Container;
+  try {
+    if (opts.detach && loc.isEmbedded) {
+      throw new BadRequest('-d needs a location that outlives this command, and an embedded one ends with it: start one with `tfnz location` and pass --location (or set TFNZ_LOCATION)');
+    }
+    const volumes = await Promise.all(mounts.map(async ([key, path]) => [opts.create ? await loc.ensureVolume(key) : loc.volume(key), path] as [Volume, string]));
+    const spawn: SpawnOptions = {
+      env, sleep: opts.sleep || interactive, command: command.length && !interactive ? command : undefined, stdin: !interactive && !process.stdin.isTTY,
+      ...containerFlags(opts), preBootFiles: preBootFiles.length ? preBootFiles : undefined, volumes: volumes.length ? volumes : undefined,
+      pull: opts.pull as SpawnOptions['pull'], // #19
+    };
+    // A spawn uploads the image when the location needs it: show that as it happens.
+    if (!opts.quiet) loc.uploads$.subscribe(progressBar());
+    ctr = nodeFor(loc, volumes).spawnContainer(image, spawn);
+    // #19: and when the node pulls it from its registry.
+    if (!opts.quiet) ctr.pull$.subscribe(pullProgressBar());
+  } catch (err) {
+    await loc.disconnect();
+    throw err;
+  }
+  if (interactive) {
+    void ctr.ready().then(() => runInteractive(loc, ctr, [...(opts.entrypoint === undefined ? [] : [opts.entrypoint]), ...command], !!opts.tty), () => undefined);
+  } else if (!opts.detach) {
+    ctr.stdout$.subscribe(({ stream, data }) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
+  }
   ctr.termination$.subscribe({
     next: (code) => {
+      if (interactive || opts.detach) return; // the process's code counts, not the placeholder's; -d: tfnz ps shows it
       process.exitCode = code;
       loc.complete();
     },
     error: (err: Error) => {
+      if (opts.detach) return; // its failure to start comes through ready(); after -d this session's connection just ends
       process.stderr.write(`tfnz: ${err.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = exitCodeFor(err);
       loc.complete();
     },
   });
@@ -77,11 +118,45 @@ export async function runCommand(image: string, command: string[], opts: RunComm
       await endpoint.publish(new Cluster({ containers: [ctr], rewrite }), fqdn, { ssl });
       process.stderr.write(`tfnz: published at ${endpoint.url(fqdn, { https: ssl !== undefined })}\n`);
     }
+    if (opts.detach) {
+      await loc.detach();
+      process.stdout.write(`${ctr.id}\n`); // as docker run -d: the id, for tfnz logs/exec/rm
+      return;
+    }
   } catch (err) {
     await loc.disconnect();
     throw err;
   }
   await loc.run();
+}
+
+
+/** The node holding the -m volumes (they cannot move), else the best one. */
+function nodeFor(loc: Location, volumes: [Volume, string][]): Node {
+  const nodes = new Set(volumes.map(([v]) => v.nodeId));
+  if (nodes.size > 1) throw new BadRequest(`the -m volumes live on ${nodes.size} different nodes; a container can mount volumes of one node only`);
+  if (nodes.size === 0) return loc.node();
+  const [id] = nodes;
+  const node = loc.rankedNodes().find((n) => n.id === id);
+  if (!node) throw new NodeNotFound(`the node ${id} holding volume ${volumes[0][0].displayName} is not live; try again when it is back`);
+  return node;
+}
+
+/** -i / -t: run `command` (a login shell when empty) in the container, wired to this terminal. */
+function runInteractive(loc: Location, ctr: Container, command: string[], tty: boolean): void {
+  const size = terminalSize(tty);
+  const proc = command.length ? ctr.spawnProcess(command, { tty, size }) : tty ? ctr.spawnShell({ size }) : ctr.spawnProcess(['sh']);
+  connectTerminal(proc, { tty, stdin: true }).then(
+    (code) => {
+      process.exitCode = code;
+      loc.complete();
+    },
+    (err: Error) => {
+      process.stderr.write(`tfnz: ${err.message}\n`);
+      process.exitCode = EXIT_TFNZ_ERROR;
+      loc.complete();
+    },
+  );
 }
 
 /** #16: the container options among the flags. Ready (and so tunnels, --web, --ssh) waits for --wait-log and --health-cmd. */
@@ -111,6 +186,25 @@ export function parseMemory(spec: string): number {
   if (!m) throw new Error(`--memory wants a size like 512m or 1g (got '${spec}')`);
   const bytes = Number(m[1]) * { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2].toLowerCase() as '' | 'b' | 'k' | 'm' | 'g'];
   return Math.ceil(bytes / 2 ** 20);
+}
+
+/** -f SRC:DEST: a local file written into the container at DEST before it boots. */
+function parseFile(spec: string): [string, Buffer] {
+  const colon = spec.lastIndexOf(':');
+  const [src, dest] = [spec.slice(0, colon), spec.slice(colon + 1)];
+  if (colon <= 0 || !dest.startsWith('/')) throw new BadRequest(`-f wants SRC:DEST, a local file and an absolute path in the container, e.g. ./nginx.conf:/etc/nginx/nginx.conf (got '${spec}')`);
+  try {
+    return [dest, readFileSync(src)];
+  } catch (err) {
+    throw new BadRequest(`-f ${spec}: cannot read ${src}: ${(err as Error).message}`);
+  }
+}
+
+/** -m VOLUME:/path: a volume (uuid, tag or uuid:tag) and where it is mounted. */
+function parseMount(spec: string): [string, string] {
+  const at = spec.indexOf(':/');
+  if (at <= 0) throw new BadRequest(`-m wants VOLUME:/path, a volume's tag (or uuid) and an absolute mount point, e.g. data:/var/lib/data (got '${spec}')`);
+  return [spec.slice(0, at), spec.slice(at + 1)];
 }
 
 function parsePortMap(spec: string): [number, number] {

@@ -10,6 +10,8 @@ import { Volume } from './volume';
 import { ExternalContainer } from './external-container';
 import { WebEndpoint } from './web-endpoint';
 import type { EmbeddedLocation } from './embedded';
+import { UserContainer, type UserContainerInfo } from './user-container';
+import { findByKey } from '../shared/container-key';
 import { Connection } from './connection';
 import { isLoopback } from '../protocol/loopback';
 import { embeddedAccount, startEmbeddedLocation } from './embedded';
@@ -337,6 +339,48 @@ export class Location implements AsyncDisposable {
     const id = this.findTagged(this.state.externals, key);
     if (!id) throw new NotFound(`no running tagged container '${key}' in your other sessions`);
     return new ExternalContainer(this.state.externals[id], this.ctx);
+  }
+
+  /**
+   * #20: your containers in all of your sessions at the location (never another user's), as
+   * `tfnz ps` lists them; `all` includes the ones whose main process ended.
+   */
+  async userContainers(opts: { all?: boolean } = {}): Promise<UserContainerInfo[]> {
+    return (await this.connection.request('user_containers', { all: opts.all })).containers;
+  }
+
+  /**
+   * #20: one of your containers in whichever of your sessions, by uuid, tag, uuid:tag or a unique
+   * start of its uuid. ContainerNotFound when you have none of that name.
+   */
+  async userContainer(key: string): Promise<UserContainer> {
+    return new UserContainer(this.ctx, findByKey(await this.userContainers({ all: true }), key, (c) => c));
+  }
+
+  /** #20: whether this session is on an embedded location (one that ends with this program). */
+  get isEmbedded(): boolean {
+    return this.embedded !== undefined;
+  }
+
+  /**
+   * #20: leave this session at the location without a client (`tfnz run -d`): its containers keep
+   * running until each is removed (`UserContainer.remove`, `tfnz rm`); the session ends with the
+   * last; its published sites stay. Tunnels and SSH servers (local to this program) end. Not on an embedded location,
+   * which ends with this program.
+   */
+  async detach(): Promise<void> {
+    if (this.isEmbedded) throw new BadRequest('an embedded location ends with this program, so nothing can be left running on it; start one with `tfnz location` and pass --location (or set TFNZ_LOCATION)');
+    await this.connection.request('keep_session', {});
+    this.stopSignals?.();
+    this.disconnecting ??= Promise.resolve();
+    this.completed.complete();
+    this.uploads.complete();
+    const { tunnels, sshServers } = this.ctx.handles;
+    await Promise.all([...tunnels.values()].map((t) => t.container.destroyTunnel(t, false)));
+    await Promise.all([...sshServers.values()].map((s) => s.container.destroySshServer(s)));
+    this.connection.close();
+    this.ctx.tunnels.stop();
+    for (const sub of this.subscriptions) sub.unsubscribe();
   }
 
   /**

@@ -9,6 +9,17 @@ import { ConnectionLost, errorFromWire, type EventOf, type TfnzError } from '../
 import type { SessionContext } from './session-context';
 import type { Container } from './container';
 
+/** What a process runs in: a `Container` of this session, or (#20) a `UserContainer` of another. */
+export interface ProcessHost {
+  readonly id: string;
+  /** Completes when the container is gone (the process is then gone too). */
+  readonly status$: Observable<unknown>;
+  /** Resolves once processes can start in it. */
+  running(): Promise<unknown>;
+  /** Kill a process started in it (and its children); resolves once it ended. */
+  destroyProcess(process: Process<ProcessHost>): Promise<void>;
+}
+
 /** Reported when a process was lost with its container and the location could not say more. */
 const KILLED = 137;
 
@@ -39,7 +50,7 @@ export interface ProcessOptions {
  * console.log('exit code', await ping.wait());
  * ```
  */
-export class Process {
+export class Process<H extends ProcessHost = Container> {
   readonly id = nanoid();
   /** Hot: bytes the process writes to stdout (with a pty, everything it writes). */
   readonly output$: Observable<Buffer>;
@@ -60,7 +71,7 @@ export class Process {
   /** @internal Use `Container.spawnProcess` or `Container.spawnShell`. */
   constructor(
     private readonly ctx: SessionContext,
-    readonly container: Container,
+    readonly container: H,
     /** The command line, or undefined for a login shell. */
     readonly command: string | undefined,
     readonly opts: ProcessOptions = {},

@@ -32,6 +32,12 @@ const none = {};
 /** #16: one line of kept output (LogLine in types.ts). */
 const logLine = object({ time: int(0), stream: oneOf(['stdout', 'stderr'] as const), text: string({ empty: true }) });
 
+/** #20: a container of this user as user_containers lists it. `created`: ms since the epoch. */
+const userContainerInfo = object({
+  id: string(), tag: optional(string()), image: string(), node: string(), status: oneOf(['spawning', 'running', 'exited', 'destroyed'] as const),
+  created: int(0), exitCode: optional(int(Number.MIN_SAFE_INTEGER)), session: string(), detached: boolean(), ports: array(int(0)),
+});
+
 const volumeInfo = object({ id: string(), tag: optional(string()), node: string() });
 
 /** Requests: client → location, each answered by exactly one reply. */
@@ -254,6 +260,31 @@ export const commands = {
   ),
   /** Stop a build_image: the engine ends it and its `build_end` carries BuildFailed. A build that ended already is no error. */
   cancel_build: command({ build: name() }, none),
+  // #20: the command line's view across a user's sessions (tfnz run -d, ps, stop, rm).
+  /**
+   * Keep this session when its socket goes: no grace period, no replay, its containers keep
+   * running (their output goes to their log history) until each is removed by
+   * remove_user_container; the session ends with its last container. It still counts against the
+   * user's session quota, and a new session never evicts it.
+   */
+  keep_session: command(none, none),
+  /**
+   * This user's containers in every one of the user's sessions (never another user's), with the
+   * session holding each. `all` includes the ones whose main process ended (as `docker ps -a`).
+   */
+  user_containers: command({ all: optional(boolean()) }, { containers: array(userContainerInfo) }),
+  /**
+   * Stop the main process (at once, SIGKILL) of a container of this user in any session (its own,
+   * a kept session's, or a tagged one; an untagged container of another live session stays that
+   * session's): it stays, exited, until removed. `container`: a uuid, a unique uuid prefix, a tag or uuid:tag. Replies
+   * with its uuid once it is stopped.
+   */
+  stop_user_container: command({ container: name() }, { container: string() }),
+  /**
+   * Destroy a container of this user in any session (`container` as for stop_user_container).
+   * A running one only with `force`. Replies with its uuid once it is gone.
+   */
+  remove_user_container: command({ container: name(), force: optional(boolean()) }, { container: string() }),
 } satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */

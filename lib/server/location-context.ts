@@ -28,6 +28,8 @@ export interface LocationContext {
    */
   readonly spawning: Set<string>;
   forget(session: Session): void;
+  /** #20: the user's open sessions that have not ended (away ones included). */
+  sessionsOf(user: string): Session[];
   /** A live (possibly detached) session by id. */
   findSession(id: string): Session | undefined;
   /** How long a session whose socket dropped waits to be resumed. */

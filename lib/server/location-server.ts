@@ -213,6 +213,7 @@ export class LocationServer {
       endpoints: () => sites.domains.map((domain) => ({ domain, httpPort: frontDoor.httpPort, httpsPort: frontDoor.httpsPort })),
       forget: (s) => sessions.delete(s),
       findSession: (id) => [...sessions].find((s) => s.id === id),
+      sessionsOf: (user) => [...sessions].filter((s) => s.opened && !s.ended && s.user === user),
       graceMs: opts.sessionGraceMs ?? 120_000,
       externals: new ExternalRegistry(channels),
       logLimits: logHistory,

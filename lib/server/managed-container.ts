@@ -24,6 +24,8 @@ const OUTPUT_DRAIN_MS = 5000;
 
 export class ManagedContainer {
   status: ContainerStatus = 'spawning';
+  /** #20: when it was asked for (ms since the epoch), for tfnz ps. */
+  readonly created = Date.now();
   sleeping: boolean;
   privateIp?: string;
   exitCode?: number;
@@ -255,6 +257,18 @@ export class ManagedContainer {
     this.logs.close();
     this.stopped();
     this.events.status({ container: this.id, status: 'destroyed', exitCode: this.exitCode, error: gone });
+  }
+
+  /**
+   * #20 tfnz stop: kill the main process (SIGKILL); the container stays, exited, until destroyed.
+   * Resolves once `exited` was reported (at once when it was not running).
+   */
+  async stop(): Promise<void> {
+    await this.spawning?.catch(() => undefined);
+    if (this.status !== 'running' || !this.engineId) return;
+    const exited = new Promise<void>((resolve) => this.whenStopped(resolve));
+    await this.node.engine.kill(this.engineId);
+    await exited;
   }
 
   /**

@@ -19,12 +19,12 @@ export class Quotas {
 
   /**
    * Room for one more session of `user`: at the cap the oldest detached session (its client went
-   * away and may never come back) is ended to make room; if every one is connected, refuse.
+   * away and may never come back) is ended to make room; if every one is connected or kept, refuse.
    */
   newSession(user: string): void {
     const live = this.sessionsOf(user);
     if (live.length < this.limits.sessionsPerUser) return;
-    const away = live.find((s) => s.away);
+    const away = live.find((s) => s.away && !s.keptWithoutClient); // a kept session (tfnz run -d) waits for tfnz rm
     if (away) return void away.end();
     throw exceeded(`${live.length} sessions are open for this user`, 'sessionsPerUser', 'sessions-per-user', 'close one first');
   }

@@ -3,7 +3,9 @@
  * when it ends collects everything it made (containers, tunnels) — never volumes.
  * A bad frame or a failing command gets an error reply or event; it never ends the session.
  * When the socket drops, the session waits `ctx.graceMs` for its client to resume it on a new one
- * (keeping a replay copy of every frame the client has not acknowledged); then it ends.
+ * (keeping a replay copy of every frame the client has not acknowledged); then it ends. A session
+ * that asked to be kept (keep_session, #20: tfnz run -d) instead lives on without a client until
+ * its last container is removed.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -15,6 +17,7 @@ import {
 } from '../protocol';
 import { checkShape } from '../protocol/msgpack-shape';
 import type { ManagedContainer } from './managed-container';
+import type { ManagedProcess } from './managed-process';
 import { TunnelRelay } from './tunnel-relay';
 import { dispatchCommand, dispatchMessage } from './handlers';
 import type { FileWriter } from './file-transfer';
@@ -54,6 +57,12 @@ export class Session implements FaultScope {
   private ws!: WebSocket;
   private releaseSocket = () => {};
   private detached = false;
+  /** #20 keep_session: away, it waits for its containers to be removed instead of its client. */
+  private keepWithoutClient = false;
+  /** #20: processes this session runs in containers of the user's other sessions (tfnz exec), by id. */
+  readonly visitingProcesses = new Map<string, ManagedProcess>();
+  /** #20: containers of the user's other sessions this session reached (their file transfers are looked up there too). */
+  readonly visiting = new Set<ManagedContainer>();
   private handedOver = false;
   private graceTimer?: NodeJS.Timeout;
   private readonly kept: Kept[] = [];
@@ -115,6 +124,7 @@ export class Session implements FaultScope {
    * keeps its socket (it can still open a session of its own) and SessionExpired says why.
    */
   resumeFrom(from: Session, lastSeq: number): number {
+    if (this.keepWithoutClient && this.detached) throw new SessionExpired('this session was kept without a client (tfnz run -d) and kept no events to replay; reach its containers by uuid or tag, e.g. tfnz ps, tfnz logs');
     if (lastSeq < this.replayFloor) {
       void this.end();
       throw new SessionExpired('too much happened while the connection was down to replay it; the session was ended, connect again');
@@ -143,6 +153,13 @@ export class Session implements FaultScope {
   private socketClosed(ws: WebSocket): void {
     if (ws !== this.ws || this.ended || this.handedOver) return;
     if (!this.opened) return void this.end();
+    if (this.keepWithoutClient) {
+      // Nobody will resume it: send nothing, hold no producer (output goes to the log history).
+      this.detached = true;
+      this.kept.length = 0;
+      this.keptBytes = 0;
+      return this.endIfEmpty();
+    }
     // Wait for the client to come back; meanwhile hold producers (tunnels included: they continue).
     this.detached = true;
     this.setCongested(true);
@@ -165,6 +182,21 @@ export class Session implements FaultScope {
     return this.detached;
   }
 
+  /** #20: keep it, once its socket goes, until its last container is removed (keep_session). */
+  keepUntilEmpty(): void {
+    this.keepWithoutClient = true;
+  }
+
+  /** #20: whether keep_session asked to keep it without a client. */
+  get keptWithoutClient(): boolean {
+    return this.keepWithoutClient;
+  }
+
+  /** #20: a kept session without its client ends once it holds no container. */
+  endIfEmpty(): void {
+    if (this.keepWithoutClient && this.detached && this.containers.size === 0) void this.end();
+  }
+
   get ended(): boolean {
     return this.ending !== undefined;
   }
@@ -180,6 +212,8 @@ export class Session implements FaultScope {
     this.tunnels.closeAll();
     for (const cluster of this.ctx.sites.clustersOf(this.id)) this.ctx.sites.unpublish(cluster);
     for (const upload of [...this.uploads.values()]) upload.cancel();
+    await Promise.all([...this.visitingProcesses.values()].map((p) => p.destroy().catch(() => undefined)));
+    this.visiting.clear();
     await Promise.all([...this.containers.values()].map((c) => c.destroy().catch(() => undefined)));
     for (const id of this.containers.keys()) this.ctx.containers.delete(id);
     this.containers.clear();
@@ -265,6 +299,7 @@ export class Session implements FaultScope {
   }
 
   private keep(seq: number, data: Buffer): void {
+    if (this.keepWithoutClient && this.detached) return; // nobody resumes a kept session
     this.kept.push({ seq, data });
     this.keptBytes += data.length;
     while (this.keptBytes > this.limits.replayBytes && this.kept.length > 1) {

@@ -29,6 +29,11 @@ export class TunnelRelay {
     return this.tunnels.size;
   }
 
+  /** #20: the container ports this session tunnels to `containerId` (tfnz ps). */
+  portsOf(containerId: string): number[] {
+    return [...new Set([...this.tunnels.values()].filter((t) => t.container.id === containerId).map((t) => t.port))].sort((a, b) => a - b);
+  }
+
   create(id: string, container: ManagedContainer, port: number, timeoutMs: number): void {
     this.tunnels.set(id, { id, container, port, timeoutMs, conns: new Set() });
   }

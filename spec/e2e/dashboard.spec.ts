@@ -93,7 +93,7 @@ describe('tfnz dashboard (real location, real Docker Engine, headless Chromium)'
     expect((await get(url, `localhost:${printed.port}`)).status, 'localhost is this machine too').to.equal(200);
   });
 
-  it('will not listen beyond loopback: a clear error and exit code 1', async () => {
+  it('will not listen beyond loopback: a clear error and exit code 125 (tfnz\'s own error, as docker\'s)', async () => {
     const cli = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', 'dashboard', '--location', server.url, '--listen', '0.0.0.0:0'], {
       env: { ...process.env, TFNZ_HOME: home },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -101,7 +101,7 @@ describe('tfnz dashboard (real location, real Docker Engine, headless Chromium)'
     let said = '';
     cli.stderr!.setEncoding('utf8').on('data', (c: string) => (said += c));
     const code = await new Promise((resolve) => cli.once('exit', resolve));
-    expect(code).to.equal(1);
+    expect(code).to.equal(125);
     expect(said).to.contain('the dashboard listens on loopback only (got 0.0.0.0)');
   });
 

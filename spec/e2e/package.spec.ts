@@ -188,7 +188,7 @@ describe('the packed package, installed as a user installs it', function () {
     const help = await node([cli, '--help']);
     expect(help.stdout).to.contain('Usage: tfnz');
     const location = await node([cli, 'location', '--listen', '127.0.0.1:0']);
-    expect(location.code).to.equal(1);
+    expect(location.code).to.equal(125);
     expect(location.stderr).to.contain("tfnz location needs the 'dockerode' package").and.contain('npm install dockerode tar-stream');
   });
 });

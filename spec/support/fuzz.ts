@@ -44,6 +44,8 @@ const PARAMS: Record<CommandName | MessageName, string[]> = {
   pull_image: ['pull', 'node', 'image', 'policy'],
   build_bases: ['dockerfile', 'buildArgs'], build_image: ['build', 'transfer', 'node', 'size', 'dockerfile', 'tag', 'buildArgs', 'target', 'localImages'],
   cancel_build: ['build'],
+  // #20
+  keep_session: [], user_containers: ['all'], stop_user_container: ['container'], remove_user_container: ['container', 'force'],
   ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn'], tunnel_close: ['conn'],
   container_stdin: ['container'], process_stdin: ['process'], process_stdin_end: ['process'], process_resize: ['process', 'cols', 'rows'],
   file_data: ['transfer'], file_ack: ['transfer', 'bytes'], file_cancel: ['transfer'],
@@ -73,7 +75,7 @@ function plausible(key: string, known: string[]): fc.Arbitrary<unknown> {
     case 'preBootFiles': return fc.constant([['/tmp/pre', 'x']]);
     case 'env': return fc.constant([['A', 'b']]);
     case 'config': return fc.uint8Array({ maxLength: 64 });
-    case 'tty': case 'sleep': case 'stdin': case 'resetFilesystem': return fc.boolean();
+    case 'tty': case 'sleep': case 'stdin': case 'resetFilesystem': case 'all': case 'force': return fc.boolean();
     default: return fc.string({ maxLength: 12 });
   }
 }

@@ -70,6 +70,11 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
     buildArgs: [['A', '1']], target: 'final', localImages: [['busybox', digest]],
   },
   cancel_build: { build: id(10) },
+  // #20
+  keep_session: {},
+  user_containers: { all: true },
+  stop_user_container: { container: 'web' },
+  remove_user_container: { container: `${id(1)}:web`, force: true },
 };
 
 const validMessage: { [M in MessageName]: Messages[M] } = {

@@ -2,10 +2,10 @@
 import { FileReader, FileWriter } from '../file-transfer';
 import type { Session } from '../session';
 import type { CommandHandlers, MessageHandlers } from './handler';
-import { ownContainer } from './ownership';
+import { reachable } from './ownership';
 
 function ownTransfer<T>(s: Session, id: string, kind: new (...args: never[]) => T): T | undefined {
-  for (const c of s.containers.values()) {
+  for (const c of [...s.containers.values(), ...s.visiting]) {
     const t = c.transfers.get(id);
     if (t instanceof kind) return t;
   }
@@ -15,7 +15,7 @@ function ownTransfer<T>(s: Session, id: string, kind: new (...args: never[]) => 
 export const fileCommands = {
   async fetch_file(s, p) {
     const { transfer } = p;
-    const c = ownContainer(s, p.container);
+    const c = reachable(s, p.container); // #20: or one of the user's other sessions (tfnz cp)
     const source = await c.node.engine.readFile(c.existingEngineId(), p.path);
     const reader = new FileReader(
       transfer, source,
@@ -29,7 +29,7 @@ export const fileCommands = {
 
   async put_file(s, p) {
     const { transfer, size } = p;
-    const c = ownContainer(s, p.container);
+    const c = reachable(s, p.container); // #20: or one of the user's other sessions (tfnz cp)
     s.ctx.quotas.transferSize(size);
     const sink = await c.node.engine.writeFile(c.existingEngineId(), p.path, size);
     const writer = new FileWriter(

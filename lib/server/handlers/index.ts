@@ -22,6 +22,7 @@ import { logCommands } from './logs';
 import { waitCommands } from './waits';
 import { statsCommands } from './stats';
 import { buildCommands } from './builds';
+import { userContainerCommands } from './user-containers';
 
 export type { CommandHandler, CommandHandlers, MessageHandler, MessageHandlers } from './handler';
 
@@ -30,6 +31,7 @@ export const commandHandlers: CommandHandlers = {
   ...imageCommands, ...volumeCommands, ...networkCommands, ...webCommands,
   ...logCommands, ...waitCommands, ...statsCommands, // #16
   ...buildCommands, // #19
+  ...userContainerCommands, // #20
 };
 
 export const messageHandlers: MessageHandlers = {

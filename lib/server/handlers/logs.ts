@@ -5,7 +5,7 @@
 import { BadRequest } from '../../protocol';
 import type { Session } from '../session';
 import type { CommandHandlers } from './handler';
-import { connectable } from './ownership';
+import { reachable } from './ownership';
 
 /** Lines per container_log event, so a replay of a full history goes out in frames of bounded size. */
 const LINES_PER_EVENT = 500;
@@ -14,14 +14,14 @@ const LINES_PER_EVENT = 500;
 const follows = new WeakMap<Session, Map<string, () => void>>();
 
 export const logCommands = {
-  // The container may be an external one (a tagged container of another session of this user).
+  // The container may be one of another session of this user (tagged or not: tfnz logs).
   async container_logs(s, p) {
-    const c = connectable(s, p.container, 'container');
+    const c = reachable(s, p.container); // #20: any container of this user, tagged or not
     return { lines: c.logs.query({ tail: p.tail, since: p.since }), dropped: c.logs.dropped };
   },
 
   async follow_logs(s, p) {
-    const c = connectable(s, p.container, 'container');
+    const c = reachable(s, p.container); // #20: any container of this user, tagged or not
     const follow = p.follow;
     const mine = follows.get(s) ?? new Map<string, () => void>();
     follows.set(s, mine);

@@ -3,9 +3,11 @@ import { BadRequest, ProcessNotFound } from '../../protocol';
 import type { ManagedProcess } from '../managed-process';
 import type { Session } from '../session';
 import type { CommandHandlers, MessageHandlers } from './handler';
-import { ownContainer } from './ownership';
+import { reachable } from './ownership';
 
 function ownProcess(s: Session, id: string): ManagedProcess {
+  const visiting = s.visitingProcesses.get(id); // #20: tfnz exec into another session's container
+  if (visiting) return visiting;
   for (const c of s.containers.values()) {
     const p = c.processes.get(id);
     if (p) return p;
@@ -16,16 +18,20 @@ function ownProcess(s: Session, id: string): ManagedProcess {
 export const processCommands = {
   async spawn_process(s, p) {
     const id = p.process;
-    const c = ownContainer(s, p.container);
+    const c = reachable(s, p.container); // #20: or one of the user's other sessions (tfnz exec)
     const tty = !!p.tty;
     if (p.command === undefined && !tty) throw new BadRequest("'command' is needed unless 'tty' asks for a shell");
     if ((p.cols === undefined) !== (p.rows === undefined)) throw new BadRequest("'cols' and 'rows' go together: give both or neither");
-    if ([...s.containers.values()].some((other) => other.processes.has(id))) throw new BadRequest(`process id '${id}' is already in use`);
+    if ([...s.containers.values()].some((other) => other.processes.has(id)) || s.visitingProcesses.has(id) || c.processes.has(id)) throw new BadRequest(`process id '${id}' is already in use`);
     const size = p.cols !== undefined && p.rows !== undefined ? { cols: p.cols, rows: p.rows } : undefined;
-    await c.spawnProcess(id, { command: p.command, tty, echo: !!p.echo, env: p.env ?? [], user: p.user, workdir: p.workdir, size }, { // #16: user, workdir, env
+    const made = await c.spawnProcess(id, { command: p.command, tty, echo: !!p.echo, env: p.env ?? [], user: p.user, workdir: p.workdir, size }, { // #16: user, workdir, env
       output: (stream, data) => s.emit('process_output', { process: id, stream }, data),
       exit: (params) => s.emit('process_exit', params),
     });
+    if (!s.containers.has(c.id)) {
+      s.visitingProcesses.set(id, made);
+      void made.ended.then(() => s.visitingProcesses.delete(id));
+    }
     return {};
   },
 
