@@ -27,7 +27,7 @@ export interface Figure {
   floor?: Summary;
   /** tfnz median / floor median. */
   ratio?: number;
-  /** E.g. '≤ 1.10' or '≥ 0.50'. */
+  /** E.g. '≤ 1.10' or '≥ 0.50' (a ratio), or '≤ 10 µs/event' (the tfnz median itself). */
   goal?: string;
   goalMet?: boolean;
   /** Set when the figure could not be measured, with the reason. */
@@ -64,9 +64,12 @@ export function summarise(samples: readonly number[]): Summary {
   };
 }
 
-/** A figure with its ratio and goal verdict filled in. `goal` is ['≤' | '≥', threshold]. */
+/**
+ * A figure with its ratio and goal verdict filled in. `goal` is ['≤' | '≥', threshold] on the
+ * ratio, or ['≤' | '≥', threshold, 'value'] on the tfnz median itself (in the figure's unit).
+ */
 export function figure(
-  f: Omit<Figure, 'ratio' | 'goalMet' | 'goal'> & { goal?: ['≤' | '≥', number] },
+  f: Omit<Figure, 'ratio' | 'goalMet' | 'goal'> & { goal?: ['≤' | '≥', number] | ['≤' | '≥', number, 'value'] },
 ): Figure {
   const { goal, ...rest } = f;
   const out: Figure = { ...rest };
@@ -74,8 +77,10 @@ export function figure(
     out.ratio = f.tfnz.median / f.floor.median;
   }
   if (goal) {
-    out.goal = `${goal[0]} ${goal[1].toFixed(2)}`;
-    if (out.ratio !== undefined) out.goalMet = goal[0] === '≤' ? out.ratio <= goal[1] : out.ratio >= goal[1];
+    const onValue = goal[2] === 'value';
+    out.goal = onValue ? `${goal[0]} ${goal[1]} ${f.unit}` : `${goal[0]} ${goal[1].toFixed(2)}`;
+    const measured = onValue ? (f.tfnz && f.tfnz.n > 0 ? f.tfnz.median : undefined) : out.ratio;
+    if (measured !== undefined) out.goalMet = goal[0] === '≤' ? measured <= goal[1] : measured >= goal[1];
   }
   return out;
 }
