@@ -40,6 +40,12 @@ export interface FirewallEntry {
 export class LocalFirewall {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly prefix: string;
+  /**
+   * The rules this firewall added and has not removed, by comment (an allow is two rules): so
+   * forgetting a container deletes its rules by their exact spec, with no listing. Every exec of
+   * iptables costs 10-150 ms on a busy machine (fork, then the xtables lock), and destroy waits for it.
+   */
+  private readonly added = new Map<string, string[][]>();
 
   private chainsReady?: Promise<void>;
 
@@ -58,11 +64,11 @@ export class LocalFirewall {
       // The address is this container's now: rules about it left by anything before (a location
       // that died without cleaning up, whatever its name) are stale and would shut it out.
       const cidr = `${ip}/32`;
-      await removeRules((comment, args) =>
+      await this.removeListed((comment, args) =>
         comment.startsWith('tfnz:') &&
         ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
           (comment.startsWith(this.prefix) && comment.slice(this.prefix.length).split(':').slice(1).includes(id))));
-      await iptables(['-A', DENY, '-d', ip, '-m', 'conntrack', '--ctstate', 'NEW', ...this.comment(`deny:${id}`), '-j', 'DROP']);
+      await this.append(`deny:${id}`, [DENY, '-d', ip, '-m', 'conntrack', '--ctstate', 'NEW'], ['-j', 'DROP']);
     });
   }
 
@@ -70,35 +76,57 @@ export class LocalFirewall {
   allow(target: string, targetIp: string, from: string, fromIp: string): Promise<void> {
     return this.serial(async () => {
       await this.ensureChains();
-      const comment = this.comment(`allow:${target}:${from}`);
-      await iptables(['-A', ALLOW, '-s', fromIp, '-d', targetIp, ...comment, '-j', 'ACCEPT']);
-      await iptables(['-A', ALLOW, '-s', targetIp, '-d', fromIp, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', ...comment, '-j', 'ACCEPT']);
+      const what = `allow:${target}:${from}`;
+      await this.append(what, [ALLOW, '-s', fromIp, '-d', targetIp], ['-j', 'ACCEPT']);
+      await this.append(what, [ALLOW, '-s', targetIp, '-d', fromIp, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED'], ['-j', 'ACCEPT']);
     });
   }
 
-  /** Remove this location's rules for which `which` says yes. */
+  /** Remove this location's rules for which `which` says yes (found by listing the chains). */
   remove(which: (entry: FirewallEntry) => boolean): Promise<void> {
-    return this.serial(() =>
-      removeRules((comment) => {
-        if (!comment.startsWith(this.prefix)) return false;
-        const [kind, ...ids] = comment.slice(this.prefix.length).split(':');
-        return (kind === 'deny' || kind === 'allow') && which({ kind, ids });
-      }),
-    );
+    return this.serial(() => this.removeListed((comment) => this.isOurs(comment, which)));
   }
 
-  /** Remove every rule mentioning container `id`. */
+  /**
+   * Remove every rule mentioning container `id`: the ones this firewall added, by their spec, with
+   * no listing (rules of earlier runs went at start, in removeStale, or when an address was reused).
+   */
   forget(id: string): Promise<void> {
-    return this.remove((e) => e.ids.includes(id));
+    return this.serial(async () => {
+      for (const [comment, rules] of [...this.added]) {
+        if (!this.isOurs(comment, (e) => e.ids.includes(id))) continue;
+        this.added.delete(comment);
+        for (const rule of rules) await iptables(['-D', ...rule]).catch(() => undefined); // removed concurrently
+      }
+    });
+  }
+
+  private isOurs(comment: string, which: (entry: FirewallEntry) => boolean): boolean {
+    if (!comment.startsWith(this.prefix)) return false;
+    const [kind, ...ids] = comment.slice(this.prefix.length).split(':');
+    return (kind === 'deny' || kind === 'allow') && which({ kind, ids });
+  }
+
+  /** Append `match` + our comment `what` + `target` to its chain, and remember it for forget. */
+  private async append(what: string, match: string[], target: string[]): Promise<void> {
+    const comment = `${this.prefix}${what}`;
+    const rule = [...match, '-m', 'comment', '--comment', comment, ...target];
+    await iptables(['-A', ...rule]);
+    this.added.set(comment, [...(this.added.get(comment) ?? []), rule]);
+  }
+
+  /** removeRules, keeping `added` in step with what is gone. */
+  private async removeListed(which: (comment: string, args: string[]) => boolean): Promise<void> {
+    await removeRules((comment, args) => {
+      const yes = which(comment, args);
+      if (yes) this.added.delete(comment);
+      return yes;
+    });
   }
 
   /** Remove the allow rule(s) target ← from. */
   disallow(target: string, from: string): Promise<void> {
     return this.remove((e) => e.kind === 'allow' && e.ids[0] === target && e.ids[1] === from);
-  }
-
-  private comment(what: string): string[] {
-    return ['-m', 'comment', '--comment', `${this.prefix}${what}`];
   }
 
   /** Create the chains and hook them into DOCKER-USER (allow first), once per location. */
@@ -135,21 +163,22 @@ async function iptables(args: string[]): Promise<void> {
   }
 }
 
-/** Remove the tfnz rules for which `which(comment, args)` says yes. */
+/**
+ * Remove the tfnz rules for which `which(comment, args)` says yes. One listing of the whole filter
+ * table (not one per chain): each exec of iptables is the expensive part.
+ */
 async function removeRules(which: (comment: string, args: string[]) => boolean): Promise<void> {
-  for (const chain of [ALLOW, DENY]) {
-    let listing: string;
-    try {
-      listing = (await run('iptables', ['-w', '-S', chain])).stdout;
-    } catch {
-      continue; // no chain: no rules
-    }
-    for (const line of listing.split('\n')) {
-      const args = tokens(line);
-      const at = args.indexOf('--comment');
-      if (args[0] !== '-A' || at < 0 || !which(args[at + 1] ?? '', args)) continue;
-      await iptables(['-D', ...args.slice(1)]).catch(() => undefined); // removed concurrently
-    }
+  let listing: string;
+  try {
+    listing = (await run('iptables', ['-w', '-S'])).stdout;
+  } catch {
+    return; // no packet filter to list: no rules
+  }
+  for (const line of listing.split('\n')) {
+    const args = tokens(line);
+    const at = args.indexOf('--comment');
+    if (args[0] !== '-A' || (args[1] !== ALLOW && args[1] !== DENY) || at < 0 || !which(args[at + 1] ?? '', args)) continue;
+    await iptables(['-D', ...args.slice(1)]).catch(() => undefined); // removed concurrently
   }
 }
 
