@@ -55,20 +55,30 @@ export class LocalFirewall {
 
   /**
    * Close `id`'s private IP to new forwarded connections, replacing every earlier rule about the
-   * container (a reboot) or its address. One listing per chain and one insert: this runs on every
-   * spawn, before the container is reported running.
+   * container (a reboot) or its address. This runs on every spawn, before the container is
+   * reported running: the new rule is appended while the filter table is listed (two execs at
+   * once, not one after the other), then the stale rules the listing shows are deleted.
    */
   deny(id: string, ip: string): Promise<void> {
     return this.serial(async () => {
       await this.ensureChains();
+      const comment = `${this.prefix}deny:${id}`;
+      const rule = [DENY, '-d', ip, '-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', comment, '-j', 'DROP'];
       // The address is this container's now: rules about it left by anything before (a location
       // that died without cleaning up, whatever its name) are stale and would shut it out.
       const cidr = `${ip}/32`;
-      await this.removeListed((comment, args) =>
-        comment.startsWith('tfnz:') &&
-        ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
-          (comment.startsWith(this.prefix) && comment.slice(this.prefix.length).split(':').slice(1).includes(id))));
-      await this.append(`deny:${id}`, [DENY, '-d', ip, '-m', 'conntrack', '--ctstate', 'NEW'], ['-j', 'DROP']);
+      const isNewRule = (c: string, args: string[]) => c === comment && args[1] === DENY && args[args.indexOf('-d') + 1] === cidr;
+      // Our own earlier rules about this container (a reboot may keep its address, and then the
+      // listing could not tell its old deny rule from the new one) go first, by their spec.
+      await this.deleteAdded(id);
+      await Promise.all([
+        iptables(['-A', ...rule]),
+        this.removeListed((c, args) =>
+          c.startsWith('tfnz:') && !isNewRule(c, args) &&
+          ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
+            (c.startsWith(this.prefix) && c.slice(this.prefix.length).split(':').slice(1).includes(id)))),
+      ]);
+      this.added.set(comment, [rule]);
     });
   }
 
@@ -92,13 +102,16 @@ export class LocalFirewall {
    * no listing (rules of earlier runs went at start, in removeStale, or when an address was reused).
    */
   forget(id: string): Promise<void> {
-    return this.serial(async () => {
-      for (const [comment, rules] of [...this.added]) {
-        if (!this.isOurs(comment, (e) => e.ids.includes(id))) continue;
-        this.added.delete(comment);
-        for (const rule of rules) await iptables(['-D', ...rule]).catch(() => undefined); // removed concurrently
-      }
-    });
+    return this.serial(() => this.deleteAdded(id));
+  }
+
+  /** Delete the rules this firewall added that mention `id`, by their spec. */
+  private async deleteAdded(id: string): Promise<void> {
+    for (const [comment, rules] of [...this.added]) {
+      if (!this.isOurs(comment, (e) => e.ids.includes(id))) continue;
+      this.added.delete(comment);
+      for (const rule of rules) await iptables(['-D', ...rule]).catch(() => undefined); // removed concurrently
+    }
   }
 
   private isOurs(comment: string, which: (entry: FirewallEntry) => boolean): boolean {
