@@ -155,6 +155,40 @@ function cell(s: Summary | undefined): string {
   return `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`;
 }
 
+/** A cell of the verdict column. */
+const verdict = (f: Figure): string => (f.goalMet === undefined ? '—' : f.goalMet ? 'pass' : 'FAIL');
+
+/**
+ * The goals, one row each: what is measured, tfnz's median, the peer and its median, the ratio,
+ * the goal and pass/fail. Figures without a goal are left to the full table.
+ */
+export function goalRows(figures: readonly Figure[]): string[][] {
+  const rows = [['goal', 'tfnz', 'peer', 'peer median', 'ratio', 'goal', 'verdict']];
+  for (const f of figures) {
+    if (!f.goal) continue;
+    const value = (s: Summary | undefined) => (s && s.n > 0 ? `${fmt(s.median)} ${f.unit}` : 'n/a');
+    rows.push([
+      `${f.bench}: ${f.name}`, f.na ? 'n/a' : value(f.tfnz), f.floorName, f.na ? 'n/a' : value(f.floor),
+      f.ratio === undefined ? '—' : fmtRatio(f.ratio), f.goal, f.na ? 'n/a' : verdict(f),
+    ]);
+  }
+  return rows;
+}
+
+/** Rows (the first is the header) as a GitHub markdown table, for the README. */
+export function markdownTable(rows: readonly string[][]): string {
+  const esc = (c: string) => c.replace(/\|/g, '\\|');
+  const [header, ...body] = rows;
+  return [`| ${header.map(esc).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+/** Rows (the first is the header) as aligned plain text. */
+export function textTable(rows: readonly string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
 export function formatTable(figures: readonly Figure[]): string {
   const header = ['figure', 'unit', 'tfnz median [min–max]', 'floor', 'floor median [min–max]', 'ratio', 'goal', 'ok'];
   const rows: string[][] = [];
