@@ -2,7 +2,7 @@
  * The benchmark suite: `npm run bench` (or `npx tsx bench/run.ts [name ...]` for a subset).
  * Each benchmark measures a figure through tfnz and its floor (the same work without tfnz) in the
  * same run; this prints the goals (one row per goal, with its peer, ratio and verdict) and then every
- * figure to stdout, and writes bench/results.json and bench/results.md (the goal table in markdown,
+ * figure to stdout, and writes bench/results.json and bench/results.md (both tables in markdown,
  * for the README). Progress goes to stderr.
  *
  * Environment: BENCH_TUNNEL_MB, BENCH_STDOUT_MB (transfer sizes), BENCH_SPAWN_RUNS, BENCH_ROUND_TRIPS,
@@ -14,7 +14,7 @@ import { cpus, totalmem, hostname, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { makeDocker, removeBenchContainers, type BenchContext } from './common';
-import { formatTable, goalRows, markdownTable, naFigure, now, progress, textTable, type Figure } from './stats';
+import { formatTable, goalRows, markdownReport, naFigure, now, progress, textTable, type Figure } from './stats';
 import * as spawn from './spawn';
 import * as tunnelThroughput from './tunnel-throughput';
 import * as tunnelLatency from './tunnel-latency';
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   const out = join(dir, 'results.json');
   await writeFile(out, JSON.stringify({ machine, totalMs, benchmarkMs: timings, figures }, null, 2) + '\n');
   // The README's Performance table is this file's goal table, pasted as it is.
-  await writeFile(join(dir, 'results.md'), `${title}\n\n${markdownTable(goals)}\n`);
+  await writeFile(join(dir, 'results.md'), markdownReport(title, figures));
   progress(`wrote ${out} and results.md`);
 }
 

@@ -189,9 +189,9 @@ export function textTable(rows: readonly string[][]): string {
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
-export function formatTable(figures: readonly Figure[]): string {
-  const header = ['figure', 'unit', 'tfnz median [min–max]', 'floor', 'floor median [min–max]', 'ratio', 'goal', 'ok'];
-  const rows: string[][] = [];
+/** Every figure, one row each (the first row is the header), and the notes that go under them. */
+export function figureRows(figures: readonly Figure[]): { rows: string[][]; notes: string[] } {
+  const rows = [['figure', 'unit', 'tfnz median [min–max]', 'floor', 'floor median [min–max]', 'ratio', 'goal', 'ok']];
   const notes: string[] = [];
   for (const f of figures) {
     if (f.na) {
@@ -211,9 +211,17 @@ export function formatTable(figures: readonly Figure[]): string {
     ]);
     if (f.note) notes.push(`${f.bench}: ${f.name}: ${f.note}`);
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  return { rows, notes };
+}
+
+export function formatTable(figures: readonly Figure[]): string {
+  const { rows, notes } = figureRows(figures);
+  const out = [textTable(rows)];
   if (notes.length) out.push('', 'notes:', ...notes.map((n) => `  - ${n}`));
   return out.join('\n');
+}
+
+/** The markdown the README's Performance section pastes: the goal table, then every figure. */
+export function markdownReport(title: string, figures: readonly Figure[]): string {
+  return `${title}\n\n${markdownTable(goalRows(figures))}\n\nAll figures:\n\n${markdownTable(figureRows(figures).rows)}\n`;
 }
