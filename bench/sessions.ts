@@ -212,7 +212,8 @@ async function tickFanout(server: LocationServer, locs: Location[]): Promise<num
             return original.call(this, change);
           };
         }),
-        10_000,
+        // At 1000 sessions on a busy machine a sampling tick can take a while to come round.
+        30_000,
         'waiting for a sampling tick that changes node stats',
       );
       results.push(ms);
