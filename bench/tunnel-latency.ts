@@ -1,35 +1,55 @@
 /**
  * Figure 3 — tunnel latency. A busybox echo server (nc -ll -e cat) in a container; one persistent
- * connection, 10 000 round trips of 16 bytes through `ctr.attachTunnel(9001)` against the floor of
- * the same round trips straight to ctr.privateIp:9001. Reports p50 and p99 of each, and the ratio.
- * The embedded location runs in this process (see tunnel-throughput.ts).
+ * connection, 10 000 round trips of 16 bytes through `ctr.attachTunnel(9001)` of an embedded
+ * location and of a remote one (`tfnz location` in its own process), through Docker's published
+ * port of the same servers (docker-proxy), and, as the floor, straight to ctr.privateIp:9001.
+ * Reports p50 and p99 of each against the floor. Runs rotate the order of the paths.
  */
 import { Location } from '../lib/index';
 import { ECHO_PORT, SERVERS_COMMAND, echoRoundTrips, waitForPort, type BenchContext } from './common';
-import { figure, percentile, progress, summarise, withTimeout, type Figure, type Summary } from './stats';
+import { startPublishedServers, startRemoteLocation, type PublishedServers, type RemoteLocation } from './tunnel-peers';
+import { figure, percentile, progress, summarise, withTimeout, type Figure } from './stats';
 
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 10_000);
 const SIZE = 16;
 const WARMUP = 500;
 const RUNS = 3;
 
-export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
+const PATHS = ['tfnz', 'remote', 'dockerProxy', 'direct'] as const;
+type Path = (typeof PATHS)[number];
+
+export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]> {
+  let remoteLocation: RemoteLocation | undefined;
+  let published: PublishedServers | undefined;
   const loc = await Location.connect({ quiet: true });
-  const p50 = { tfnz: [] as number[], direct: [] as number[] };
-  const p99 = { tfnz: [] as number[], direct: [] as number[] };
-  const all = { tfnz: [] as number[], direct: [] as number[] };
+  let remote: Location | undefined;
+  const perPath = () => Object.fromEntries(PATHS.map((p) => [p, [] as number[]])) as Record<Path, number[]>;
+  const p50 = perPath();
+  const p99 = perPath();
+  const all = perPath();
   try {
-    const node = loc.node();
-    const ctr = node.spawnContainer('busybox', { command: SERVERS_COMMAND });
-    await withTimeout(ctr.ready(), 60_000, 'spawning the echo container');
-    const ip = ctr.privateIp;
-    if (!ip) throw new Error('the echo container has no private IP');
-    await waitForPort(ip, ECHO_PORT);
+    remoteLocation = await startRemoteLocation('bench-latency');
+    remote = await Location.connect({ location: remoteLocation.url, quiet: true });
+    published = await startPublishedServers(docker);
+    const echoOf = async (l: Location) => {
+      const ctr = l.node().spawnContainer('busybox', { command: SERVERS_COMMAND });
+      await withTimeout(ctr.ready(), 60_000, 'spawning the echo container');
+      if (!ctr.privateIp) throw new Error('the echo container has no private IP');
+      await waitForPort(ctr.privateIp, ECHO_PORT);
+      return ctr;
+    };
+    const [ctr, remoteCtr] = await Promise.all([echoOf(loc), echoOf(remote)]);
     const tunnel = await ctr.attachTunnel(ECHO_PORT);
-    const paths = { tfnz: ['127.0.0.1', tunnel.localPort] as const, direct: [ip, ECHO_PORT] as const };
+    const remoteTunnel = await remoteCtr.attachTunnel(ECHO_PORT);
+    const paths: Record<Path, readonly [string, number]> = {
+      tfnz: ['127.0.0.1', tunnel.localPort],
+      remote: ['127.0.0.1', remoteTunnel.localPort],
+      dockerProxy: ['127.0.0.1', published.echoPort],
+      direct: [ctr.privateIp!, ECHO_PORT],
+    };
     // Each run is bounded by count (ROUND_TRIPS) and time (a 1 ms average would be 10 s).
     const timeoutMs = Math.max(30_000, ROUND_TRIPS * 3);
-    const measure = async (path: 'tfnz' | 'direct') => {
+    const measure = async (path: Path) => {
       const rtts = await echoRoundTrips(paths[path][0], paths[path][1], ROUND_TRIPS, SIZE, WARMUP, timeoutMs);
       p50[path].push(percentile(rtts, 50));
       p99[path].push(percentile(rtts, 99));
@@ -38,32 +58,34 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     const started = Date.now();
     let runs = 0;
     for (; runs < RUNS && (runs === 0 || Date.now() - started < budgetMs); runs++) {
-      if (runs % 2 === 0) (await measure('tfnz'), await measure('direct'));
-      else (await measure('direct'), await measure('tfnz'));
+      for (let k = 0; k < PATHS.length; k++) await measure(PATHS[(runs + k) % PATHS.length]);
     }
-    progress(`tunnel-latency: ${runs} runs of ${ROUND_TRIPS} round trips each way`);
-    await node.destroyContainer(ctr);
+    progress(`tunnel-latency: ${runs} runs of ${ROUND_TRIPS} round trips on each path`);
+    await Promise.all([loc.node().destroyContainer(ctr), remote.node().destroyContainer(remoteCtr)]);
   } finally {
+    await published?.remove();
+    await remote?.disconnect();
+    remoteLocation?.stop();
     await loc.disconnect();
   }
   const pooled = (xs: number[], p: number) => Math.round(percentile(xs, p) * 10) / 10;
   const extra = {
     roundTripsPerRun: ROUND_TRIPS, bytes: SIZE,
-    pooledUs: {
-      tfnz: { p50: pooled(all.tfnz, 50), p90: pooled(all.tfnz, 90), p99: pooled(all.tfnz, 99), p999: pooled(all.tfnz, 99.9) },
-      direct: { p50: pooled(all.direct, 50), p90: pooled(all.direct, 90), p99: pooled(all.direct, 99), p999: pooled(all.direct, 99.9) },
-    },
+    pooledUs: Object.fromEntries(PATHS.map((p) => [p, {
+      p50: pooled(all[p], 50), p90: pooled(all[p], 90), p99: pooled(all[p], 99), p999: pooled(all[p], 99.9),
+    }])),
   };
-  const s = (xs: number[]): Summary => summarise(xs);
+  const row = (pct: 'p50' | 'p99', values: Record<Path, number[]>, path: Path, where: string, goal?: number, note?: string) => figure({
+    bench: 'tunnel', name: `round trip ${pct}, ${SIZE} B × ${ROUND_TRIPS}, ${where}`, unit: 'µs', better: 'lower',
+    tfnz: summarise(values[path]), floorName: 'direct to private IP', floor: summarise(values.direct),
+    goal: goal ? ['≤', goal] : undefined, note, extra: pct === 'p50' && path === 'tfnz' ? extra : undefined,
+  });
   return [
-    figure({
-      bench: 'tunnel', name: `round trip p50, ${SIZE} B × ${ROUND_TRIPS}`, unit: 'µs', better: 'lower',
-      tfnz: s(p50.tfnz), floorName: 'direct to private IP', floor: s(p50.direct), extra,
-      note: 'median/min/max are over runs of each run\'s p50 (and p99 below); pooled percentiles in results.json',
-    }),
-    figure({
-      bench: 'tunnel', name: `round trip p99, ${SIZE} B × ${ROUND_TRIPS}`, unit: 'µs', better: 'lower',
-      tfnz: s(p99.tfnz), floorName: 'direct to private IP', floor: s(p99.direct),
-    }),
+    row('p50', p50, 'tfnz', 'embedded', 1.3, 'median/min/max are over runs of each run\'s p50 (and p99 below); pooled percentiles in results.json'),
+    row('p99', p99, 'tfnz', 'embedded', 1.6),
+    row('p50', p50, 'remote', 'remote location', 1.3, 'remote: `tfnz location` in its own process, reached over a loopback WebSocket'),
+    row('p99', p99, 'remote', 'remote location', 1.6),
+    row('p50', p50, 'dockerProxy', 'docker-proxy (informational)', undefined, 'the peer itself: "tfnz" here is Docker\'s published port'),
+    row('p99', p99, 'dockerProxy', 'docker-proxy (informational)'),
   ];
 }

@@ -2,9 +2,11 @@
  * tfnz: program-driven containers. The SDK: everything a program needs to talk to a location.
  * The location server itself (LocationServer, DockerEngine) is `tfnz/server`.
  */
-export { Location, locationUrl, type ConnectOptions } from './client/location';
+export { Location, locationUrl, type ConnectOptions, type PullImageOptions } from './client/location';
 export { Node, type SpawnOptions } from './client/node';
 export type { UploadProgress } from './client/image-upload';
+export type { PullPolicy, PullProgress, PullLayerProgress, RegistryAuth } from './protocol/types';
+export { parseImageReference, type ImageReference } from './shared/registry-reference';
 export { Container, type OutputChunk, type ProcessResult, type WaitHttpOptions } from './client/container';
 export { Process, type ProcessOptions } from './client/process';
 export { Wait, type WaitStrategy, type WaitTarget, type HttpWaitOptions } from './client/wait';

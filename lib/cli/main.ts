@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { runCommand } from './run-command';
 import { uploadCommand } from './upload-command';
+import { pullCommand } from './pull-command';
 import { logsCommand } from './logs-command';
 import { join } from 'node:path';
 import { accountsDir, allLocations, defaultLocation, ensureAccount } from '../client/accounts';
@@ -65,6 +66,17 @@ program
   .option('-q, --quiet', 'no progress')
   .action((images: string[], opts) => uploadCommand(images, opts));
 
+// #19
+program
+  .command('pull')
+  .description('have a node pull images from their registry (credentials from your Docker config), with progress; prints each with its full name')
+  .argument('<image...>')
+  .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION, else an embedded one')
+  .option('--node <id>', 'the node that pulls (default the one with the most spare capacity)')
+  .option('--always', 'pull even when the node has the image (to follow a moved tag)')
+  .option('-q, --quiet', 'no progress')
+  .action((images: string[], opts) => pullCommand(images, opts));
+
 const account = program.command('account').description('accounts on this machine, one per location');
 account
   .command('create')
@@ -117,6 +129,8 @@ program
   .option('-l, --label <key=value>', 'a label on the engine container (repeatable)', collect, [])
   .option('--wait-log <text>', 'ready (tunnels, --web, --ssh) only once a line of output contains TEXT')
   .option('--health-cmd <command>', 'a health check run through sh; ready only once it passes')
+  // #19
+  .option('--pull <policy>', "when the node pulls the image from its registry: missing (default), always or never")
   // As `docker run`: everything after the image is the container's command, its options included.
   .passThroughOptions()
   .action((image: string, command: string[], opts) => runCommand(image, command, opts));
@@ -131,6 +145,21 @@ program
   .option('-f, --follow', 'keep printing new lines until the container ends (or Ctrl-C)')
   .option('-t, --timestamps', 'put each line\'s time first')
   .action((key: string, opts) => logsCommand(key, opts));
+
+program
+  .command('dashboard')
+  .description('a live web view of the location as you see it: nodes with cpu/memory charts, your containers with status and output, web endpoints')
+  .option('--location <location>', 'host[:port] of the location; default $TFNZ_LOCATION, else an embedded one')
+  .option('--listen <host:port>', 'where the page is served: loopback only (a bare port means 127.0.0.1:PORT; 0: any free port)', '127.0.0.1:0')
+  .addHelpText('after', `
+Prints the page's URL on stdout; it carries a random token, so only whoever has it can look.
+Containers of your other sessions show once tagged (tfnz run --tag NAME ...).
+
+Example:
+  $ tfnz run --location tfnz.example.com --tag web nginx     # in one terminal
+  $ tfnz dashboard --location tfnz.example.com --listen 8080  # in another
+  http://127.0.0.1:8080/?token=...                           # open it in a browser`)
+  .action(async (opts) => (await import('./dashboard-command')).dashboardCommand(opts));
 
 program.parseAsync().catch((err: Error) => {
   process.stderr.write(`tfnz: ${err.message}\n`);

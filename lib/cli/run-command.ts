@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Location } from '../client/location';
 import { Cluster } from '../client/cluster';
 import type { SpawnOptions } from '../client/node';
-import { progressBar } from './progress-bar';
+import { progressBar, pullProgressBar } from './progress-bar';
 import { Wait, type WaitStrategy } from '../client/wait';
 
 export interface RunCommandOptions {
@@ -32,6 +32,8 @@ export interface RunCommandOptions {
   waitLog?: string;
   healthCmd?: string;
   tag?: string;
+  // #19
+  pull?: string;
 }
 
 export async function runCommand(image: string, command: string[], opts: RunCommandOptions): Promise<void> {
@@ -40,13 +42,17 @@ export async function runCommand(image: string, command: string[], opts: RunComm
   const sites = opts.web.map(parseWeb);
   const ssl = opts.ssl === undefined ? undefined : readCertificate(opts.ssl);
   const sshPort = opts.ssh !== undefined ? parsePort(opts.ssh, '--ssh') : opts.s ? 2222 : undefined;
+  if (opts.pull !== undefined && !['always', 'missing', 'never'].includes(opts.pull)) throw new Error(`--pull wants missing, always or never (got '${opts.pull}')`);
   const loc = await Location.connect({ location: opts.location, quiet: opts.quiet, debug: opts.verbose, handleSignals: true });
   const spawn: SpawnOptions = {
     env, sleep: opts.sleep, command: command.length ? command : undefined, stdin: !process.stdin.isTTY, ...containerFlags(opts),
   };
   // A spawn uploads the image when the location needs it: show that as it happens.
   if (!opts.quiet) loc.uploads$.subscribe(progressBar());
+  spawn.pull = opts.pull as SpawnOptions['pull'];
   const ctr = loc.node().spawnContainer(image, spawn);
+  // #19: and when the node pulls it from its registry.
+  if (!opts.quiet) ctr.pull$.subscribe(pullProgressBar());
   ctr.stdout$.subscribe(({ stream, data }) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
   ctr.termination$.subscribe({
     next: (code) => {

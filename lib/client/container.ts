@@ -3,12 +3,12 @@
  * the session's state and event stream; its actions are requests to the location.
  */
 import {
-  BehaviorSubject, filter, first, firstValueFrom, map, distinctUntilChanged, share, takeUntil, takeWhile, skipWhile,
+  BehaviorSubject, ReplaySubject, filter, first, firstValueFrom, map, distinctUntilChanged, share, takeUntil, takeWhile, skipWhile,
   type Observable,
 } from 'rxjs';
 import {
   BadRequest, ContainerNotRunning, SpawnFailed, errorFromWire,
-  type ContainerInfo, type ContainerStatus, type ContainerStats, type OutputStream,
+  type ContainerInfo, type ContainerStatus, type ContainerStats, type OutputStream, type PullProgress,
 } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { Node } from './node';
@@ -127,7 +127,18 @@ export class Container {
       share(),
     );
     this.stats$ = containerStats$(ctx, initial.id, () => this.running());
+    // #19: subscribed from the start (the spawn request goes out later), replayed to late subscribers.
+    const pulls = new ReplaySubject<PullProgress>(1);
+    ctx.events.of('pull', this.id).pipe(map((e) => e.params.progress), takeUntil(this.info$.pipe(first((c) => c.status !== 'spawning')))).subscribe(pulls);
+    this.pull$ = pulls.asObservable();
   }
+
+  /**
+   * #19: progress of the node's pull of this container's image from its registry, per layer and
+   * in total (the latest value replayed); completes once the container runs or failed. Emits
+   * nothing when no pull was needed.
+   */
+  readonly pull$: Observable<PullProgress>;
 
   /** What the state says about it now (the last it said, once the state forgot it). */
   get info(): ContainerInfo {

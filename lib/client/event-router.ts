@@ -17,6 +17,8 @@ export interface RoutedEvents {
   follow: EventOf<'container_log'>;
   /** A `watch_stats` subscription, by its watch id. */
   watch: EventOf<'container_stats'>;
+  /** #19: a registry pull, by its pull id (a spawn's own pull: the container's id). */
+  pull: EventOf<'image_pull'>;
 }
 export type OwnerKind = keyof RoutedEvents;
 
@@ -40,6 +42,8 @@ function ownerOf(e: EventOf): string | undefined {
       return `follow:${e.params.follow}`;
     case 'container_stats':
       return `watch:${e.params.watch}`;
+    case 'image_pull':
+      return `pull:${e.params.pull}`;
     default:
       return undefined;
   }

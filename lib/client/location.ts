@@ -3,7 +3,7 @@
  * one immutable `state$`; nodes, containers and tunnels are projections of it.
  */
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, filter, firstValueFrom, map, type Observer, type Subscription } from 'rxjs';
-import { NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo } from '../protocol';
+import { BadRequest, NoNodes, NotFound, errorToWire, type TfnzError, type EventOf, type VolumeInfo, type PullPolicy, type PullProgress, type RegistryAuth } from '../protocol';
 import { TaggedCollection } from '../shared/tagged-collection';
 import { allLocations, defaultLocation, loadAccount, signChallenge } from './accounts';
 import { Volume } from './volume';
@@ -25,6 +25,9 @@ import type { HandleCache, SessionContext } from './session-context';
 import { LocalEngine } from './local-engine';
 import { onProcessSignals } from './signals';
 import { uploadImage, type UploadProgress } from './image-upload';
+import { nanoid } from 'nanoid';
+import { parseImageReference } from '../shared/registry-reference';
+import { registryCredentials, type RegistryAuthSources } from './registry-auth';
 
 export const DEFAULT_PORT = 2020;
 
@@ -68,6 +71,24 @@ export interface ConnectOptions {
    * https://), or false for none. Default $DOCKER_HOST, else unix:///var/run/docker.sock.
    */
   localEngine?: string | false;
+  // #19
+  /**
+   * Credentials for image registries the nodes pull from, by registry host (`'127.0.0.1:5443'`,
+   * `'docker.io'`): `{ username, password }`. They travel to the location with a spawn or pull of
+   * an image of that registry only, and are never kept there. Registries not named here get the
+   * credentials `docker login` left in your Docker config (see `dockerConfig`).
+   */
+  registryAuth?: Record<string, RegistryAuth>;
+  /** The Docker config directory whose `auths` are read for registry credentials; false for none. Default $DOCKER_CONFIG, else ~/.docker. */
+  dockerConfig?: string | false;
+}
+
+/** Options of `Location.pullImage$`. */
+export interface PullImageOptions {
+  /** The node that pulls; default the one with the most spare capacity (`loc.node()`). */
+  node?: Node;
+  /** `missing` (default): only when the node lacks it; `always`: pull again; `never`: only check it is there. */
+  policy?: PullPolicy;
 }
 
 /**
@@ -139,6 +160,7 @@ export class Location implements AsyncDisposable {
     private readonly log: Logger,
     private readonly embedded: EmbeddedLocation | undefined,
     private readonly localEngine: LocalEngine,
+    registrySources: RegistryAuthSources = {},
   ) {
     // Fold every event into state. Subscribed first, so state is current when a handle sees an event.
     this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
@@ -151,11 +173,21 @@ export class Location implements AsyncDisposable {
       log,
       events,
       tunnels: new TunnelRouter(events),
+      directTunnels: embedded !== undefined,
       handles,
       nodeHandle: (id) => this.nodeHandle(id),
       containerHandle: (id) => this.containerHandle(id),
       localImageId: async (name) => (await localEngine.image(name))?.id,
       ensureUploaded: (name) => this.ensureImageUploaded(name),
+      registryAuthFor: (image) => {
+        let registry: string;
+        try {
+          registry = parseImageReference(image).registry;
+        } catch {
+          return undefined; // not a reference (an image id): nothing to pull
+        }
+        return registryCredentials(registry, registrySources);
+      },
     };
     this.uploads$ = this.uploads.asObservable();
     this.state$ = this.store.asObservable();
@@ -216,7 +248,7 @@ export class Location implements AsyncDisposable {
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
       const connection = await step(opening);
-      loc = new Location(connection, log, await starting, LocalEngine.fromEnvironment(opts.localEngine));
+      loc = new Location(connection, log, await starting, LocalEngine.fromEnvironment(opts.localEngine), { registryAuth: opts.registryAuth, dockerConfig: opts.dockerConfig });
       if (opts.newNodeCallback) loc.subscriptions.push(loc.nodeArrivals$.subscribe(opts.newNodeCallback));
       const store = loc.store;
       const offered = firstValueFrom(store.pipe(filter((s) => s.session !== undefined)));
@@ -355,6 +387,42 @@ export class Location implements AsyncDisposable {
   uploadImage$(image: string): Observable<UploadProgress> {
     return new Observable<UploadProgress>((subscriber) => {
       void this.ensureImageUploaded(image, { progress$: subscriber }).catch(() => undefined);
+    });
+  }
+
+  /**
+   * #19: pull `image` from its registry onto a node, by the node itself (never through this
+   * machine), with the credentials of `connect({ registryAuth })` or your Docker config for this
+   * pull only. Emits progress per layer and in total while the node pulls, then completes once the
+   * image is there; errors with ImageNotFound, RegistryUnauthorized or RegistryUnreachable.
+   *
+   * @example
+   * ```ts
+   * loc.pullImage$('127.0.0.1:5443/team/app:1.2').subscribe((p) => console.log(`${p.bytesDone}/${p.bytesTotal}`));
+   * ```
+   */
+  pullImage$(image: string, opts: PullImageOptions = {}): Observable<PullProgress> {
+    return new Observable<PullProgress>((subscriber) => {
+      const pull = nanoid();
+      const events = this.ctx.events.of('pull', pull).subscribe((e) => subscriber.next(e.params.progress));
+      void (async () => {
+        if (typeof image !== 'string' || image === '') throw new BadRequest('pullImage$ needs an image reference');
+        const ref = parseImageReference(image);
+        const node = opts.node ?? this.node();
+        await this.connection.request('pull_image', {
+          pull, node: node.id, image, policy: opts.policy, registryAuth: this.ctx.registryAuthFor(ref.canonical),
+        }, 3_600_000);
+      })().then(
+        () => {
+          events.unsubscribe();
+          subscriber.complete();
+        },
+        (err: unknown) => {
+          events.unsubscribe();
+          subscriber.error(err);
+        },
+      );
+      return () => events.unsubscribe();
     });
   }
 

@@ -1,7 +1,7 @@
 /** A node of the location: where containers run. Its stats are live; it spawns and destroys. */
 import { distinctUntilChanged, filter, map, type Observable } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { BadRequest, ImageNotFound, NodeNotFound, errorToWire, type ContainerInfo, type NodeInfo, type NodeStats } from '../protocol';
+import { BadRequest, ImageNotFound, NodeNotFound, errorToWire, type ContainerInfo, type NodeInfo, type NodeStats, type PullPolicy } from '../protocol';
 import type { SessionContext } from './session-context';
 import { Container } from './container';
 import { Volume } from './volume';
@@ -56,6 +56,15 @@ export interface SpawnOptions {
   healthcheck?: { command: string | string[]; intervalMs?: number; timeoutMs?: number; retries?: number; startPeriodMs?: number };
   /** Full access to the host: refused unless the location was started to allow it. */
   privileged?: boolean;
+  // #19
+  /**
+   * When the node pulls the image from its registry, as `docker run --pull`: `missing` (default)
+   * pulls only an image that neither the node, the location's cache nor your own Docker Engine
+   * holds (one in your engine is uploaded instead); `always` pulls on every spawn; `never` does
+   * not pull (ImageNotFound). Credentials come from `connect({ registryAuth })` or your Docker
+   * config, and travel only with this spawn. Watch a pull with `ctr.pull$`.
+   */
+  pull?: PullPolicy;
 }
 
 /**
@@ -139,10 +148,14 @@ export class Node {
     };
     // With the image in the user's own engine, the location runs exactly that image: from its node
     // or its cache, else ImageNotFound, and then it is uploaded (only what is missing) and spawned again.
+    const pull = opts.pull;
+    if (pull !== undefined && !['always', 'missing', 'never'].includes(pull)) throw new BadRequest(`pull must be 'always', 'missing' or 'never' (got '${String(pull)}')`);
     const spawn = async () => {
-      const imageId = await this.ctx.localImageId(image);
+      const imageId = pull === 'always' ? undefined : await this.ctx.localImageId(image);
+      // #19: credentials only when the node may pull or must ask the registry (no local image to upload).
+      const registryAuth = imageId ? undefined : this.ctx.registryAuthFor(image);
       try {
-        await this.ctx.connection.request('spawn_container', { ...params, imageId }, 300_000);
+        await this.ctx.connection.request('spawn_container', { ...params, imageId, pull, registryAuth }, 300_000);
       } catch (err) {
         if (!(err instanceof ImageNotFound) || !imageId) throw err;
         this.ctx.log.info(`uploading ${image} to the location`);

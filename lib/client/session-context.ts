@@ -1,5 +1,6 @@
 /** What a Location shares with the handles it hands out (Node, Container, Tunnel...). */
 import type { BehaviorSubject } from 'rxjs';
+import type { RegistryAuth } from '../protocol';
 import type { Connection } from './connection';
 import type { LocalAction, LocationState } from './state';
 import type { Logger } from './log';
@@ -30,6 +31,11 @@ export interface SessionContext {
   /** The location's per-object events, by owner id. */
   readonly events: EventRouter;
   readonly tunnels: TunnelRouter;
+  /**
+   * The location runs in this process on the local Docker Engine (embedded): tunnels connect
+   * straight to a container's private address instead of relaying through the location.
+   */
+  readonly directTunnels: boolean;
   readonly handles: HandleCache;
   nodeHandle(id: string): Node;
   /** The handle of this session's container `id` (made from the state when it has none yet). */
@@ -38,4 +44,6 @@ export interface SessionContext {
   localImageId(name: string): Promise<string | undefined>;
   /** Upload `name` from the user's engine to the location's cache (what is missing); shared by concurrent callers. */
   ensureUploaded(name: string): Promise<string[]>;
+  /** #19: the credentials this session has for the registry `image` names (connect's registryAuth, the Docker config). */
+  registryAuthFor(image: string): RegistryAuth | undefined;
 }

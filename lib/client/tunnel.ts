@@ -6,6 +6,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { nanoid } from 'nanoid';
 import { Subject, type Observable } from 'rxjs';
 import { PortInUse, TunnelPipe, type TfnzError } from '../protocol';
+import { connectToContainer } from '../protocol/tunnel-connect';
+import { spliceSockets } from './tunnel-direct';
 import type { SessionContext } from './session-context';
 import type { Container } from './container';
 
@@ -38,6 +40,7 @@ export class Tunnel {
     readonly port: number,
     readonly bind: string,
     private readonly server: Server,
+    private readonly timeoutMs: number,
   ) {
     this.errors$ = this.errors.asObservable();
   }
@@ -60,9 +63,10 @@ export class Tunnel {
       );
       server.listen(opts.localPort ?? 0, bind, () => resolve());
     });
-    const tunnel = new Tunnel(ctx, container, port, bind, server);
+    const timeout = opts.timeout ?? 30;
+    const tunnel = new Tunnel(ctx, container, port, bind, server, timeout * 1000);
     try {
-      await ctx.connection.request('create_tunnel', { tunnel: tunnel.id, container: container.id, port, timeout: opts.timeout ?? 30 });
+      await ctx.connection.request('create_tunnel', { tunnel: tunnel.id, container: container.id, port, timeout });
     } catch (err) {
       server.close();
       throw err;
@@ -96,6 +100,37 @@ export class Tunnel {
   }
 
   private accept(socket: Socket): void {
+    if (this.ctx.directTunnels) this.acceptDirect(socket);
+    else this.acceptRelayed(socket);
+  }
+
+  private report(err: TfnzError): void {
+    this.ctx.log.info(`tunnel ${this.localPort} -> ${this.container.id}:${this.port}: ${err.message}`);
+    this.errors.next(err);
+  }
+
+  /** The embedded location's containers are reachable from here: one hop, see tunnel-direct.ts. */
+  private acceptDirect(local: Socket): void {
+    this.sockets.add(local);
+    local.pause(); // until the container's end is connected; the kernel holds what arrives meanwhile
+    local.on('error', () => undefined);
+    const abandoned = () => this.closed || local.destroyed;
+    connectToContainer(() => this.container, this.port, this.timeoutMs, abandoned).then(
+      (remote) => {
+        if (!remote) return void (local.destroy(), this.sockets.delete(local));
+        this.sockets.add(remote);
+        spliceSockets(local, remote, () => (this.sockets.delete(local), this.sockets.delete(remote)));
+      },
+      (err: TfnzError) => {
+        local.destroy();
+        this.sockets.delete(local);
+        this.report(err);
+      },
+    );
+  }
+
+  /** Through the location: bytes ride the session's WebSocket under a credit window (TunnelPipe). */
+  private acceptRelayed(socket: Socket): void {
     const { connection, tunnels } = this.ctx;
     this.sockets.add(socket);
     let conn = 0;
@@ -111,10 +146,7 @@ export class Tunnel {
         this.sockets.delete(socket);
       },
     );
-    conn = tunnels.register(pipe, (err) => {
-      this.ctx.log.info(`tunnel ${this.localPort} -> ${this.container.id}:${this.port}: ${err.message}`);
-      this.errors.next(err);
-    });
+    conn = tunnels.register(pipe, (err) => this.report(err));
     connection.send('tunnel_open', { tunnel: this.id, conn });
     pipe.attach(socket);
   }

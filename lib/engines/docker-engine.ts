@@ -1,7 +1,7 @@
 /** The Docker Engine adapter: one node per Docker Engine API endpoint, through dockerode. */
 import Docker from 'dockerode';
 import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
-import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream } from '../protocol';
+import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream, type RegistryAuth } from '../protocol';
 import type { Attachment, ContainerResources, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
 import type { ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
 import { dockerExec } from './docker-exec';
@@ -10,6 +10,8 @@ import { readContainerFile, writeContainerFile } from './docker-files';
 import { copyDockerVolume, createDockerVolume, dockerVolumeUsers, listDockerVolumes, removeDockerVolume } from './docker-volumes';
 import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
 import { dockerOptions } from './engine-address';
+import { checkDockerRegistryAccess, pullDockerImage, type PullReport } from './registry-pull';
+import { DockerHostAgent, type HostAgent } from './docker-host-agent';
 
 /** The file a sleeping container's placeholder waits for; `wake()` creates it. */
 const WAKE_FILE = '/.tfnz-wake';
@@ -56,6 +58,11 @@ export class DockerEngine implements Engine {
     return watchDockerEngine(this.docker, onGone, onActivity);
   }
 
+  /** #15: commands on this engine's host, through an agent container (docker-host-agent.ts). */
+  hostAgent(location: string): HostAgent {
+    return new DockerHostAgent(this.docker, location);
+  }
+
   async create(spec: ContainerSpec): Promise<string> {
     const image = await this.inspectImage(spec.image);
     const o = spec.options ?? {};
@@ -90,7 +97,7 @@ export class DockerEngine implements Engine {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostSettings(spec) },
+          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), ...hostSettings(spec), Dns: spec.dns },
         }),
       `creating a container from '${spec.image}'`,
     );
@@ -237,6 +244,23 @@ export class DockerEngine implements Engine {
         else resolve();
       }),
     );
+  }
+
+  pullImage(ref: string, registry: string, auth: RegistryAuth | undefined, onProgress: (p: PullReport) => void): Promise<string> {
+    return pullDockerImage(this.docker, this.address, ref, registry, auth, onProgress);
+  }
+
+  checkRegistryAccess(ref: string, registry: string, auth: RegistryAuth | undefined): Promise<void> {
+    return checkDockerRegistryAccess(this.docker, this.address, ref, registry, auth);
+  }
+
+  async imageRepoDigests(ref: string): Promise<string[]> {
+    try {
+      return (await this.docker.getImage(ref).inspect()).RepoDigests ?? [];
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return [];
+      throw engineError(err, `looking up image '${ref}'`);
+    }
   }
 
   private async inspectImage(image: string): Promise<Docker.ImageInspectInfo> {

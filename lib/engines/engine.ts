@@ -3,7 +3,9 @@
  * Docker (docker-engine.ts) is the first. Everything the location creates carries `labels`, so the
  * engine itself stays the source of truth about what exists.
  */
-import type { ContainerStats, HealthStatus, NodeStats, OutputStream } from '../protocol';
+import type { ContainerStats, HealthStatus, NodeStats, OutputStream, RegistryAuth } from '../protocol';
+import type { PullReport } from './registry-pull';
+import type { HostAgent } from './docker-host-agent';
 
 /** What the location asks an engine to create. */
 export interface ContainerSpec {
@@ -24,6 +26,8 @@ export interface ContainerSpec {
   options?: ContainerOptions;
   /** Caps on what the container may use; without them, the engine's defaults (none). */
   resources?: ContainerResources;
+  /** #15: name servers the container uses instead of its host's. */
+  dns?: string[];
 }
 
 /** #16: what a container may be given beyond image, env and command. */
@@ -216,6 +220,16 @@ export interface Engine {
   health?(engineId: string): Promise<HealthStatus>;
   /** Stream the container's resource use to `onSample` until the returned function is called. */
   streamStats?(engineId: string, onSample: (stats: ContainerStats) => void, onEnd: () => void): Promise<() => void>;
+  // #19
+  /** Pull `ref` (normalised, of `registry`) with these credentials for this pull only; resolves with the image id. */
+  pullImage?(ref: string, registry: string, auth: RegistryAuth | undefined, onProgress: (p: PullReport) => void): Promise<string>;
+  /** Resolves when `registry` lets these credentials read `ref`; the typed registry error when not. */
+  checkRegistryAccess?(ref: string, registry: string, auth: RegistryAuth | undefined): Promise<void>;
+  /** The repository digests (`repo@sha256:…`) of the image held under `ref`: where it was pulled from or pushed to. */
+  imageRepoDigests?(ref: string): Promise<string[]>;
+  // #15
+  /** Commands on the engine's own host (its packet filter), through a helper container of `location`'s. */
+  hostAgent?(location: string): HostAgent;
 }
 
 /**

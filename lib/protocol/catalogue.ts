@@ -6,7 +6,7 @@
  */
 import type { ContainerInfo, ContainerStatus, NodeInfo, NodeStats, OutputStream, ResourceOffer, VolumeInfo, ExternalInfo } from './types';
 import type { ErrorBody } from './errors';
-import type { ContainerStats, LogLine } from './types';
+import type { ContainerStats, LogLine, PullProgress } from './types';
 import {
   array, boolean, bytes, int, object, oneOf, optional, string, tuple,
   type Input, type ObjectSchema, type Output, type Shape,
@@ -18,6 +18,7 @@ import {
 
 export { MAX_IMAGE_LAYERS, MAX_TUNNEL_TIMEOUT_S, MAX_WAIT_S } from './fields';
 import { absoluteDir, containerOptionFields, user } from './fields-container-options';
+import { pullPolicy, registryAuth } from './registry-fields';
 
 /** A request's parameters and its reply. */
 export interface CommandSchema<P extends Shape = Shape, R extends Shape = Shape> {
@@ -79,6 +80,9 @@ export const commands = {
       imageId: optional(digest()),
       // #16: container options (fields-container-options.ts); the location adds its policy and defaults.
       ...containerOptionFields(),
+      // #19: an image neither the node nor the client's engine holds is pulled by the node.
+      pull: optional(pullPolicy()),
+      registryAuth: optional(registryAuth()),
     },
     none,
   ),
@@ -215,6 +219,18 @@ export const commands = {
   watch_stats: command({ container: name(), watch: newId() }, none),
   /** Stop a watch_stats: the engine's stats stream is closed; an `end` event follows. */
   unwatch_stats: command({ watch: name() }, none),
+
+  // #19: registry pulls.
+  /**
+   * Pull `image` onto `node` from its registry (`policy` as for spawn_container, default `missing`),
+   * with `registryAuth` for that pull only. `image_pull` events under `pull` report progress. The
+   * reply is the image id once it is on the node. An image the node got from a registry is used
+   * for a user only after that registry accepts the user's credentials for it.
+   */
+  pull_image: command(
+    { pull: newId(), node: name(), image: string(), policy: optional(pullPolicy()), registryAuth: optional(registryAuth()) },
+    { id: string() },
+  ),
 } satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */
@@ -329,6 +345,9 @@ export interface Events {
   container_log: { follow: string; lines: LogLine[]; end?: boolean };
   /** A sample of a watch_stats; `end` (without a sample) says no more will come under this `watch`. */
   container_stats: { watch: string; stats?: ContainerStats; end?: boolean };
+  // #19
+  /** Progress of a pull: under the pull_image's `pull`, or the spawned container's id for a spawn's own pull. */
+  image_pull: { pull: string; progress: PullProgress };
 }
 
 export type EventName = keyof Events;
@@ -349,6 +368,7 @@ const eventNames: Record<EventName, true> = {
   file_ack: true, file_end: true, volume_created: true, volume_destroyed: true, external_created: true,
   external_destroyed: true, error: true,
   container_log: true, container_stats: true, // #16
+  image_pull: true, // #19
 };
 export const COMMAND_NAMES = Object.keys(commands) as CommandName[];
 export const MESSAGE_NAMES = Object.keys(messages) as MessageName[];

@@ -161,6 +161,18 @@ export class MissingDependency extends TfnzError {
   override readonly code = 'MISSING_DEPENDENCY';
 }
 
+/**
+ * The image registry refused the credentials, or wants some and got none: log in (docker login
+ * writes ~/.docker/config.json, which the SDK reads) or pass `connect({ registryAuth })`.
+ */
+export class RegistryUnauthorized extends TfnzError {
+  override readonly code = 'REGISTRY_UNAUTHORIZED';
+}
+/** The node could not reach the image registry (refused, no route, no name, TLS not trusted). */
+export class RegistryUnreachable extends TfnzError {
+  override readonly code = 'REGISTRY_UNREACHABLE';
+}
+
 type ErrorClass = new (message: string) => TfnzError;
 
 const byCode = new Map<string, ErrorClass>(
@@ -169,6 +181,7 @@ const byCode = new Map<string, ErrorClass>(
     SpawnFailed, NoNodes, NodeNotFound, NodeGone, InvalidTag, TagInUse, TunnelNotFound, PortInUse,
     ConnectFailed, RequestTimeout, LocationUnreachable, ConnectionLost, SessionExpired, EngineError, NotFound, VolumeInUse, Unauthorized,
     ProcessNotFound, FileNotFound, DomainInUse, LayerCorrupt, StartupTimeout, QuotaExceeded,
+    RegistryUnauthorized, RegistryUnreachable,
   ].map((cls) => [new cls('').code, cls]),
 );
 

@@ -122,3 +122,39 @@ export interface ContainerStats {
   blockReadBytes: number;
   blockWriteBytes: number;
 }
+
+// #19: registry pulls.
+/** When the node pulls an image from its registry (Docker's `--pull`): `missing` is the default. */
+export type PullPolicy = 'always' | 'missing' | 'never';
+
+/** Credentials for one image registry, sent with a spawn or pull that needs them and never kept. */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+}
+
+/** One layer of a pull as the node's engine reports it. */
+export interface PullLayerProgress {
+  /** The engine's short layer id (12 hex digits). */
+  id: string;
+  /** The engine's word for it: Waiting, Downloading, Extracting, Pull complete, Already exists, … */
+  status: string;
+  bytesDone: number;
+  /** 0 until the engine knows the layer's size. */
+  bytesTotal: number;
+  /** Pulled and extracted, or already on the node. */
+  done: boolean;
+}
+
+/** A pull on a node: per layer and in total. Bytes are compressed bytes downloaded. */
+export interface PullProgress {
+  /** The reference as pulled, normalised (docker.io/library/busybox:latest). */
+  image: string;
+  node: string;
+  phase: 'pulling' | 'done';
+  layers: PullLayerProgress[];
+  bytesDone: number;
+  bytesTotal: number;
+  layersDone: number;
+  layersTotal: number;
+}

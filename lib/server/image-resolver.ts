@@ -12,38 +12,82 @@
  *
  * So a node that already has the image (the embedded location's node is the user's own engine)
  * needs no upload, and neither a name nor an id reaches another user's cached image.
+ *
+ * #19, registries (registry-images.ts): a name the node holds because it was pulled from a
+ * registry serves a user only once that registry accepts the user's credentials for it (with an
+ * id, it is then uploaded instead). Without an id (the client's engine lacks the image), a name
+ * found nowhere is pulled by the node under policy `missing`; `always` pulls first whatever the
+ * node or the client holds; `never` never pulls.
  */
 import { ImageNotFound } from '../protocol';
+import { parseImageReference, type ImageReference } from '../shared/registry-reference';
+import { implicitHubFailure, isImageId, RegistryImages, type RegistryRequest } from './registry-images';
 import type { Engine } from '../engines/engine';
 import type { ImageDescription, LayerCache } from './layer-cache';
 
 export class ImageResolver {
   /** Loads in progress, per engine and image id, so spawns of one image share one load. */
   private readonly loading = new Map<Engine, Map<string, Promise<void>>>();
+  /** Pulls and registry checks (#19). */
+  readonly registries = new RegistryImages();
 
   constructor(private readonly cache: LayerCache) {}
 
   /** The image reference the node's engine runs for this spawn. */
-  resolve(engine: Engine, user: string, name: string, imageId?: string): Promise<string> {
-    return resolveImage(this.cache, this.loading, engine, user, name, imageId);
+  resolve(engine: Engine, user: string, name: string, imageId?: string, registry: RegistryRequest = { policy: 'missing' }): Promise<string> {
+    return resolveImage(this.cache, this.loading, this.registries, engine, user, name, imageId, registry);
   }
 }
 
 type Loads = Map<Engine, Map<string, Promise<void>>>;
 
-async function resolveImage(cache: LayerCache, loading: Loads, engine: Engine, user: string, name: string, imageId?: string): Promise<string> {
+async function resolveImage(
+  cache: LayerCache, loading: Loads, registries: RegistryImages, engine: Engine, user: string, name: string, imageId: string | undefined, registry: RegistryRequest,
+): Promise<string> {
+  const ref = reference(name);
+  const pull = () => registries.pull(engine, user, ref!, registry).catch((err: unknown) => Promise.reject(implicitHubFailure(name, ref!, registry.auth, err)));
+  if (registry.policy === 'always' && ref) return pull();
   if (imageId) {
     const named = await engine.taggedImageId(name);
-    if (named === imageId) return name;
-    if (await engine.taggedImageId(imageId)) return imageId;
+    if (named === imageId && (await mayUseNodeImage(registries, engine, name, registry))) return name;
+    if ((await engine.taggedImageId(imageId)) && !(await registries.fromRegistry(engine, imageId))) return imageId;
     const cached = cache.descriptionById(user, imageId);
     if (cached) return load(cache, loading, engine, cached);
     throw new ImageNotFound(`image '${name}' (${imageId.slice(0, 19)}…) is neither on the node nor in the location's cache; upload it with loc.ensureImageUploaded('${name}') (the SDK does this when it spawns)`);
   }
   const cached = cache.description(user, name);
   if (cached) return load(cache, loading, engine, cached);
-  if (await engine.taggedImageId(name)) return name;
-  throw new ImageNotFound(`image '${name}' is in neither your local Docker Engine nor the location's cache; build or load it into your local engine (docker build -t ${name} . or docker load) and spawn again`);
+  if (await engine.taggedImageId(name)) {
+    // Pulled from a registry: the registry decides (its refusal is the error), not possession; an
+    // id names no registry to ask, so such an image is not found by id.
+    if (!(await registries.fromRegistry(engine, name))) return name;
+    if (ref) {
+      await registries.checkAccess(engine, name, registry.auth);
+      return name;
+    }
+  }
+  if (registry.policy === 'never' || !ref) {
+    throw new ImageNotFound(
+      `image '${name}' is in neither your local Docker Engine nor the location's cache${registry.policy === 'never' ? ", and the pull policy is 'never'" : ''}; build or load it into your local engine (docker build -t ${name} . or docker load) and spawn again`,
+    );
+  }
+  return pull();
+}
+
+/** A reference the node could pull, or undefined for an image id (or a short id). */
+function reference(name: string): ImageReference | undefined {
+  if (isImageId(name)) return undefined;
+  try {
+    return parseImageReference(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The node's tagged image of `name` is usable: it is the node's own, or the registry it came from agrees. */
+async function mayUseNodeImage(registries: RegistryImages, engine: Engine, name: string, registry: RegistryRequest): Promise<boolean> {
+  if (!(await registries.fromRegistry(engine, name))) return true;
+  return registries.checkAccess(engine, name, registry.auth).then(() => true, () => false);
 }
 
 /** The cached image on the node (loaded unless there already), by id. */

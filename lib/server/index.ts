@@ -15,3 +15,5 @@ export type {
 } from '../engines/engine';
 export type { LayerCache, ImageDescription, PruneResult } from './layer-cache';
 export type { NodePool, PoolNode } from './node-pool';
+export type { PullReport } from '../engines/registry-pull';
+export type { HostAgent, HostCommandResult } from '../engines/docker-host-agent';

@@ -1,5 +1,5 @@
 /** What every session of one location shares: its name, nodes, and the registry of live sessions. */
-import type { NodePool } from './node-pool';
+import type { NodePool, PoolNode } from './node-pool';
 import type { Session } from './session';
 import type { ManagedContainer } from './managed-container';
 import type { VolumeStore } from './volume-store';
@@ -60,6 +60,8 @@ export interface LocationContext {
   readonly imageResolver: ImageResolver;
   /** Which containers may open connections to which, and the packet filter enforcing it. */
   readonly grants: ConnectionGrants;
+  /** #15: the name servers containers on `node` get (the location's own, see name-server.ts); undefined: their host's. */
+  nameServersFor?(node: PoolNode): Promise<string[] | undefined>;
 }
 
 export const LABEL = {

@@ -18,6 +18,9 @@ import { keepAlive } from '../protocol/heartbeat';
 import { PLAIN_BINDING } from '../protocol/identity';
 import { reapOrphans } from './reaper';
 import { ConnectionGrants } from './connection-grants';
+import { NameServer } from './name-server';
+import { localAddressTowards } from './location-address';
+import { isLocalEngine } from '../engines/host-firewall';
 import { ImageResolver } from './image-resolver';
 import { LABEL, type LocationContext } from './location-context';
 import { BadRequest, preEncodeEvent, type EndpointInfo, type Events, type NodeInfo } from '../protocol';
@@ -126,6 +129,7 @@ export class LocationServer {
     private readonly frontDoor: FrontDoor,
     private readonly unguard: () => void,
     private readonly scheme: 'ws' | 'wss',
+    private readonly names: NameServer,
   ) {
     const admission = new Admission(ctx.limits, log);
     wss.on('connection', (ws, req) => {
@@ -189,6 +193,7 @@ export class LocationServer {
       throw err;
     });
     const images = new LayerCache(opts.cacheDir ?? defaultCacheDir(name));
+    const names = new NameServer((query, askerIp, localIp) => containerName(containers, sites.domains, query, askerIp, localIp), log);
     const ctx: LocationContext = {
       name, nodes, labels: opts.labels ?? {}, volumes, channels,
       containers, sites,
@@ -203,7 +208,12 @@ export class LocationServer {
       channelBinding: opts.tls ? bindingOf(opts.tls) : PLAIN_BINDING,
       images,
       imageResolver: new ImageResolver(images),
-      grants: new ConnectionGrants(name, containers),
+      grants: new ConnectionGrants(name, containers, nodes),
+      nameServersFor: async (node) => {
+        if (isLocalEngine(node.engine.address)) return undefined;
+        const ip = await localAddressTowards(node.engine.address);
+        return (await names.listen(ip)) ? [ip] : undefined;
+      },
       spawning: new Set(),
       limits,
       quotas: new Quotas(limits, (user) => [...sessions].filter((s) => s.opened && !s.ended && s.user === user)),
@@ -215,7 +225,7 @@ export class LocationServer {
     }
     await ctx.grants.removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
     const unguard = opts.guardProcess ? installLastResortGuard(log) : () => undefined;
-    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, unguard, opts.tls ? 'wss' : 'ws');
+    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, unguard, opts.tls ? 'wss' : 'ws', names);
     nodes.startSampling();
     log(`location '${name}' listening on ${server.url} with ${engines.length} node(s); web front door on http ${frontDoor.httpPort}, https ${frontDoor.httpsPort} for ${sites.domains.join(', ')}`);
     return server;
@@ -253,6 +263,8 @@ export class LocationServer {
   async close(): Promise<void> {
     this.nodes.stop();
     await Promise.all([...this.sessions].map((s) => s.end()));
+    await this.ctx.grants.closeAll(); // this location's packet-filter rules and host agents
+    await this.names.close();
     for (const client of this.wss.clients) client.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     const https = (this.wss.options.server as HttpsServer | undefined);
@@ -322,6 +334,20 @@ export class LocationServer {
       for (const c of this.ctx.containers.values()) if (c.node.info.id === change.node) c.nodeGone(`node ${c.node.info.name} went away: ${change.reason}`);
     }
   }
+}
+
+/**
+ * What the location's name server answers (name-server.ts): a front-door domain or a name under
+ * it is the location itself (`localIp`); a container's tag or id is its private IP, for a running
+ * container of the same user asking.
+ */
+function containerName(containers: Map<string, ManagedContainer>, domains: readonly string[], name: string, askerIp: string, localIp: string): string | undefined {
+  if (domains.some((d) => name === d || name.endsWith(`.${d}`))) return localIp;
+  const running = [...containers.values()].filter((c) => c.status === 'running' && c.privateIp);
+  const asker = running.find((c) => c.privateIp === askerIp);
+  if (!asker) return undefined;
+  const user = asker.labels[LABEL.user];
+  return running.find((c) => c.labels[LABEL.user] === user && (c.tag?.toLowerCase() === name || c.id.toLowerCase() === name))?.privateIp;
 }
 
 function admitted(opts: LocationServerOptions): AuthorizedUsers {

@@ -58,6 +58,11 @@ export class ManagedContainer {
     this.logs = new LogHistory(logLimits);
   }
 
+  /** The labels it was created with (its user's among them). */
+  get labels(): Readonly<Record<string, string>> {
+    return this.spec.labels;
+  }
+
   get image(): string {
     return this.spec.image;
   }

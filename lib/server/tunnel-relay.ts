@@ -2,11 +2,8 @@
  * The location's half of a session's tunnels: for each connection the SDK accepted locally, a TCP
  * connection to the container's private address, relayed through a credit-windowed TunnelPipe.
  */
-import { connect, type Socket } from 'node:net';
-import {
-  ConnectFailed, ContainerNotRunning, TunnelNotFound, errorToWire, TunnelPipe,
-  type Events,
-} from '../protocol';
+import { TunnelNotFound, errorToWire, TunnelPipe, type Events, type TfnzError } from '../protocol';
+import { connectToContainer } from '../protocol/tunnel-connect';
 import type { ManagedContainer } from './managed-container';
 
 interface Tunnel {
@@ -18,8 +15,6 @@ interface Tunnel {
 }
 
 type Emit = <E extends 'tunnel_data' | 'tunnel_ack' | 'tunnel_end' | 'tunnel_close'>(event: E, params: Events[E], bulk?: Uint8Array) => void;
-
-const RETRY_MS = 200;
 
 export class TunnelRelay {
   private readonly tunnels = new Map<string, Tunnel>();
@@ -74,7 +69,7 @@ export class TunnelRelay {
     pipe.setCongested(this.congested);
     this.pipes.set(conn, pipe);
     tunnel.conns.add(conn);
-    void this.connectWithRetry(tunnel, pipe, conn, Date.now() + tunnel.timeoutMs);
+    void this.connectWithRetry(tunnel, pipe, conn);
   }
 
   data(conn: number, chunk: Uint8Array): void {
@@ -95,36 +90,15 @@ export class TunnelRelay {
     for (const pipe of this.pipes.values()) pipe.setCongested(congested);
   }
 
-  /** Containers often open their port a moment after they start: retry until the tunnel's timeout. */
-  private async connectWithRetry(tunnel: Tunnel, pipe: TunnelPipe, conn: number, deadline: number): Promise<void> {
-    let lastError = 'not running';
-    while (!pipe.isClosed && Date.now() < deadline) {
-      const ip = tunnel.container.status === 'running' ? tunnel.container.privateIp : undefined;
-      if (ip) {
-        const socket = await tryConnect(ip, tunnel.port).catch((err: Error) => ((lastError = err.message), undefined));
-        if (socket) return pipe.attach(socket);
-      } else if (tunnel.container.status !== 'spawning') {
-        lastError = `container is ${tunnel.container.status}`;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, RETRY_MS));
+  /** Connect to the container (retrying while it opens its port), or tell the SDK why not. */
+  private async connectWithRetry(tunnel: Tunnel, pipe: TunnelPipe, conn: number): Promise<void> {
+    try {
+      const socket = await connectToContainer(() => tunnel.container, tunnel.port, tunnel.timeoutMs, () => pipe.isClosed);
+      if (socket) pipe.attach(socket);
+    } catch (err) {
+      if (pipe.isClosed) return;
+      this.emit('tunnel_close', { conn, error: errorToWire(err as TfnzError) });
+      pipe.close(true);
     }
-    if (pipe.isClosed) return;
-    const error = tunnel.container.status === 'running'
-      ? new ConnectFailed(`nothing accepted a connection on port ${tunnel.port} of container ${tunnel.container.id} within ${tunnel.timeoutMs / 1000}s (${lastError})`)
-      : new ContainerNotRunning(`container ${tunnel.container.id} is ${tunnel.container.status}; its tunnel cannot connect`);
-    this.emit('tunnel_close', { conn, error: errorToWire(error) });
-    pipe.close(true);
   }
-}
-
-function tryConnect(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, allowHalfOpen: true });
-    socket.once('connect', () => {
-      socket.removeListener('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
 }

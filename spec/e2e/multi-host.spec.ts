@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { filter, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, throwError, timeout, toArray } from 'rxjs';
 import Docker from 'dockerode';
 import { nanoid } from 'nanoid';
 import { Cluster, Location, NodeGone, lines, type Container, type Node } from '../../lib/index';
@@ -15,6 +15,8 @@ import { GONE_AFTER_MS, nodeIdFor } from '../../lib/server/node-pool';
 import { eventually } from '../support/docker';
 import { exchange, sha256 } from '../support/net';
 import { cutHost, hostRange, mendHost, multiHostDown, multiHostUp } from '../support/multi-host';
+import { exited, runScript } from '../support/processes';
+import { createInterface } from 'node:readline';
 
 const run = promisify(execFile);
 /** A link outage this long must cost nothing: a third of the time after which a node is gone. */
@@ -39,6 +41,23 @@ async function output(ctr: Container): Promise<string> {
   const text = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
   await ctr.ready();
   return (await text).join('\n');
+}
+
+/** A busybox httpd answering on port 80. */
+const HTTPD = ['sh', '-c', 'mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www'];
+
+/** Measured from inside `from`: can it open an HTTP connection to `ip`? (2 s timeout) */
+async function reaches(from: Container, ip: string): Promise<boolean> {
+  const { stdout } = await from.runProcess(`printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 80 | grep -q '200 OK' && echo REACHED || echo BLOCKED`);
+  expect(stdout.toString()).to.match(/REACHED|BLOCKED/);
+  return stdout.toString().includes('REACHED');
+}
+
+/** Every ordered pair "x>y" that can connect, all probes at once. */
+async function matrix(named: Record<string, Container>): Promise<string[]> {
+  const pairs = Object.keys(named).flatMap((x) => Object.keys(named).filter((y) => y !== x).map((y) => [x, y] as const));
+  const ok = await Promise.all(pairs.map(([x, y]) => reaches(named[x], named[y].privateIp!)));
+  return pairs.filter((_, i) => ok[i]).map(([x, y]) => `${x}>${y}`).sort();
 }
 
 /**
@@ -182,6 +201,183 @@ describe('multi-host: three node hosts on their own network, engines over TLS', 
         rmSync(dir, { recursive: true, force: true });
       }
       expect(await output(host(3).spawnContainer(image, { command: ['cat', '/marker.txt'] }))).to.equal(marker);
+    });
+  });
+
+  describe('connection grants across hosts, enforced on the receiving host', function () {
+    let server: LocationServer;
+    let loc: Location;
+    const name = `spec-hosts-fw-${nanoid(6)}`;
+    /** This location's packet-filter rules in host N's own namespace. */
+    const rulesOn = async (n: number) => {
+      const out: string[] = [];
+      for (const chain of ['TFNZ-ALLOW', 'TFNZ-DENY']) {
+        const { stdout } = await run('ip', ['netns', 'exec', `tfnz-h${n}`, 'iptables', '-w', '-S', chain]).catch(() => ({ stdout: '' }));
+        out.push(...stdout.split('\n').filter((l) => l.includes(`tfnz:${name}:`)));
+      }
+      return out;
+    };
+    const agentOn = (n: number) =>
+      new Docker({ socketPath: `/run/tfnz-hosts/h${n}.sock` }).listContainers({ filters: { label: [`tfnz.host-agent=${name}`] } });
+    let a: Container; let b: Container; let c: Container;
+
+    before(async () => {
+      server = await LocationServer.start({ name, port: 0, engines: addresses.map((x) => new DockerEngine(x)) });
+      loc = await Location.connect({ location: server.url, quiet: true });
+      const on = (n: number) => loc.rankedNodes().find((node) => node.id === nodeIdFor(addresses[n - 1]))!;
+      [a, b, c] = [1, 2, 3].map((n) => on(n).spawnContainer('busybox', { command: HTTPD }));
+      // The location reaches every container across hosts: its own address is let through.
+      for (const x of [a, b, c]) await x.waitTcp(80);
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await loc?.disconnect();
+      await server?.close();
+    });
+
+    it('closes containers on other hosts by default; a grant opens one way only, on the target\'s host', async () => {
+      expect([a, b, c].map((x) => x.privateIp)).to.satisfy((ips: string[]) => ips.every((ip, i) => hostRange(i + 1).test(ip)));
+      expect(await matrix({ a, b, c })).to.deep.equal([]);
+      await b.allowConnectionFrom(a);
+      expect(await matrix({ a, b, c })).to.deep.equal(['a>b']);
+      // The rules live on h2, where b runs; b's deny rule is not on the other hosts.
+      expect((await rulesOn(2)).join('\n')).to.contain(`allow:${b.id}:${a.id}`).and.contain(`deny:${b.id}`);
+      expect((await rulesOn(1)).join('\n')).to.not.contain(`deny:${b.id}`);
+      await b.disallowConnectionFrom(a);
+      expect(await matrix({ a, b, c })).to.deep.equal([]);
+      await b.allowConnectionFrom(a);
+    });
+
+    it('puts the rules back when the host lost them and its agent was replaced', async () => {
+      // As a host reboot would: the agent container gone and the host's packet filter emptied.
+      await new Docker({ socketPath: '/run/tfnz-hosts/h2.sock' }).getContainer(`tfnz-agent-${name}`).remove({ force: true });
+      for (const chain of ['TFNZ-ALLOW', 'TFNZ-DENY']) await run('ip', ['netns', 'exec', 'tfnz-h2', 'iptables', '-w', '-F', chain]);
+      expect(await reaches(c, b.privateIp!)).to.equal(true); // open: the rules were what closed it
+      await eventually(async () => expect(await agentOn(2)).to.have.length(1), 30_000);
+      await eventually(async () => expect(await matrix({ a, b, c })).to.deep.equal(['a>b']), 30_000);
+    });
+
+    it('removes its rules and agents from every host when the location closes', async () => {
+      expect(await rulesOn(1)).to.not.deep.equal([]);
+      await loc.disconnect();
+      await server.close();
+      for (const n of [1, 2, 3]) {
+        expect(await rulesOn(n), `h${n}`).to.deep.equal([]);
+        expect(await agentOn(n), `h${n}`).to.deep.equal([]);
+      }
+    });
+  });
+
+  describe('placement and autoscaling across hosts', function () {
+    let server: LocationServer;
+    let loc: Location;
+    let loader: Location;
+    const nameOf = (n: number) => `tfnz-h${n}`;
+    const idOf = (n: number) => nodeIdFor(addresses[n - 1]);
+
+    before(async () => {
+      server = await LocationServer.start({ name: `spec-hosts-place-${nanoid(6)}`, port: 0, statsIntervalMs: 500, engines: addresses.map((x) => new DockerEngine(x)) });
+      [loc, loader] = await Promise.all([0, 1].map(() => Location.connect({ location: server.url, quiet: true })));
+      // Another session burns two cores on h2; wait until the session sees h2 as the busiest by at
+      // least a tenth of a core (on a shared, loaded machine the burner may get little more).
+      const h2 = loader.rankedNodes().find((n) => n.id === idOf(2))!;
+      await h2.spawnContainer('busybox', { command: ['sh', '-c', 'while :; do :; done & while :; do :; done'] }).ready();
+      await firstValueFrom(loc.nodes$.pipe(
+        filter((nodes) => {
+          const cpu = (n: number) => nodes[idOf(n)]?.stats.cpu ?? 0;
+          return cpu(2) <= Math.min(cpu(1), cpu(3)) - 10;
+        }),
+        timeout({ first: 60_000, with: () => throwError(() => new Error(`h2 never looked busier: ${JSON.stringify(loc.state.nodes)}`)) }),
+      ));
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await Promise.all([loc, loader].map((l) => l?.disconnect()));
+      await server?.close();
+    });
+
+    it('puts the next container on a host other than the loaded one', async () => {
+      const picked = loc.node();
+      expect(picked.name).to.not.equal(nameOf(2));
+      const ctr = picked.spawnContainer('busybox', { command: ['sleep', '600'] });
+      await ctr.ready();
+      expect(ctr.privateIp).to.not.match(hostRange(2));
+      await picked.destroyContainer(ctr);
+    });
+
+    it('examples/autoscale.ts spreads its replicas over the hosts that are not loaded', async () => {
+      const child = runScript('examples/autoscale.ts', {
+        TFNZ_LOCATION: server.url, REPLICAS: '2', MAX_EXTRA: '0', DURATION_S: '120', COOLDOWN_S: '2', DEMO_LOAD: '0',
+      });
+      const stderr: string[] = [];
+      child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+      const placed: string[] = [];
+      const all = new Promise<void>((resolve) => {
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          const on = /add a replica on (\S+) \(cpu.*initial replica/.exec(line)?.[1];
+          if (on) placed.push(on);
+          if (placed.length === 2) resolve();
+        });
+      });
+      await Promise.race([all, exited(child).then((code) => { throw new Error(`autoscale exited (${code}): ${stderr.join('')}`); })]);
+      child.kill('SIGINT');
+      expect(await exited(child), stderr.join('')).to.equal(0);
+      expect(placed, 'not on the loaded host').to.not.include(nameOf(2));
+      expect([...new Set(placed)].sort(), 'spread over both other hosts').to.deep.equal([nameOf(1), nameOf(3)]);
+    });
+  });
+
+  describe('names between containers across hosts', function () {
+    let server: LocationServer;
+    let loc: Location;
+    let db: Container;
+    let client: Container;
+    const tag = `db-${nanoid(6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+    const on = (n: number) => loc.rankedNodes().find((node) => node.id === nodeIdFor(addresses[n - 1]))!;
+    /**
+     * HTTP GET from inside `from` to `host`:`port` by name, with `host` as the Host header. (busybox
+     * nc drops the connection when its input ends, so the input stays open until the answer came.)
+     */
+    const fetchByName = async (from: Container, host: string, port: number) =>
+      (await from.runProcess(`(printf 'GET / HTTP/1.0\\r\\nHost: ${host}\\r\\n\\r\\n'; sleep 3) | nc -w 3 ${host} ${port}`)).stdout.toString();
+
+    before(async () => {
+      // The front door listens where containers on other hosts reach the location.
+      server = await LocationServer.start({ name: `spec-hosts-dns-${nanoid(6)}`, port: 0, webHost: '0.0.0.0', engines: addresses.map((x) => new DockerEngine(x)) });
+      loc = await Location.connect({ location: server.url, quiet: true });
+      db = on(2).spawnContainer('busybox', { command: HTTPD, tag });
+      client = on(1).spawnContainer('busybox', { command: ['sleep', '600'] });
+      await Promise.all([db.waitTcp(80), client.ready()]);
+      await db.allowConnectionFrom(client);
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await loc?.disconnect();
+      await server?.close();
+    });
+
+    it('resolves a container by its tag and by its id from another host, and connects by name', async () => {
+      const looked = (await client.runProcess(`nslookup ${tag}`)).stdout.toString();
+      expect(looked).to.contain(`Address: ${db.privateIp}`);
+      expect(await fetchByName(client, tag, 80)).to.match(/^HTTP\/1\.[01] 200/);
+      expect((await client.runProcess(`nslookup ${db.id.toLowerCase()}`)).stdout.toString()).to.contain(`Address: ${db.privateIp}`);
+      // A name the location does not know is no name at all.
+      const unknown = await client.runProcess(`nslookup no-such-${tag}; echo "exit $?"`);
+      expect(unknown.stdout.toString()).to.not.contain('Address: 10.253.').and.to.not.match(/exit 0\s*$/);
+    });
+
+    it('reaches an endpoint published on the location by its name, from a container on another host', async () => {
+      const fqdn = `names-${nanoid(6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}.localhost`;
+      const endpoint = loc.endpointFor(fqdn);
+      const cluster = new Cluster({ containers: [db] });
+      await endpoint.publish(cluster, fqdn);
+      const reply = await fetchByName(client, fqdn, endpoint.httpPort);
+      expect(reply).to.match(/^HTTP\/1\.[01] 200/);
+      expect(reply).to.match(/\r\n\r\nhi\n$/);
+      await endpoint.unpublish(cluster);
     });
   });
 

@@ -17,6 +17,7 @@ const KEYS = [
   'stdin', 'volumes', 'preBootFiles', 'id', 'layers', 'layer', 'transfer', 'size', 'name', 'config', 'tunnel', 'port', 'timeout',
   'volume', 'asynchronous', 'process', 'tty', 'echo', 'cols', 'rows', 'path', 'resetFilesystem', 'from', 'cluster', 'fqdn',
   'containers', 'rewrite', 'ssl', 'seq', 'conn', 'bytes', '__proto__', 'constructor',
+  'pull', 'policy', 'registryAuth', // #19
 ];
 
 /**
@@ -38,6 +39,8 @@ const PARAMS: Record<CommandName | MessageName, string[]> = {
   container_logs: ['container', 'tail', 'since'], follow_logs: ['container', 'follow', 'tail', 'since'], unfollow_logs: ['follow'],
   container_health: ['container'], wait_http: ['container', 'port', 'fqdn', 'path', 'status', 'body', 'timeout'],
   watch_stats: ['container', 'watch'], unwatch_stats: ['watch'],
+  // #19
+  pull_image: ['pull', 'node', 'image', 'policy'],
   ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn'], tunnel_close: ['conn'],
   container_stdin: ['container'], process_stdin: ['process'], process_stdin_end: ['process'], process_resize: ['process', 'cols', 'rows'],
   file_data: ['transfer'], file_ack: ['transfer', 'bytes'], file_cancel: ['transfer'],
@@ -52,6 +55,8 @@ function plausible(key: string, known: string[]): fc.Arbitrary<unknown> {
     case 'container': case 'from': case 'process': case 'transfer': case 'tunnel': case 'cluster': case 'volume': case 'session': return ids;
     case 'node': return fc.constantFrom(...known);
     case 'image': return fc.constantFrom('busybox', 'nginx', 'no-such-image');
+    case 'policy': return fc.constantFrom('always', 'missing', 'never');
+    case 'pull': return fc.constantFrom('fuzzpull01', 'fuzzpull02');
     case 'command': return fc.constantFrom('echo hi', 'cat', 'yes | head -c 200000', ['sleep', '5'], ['sh', '-c', 'exit 3']);
     case 'path': return fc.constantFrom('/etc/hostname', '/tmp/fuzz', '/', '/proc/self/status', '/dev/zero', '/tmp/../etc/passwd');
     case 'size': case 'bytes': case 'seq': case 'lastSeq': case 'conn': return fc.integer({ min: 0, max: 2 * 1024 * 1024 });

@@ -29,6 +29,7 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
     volumes: [['vol', '/data']], preBootFiles: [['/etc/motd', new Uint8Array([104, 105])]], imageId: digest,
     entrypoint: ['sh'], user: '1000:1000', workdir: '/app', labels: { team: 'blue' }, resources: { memoryMb: 64, cpus: 1.5 },
     capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], tmpfs: { '/run': 'size=8m' }, shmSizeMb: 16, healthcheck: { command: 'true', intervalMs: 500 }, privileged: false,
+    pull: 'missing', registryAuth: { username: 'u', password: 'p' },
   },
   image_layers_missing: { id: digest, layers: [digest] },
   upload_layer: { transfer: id(2), layer: digest, size: 10 },
@@ -61,6 +62,8 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   wait_http: { container: id(1), port: 80, fqdn: 'www.localhost', path: '/', status: 200, body: 'ok', timeout: 5 },
   watch_stats: { container: id(1), watch: id(9) },
   unwatch_stats: { watch: id(9) },
+  // #19
+  pull_image: { pull: id(10), node: 'n1', image: '127.0.0.1:5443/team/app:1.2', policy: 'always', registryAuth: { username: 'u', password: 'p' } },
 };
 
 const validMessage: { [M in MessageName]: Messages[M] } = {

@@ -1,5 +1,7 @@
 /** Image uploads into the location's layer cache, and the user's image descriptions. */
-import { BadRequest } from '../../protocol';
+import { BadRequest, ImageNotFound } from '../../protocol';
+import type { PullReport } from '../../engines/registry-pull';
+import { parseImageReference } from '../../shared/registry-reference';
 import { FileWriter } from '../file-transfer';
 import type { CommandHandlers } from './handler';
 
@@ -31,5 +33,23 @@ export const imageCommands = {
     }
     s.ctx.images.putDescription(s.user, { name: p.name, id: p.id, layers: p.layers });
     return {};
+  },
+
+  // #19
+  async pull_image(s, p) {
+    const node = s.ctx.nodes.get(p.node);
+    const ref = parseImageReference(p.image);
+    const report = (progress: PullReport) => s.emit('image_pull', { pull: p.pull, progress: { ...progress, node: node.info.id } });
+    const registries = s.ctx.imageResolver.registries;
+    const request = { policy: p.policy ?? 'missing', auth: p.registryAuth, onProgress: report };
+    if (request.policy !== 'always' && (await node.engine.taggedImageId(ref.canonical))) {
+      // On the node already: this user may have it only with the registry's consent (registry-images.ts).
+      if (await registries.fromRegistry(node.engine, ref.canonical)) await registries.checkAccess(node.engine, ref.canonical, p.registryAuth);
+      const id = (await node.engine.taggedImageId(ref.canonical))!;
+      report({ image: ref.canonical, phase: 'done', layers: [], bytesDone: 0, bytesTotal: 0, layersDone: 0, layersTotal: 0 });
+      return { id };
+    }
+    if (request.policy === 'never') throw new ImageNotFound(`image '${p.image}' is not on node ${node.info.name} and the pull policy is 'never'`);
+    return { id: await registries.pull(node.engine, s.user, ref, request) };
   },
 } satisfies Partial<CommandHandlers>;

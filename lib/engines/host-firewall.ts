@@ -1,34 +1,49 @@
 /**
- * Private-network reachability between containers, by packet filtering on the location's own
- * machine (iptables through child_process). LIMIT: it only governs containers of engines on the
- * location's machine (unix:// sockets), whose forwarded traffic crosses this host's FORWARD chain;
- * containers of remote engines are not filtered at all.
+ * Private-network reachability between containers, by packet filtering on the host where the
+ * receiving container runs. The same rules everywhere; only how `iptables` is run differs: through
+ * child_process on the location's own machine (engines on unix:// sockets), through the location's
+ * agent container on any other host (docker-host-agent.ts), whose forwarded traffic crosses that
+ * host's FORWARD chain.
  *
  * Two chains hang off Docker's DOCKER-USER chain (which Docker consults first in FORWARD and never
  * flushes): TFNZ-ALLOW, then TFNZ-DENY.
  *  - Every running container gets a TFNZ-DENY rule dropping NEW connections *to* its private IP,
- *    so by default nothing forwarded (another container, on any bridge) may open one to it. The
- *    location itself, tunnels and wait_tcp come from the host (INPUT/OUTPUT, not FORWARD), so they
- *    are unaffected; the container's own outgoing traffic is unaffected too.
+ *    so by default nothing forwarded (another container, on any bridge or host) may open one to it.
+ *    On the location's machine the location itself, tunnels and wait_tcp come from the host
+ *    (INPUT/OUTPUT, not FORWARD), so they are unaffected; on another host they are forwarded, so
+ *    that host gets one TFNZ-ALLOW rule accepting everything from the location's address
+ *    (`admitLocation`). The container's own outgoing traffic is unaffected.
  *  - `allow(target, from)` adds, in TFNZ-ALLOW, an ACCEPT for anything from `from`'s IP to
  *    `target`'s IP, and for ESTABLISHED/RELATED replies back. One-way, like the original SDK:
  *    `from` may open connections to `target`; `target` gains no way to open connections to `from`
  *    (its replies flow as established traffic). The reply rule matters only across bridges
  *    (engines), where Docker's isolation would otherwise drop them.
- * Every rule carries a comment `tfnz:<location>:deny:<id>` or `tfnz:<location>:allow:<target>:<from>`,
- * so rules can be found and removed by container or by location.
+ * Every rule carries a comment `tfnz:<location>:deny:<id>`, `tfnz:<location>:allow:<target>:<from>`
+ * or `tfnz:<location>:location`, so rules can be found and removed by container or by location.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { EngineError } from '../protocol';
 
 const run = promisify(execFile);
+
+/** Runs `iptables -w <args>` on some host; resolves with its stdout, rejects with its stderr. */
+export type IptablesRunner = (args: string[]) => Promise<string>;
+
+/** `iptables` on the location's own machine. */
+export const localIptables: IptablesRunner = async (args) => (await run('iptables', ['-w', ...args])).stdout;
 const ALLOW = 'TFNZ-ALLOW';
 const DENY = 'TFNZ-DENY';
 
-/** Which engines this works for: those on the location's machine. */
+/** Engines on the location's own machine (a socket, or TCP on the loopback), whose packet filter is the location's. */
 export function isLocalEngine(address: string): boolean {
-  return address.startsWith('unix://');
+  if (address.startsWith('unix://')) return true;
+  try {
+    const host = new URL(address).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  } catch {
+    return false;
+  }
 }
 
 export interface FirewallEntry {
@@ -37,19 +52,22 @@ export interface FirewallEntry {
   ids: string[];
 }
 
-export class LocalFirewall {
+/** The tfnz rules of one location on one host. */
+export class HostFirewall {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly prefix: string;
+
+  private chainsReady?: Promise<void>;
   /**
    * The rules this firewall added and has not removed, by comment (an allow is two rules): so
-   * forgetting a container deletes its rules by their exact spec, with no listing. Every exec of
-   * iptables costs 10-150 ms on a busy machine (fork, then the xtables lock), and destroy waits for it.
+   * forgetting a container deletes its rules by their exact spec, with no listing. Every run of
+   * iptables costs 10-150 ms on a busy machine (a fork or a docker exec, then the xtables lock),
+   * and destroy waits for it.
    */
   private readonly added = new Map<string, string[][]>();
 
-  private chainsReady?: Promise<void>;
-
-  constructor(location: string) {
+  /** `iptables`: how to run it on the host (default: here). */
+  constructor(location: string, private readonly iptablesRun: IptablesRunner = localIptables) {
     this.prefix = `tfnz:${location.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 180)}:`;
   }
 
@@ -72,7 +90,7 @@ export class LocalFirewall {
       // listing could not tell its old deny rule from the new one) go first, by their spec.
       await this.deleteAdded(id);
       await Promise.all([
-        iptables(['-A', ...rule]),
+        this.iptables(['-A', ...rule]),
         this.removeListed((c, args) =>
           c.startsWith('tfnz:') && !isNewRule(c, args) &&
           ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
@@ -110,7 +128,7 @@ export class LocalFirewall {
     for (const [comment, rules] of [...this.added]) {
       if (!this.isOurs(comment, (e) => e.ids.includes(id))) continue;
       this.added.delete(comment);
-      for (const rule of rules) await iptables(['-D', ...rule]).catch(() => undefined); // removed concurrently
+      for (const rule of rules) await this.iptables(['-D', ...rule]).catch(() => undefined); // removed concurrently
     }
   }
 
@@ -124,13 +142,13 @@ export class LocalFirewall {
   private async append(what: string, match: string[], target: string[]): Promise<void> {
     const comment = `${this.prefix}${what}`;
     const rule = [...match, '-m', 'comment', '--comment', comment, ...target];
-    await iptables(['-A', ...rule]);
+    await this.iptables(['-A', ...rule]);
     this.added.set(comment, [...(this.added.get(comment) ?? []), rule]);
   }
 
   /** removeRules, keeping `added` in step with what is gone. */
   private async removeListed(which: (comment: string, args: string[]) => boolean): Promise<void> {
-    await removeRules((comment, args) => {
+    await this.removeRules((comment, args) => {
       const yes = which(comment, args);
       if (yes) this.added.delete(comment);
       return yes;
@@ -140,6 +158,33 @@ export class LocalFirewall {
   /** Remove the allow rule(s) target ← from. */
   disallow(target: string, from: string): Promise<void> {
     return this.remove((e) => e.kind === 'allow' && e.ids[0] === target && e.ids[1] === from);
+  }
+
+  /**
+   * Accept everything forwarded from the location's own address `ip`: on a host other than the
+   * location's, its tunnels, front door and wait_tcp reach containers through FORWARD too.
+   */
+  admitLocation(ip: string): Promise<void> {
+    return this.serial(async () => {
+      await this.ensureChains();
+      const rule = [ALLOW, '-s', ip, ...this.comment('location'), '-j', 'ACCEPT'];
+      const present = await this.iptablesRun(['-C', ...rule]).then(() => true, () => false);
+      if (!present) await this.iptables(['-I', ...rule]);
+    });
+  }
+
+  /** Remove every rule of this location on this host (the location is closing). */
+  removeAll(): Promise<void> {
+    return this.serial(() => this.removeListed((comment) => comment.startsWith(this.prefix)));
+  }
+
+  /** The host may have lost its rules and chains (a reboot): create the chains again next time. */
+  rebuildChains(): void {
+    this.chainsReady = undefined;
+  }
+
+  private comment(what: string): string[] {
+    return ['-m', 'comment', '--comment', `${this.prefix}${what}`];
   }
 
   /** Create the chains and hook them into DOCKER-USER (allow first), once per location. */
@@ -152,11 +197,11 @@ export class LocalFirewall {
   }
 
   private async createChains(): Promise<void> {
-    for (const chain of [ALLOW, DENY]) await run('iptables', ['-w', '-N', chain]).catch(() => undefined);
-    await run('iptables', ['-w', '-N', 'DOCKER-USER']).catch(() => undefined);
+    for (const chain of [ALLOW, DENY]) await this.iptablesRun(['-N', chain]).catch(() => undefined);
+    await this.iptablesRun(['-N', 'DOCKER-USER']).catch(() => undefined);
     for (const chain of [DENY, ALLOW]) {
-      const present = await run('iptables', ['-w', '-C', 'DOCKER-USER', '-j', chain]).then(() => true, () => false);
-      if (!present) await iptables(['-I', 'DOCKER-USER', '1', '-j', chain]);
+      const present = await this.iptablesRun(['-C', 'DOCKER-USER', '-j', chain]).then(() => true, () => false);
+      if (!present) await this.iptables(['-I', 'DOCKER-USER', '1', '-j', chain]);
     }
   }
 
@@ -165,33 +210,33 @@ export class LocalFirewall {
     this.queue = next.catch(() => undefined);
     return next;
   }
-}
 
-async function iptables(args: string[]): Promise<void> {
-  try {
-    await run('iptables', ['-w', ...args]);
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new EngineError(`packet filter (iptables ${args.slice(0, 2).join(' ')}) failed: ${(e.stderr || e.message).trim()}`);
+  private async iptables(args: string[]): Promise<void> {
+    try {
+      await this.iptablesRun(args);
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new EngineError(`packet filter (iptables ${args.slice(0, 2).join(' ')}) failed: ${(e.stderr || e.message).trim()}`);
+    }
   }
-}
 
-/**
- * Remove the tfnz rules for which `which(comment, args)` says yes. One listing of the whole filter
- * table (not one per chain): each exec of iptables is the expensive part.
- */
-async function removeRules(which: (comment: string, args: string[]) => boolean): Promise<void> {
-  let listing: string;
-  try {
-    listing = (await run('iptables', ['-w', '-S'])).stdout;
-  } catch {
-    return; // no packet filter to list: no rules
-  }
-  for (const line of listing.split('\n')) {
-    const args = tokens(line);
-    const at = args.indexOf('--comment');
-    if (args[0] !== '-A' || (args[1] !== ALLOW && args[1] !== DENY) || at < 0 || !which(args[at + 1] ?? '', args)) continue;
-    await iptables(['-D', ...args.slice(1)]).catch(() => undefined); // removed concurrently
+  /**
+   * Remove the tfnz rules for which `which(comment, args)` says yes. One listing of the whole
+   * filter table, not one per chain: each run of iptables is the expensive part.
+   */
+  private async removeRules(which: (comment: string, args: string[]) => boolean): Promise<void> {
+    let listing: string;
+    try {
+      listing = await this.iptablesRun(['-S']);
+    } catch {
+      return; // no packet filter to list: no rules
+    }
+    for (const line of listing.split('\n')) {
+      const args = tokens(line);
+      const at = args.indexOf('--comment');
+      if (args[0] !== '-A' || (args[1] !== ALLOW && args[1] !== DENY) || at < 0 || !which(args[at + 1] ?? '', args)) continue;
+      await this.iptables(['-D', ...args.slice(1)]).catch(() => undefined); // removed concurrently
+    }
   }
 }
 

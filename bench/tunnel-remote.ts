@@ -1,0 +1,74 @@
+/**
+ * Tunnels to a container on another host (issue #15). Builds the three-host test topology
+ * (scripts/multi-host.sh, needs root; taken down again afterwards unless it was up already), runs
+ * an embedded location whose only node is host 2's engine over TLS, and measures through
+ * `ctr.attachTunnel` against the floor of direct TCP from here to the container's private IP over
+ * the same link (the route to host 2's container range): throughput of BENCH_REMOTE_MB MiB (default
+ * 256) on one connection, and BENCH_REMOTE_ROUND_TRIPS (default 2000) round trips of 16 bytes.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Location } from '../lib/index';
+import { DockerEngine, LocationServer } from '../lib/server/index';
+import { ECHO_PORT, SERVERS_COMMAND, SINK_PORT, echoRoundTrips, sendBulk, waitForPort, type BenchContext } from './common';
+import { bounded, figure, percentile, progress, summarise, withTimeout, type Figure } from './stats';
+
+const sh = promisify(execFile);
+const MIB = 2 ** 20;
+const SIZE_MB = Number(process.env.BENCH_REMOTE_MB ?? 256);
+const ROUND_TRIPS = Number(process.env.BENCH_REMOTE_ROUND_TRIPS ?? 2000);
+const RUNS = 3;
+const SCRIPT = 'scripts/multi-host.sh';
+
+export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
+  if (!(SIZE_MB > 0) || !(ROUND_TRIPS > 0)) throw new Error('BENCH_REMOTE_MB and BENCH_REMOTE_ROUND_TRIPS must be positive numbers');
+  const wasUp = (await sh('bash', [SCRIPT, 'addresses']).then((r) => r.stdout, () => '')).includes('https://');
+  const { stdout } = await sh('bash', [SCRIPT, 'up'], { timeout: 120_000 });
+  const h2 = stdout.split('\n').find((l) => l.startsWith('https://10.252.0.12:'));
+  if (!h2) throw new Error(`${SCRIPT} up printed no address for host 2`);
+  const server = await LocationServer.start({ name: `bench-remote-${process.pid}`, port: 0, engines: [new DockerEngine(h2)] });
+  const loc = await Location.connect({ location: server.url, quiet: true });
+  const speed = { tfnz: [] as number[], direct: [] as number[] };
+  const p50 = { tfnz: [] as number[], direct: [] as number[] };
+  try {
+    const node = loc.node();
+    const ctr = node.spawnContainer('busybox', { command: SERVERS_COMMAND });
+    await withTimeout(ctr.ready(), 60_000, 'spawning the sink and echo container on host 2');
+    const ip = ctr.privateIp!;
+    await waitForPort(ip, SINK_PORT);
+    await waitForPort(ip, ECHO_PORT);
+    const sink = await ctr.attachTunnel(SINK_PORT);
+    const echo = await ctr.attachTunnel(ECHO_PORT);
+    const bytes = Math.round(SIZE_MB * MIB);
+    const timeoutMs = Math.max(60_000, budgetMs);
+    const paths = { tfnz: { sink: ['127.0.0.1', sink.localPort], echo: ['127.0.0.1', echo.localPort] }, direct: { sink: [ip, SINK_PORT], echo: [ip, ECHO_PORT] } } as const;
+    const measure = async (path: 'tfnz' | 'direct') => {
+      const ms = await sendBulk(paths[path].sink[0], paths[path].sink[1], bytes, timeoutMs);
+      speed[path].push(bytes / MIB / (ms / 1000));
+      const rtts = await echoRoundTrips(paths[path].echo[0], paths[path].echo[1], ROUND_TRIPS, 16, 200, Math.max(30_000, ROUND_TRIPS * 5));
+      p50[path].push(percentile(rtts, 50));
+    };
+    await sendBulk('127.0.0.1', sink.localPort, 8 * MIB, 30_000); // warm-up, not recorded
+    const n = await bounded(RUNS, budgetMs, async (i) => {
+      if (i % 2 === 0) (await measure('tfnz'), await measure('direct'));
+      else (await measure('direct'), await measure('tfnz'));
+    }, 1);
+    progress(`tunnel-remote: ${n} runs of ${SIZE_MB} MiB and ${ROUND_TRIPS} round trips each way`);
+    await node.destroyContainer(ctr);
+  } finally {
+    await loc.disconnect();
+    await server.close();
+    if (!wasUp) await sh('bash', [SCRIPT, 'down'], { timeout: 120_000 }).catch(() => undefined);
+  }
+  const note = 'location here, container on host 2 of scripts/multi-host.sh (a network namespace behind a veth bridge, engine over TLS)';
+  return [
+    figure({
+      bench: 'tunnel', name: `throughput to another host, 1 connection, ${SIZE_MB} MiB`, unit: 'MiB/s', better: 'higher',
+      tfnz: summarise(speed.tfnz), floorName: 'direct TCP across the same link', floor: summarise(speed.direct), note,
+    }),
+    figure({
+      bench: 'tunnel', name: `round trip p50 to another host, 16 B × ${ROUND_TRIPS}`, unit: 'µs', better: 'lower',
+      tfnz: summarise(p50.tfnz), floorName: 'direct TCP across the same link', floor: summarise(p50.direct),
+    }),
+  ];
+}

@@ -1,0 +1,98 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { firstValueFrom } from 'rxjs';
+import { nanoid } from 'nanoid';
+import { ConnectFailed, Location, type Container } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
+import { exchange, sha256 } from '../support/net';
+
+/**
+ * A tunnel's bytes take one of two paths: with the embedded location, straight from the local
+ * port to the container (one hop in this process); with any other location, relayed through it
+ * over the session's WebSocket. tunnels.spec.ts covers the embedded path in depth; here the same
+ * promises are checked on both, the relayed one through a location server reached by its URL.
+ */
+const paths: [string, () => Promise<{ loc: Location; close(): Promise<void> }>][] = [
+  ['direct (embedded location)', async () => {
+    const loc = await Location.connect({ quiet: true });
+    return { loc, close: () => loc.disconnect() };
+  }],
+  ['relayed (location reached by its URL)', async () => {
+    const server = await LocationServer.start({ name: `spec-tunnel-paths-${nanoid(6)}`, port: 0 });
+    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true });
+    return { loc, close: async () => (await loc.disconnect(), await server.close()) };
+  }],
+];
+
+for (const [path, open] of paths) {
+  describe(`tunnels, ${path} (real Docker Engine)`, function () {
+    this.timeout(120_000);
+    let session: { loc: Location; close(): Promise<void> };
+    let echo: Container;
+
+    before(async () => {
+      session = await open();
+      echo = session.loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
+      await echo.waitTcp(9000);
+    });
+    after(async () => {
+      await session?.close();
+    });
+
+    it('carries 20 MB byte-exact both ways, on 4 connections at once', async () => {
+      const tunnel = await echo.attachTunnel(9000);
+      const payloads = Array.from({ length: 4 }, () => randomBytes(5 * 1024 * 1024));
+      const results = await Promise.all(payloads.map((p) => exchange(tunnel.localPort, p)));
+      results.forEach((r, i) => expect(sha256(r), `connection ${i}`).to.equal(sha256(payloads[i])));
+    });
+
+    it('connects a connection made before the container listens, once it does', async () => {
+      const late = session.loc.node().spawnContainer('busybox', { command: ['sh', '-c', 'sleep 1; exec nc -ll -p 9000 -e cat'] });
+      const tunnel = await late.attachTunnel(9000, { timeout: 20 });
+      const back = await exchange(tunnel.localPort, Buffer.from('worth the wait'));
+      expect(back.toString()).to.equal('worth the wait');
+      await session.loc.node().destroyContainer(late);
+    });
+
+    it('hands a slow reader every byte a container sent before it closed', async () => {
+      const source = session.loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9003', '-e', 'head', '-c', '8388608', '/dev/zero'] });
+      await source.waitTcp(9003);
+      const tunnel = await source.attachTunnel(9003);
+      const received = await new Promise<number>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: tunnel.localPort });
+        let bytes = 0;
+        socket.on('data', (chunk) => {
+          bytes += chunk.length;
+          socket.pause();
+          setTimeout(() => socket.resume(), 5);
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve(bytes));
+      });
+      expect(received).to.equal(8 * 1024 * 1024);
+      await session.loc.node().destroyContainer(source);
+    });
+
+    it('reports ConnectFailed naming the port when nothing listens, and closes the local connection', async () => {
+      const tunnel = await echo.attachTunnel(9999, { timeout: 1 });
+      const error = firstValueFrom(tunnel.errors$);
+      const closed = new Promise<void>((resolve) => connect(tunnel.localPort, '127.0.0.1').on('close', () => resolve()).on('error', () => undefined));
+      expect(await error).to.be.instanceOf(ConnectFailed).with.property('message').that.contains('port 9999');
+      await closed;
+    });
+
+    it('cuts its open connections when the tunnel is destroyed', async () => {
+      const tunnel = await echo.attachTunnel(9000);
+      const socket = connect({ host: '127.0.0.1', port: tunnel.localPort });
+      await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      // An echoed byte proves the connection reached the container before the tunnel goes.
+      socket.write('x');
+      await new Promise((resolve) => socket.once('data', resolve));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()).on('error', () => undefined));
+      await echo.destroyTunnel(tunnel);
+      await closed;
+      expect(socket.destroyed).to.equal(true);
+    });
+  });
+}
