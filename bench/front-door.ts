@@ -1,16 +1,21 @@
 /**
  * Web endpoints — requests per second through the location's front door (one published nginx
- * cluster of one container, by host name) against the floor of the same requests straight to that
- * container's private IP. CONCURRENCY keep-alive clients GET / for WINDOW_MS, bounded by
- * MAX_REQUESTS too; runs alternate between the two paths. The location runs as `tfnz location`
- * in its own process, as it would in production, so the front door does not share an event loop
- * with the load; all three (load, location, nginx) share this machine's cores.
+ * cluster of one container, by host name) against two peers: the same requests straight to that
+ * container's private IP, and through a real reverse proxy doing the front door's job (Debian's
+ * nginx-light from the local nginx image, on the host's network, listening on loopback and
+ * proxying by host name to the same container with kept-alive upstream connections).
+ * CONCURRENCY keep-alive clients GET / for WINDOW_MS, bounded by MAX_REQUESTS too; runs rotate
+ * over the three paths. The location runs as `tfnz location` in its own process, as it would in
+ * production, so the front door does not share an event loop with the load; all of them (load,
+ * location, proxy, nginx) share this machine's cores.
  */
 import http from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
+import type Docker from 'dockerode';
 import { createInterface } from 'node:readline';
 import { Cluster, Location } from '../lib/index';
-import type { BenchContext } from './common';
+import { BENCH_LABEL, waitForPort, type BenchContext } from './common';
 import { figure, now, progress, summarise, withTimeout, type Figure } from './stats';
 
 const CONCURRENCY = 16;
@@ -19,14 +24,17 @@ const MAX_REQUESTS = 200_000;
 const RUNS = 3;
 const FQDN = 'bench.localhost';
 
-export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
+type Path = 'tfnz' | 'direct' | 'nginx';
+
+export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]> {
   const location = spawn(process.execPath, [
     '--import', 'tsx', 'lib/cli/main.ts', 'location', '--open', '-q', '--name', `bench-web-${process.pid}`,
     '--listen', '127.0.0.1:0', '--http-port', '0', '--https-port', '0',
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await withTimeout(new Promise<string>((resolve) => createInterface({ input: location.stdout! }).once('line', resolve)), 60_000, 'starting tfnz location');
   const loc = await Location.connect({ location: url, quiet: true });
-  const rates = { tfnz: [] as number[], direct: [] as number[] };
+  const rates: Record<Path, number[]> = { tfnz: [], direct: [], nginx: [] };
+  let proxy: Docker.Container | undefined;
   try {
     const node = loc.node();
     const ctr = node.spawnContainer('nginx');
@@ -34,22 +42,28 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     const endpoint = loc.endpointFor(FQDN);
     await endpoint.publish(new Cluster({ containers: [ctr] }), FQDN);
     await endpoint.waitHttp200(FQDN);
-    const targets = {
+    const nginxPort = await freePort();
+    proxy = await startNginxProxy(docker, nginxPort, ctr.privateIp!);
+    await waitForPort('127.0.0.1', nginxPort, 30_000);
+    const targets: Record<Path, { host: string; port: number }> = {
       tfnz: { host: '127.0.0.1', port: endpoint.httpPort },
       direct: { host: ctr.privateIp!, port: 80 },
+      nginx: { host: '127.0.0.1', port: nginxPort },
     };
-    // Warm both paths (JIT, kept-alive sockets) before anything counts.
+    // Warm every path (JIT, kept-alive sockets) before anything counts.
     for (const t of Object.values(targets)) await requestsPerSecond(t.host, t.port, 1000);
+    const paths: Path[] = ['tfnz', 'direct', 'nginx'];
     const started = Date.now();
     for (let i = 0; i < RUNS && (i === 0 || Date.now() - started < budgetMs); i++) {
-      const order: ('tfnz' | 'direct')[] = i % 2 ? ['direct', 'tfnz'] : ['tfnz', 'direct'];
-      for (const path of order) {
+      for (let k = 0; k < paths.length; k++) {
+        const path = paths[(i + k) % paths.length];
         rates[path].push(await requestsPerSecond(targets[path].host, targets[path].port));
       }
     }
     progress(`front-door: ${rates.tfnz.length} runs of ${WINDOW_MS / 1000}s each way, ${CONCURRENCY} clients`);
     await node.destroyContainer(ctr);
   } finally {
+    await proxy?.remove({ force: true }).catch(() => undefined);
     await loc.disconnect();
     location.kill('SIGTERM');
   }
@@ -59,7 +73,47 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
       tfnz: summarise(rates.tfnz), floorName: 'direct to private IP', floor: summarise(rates.direct), goal: ['≥', 0.5],
       note: 'through the front door by host name vs straight to the one container',
     }),
+    figure({
+      bench: 'web', name: `GET / from nginx, ${CONCURRENCY} keep-alive clients, vs a reverse proxy`, unit: 'req/s', better: 'higher',
+      tfnz: summarise(rates.tfnz), floorName: 'nginx-light reverse proxy', floor: summarise(rates.nginx), goal: ['≥', 1],
+      note: 'Debian nginx-light (worker_processes auto, upstream keepalive 32) proxying by host name to the same container',
+    }),
   ];
+}
+
+/** A loopback port nothing listens on now (nginx binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Debian's nginx (the local nginx image is nginx-light from Debian) as a reverse proxy on the
+ * host's network: listens on 127.0.0.1:`port`, passes requests for FQDN to `upstream`:80.
+ */
+async function startNginxProxy(docker: Docker, port: number, upstream: string): Promise<Docker.Container> {
+  const conf = [
+    'worker_processes auto; pid /tmp/nginx.pid; error_log stderr error;',
+    'events { worker_connections 1024; }',
+    'http { access_log off;',
+    `  upstream site { server ${upstream}:80; keepalive 32; }`,
+    `  server { listen 127.0.0.1:${port}; server_name ${FQDN};`,
+    '    location / { proxy_pass http://site; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; } } }',
+  ].join('\n');
+  const c = await docker.createContainer({
+    Image: 'nginx:latest', Labels: { [BENCH_LABEL]: 'front-door' },
+    Entrypoint: ['sh', '-c', 'printf "%s\\n" "$CONF" > /tmp/proxy.conf && exec nginx -c /tmp/proxy.conf -g "daemon off;"'],
+    Cmd: [], Env: [`CONF=${conf}`],
+    HostConfig: { NetworkMode: 'host', AutoRemove: false },
+  });
+  await c.start();
+  return c;
 }
 
 /** Completed 200s per second over one window; any other answer or error fails the run. */

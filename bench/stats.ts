@@ -27,7 +27,7 @@ export interface Figure {
   floor?: Summary;
   /** tfnz median / floor median. */
   ratio?: number;
-  /** E.g. '≤ 1.10' or '≥ 0.50'. */
+  /** E.g. '≤ 1.10' or '≥ 0.50' (a ratio), or '≤ 10 µs/event' (the tfnz median itself). */
   goal?: string;
   goalMet?: boolean;
   /** Set when the figure could not be measured, with the reason. */
@@ -64,9 +64,12 @@ export function summarise(samples: readonly number[]): Summary {
   };
 }
 
-/** A figure with its ratio and goal verdict filled in. `goal` is ['≤' | '≥', threshold]. */
+/**
+ * A figure with its ratio and goal verdict filled in. `goal` is ['≤' | '≥', threshold] on the
+ * ratio, or ['≤' | '≥', threshold, 'value'] on the tfnz median itself (in the figure's unit).
+ */
 export function figure(
-  f: Omit<Figure, 'ratio' | 'goalMet' | 'goal'> & { goal?: ['≤' | '≥', number] },
+  f: Omit<Figure, 'ratio' | 'goalMet' | 'goal'> & { goal?: ['≤' | '≥', number] | ['≤' | '≥', number, 'value'] },
 ): Figure {
   const { goal, ...rest } = f;
   const out: Figure = { ...rest };
@@ -74,8 +77,10 @@ export function figure(
     out.ratio = f.tfnz.median / f.floor.median;
   }
   if (goal) {
-    out.goal = `${goal[0]} ${goal[1].toFixed(2)}`;
-    if (out.ratio !== undefined) out.goalMet = goal[0] === '≤' ? out.ratio <= goal[1] : out.ratio >= goal[1];
+    const onValue = goal[2] === 'value';
+    out.goal = onValue ? `${goal[0]} ${goal[1]} ${f.unit}` : `${goal[0]} ${goal[1].toFixed(2)}`;
+    const measured = onValue ? (f.tfnz && f.tfnz.n > 0 ? f.tfnz.median : undefined) : out.ratio;
+    if (measured !== undefined) out.goalMet = goal[0] === '≤' ? measured <= goal[1] : measured >= goal[1];
   }
   return out;
 }
@@ -150,9 +155,43 @@ function cell(s: Summary | undefined): string {
   return `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`;
 }
 
-export function formatTable(figures: readonly Figure[]): string {
-  const header = ['figure', 'unit', 'tfnz median [min–max]', 'floor', 'floor median [min–max]', 'ratio', 'goal', 'ok'];
-  const rows: string[][] = [];
+/** A cell of the verdict column. */
+const verdict = (f: Figure): string => (f.goalMet === undefined ? '—' : f.goalMet ? 'pass' : 'FAIL');
+
+/**
+ * The goals, one row each: what is measured, tfnz's median, the peer and its median, the ratio,
+ * the goal and pass/fail. Figures without a goal are left to the full table.
+ */
+export function goalRows(figures: readonly Figure[]): string[][] {
+  const rows = [['goal', 'tfnz', 'peer', 'peer median', 'ratio', 'goal', 'verdict']];
+  for (const f of figures) {
+    if (!f.goal) continue;
+    const value = (s: Summary | undefined) => (s && s.n > 0 ? `${fmt(s.median)} ${f.unit}` : 'n/a');
+    rows.push([
+      `${f.bench}: ${f.name}`, f.na ? 'n/a' : value(f.tfnz), f.floorName, f.na ? 'n/a' : value(f.floor),
+      f.ratio === undefined ? '—' : fmtRatio(f.ratio), f.goal, f.na ? 'n/a' : verdict(f),
+    ]);
+  }
+  return rows;
+}
+
+/** Rows (the first is the header) as a GitHub markdown table, for the README. */
+export function markdownTable(rows: readonly string[][]): string {
+  const esc = (c: string) => c.replace(/\|/g, '\\|');
+  const [header, ...body] = rows;
+  return [`| ${header.map(esc).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+/** Rows (the first is the header) as aligned plain text. */
+export function textTable(rows: readonly string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** Every figure, one row each (the first row is the header), and the notes that go under them. */
+export function figureRows(figures: readonly Figure[]): { rows: string[][]; notes: string[] } {
+  const rows = [['figure', 'unit', 'tfnz median [min–max]', 'floor', 'floor median [min–max]', 'ratio', 'goal', 'ok']];
   const notes: string[] = [];
   for (const f of figures) {
     if (f.na) {
@@ -172,9 +211,17 @@ export function formatTable(figures: readonly Figure[]): string {
     ]);
     if (f.note) notes.push(`${f.bench}: ${f.name}: ${f.note}`);
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  return { rows, notes };
+}
+
+export function formatTable(figures: readonly Figure[]): string {
+  const { rows, notes } = figureRows(figures);
+  const out = [textTable(rows)];
   if (notes.length) out.push('', 'notes:', ...notes.map((n) => `  - ${n}`));
   return out.join('\n');
+}
+
+/** The markdown the README's Performance section pastes: the goal table, then every figure. */
+export function markdownReport(title: string, figures: readonly Figure[]): string {
+  return `${title}\n\n${markdownTable(goalRows(figures))}\n\nAll figures:\n\n${markdownTable(figureRows(figures).rows)}\n`;
 }

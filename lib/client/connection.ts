@@ -103,6 +103,12 @@ export class Connection {
   /** Sequence number of the last event delivered; older ones (replayed after a resume) are dropped. */
   private lastSeq = 0;
   private ackedSeq = 0;
+  /**
+   * The last event that is not a `received` confirmation. An ack alone only earns another
+   * confirmation, so acking nothing but confirmations made every idle session trade two frames a
+   * second with its location forever; the location keeps the unacked confirmations meanwhile.
+   */
+  private lastSeqToAck = 0;
   private ackTimer?: NodeJS.Timeout;
   /** What the current socket's proof is bound to (identity.ts), known once it opened. */
   private binding = PLAIN_BINDING;
@@ -313,7 +319,7 @@ export class Connection {
   }
 
   private ack(): void {
-    if (this.lastSeq === this.ackedSeq || this.reconnecting || this.isClosed) return;
+    if (this.lastSeqToAck <= this.ackedSeq || this.reconnecting || this.isClosed) return;
     this.ackedSeq = this.lastSeq;
     this.send('ack', { seq: this.lastSeq });
   }
@@ -345,6 +351,7 @@ export class Connection {
       if (frame.event === 'received') this.confirm((frame.params as { count: number }).count);
       if (frame.seq <= this.lastSeq) return; // replayed after a resume, seen already
       this.lastSeq = frame.seq;
+      if (frame.event !== 'received') this.lastSeqToAck = frame.seq;
       if (this.lastSeq - this.ackedSeq >= ACK_EVERY_EVENTS && this.credentials) this.ack();
       if (this.opts.trace && frame.event !== 'tunnel_data' && frame.event !== 'tunnel_ack') {
         this.opts.trace('in', summarise(frame.event, frame.params, frame.bulk));

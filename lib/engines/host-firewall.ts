@@ -58,6 +58,13 @@ export class HostFirewall {
   private readonly prefix: string;
 
   private chainsReady?: Promise<void>;
+  /**
+   * The rules this firewall added and has not removed, by comment (an allow is two rules): so
+   * forgetting a container deletes its rules by their exact spec, with no listing. Every run of
+   * iptables costs 10-150 ms on a busy machine (a fork or a docker exec, then the xtables lock),
+   * and destroy waits for it.
+   */
+  private readonly added = new Map<string, string[][]>();
 
   /** `iptables`: how to run it on the host (default: here). */
   constructor(location: string, private readonly iptablesRun: IptablesRunner = localIptables) {
@@ -66,20 +73,30 @@ export class HostFirewall {
 
   /**
    * Close `id`'s private IP to new forwarded connections, replacing every earlier rule about the
-   * container (a reboot) or its address. One listing per chain and one insert: this runs on every
-   * spawn, before the container is reported running.
+   * container (a reboot) or its address. This runs on every spawn, before the container is
+   * reported running: the new rule is appended while the filter table is listed (two execs at
+   * once, not one after the other), then the stale rules the listing shows are deleted.
    */
   deny(id: string, ip: string): Promise<void> {
     return this.serial(async () => {
       await this.ensureChains();
+      const comment = `${this.prefix}deny:${id}`;
+      const rule = [DENY, '-d', ip, '-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', comment, '-j', 'DROP'];
       // The address is this container's now: rules about it left by anything before (a location
       // that died without cleaning up, whatever its name) are stale and would shut it out.
       const cidr = `${ip}/32`;
-      await this.removeRules((comment, args) =>
-        comment.startsWith('tfnz:') &&
-        ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
-          (comment.startsWith(this.prefix) && comment.slice(this.prefix.length).split(':').slice(1).includes(id))));
-      await this.iptables(['-A', DENY, '-d', ip, '-m', 'conntrack', '--ctstate', 'NEW', ...this.comment(`deny:${id}`), '-j', 'DROP']);
+      const isNewRule = (c: string, args: string[]) => c === comment && args[1] === DENY && args[args.indexOf('-d') + 1] === cidr;
+      // Our own earlier rules about this container (a reboot may keep its address, and then the
+      // listing could not tell its old deny rule from the new one) go first, by their spec.
+      await this.deleteAdded(id);
+      await Promise.all([
+        this.iptables(['-A', ...rule]),
+        this.removeListed((c, args) =>
+          c.startsWith('tfnz:') && !isNewRule(c, args) &&
+          ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
+            (c.startsWith(this.prefix) && c.slice(this.prefix.length).split(':').slice(1).includes(id)))),
+      ]);
+      this.added.set(comment, [rule]);
     });
   }
 
@@ -87,26 +104,55 @@ export class HostFirewall {
   allow(target: string, targetIp: string, from: string, fromIp: string): Promise<void> {
     return this.serial(async () => {
       await this.ensureChains();
-      const comment = this.comment(`allow:${target}:${from}`);
-      await this.iptables(['-A', ALLOW, '-s', fromIp, '-d', targetIp, ...comment, '-j', 'ACCEPT']);
-      await this.iptables(['-A', ALLOW, '-s', targetIp, '-d', fromIp, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', ...comment, '-j', 'ACCEPT']);
+      const what = `allow:${target}:${from}`;
+      await this.append(what, [ALLOW, '-s', fromIp, '-d', targetIp], ['-j', 'ACCEPT']);
+      await this.append(what, [ALLOW, '-s', targetIp, '-d', fromIp, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED'], ['-j', 'ACCEPT']);
     });
   }
 
-  /** Remove this location's rules for which `which` says yes. */
+  /** Remove this location's rules for which `which` says yes (found by listing the chains). */
   remove(which: (entry: FirewallEntry) => boolean): Promise<void> {
-    return this.serial(() =>
-      this.removeRules((comment) => {
-        if (!comment.startsWith(this.prefix)) return false;
-        const [kind, ...ids] = comment.slice(this.prefix.length).split(':');
-        return (kind === 'deny' || kind === 'allow') && which({ kind, ids });
-      }),
-    );
+    return this.serial(() => this.removeListed((comment) => this.isOurs(comment, which)));
   }
 
-  /** Remove every rule mentioning container `id`. */
+  /**
+   * Remove every rule mentioning container `id`: the ones this firewall added, by their spec, with
+   * no listing (rules of earlier runs went at start, in removeStale, or when an address was reused).
+   */
   forget(id: string): Promise<void> {
-    return this.remove((e) => e.ids.includes(id));
+    return this.serial(() => this.deleteAdded(id));
+  }
+
+  /** Delete the rules this firewall added that mention `id`, by their spec. */
+  private async deleteAdded(id: string): Promise<void> {
+    for (const [comment, rules] of [...this.added]) {
+      if (!this.isOurs(comment, (e) => e.ids.includes(id))) continue;
+      this.added.delete(comment);
+      for (const rule of rules) await this.iptables(['-D', ...rule]).catch(() => undefined); // removed concurrently
+    }
+  }
+
+  private isOurs(comment: string, which: (entry: FirewallEntry) => boolean): boolean {
+    if (!comment.startsWith(this.prefix)) return false;
+    const [kind, ...ids] = comment.slice(this.prefix.length).split(':');
+    return (kind === 'deny' || kind === 'allow') && which({ kind, ids });
+  }
+
+  /** Append `match` + our comment `what` + `target` to its chain, and remember it for forget. */
+  private async append(what: string, match: string[], target: string[]): Promise<void> {
+    const comment = `${this.prefix}${what}`;
+    const rule = [...match, '-m', 'comment', '--comment', comment, ...target];
+    await this.iptables(['-A', ...rule]);
+    this.added.set(comment, [...(this.added.get(comment) ?? []), rule]);
+  }
+
+  /** removeRules, keeping `added` in step with what is gone. */
+  private async removeListed(which: (comment: string, args: string[]) => boolean): Promise<void> {
+    await this.removeRules((comment, args) => {
+      const yes = which(comment, args);
+      if (yes) this.added.delete(comment);
+      return yes;
+    });
   }
 
   /** Remove the allow rule(s) target ← from. */
@@ -129,7 +175,7 @@ export class HostFirewall {
 
   /** Remove every rule of this location on this host (the location is closing). */
   removeAll(): Promise<void> {
-    return this.serial(() => this.removeRules((comment) => comment.startsWith(this.prefix)));
+    return this.serial(() => this.removeListed((comment) => comment.startsWith(this.prefix)));
   }
 
   /** The host may have lost its rules and chains (a reboot): create the chains again next time. */
@@ -174,21 +220,22 @@ export class HostFirewall {
     }
   }
 
-  /** Remove the tfnz rules for which `which(comment, args)` says yes. */
+  /**
+   * Remove the tfnz rules for which `which(comment, args)` says yes. One listing of the whole
+   * filter table, not one per chain: each run of iptables is the expensive part.
+   */
   private async removeRules(which: (comment: string, args: string[]) => boolean): Promise<void> {
-    for (const chain of [ALLOW, DENY]) {
-      let listing: string;
-      try {
-        listing = await this.iptablesRun(['-S', chain]);
-      } catch {
-        continue; // no chain: no rules
-      }
-      for (const line of listing.split('\n')) {
-        const args = tokens(line);
-        const at = args.indexOf('--comment');
-        if (args[0] !== '-A' || at < 0 || !which(args[at + 1] ?? '', args)) continue;
-        await this.iptables(['-D', ...args.slice(1)]).catch(() => undefined); // removed concurrently
-      }
+    let listing: string;
+    try {
+      listing = await this.iptablesRun(['-S']);
+    } catch {
+      return; // no packet filter to list: no rules
+    }
+    for (const line of listing.split('\n')) {
+      const args = tokens(line);
+      const at = args.indexOf('--comment');
+      if (args[0] !== '-A' || (args[1] !== ALLOW && args[1] !== DENY) || at < 0 || !which(args[at + 1] ?? '', args)) continue;
+      await this.iptables(['-D', ...args.slice(1)]).catch(() => undefined); // removed concurrently
     }
   }
 }

@@ -17,6 +17,31 @@ export function encodeFrame(frame: Frame): Buffer {
   }
 }
 
+/**
+ * An event's name and params encoded once, for sending to many sessions (a node's stats to every
+ * session): each session then only prefixes its own seq (encodeEncodedEvent), byte for byte the
+ * frame encodeFrame would make, so fan-out costs one encoding, not one per session.
+ */
+export interface EncodedEvent {
+  readonly event: string;
+  /** msgpack of `event` then `params`: the last two elements of the event frame's array. */
+  readonly tail: Buffer;
+}
+
+/** Encode an event's name and params once (no bulk: bulk events go to one session only). */
+export function preEncodeEvent(event: string, params: unknown): EncodedEvent {
+  return { event, tail: Buffer.concat([packr.pack(event), packr.pack(params ?? null)]) };
+}
+
+/** msgpack fixarray of 4, then FRAME_EVENT as a positive fixint: the start of every bulk-less event frame. */
+const EVENT_HEAD = Buffer.from([0x94, FRAME_EVENT]);
+
+/** The event frame `[FRAME_EVENT, seq, event, params]` from a pre-encoded event. */
+export function encodeEncodedEvent(seq: number, encoded: EncodedEvent): Buffer {
+  const seqBytes = packr.pack(seq);
+  return Buffer.concat([EVENT_HEAD, seqBytes, encoded.tail], EVENT_HEAD.length + seqBytes.length + encoded.tail.length);
+}
+
 function withBulk(parts: unknown[], bulk: Uint8Array | undefined): unknown[] {
   if (bulk && bulk.length > 0) parts.push(bulk);
   return parts;

@@ -23,7 +23,7 @@ import { localAddressTowards } from './location-address';
 import { isLocalEngine } from '../engines/host-firewall';
 import { ImageResolver } from './image-resolver';
 import { LABEL, type LocationContext } from './location-context';
-import { BadRequest, type EndpointInfo, type NodeInfo } from '../protocol';
+import { BadRequest, preEncodeEvent, type EndpointInfo, type Events, type NodeInfo } from '../protocol';
 import type { ManagedContainer } from './managed-container';
 import { WebSites } from './web-sites';
 import { FrontDoor } from './front-door';
@@ -345,12 +345,12 @@ export class LocationServer {
         if (engine) void reapOrphans([engine], this.name, (labels) => this.isLeftover(labels)).catch(() => undefined);
       }
     }
-    for (const s of this.sessions) {
-      if (!s.opened || s.ended) continue;
-      if (change.kind === 'created') s.emit('node_created', { node: change.node });
-      else if (change.kind === 'destroyed') s.emit('node_destroyed', { node: change.node });
-      else s.emit('node_stats', { node: change.node, stats: change.stats });
-    }
+    // Encoded once for all sessions; each only adds its own seq.
+    const encoded =
+      change.kind === 'created' ? preEncodeEvent('node_created', { node: change.node } satisfies Events['node_created'])
+      : change.kind === 'destroyed' ? preEncodeEvent('node_destroyed', { node: change.node } satisfies Events['node_destroyed'])
+      : preEncodeEvent('node_stats', { node: change.node, stats: change.stats } satisfies Events['node_stats']);
+    for (const s of this.sessions) if (s.opened && !s.ended) s.emitEncoded(encoded);
     if (change.kind === 'destroyed') {
       // Then every container of every session on it: destroyed with NodeGone. The node event goes
       // first, so a program that hears of a termination already sees the node gone.

@@ -12,8 +12,8 @@ import type { WebSocket } from 'ws';
 import { nanoid } from 'nanoid';
 import { randomBytes } from 'node:crypto';
 import {
-  BadRequest, ProtocolError, SessionExpired, UnknownCommand, errorToWire, decodeFrame, encodeFrame, isCommandName, isMessageName,
-  type EventName, type Events, type Frame,
+  BadRequest, ProtocolError, SessionExpired, UnknownCommand, errorToWire, decodeFrame, encodeEncodedEvent, encodeFrame, isCommandName,
+  isMessageName, type EncodedEvent, type EventName, type Events, type Frame,
 } from '../protocol';
 import { checkShape } from '../protocol/msgpack-shape';
 import type { ManagedContainer } from './managed-container';
@@ -171,6 +171,12 @@ export class Session implements FaultScope {
     this.sendFrame({ kind: 'event', seq: ++this.seq, event, params, bulk });
   }
 
+  /** Send an event encoded once for many sessions (preEncodeEvent): only this session's seq is added. */
+  emitEncoded(encoded: EncodedEvent): void {
+    const seq = ++this.seq;
+    this.sendData(seq, encodeEncodedEvent(seq, encoded));
+  }
+
   /** Ends the session and collects what it made; idempotent. */
   end(): Promise<void> {
     this.ending ??= this.collectGarbage();
@@ -274,8 +280,12 @@ export class Session implements FaultScope {
   }
 
   private sendFrame(frame: Frame): void {
-    const data = encodeFrame(frame);
-    if (this.opened && !this.handedOver) this.keep(frame.kind === 'event' ? frame.seq : this.seq + 0.5, data);
+    this.sendData(frame.kind === 'event' ? frame.seq : this.seq + 0.5, encodeFrame(frame));
+  }
+
+  /** Keep an encoded frame for replay (`seq` as in Kept), then send it if the socket is up. */
+  private sendData(seq: number, data: Buffer): void {
+    if (this.opened && !this.handedOver) this.keep(seq, data);
     if (this.detached || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(data);
     // A client that stopped reading: drop its socket rather than queue without end (it may resume).

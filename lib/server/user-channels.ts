@@ -2,12 +2,14 @@
  * Events meant for every session of one user (volumes made by any of them, tagged containers seen
  * as externals), whichever session caused them.
  */
-import type { EventName, Events } from '../protocol';
+import { preEncodeEvent, type EncodedEvent, type EventName, type Events } from '../protocol';
 
 export interface UserSession {
   readonly id: string;
   readonly user: string;
   emit<E extends EventName>(event: E, params: Events[E]): void;
+  /** Send an event encoded once for many sessions. */
+  emitEncoded(encoded: EncodedEvent): void;
 }
 
 export class UserChannels {
@@ -20,6 +22,9 @@ export class UserChannels {
 
   /** Send to every session of `user`, but the one named in `except`. */
   emit<E extends EventName>(user: string, event: E, params: Events[E], except?: string): void {
-    for (const s of this.sessions) if (s.user === user && s.id !== except) s.emit(event, params);
+    let encoded: EncodedEvent | undefined; // encoded once, on the first session that gets it
+    for (const s of this.sessions) {
+      if (s.user === user && s.id !== except) s.emitEncoded((encoded ??= preEncodeEvent(event, params)));
+    }
   }
 }

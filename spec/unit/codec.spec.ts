@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { pack } from 'msgpackr';
 import {
-  decodeFrame, encodeFrame, errorFromWire, errorToWire, ImageNotFound, ProtocolError, TfnzError,
+  decodeFrame, encodeEncodedEvent, encodeFrame, errorFromWire, preEncodeEvent, errorToWire, ImageNotFound, ProtocolError, TfnzError,
 } from '../../lib/protocol';
 
 describe('codec', () => {
@@ -16,6 +16,20 @@ describe('codec', () => {
 
     const event = decodeFrame(encodeFrame({ kind: 'event', seq: 42, event: 'node_stats', params: { node: 'n' } }));
     expect(event).to.deep.include({ kind: 'event', seq: 42, event: 'node_stats', params: { node: 'n' } });
+  });
+
+  it('encodes an event once for many sessions, byte for byte the frame each would get alone', () => {
+    const params = { node: 'node-1', stats: { cpu: 187.5, memory: 23_000, paging: 0, containers: 3 }, note: 'é'.repeat(40) };
+    const encoded = preEncodeEvent('node_stats', params);
+    for (const seq of [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 40]) {
+      const alone = encodeFrame({ kind: 'event', seq, event: 'node_stats', params });
+      const shared = encodeEncodedEvent(seq, encoded);
+      expect(shared.equals(alone), `seq ${seq}`).to.equal(true);
+      expect(decodeFrame(shared)).to.deep.include({ kind: 'event', seq, event: 'node_stats', params });
+    }
+    expect(encodeEncodedEvent(3, preEncodeEvent('volume_destroyed', undefined)).equals(
+      encodeFrame({ kind: 'event', seq: 3, event: 'volume_destroyed', params: undefined }),
+    )).to.equal(true);
   });
 
   it('carries error replies as {code, message}', () => {
