@@ -126,7 +126,8 @@ describe('node pool: arrivals, departures, returns', () => {
     const cut = Date.now();
     engine.reachable = false;
     const gone = (await seen.next('destroyed')) as Extract<NodeChange, { kind: 'destroyed' }>;
-    expect(Date.now() - cut).to.be.within(400, 2000);
+    // Silence counts from the last answer, which may come up to one sampling round (10 ms) before the cut.
+    expect(Date.now() - cut).to.be.within(400 - 20, 2000);
     expect(gone.reason).to.match(/has not answered for \d+ s .*EHOSTUNREACH/);
     expect(await pool.checkAlive(info.id)).to.equal(false);
     engine.reachable = true;
