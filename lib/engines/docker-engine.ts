@@ -42,11 +42,11 @@ const SLEEPER = `trap 'exit 0' TERM; while [ ! -e ${WAKE_FILE} ]; do sleep 0.1; 
  */
 export class DockerEngine implements Engine {
   readonly address: string;
-  protected readonly docker: Docker;
+  private readonly docker: Docker;
   private readonly stats: DockerStatsSampler;
 
   /** `address`: unix:///path.sock, tcp://host:port or omitted for the local default socket. */
-  constructor(address = 'unix:///var/run/docker.sock', protected readonly options: DockerEngineOptions = {}) {
+  constructor(address = 'unix:///var/run/docker.sock', private readonly options: DockerEngineOptions = {}) {
     this.address = address;
     this.docker = new Docker(dockerOptions(address));
     this.stats = new DockerStatsSampler(this.docker, address.startsWith('unix://'));

@@ -5,7 +5,9 @@
  * overlay, reaches them through the node's relay (swarm-relay.ts).
  */
 import type { Socket } from 'node:net';
+import Docker from 'dockerode';
 import { DockerEngine } from './docker-engine';
+import { dockerOptions } from './engine-address';
 import { SwarmRelay } from './swarm-relay';
 import { SwarmFirewall } from './swarm-firewall';
 
@@ -33,8 +35,10 @@ export class SwarmNodeEngine extends DockerEngine {
     super(address, { network: opts.network, labels: opts.labels });
     const url = new URL(address);
     const host = url.protocol === 'unix:' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, '');
-    this.relay = new SwarmRelay(this.docker, host, opts.network, opts.relayName, opts.relayImage);
-    this.firewall = new SwarmFirewall(this.docker, opts.network, opts.agentName, opts.relayImage);
+    // A client of its own: DockerEngine's stays private, so the published types never name dockerode.
+    const docker = new Docker(dockerOptions(address));
+    this.relay = new SwarmRelay(docker, host, opts.network, opts.relayName, opts.relayImage);
+    this.firewall = new SwarmFirewall(docker, opts.network, opts.agentName, opts.relayImage);
   }
 
   /** Held in the container's own network namespace by the node's agent (swarm-firewall.ts). */
