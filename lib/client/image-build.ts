@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { nanoid } from 'nanoid';
-import { BadRequest, ConnectionLost, FILE_CHUNK_BYTES, ImageNotFound, errorFromWire, type EventOf, type TfnzError } from '../protocol';
+import { BadRequest, ConnectionLost, FILE_CHUNK_BYTES, ImageNotFound, errorFromWire, type EventOf, type RegistryAuth, type TfnzError } from '../protocol';
 import { commonJsExports, importOptional } from '../shared/optional-dependency';
 import { sendTransfer } from './file-transfer';
 import type { SessionContext } from './session-context';
@@ -63,16 +63,20 @@ export async function buildImage(
   const buildArgs = Object.entries(opts.buildArgs ?? {});
   const { images } = await ctx.connection.request('build_bases', { dockerfile, buildArgs });
   const localImages: [string, string][] = [];
+  const registryAuth: [string, RegistryAuth][] = [];
   for (const image of images) {
     const id = await ctx.localImageId(image);
     if (id) localImages.push([image, id]);
+    // A base the local engine lacks may be pulled by the node: with credentials, as a spawn's image.
+    const auth = id ? undefined : ctx.registryAuthFor(image);
+    if (auth) registryAuth.push([image, auth]);
   }
   const dir = await mkdtemp(join(tmpdir(), 'tfnz-build-'));
   try {
     const archive = join(dir, 'context.tar');
     await packContext(contextDir, archive, signal);
     const size = (await stat(archive)).size;
-    const ask = () => buildOnce(ctx, { node, dockerfile, buildArgs, localImages, opts, archive, size }, onProgress);
+    const ask = () => buildOnce(ctx, { node, dockerfile, buildArgs, localImages, registryAuth, opts, archive, size }, onProgress);
     try {
       return await ask();
     } catch (err) {
@@ -94,6 +98,7 @@ interface BuildRequest {
   dockerfile: Buffer;
   buildArgs: [string, string][];
   localImages: [string, string][];
+  registryAuth: [string, RegistryAuth][];
   opts: BuildOptions;
   archive: string;
   size: number;
@@ -137,6 +142,7 @@ async function buildOnce(ctx: SessionContext, r: BuildRequest, onProgress: (p: B
         signal?.throwIfAborted();
         await ctx.connection.request('build_image', {
           build, transfer, node: r.node, size: r.size, dockerfile: r.dockerfile, tag, buildArgs: r.buildArgs, target, localImages: r.localImages,
+          registryAuth: r.registryAuth.length > 0 ? r.registryAuth : undefined,
         });
         started = true;
         if (signal?.aborted) onAbort(); // aborted while the request was on its way

@@ -249,12 +249,14 @@ export const commands = {
    * ImageNotFound before anything else when one is neither on the node nor in the user's cache.
    * After the reply the client sends the context, a tar archive of `size` bytes, as `file_data`
    * under `transfer` (acknowledged by `file_ack`, as upload_layer). The build's output comes as
-   * `build_output` events and its end as one `build_end` under `build`.
+   * `build_output` events and its end as one `build_end` under `build`. `registryAuth`: [base, credentials]
+   * for bases the node may pull from their registry, for this build only (never kept).
    */
   build_image: command(
     {
       build: newId(), transfer: newId(), node: name(), size: int(0), dockerfile: bytes(MAX_DOCKERFILE_BYTES), tag: string(),
       buildArgs: optional(envPairs()), target: optional(string()), localImages: optional(array(tuple(string(), digest()))),
+      registryAuth: optional(array(tuple(string(), registryAuth()))),
     },
     none,
   ),

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { lastValueFrom, toArray } from 'rxjs';
 import { nanoid } from 'nanoid';
 import Docker from 'dockerode';
-import { BuildFailed, ImageNotFound, Location, lines, type BuildProgress, type Container } from '../../lib/index';
+import { BuildFailed, ImageNotFound, Location, RegistryUnauthorized, lines, type BuildProgress, type ConnectOptions, type Container } from '../../lib/index';
 import { DockerEngine, LocationServer } from '../../lib/server/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
@@ -54,7 +54,7 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
 
   /** Connect as a user of our own: a fresh TFNZ_HOME holding an account for this location. */
   const homes: Record<string, string> = {};
-  async function connectAs(user: string): Promise<Location> {
+  async function connectAs(user: string, opts: ConnectOptions = {}): Promise<Location> {
     const saved = process.env.TFNZ_HOME;
     const home = mkdtempSync(join(tmpdir(), `tfnz-${user}-`));
     dirs.push(home);
@@ -62,7 +62,7 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
     process.env.TFNZ_HOME = home;
     try {
       ensureAccount(server.url);
-      return await Location.connect({ location: server.url, quiet: true });
+      return await Location.connect({ location: server.url, quiet: true, ...opts });
     } finally {
       if (saved === undefined) delete process.env.TFNZ_HOME;
       else process.env.TFNZ_HOME = saved;
@@ -230,5 +230,29 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
     expect(stderr).to.include(`built ${cliTag}`);
     builtIds.push(stdout.trim());
     expect(await output(owner.node().spawnContainer(cliTag, { command: ['cat', '/word'] }))).to.equal('cli says hi');
+  });
+
+  it('a FROM only a registry holds is pulled by the node with the credentials for it; wrong ones are RegistryUnauthorized', async () => {
+    // scripts/registry.sh (run by npm run prepare-engine; idempotent) pushes tfnz/busybox:1 and keeps no local copy of it.
+    await run('bash', ['scripts/registry.sh', 'up'], { timeout: 240_000 });
+    const env = Object.fromEntries((await run('bash', ['scripts/registry.sh', 'env'])).stdout.trim().split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const registry: string = env.REGISTRY;
+    const dir = contextDir({ Dockerfile: `FROM ${registry}/tfnz/busybox:1\nRUN echo "from the registry" > /m\nCMD ["cat", "/m"]\n` });
+    const wrong = await connectAs('build-pull-wrong', { dockerConfig: false, registryAuth: { [registry]: { username: env.REGISTRY_USER, password: `wrong-${nanoid()}` } } });
+    try {
+      const err = await wrong.buildImage(dir, { tag: `spec/pulled-${suffix}:1` }).then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(RegistryUnauthorized);
+    } finally {
+      await wrong.disconnect();
+    }
+    const right = await connectAs('build-pull-right', { dockerConfig: false, registryAuth: { [registry]: { username: env.REGISTRY_USER, password: env.REGISTRY_PASSWORD } } });
+    try {
+      const built = await right.buildImage(dir, { tag: `spec/pulled-${suffix}:1` });
+      builtIds.push(built.id);
+      expect(await output(right.node().spawnContainer(built.tag))).to.equal('from the registry');
+    } finally {
+      await right.disconnect();
+    }
   });
 });

@@ -42,7 +42,7 @@ const PARAMS: Record<CommandName | MessageName, string[]> = {
   watch_stats: ['container', 'watch'], unwatch_stats: ['watch'],
   // #19
   pull_image: ['pull', 'node', 'image', 'policy'],
-  build_bases: ['dockerfile', 'buildArgs'], build_image: ['build', 'transfer', 'node', 'size', 'dockerfile', 'tag', 'buildArgs', 'target', 'localImages'],
+  build_bases: ['dockerfile', 'buildArgs'], build_image: ['build', 'transfer', 'node', 'size', 'dockerfile', 'tag', 'buildArgs', 'target', 'localImages', 'registryAuth'],
   cancel_build: ['build'],
   // #20
   keep_session: [], user_containers: ['all'], stop_user_container: ['container'], remove_user_container: ['container', 'force'],

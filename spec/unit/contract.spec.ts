@@ -68,6 +68,7 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   build_image: {
     build: id(10), transfer: id(11), node: 'node', size: 10, dockerfile: new Uint8Array([70, 82, 79, 77, 32, 98]), tag: 'team/app:1',
     buildArgs: [['A', '1']], target: 'final', localImages: [['busybox', digest]],
+    registryAuth: [['127.0.0.1:5443/team/base:1', { username: 'u', password: 'p' }]],
   },
   cancel_build: { build: id(10) },
   // #20

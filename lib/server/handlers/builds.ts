@@ -44,7 +44,11 @@ export const buildCommands = {
     // (loaded onto the node); ImageNotFound here, before any context is sent.
     const local = new Map(p.localImages ?? []);
     const resolved = new Map<string, string>();
-    for (const base of plan.bases) resolved.set(base, await s.ctx.imageResolver.resolve(engine, s.user, base, local.get(base)));
+    // A base found nowhere is pulled by the node, with the credentials sent for it (#19).
+    const auth = new Map(p.registryAuth ?? []);
+    for (const base of plan.bases) {
+      resolved.set(base, await s.ctx.imageResolver.resolve(engine, s.user, base, local.get(base), { policy: 'missing', auth: auth.get(base) }));
+    }
     // A step line shows the user's names for the bases, not the ids they were pinned to.
     const pinned = [...resolved].filter(([name, ref]) => name !== ref);
     const named = (line: string) => pinned.reduce((text, [name, ref]) => text.split(ref).join(name), line);
