@@ -1,6 +1,13 @@
 /** A node of the location: where containers run. Its stats are live; it spawns and destroys. */
 import { distinctUntilChanged, filter, map, type Observable } from 'rxjs';
-import { nanoid } from 'nanoid';
+import { customAlphabet } from 'nanoid';
+
+/**
+ * Container ids are names too (the location's DNS answers for them, tfnz ps shows them): lower-case
+ * letters and digits only, so each is a valid host-name label that no tool reads as an option.
+ * 21 of 36 characters: about 108 bits.
+ */
+const containerId = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 21);
 import { BadRequest, ImageNotFound, NodeNotFound, errorToWire, type ContainerInfo, type NodeInfo, type NodeStats, type PullPolicy } from '../protocol';
 import type { SessionContext } from './session-context';
 import { Container } from './container';
@@ -141,7 +148,7 @@ export class Node {
     }
     const preBootFiles = normalisePreBootFiles(opts.preBootFiles);
     checkStartupWait(opts);
-    const id = nanoid();
+    const id = containerId();
     const info: ContainerInfo = { id, node: this.id, image, tag: opts.tag, status: 'spawning', sleeping: !!opts.sleep };
     this.ctx.handles.containers.set(id, new Container(this.ctx, this, info));
     this.ctx.dispatch({ type: 'container_spawning', container: info });
