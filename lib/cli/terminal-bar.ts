@@ -51,10 +51,10 @@ export function layerTransferBar<P extends LayerTransfer>(
     const p = first!;
     const made = new SingleBar({
       stream,
-      format: `${show.verb} ${p.image} [{bar}] {percentage}% | {done}/{total} MiB | ${show.layersLabel} {layers} | {eta_formatted}`,
+      format: `${show.verb} ${p.image} [{bar}] {percentage}% | {done}/{totalMib} MiB | ${show.layersLabel} {layers} | {eta_formatted}`,
       hideCursor: true,
     }, Presets.shades_classic);
-    made.start(Math.max(p.bytesTotal, 1), 0, { done: '0.0', total: mib(p.bytesTotal), layers: `0/${p.layersTotal}` });
+    made.start(Math.max(p.bytesTotal, 1), 0, { done: '0.0', totalMib: mib(p.bytesTotal), layers: `0/${p.layersTotal}` });
     return made;
   });
   return {
@@ -68,7 +68,7 @@ export function layerTransferBar<P extends LayerTransfer>(
       const shown = bar.get();
       // A pull learns layer sizes as their downloads start: the total can grow.
       shown.setTotal(Math.max(p.bytesTotal, 1));
-      shown.update(p.bytesDone, { done: mib(p.bytesDone), total: mib(p.bytesTotal), layers: show.layers(p) });
+      shown.update(p.bytesDone, { done: mib(p.bytesDone), totalMib: mib(p.bytesTotal), layers: show.layers(p) });
     },
     stop: bar.stop,
   };
