@@ -62,6 +62,24 @@ export class Admission {
       setFrameCap(ws, this.limits.frameBytes);
     };
   }
+
+  /**
+   * A tunnel's data connection from `address` (data-connections.ts) counts as one of its sockets:
+   * returns the release, or undefined at the cap (the tunnel connection then rides the WebSocket).
+   */
+  reserve(address: string): (() => void) | undefined {
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    if (fromAddress >= this.limits.connectionsPerAddress) return undefined;
+    this.perAddress.set(address, fromAddress + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    };
+  }
 }
 
 /**
