@@ -13,6 +13,8 @@ const TRY_LATER = 1013;
 
 export class Admission {
   private readonly perAddress = new Map<string, number>();
+  /** Tunnel data connections by remote address (reserve). */
+  private readonly dataPerAddress = new Map<string, number>();
   private pending = 0;
 
   constructor(
@@ -64,24 +66,25 @@ export class Admission {
   }
 
   /**
-   * A tunnel's data connection from `address` (data-connections.ts) counts as one of its sockets:
-   * returns the release, or undefined at the cap (the tunnel connection then rides the WebSocket).
+   * A tunnel's data connection from `address` (data-connections.ts): at most connectionsPerAddress
+   * of them per address, counted apart from the sessions' sockets so that tunnels can never use up
+   * the room a session needs to resume. Returns the release, or undefined at the cap (the tunnel
+   * connection then rides the WebSocket).
    */
   reserve(address: string): (() => void) | undefined {
-    const fromAddress = this.perAddress.get(address) ?? 0;
+    const fromAddress = this.dataPerAddress.get(address) ?? 0;
     if (fromAddress >= this.limits.connectionsPerAddress) return undefined;
-    this.perAddress.set(address, fromAddress + 1);
+    this.dataPerAddress.set(address, fromAddress + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const left = (this.perAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.perAddress.set(address, left);
-      else this.perAddress.delete(address);
+      const left = (this.dataPerAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.dataPerAddress.set(address, left);
+      else this.dataPerAddress.delete(address);
     };
   }
 }
-
 /**
  * ws takes its frame cap per server (`maxPayload`) and keeps it per socket in its receiver, which
  * checks each frame's announced length before buffering it. Setting that per socket is the only way
