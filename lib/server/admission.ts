@@ -65,6 +65,13 @@ export class Admission {
     };
   }
 
+  /** Tunnel data connections open (or reserved by tunnel_link), from all addresses. */
+  get dataConnections(): number {
+    let count = 0;
+    for (const n of this.dataPerAddress.values()) count += n;
+    return count;
+  }
+
   /**
    * A tunnel's data connection from `address` (data-connections.ts): at most connectionsPerAddress
    * of them per address, counted apart from the sessions' sockets so that tunnels can never use up
@@ -85,6 +92,7 @@ export class Admission {
     };
   }
 }
+
 /**
  * ws takes its frame cap per server (`maxPayload`) and keeps it per socket in its receiver, which
  * checks each frame's announced length before buffering it. Setting that per socket is the only way

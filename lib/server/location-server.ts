@@ -151,7 +151,7 @@ export class LocationServer {
     private readonly unguard: () => void,
     private readonly scheme: 'ws' | 'wss',
     private readonly names: NameServer,
-    admission: Admission,
+    private readonly admission: Admission,
   ) {
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (isDataUpgrade(req)) {
@@ -296,6 +296,11 @@ export class LocationServer {
   /** The limits this location enforces: the defaults with `limits` on top. */
   get limits(): Readonly<Limits> {
     return this.ctx.limits;
+  }
+
+  /** Tunnel connections that have a data connection of their own (or are getting one). */
+  get dataConnectionCount(): number {
+    return this.admission.dataConnections;
   }
 
   get sessionCount(): number {

@@ -9,6 +9,7 @@ import { DATA_HEADERS, DATA_UPGRADE } from '../../lib/protocol/data-connection';
 import { FaultProxy } from '../support/fault-proxy';
 import { bystander, stillServes, type Bystander } from '../support/bystander';
 import { exchange, sha256 } from '../support/net';
+import { eventually } from '../support/docker';
 
 /**
  * Tunnel data connections (lib/protocol/data-pipe.ts) with a location in its own server, reached
@@ -114,3 +115,38 @@ function firstLine(port: number, text: string, thenClose = false): Promise<strin
     socket.on('connect', () => socket.write(text, 'latin1'));
   });
 }
+
+describe('tunnel data connections at the location\'s socket limit (real location, real Docker Engine)', function () {
+  this.timeout(120_000);
+
+  it('carries the connections over the limit on the WebSocket instead, each intact', async () => {
+    const server = await LocationServer.start({ name: `spec-data-limit-${nanoid(6)}`, port: 0, limits: { connectionsPerAddress: 2 } });
+    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true });
+    try {
+      const echo = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
+      await echo.waitTcp(9000);
+      const tunnel = await echo.attachTunnel(9000);
+      // Three connections held open, each proven through by an echo: two take data connections (the limit).
+      const sockets = await Promise.all([0, 1, 2].map(async (i) => {
+        const socket = connect({ host: '127.0.0.1', port: tunnel.localPort, allowHalfOpen: true });
+        socket.write(`hello ${i}`);
+        await new Promise((resolve) => socket.once('data', resolve));
+        return socket;
+      }));
+      expect(server.dataConnectionCount).to.equal(2);
+      const payloads = sockets.map(() => randomBytes(2 * 1024 * 1024));
+      const results = await Promise.all(sockets.map((socket, i) => new Promise<Buffer>((resolve, reject) => {
+        const received: Buffer[] = [];
+        socket.on('data', (chunk) => received.push(chunk));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(Buffer.concat(received)));
+        socket.end(payloads[i]);
+      })));
+      results.forEach((r, i) => expect(sha256(r), `connection ${i}`).to.equal(sha256(payloads[i])));
+      await eventually(async () => expect(server.dataConnectionCount, 'released when their connections ended').to.equal(0), 5000);
+    } finally {
+      await loc.disconnect();
+      await server.close();
+    }
+  });
+});
