@@ -17,6 +17,11 @@ import { AckBatcher } from './credit-window';
 /** Sent and not yet acknowledged bytes one direction keeps for a replay. */
 export const REPLAY_BYTES = 8 * 1024 * 1024;
 const ACK_BATCH = REPLAY_BYTES / 8;
+/**
+ * Acks only free the sender's replay buffer (TCP paces the bytes), so small amounts wait this long
+ * to share one message: a request and its answer cost no control frames of their own.
+ */
+const ACK_DELAY_MS = 20;
 /** How long a closed end waits for its last bytes to be acknowledged or written to a slow reader. */
 const FLUSH_BEFORE_CLOSE_MS = 30_000;
 
@@ -62,7 +67,7 @@ export class DataPipe {
     /** Called when the data connection broke before the pipe was done: dial again, or wait for it. */
     private readonly onLinkLost: () => void = () => undefined,
   ) {
-    this.acks = new AckBatcher((bytes) => peer.ack(bytes), ACK_BATCH, true);
+    this.acks = new AckBatcher((bytes) => peer.ack(bytes), ACK_BATCH, ACK_DELAY_MS);
   }
 
   /** Bytes received so far: what a new data connection tells the other end. */
