@@ -153,6 +153,13 @@ export class DockerEngine implements Engine {
     return (info.NetworkSettings as { IPAddress?: string } | undefined)?.IPAddress || networks.find((n) => n.IPAddress)?.IPAddress || undefined;
   }
 
+  /** The IPv4 gateway of the network containers join here (the default bridge: docker0's address). */
+  async containerGateway(): Promise<string | undefined> {
+    const network = await this.call(() => this.docker.getNetwork(this.options.network ?? 'bridge').inspect(), 'inspecting the container network');
+    const configs = (network as { IPAM?: { Config?: { Gateway?: string }[] } }).IPAM?.Config ?? [];
+    return configs.map((c) => c.Gateway?.split('/')[0]).find((gateway) => gateway && !gateway.includes(':'));
+  }
+
   async remove(engineId: string): Promise<void> {
     try {
       await this.docker.getContainer(engineId).remove({ force: true, v: true });

@@ -215,6 +215,11 @@ export interface Engine {
   /** The address other hosts on this engine's network (and the location) reach it at. */
   privateIp(engineId: string): Promise<string | undefined>;
   /**
+   * The address containers on this engine reach its host at (their network's gateway), where the
+   * location serves names and its front door to containers on its own machine; undefined: none.
+   */
+  containerGateway?(): Promise<string | undefined>;
+  /**
    * Open a TCP connection from the location to `port` at `ip`, a container's private address on
    * this engine; resolves once something there accepted it. Without it the location connects
    * directly (one host, or hosts with routes). Engines whose containers the location cannot route

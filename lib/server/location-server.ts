@@ -224,7 +224,7 @@ export class LocationServer {
       imageResolver: new ImageResolver(images),
       grants: new ConnectionGrants(name, containers, nodes),
       nameServersFor: async (node) => {
-        if (isLocalEngine(node.engine.address)) return undefined;
+        if (isLocalEngine(node.engine.address)) return localNameServers(node.engine, names, frontDoor);
         const ip = await localAddressTowards(node.engine.address);
         return (await names.listen(ip)) ? [ip] : undefined;
       },
@@ -371,6 +371,18 @@ function containerName(containers: Map<string, ManagedContainer>, domains: reado
   if (!asker) return undefined;
   const user = asker.labels[LABEL.user];
   return running.find((c) => c.labels[LABEL.user] === user && (c.tag?.toLowerCase() === name || c.id.toLowerCase() === name))?.privateIp;
+}
+
+/**
+ * Name servers for containers on an engine of the location's own machine: the location itself at
+ * the containers' gateway, where the front door listens too (so published names work inside); none
+ * when the engine has no gateway or another location on this machine serves names there already.
+ */
+async function localNameServers(engine: Engine, names: NameServer, frontDoor: FrontDoor): Promise<string[] | undefined> {
+  const gateway = await engine.containerGateway?.().catch(() => undefined);
+  if (!gateway || !(await names.listen(gateway))) return undefined;
+  await frontDoor.alsoListen(gateway);
+  return [gateway];
 }
 
 function admitted(opts: LocationServerOptions): AuthorizedUsers {
