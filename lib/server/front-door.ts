@@ -9,7 +9,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { connect, createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, isIP, type AddressInfo, type BlockList, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { nextUpstream, type Site, type Upstream, type WebSites } from './web-sites';
@@ -73,11 +73,12 @@ export class FrontDoor {
   }
 
   /**
-   * Also take connections on `host`, same ports (e.g. the containers' gateway, so containers on
-   * this machine reach published names); once per address. A front door listening on every
-   * address already does. When the address or a port there is taken, says so in the log once.
+   * Also take connections on `host`, same ports, from addresses in `from` only (the containers'
+   * gateway and subnet, so containers on this machine reach published names, and no other machine
+   * gains a way in); once per address. A front door listening on every address already does. When
+   * the address or a port there is taken, says so in the log once.
    */
-  alsoListen(host: string): Promise<void> {
+  alsoListen(host: string, from: BlockList): Promise<void> {
     if (['0.0.0.0', '::', this.opts.host].includes(host)) return Promise.resolve();
     let listening = this.extra.get(host);
     if (!listening) {
@@ -86,7 +87,10 @@ export class FrontDoor {
         const opened: Server[] = [];
         try {
           for (const [server, port] of [[this.plain, this.httpPort], [this.secure, this.httpsPort]] as const) {
-            const forward = createServer((socket) => server.emit('connection', socket));
+            const forward = createServer((socket) => {
+              if (socket.remoteAddress && from.check(socket.remoteAddress)) server.emit('connection', socket);
+              else socket.destroy();
+            });
             opened.push(forward);
             await listen(forward, host, port);
           }

@@ -5,7 +5,7 @@
 import { WebSocketServer } from 'ws';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { bindingOf, type TlsIdentity } from './tls';
-import type { AddressInfo } from 'node:net';
+import { BlockList, type AddressInfo } from 'node:net';
 import type { Engine } from '../engines/engine';
 import { DockerEngine } from '../engines/docker-engine';
 import { NodePool, type NodeChange } from './node-pool';
@@ -379,10 +379,13 @@ function containerName(containers: Map<string, ManagedContainer>, domains: reado
  * when the engine has no gateway or another location on this machine serves names there already.
  */
 async function localNameServers(engine: Engine, names: NameServer, frontDoor: FrontDoor): Promise<string[] | undefined> {
-  const gateway = await engine.containerGateway?.().catch(() => undefined);
-  if (!gateway || !(await names.listen(gateway))) return undefined;
-  await frontDoor.alsoListen(gateway);
-  return [gateway];
+  const network = await engine.containerNetwork?.().catch(() => undefined);
+  if (!network || !(await names.listen(network.gateway))) return undefined;
+  const [base, bits] = network.subnet.split('/');
+  const containersHere = new BlockList();
+  containersHere.addSubnet(base, Number(bits), 'ipv4');
+  await frontDoor.alsoListen(network.gateway, containersHere);
+  return [network.gateway];
 }
 
 function admitted(opts: LocationServerOptions): AuthorizedUsers {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { nanoid } from 'nanoid';
 import { Cluster, Location, type Container } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
@@ -16,6 +17,17 @@ const dnsName = (prefix: string) => `${prefix}-${nanoid(6).toLowerCase().replace
 async function inside(from: Container, command: string): Promise<string> {
   const { stdout, stderr } = await from.runProcess(command);
   return stdout.toString() + stderr.toString();
+}
+
+/** What a GET of `fqdn` from local address `from` to `to`:`port` reads before the connection closes. */
+function answerFrom(from: string, to: string, port: number, fqdn: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect({ host: to, port, localAddress: from }, () => socket.write(`GET / HTTP/1.1\r\nHost: ${fqdn}\r\nConnection: close\r\n\r\n`));
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.on('close', () => resolve(text));
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)));
+  });
 }
 
 /**
@@ -72,6 +84,8 @@ describe('names between containers on the location\'s own engine', function () {
     try {
       expect(await inside(client, `nslookup ${fqdn}`)).to.contain(`Address: ${gateway}`);
       expect(await inside(client, `wget -q -O- http://${fqdn}:${endpoint.httpPort}/`)).to.equal('hi\n');
+      // At the gateway the front door admits the containers' subnet only, not other addresses (a neighbour routing there).
+      expect(await answerFrom('127.0.0.1', gateway, endpoint.httpPort, fqdn)).to.equal('');
     } finally {
       await endpoint.unpublish(cluster);
     }
