@@ -18,7 +18,7 @@ import { keepAlive } from '../protocol/heartbeat';
 import { PLAIN_BINDING } from '../protocol/identity';
 import { reapOrphans } from './reaper';
 import { ConnectionGrants } from './connection-grants';
-import { NameServer } from './name-server';
+import { NameServer, hostResolver } from './name-server';
 import { localAddressTowards } from './location-address';
 import { isLocalEngine } from '../engines/host-firewall';
 import { ImageResolver } from './image-resolver';
@@ -94,6 +94,12 @@ export interface LocationServerOptions {
   domains?: string[];
   /** Interface the front door listens on; default the same as `host`. */
   webHost?: string;
+  /**
+   * Where containers' questions for names that are not the location's go (its name server,
+   * name-server.ts): 'IP' or 'IP:PORT' of a DNS resolver; default the first IPv4 `nameserver` of
+   * this machine's /etc/resolv.conf; false: nowhere (those names are NXDOMAIN).
+   */
+  upstreamDns?: string | false;
   /** The front door's HTTP port; default 0 (any free one; sessions are told which). */
   httpPort?: number;
   /** The front door's HTTPS port; default 0 (any free one). */
@@ -206,7 +212,13 @@ export class LocationServer {
       throw err;
     });
     const images = new LayerCache(opts.cacheDir ?? defaultCacheDir(name));
-    const names = new NameServer((query, askerIp, localIp) => containerName(containers, sites.domains, query, askerIp, localIp), log);
+    const upstream = opts.upstreamDns === false ? undefined : opts.upstreamDns ?? hostResolver();
+    const [upstreamIp, upstreamPort] = upstream?.split(':') ?? [];
+    const names = new NameServer((query, askerIp, localIp) => containerName(containers, sites.domains, query, askerIp, localIp), log, 53, upstreamIp ? {
+      address: upstreamIp, port: Number(upstreamPort ?? 53),
+      // Tags and ids are single labels; published names sit under the front door's domains.
+      isOurs: (query) => !query.includes('.') || sites.domains.some((d) => query === d || query.endsWith(`.${d}`)),
+    } : undefined);
     const ctx: LocationContext = {
       name, nodes, labels: opts.labels ?? {}, volumes, channels,
       containers, sites,

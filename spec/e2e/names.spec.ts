@@ -5,6 +5,7 @@ import { nanoid } from 'nanoid';
 import { Cluster, Location, type Container } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import { LocationServer } from '../../lib/server/index';
+import { NameServer } from '../../lib/server/name-server';
 import { docker } from '../support/docker';
 import { freshHome, inHome } from '../support/home';
 
@@ -47,11 +48,16 @@ describe('names between containers on the location\'s own engine', function () {
   let db: Container;
   let client: Container;
   let foreign: Container;
+  // The machine's resolver stands in for the outside world: a name server of the spec's own, on the loopback.
+  const outsideName = `${dnsName('outside')}.example`;
+  const upstreamPort = 20_000 + Math.floor(Math.random() * 20_000);
+  const upstream = new NameServer((name) => (name === outsideName ? '10.9.8.7' : undefined), () => undefined, upstreamPort);
 
   before(async () => {
     const bridge = await docker.getNetwork('bridge').inspect();
     gateway = (bridge as { IPAM: { Config: { Gateway: string }[] } }).IPAM.Config[0].Gateway;
-    server = await LocationServer.start({ name: `spec-names-${nanoid(6)}`, port: 0, log: (line) => logged.push(line) });
+    expect(await upstream.listen('127.0.0.1')).to.equal(true);
+    server = await LocationServer.start({ name: `spec-names-${nanoid(6)}`, port: 0, upstreamDns: `127.0.0.1:${upstreamPort}`, log: (line) => logged.push(line) });
     loc = await Location.connect({ location: server.url, quiet: true });
     other = await inHome(home, () => {
       ensureAccount(server.url);
@@ -68,6 +74,7 @@ describe('names between containers on the location\'s own engine', function () {
     await other?.disconnect();
     await loc?.disconnect();
     await server?.close();
+    await upstream.close();
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -102,6 +109,11 @@ describe('names between containers on the location\'s own engine', function () {
     expect(await inside(foreign, `nslookup ${foreignTag}`)).to.contain(`Address: ${foreign.privateIp}`);
     expect(await inside(client, `nslookup ${foreignTag}`)).to.contain('NXDOMAIN').and.not.contain(`Address: ${foreign.privateIp}`);
     expect(await inside(foreign, `nslookup ${tag}`)).to.contain('NXDOMAIN').and.not.contain(`Address: ${db.privateIp}`);
+  });
+
+  it('passes other names to the machine\'s resolver, and its answers back', async () => {
+    expect(await inside(client, `nslookup ${outsideName}`)).to.contain('Address: 10.9.8.7');
+    expect(await inside(client, `nslookup not-${outsideName}`)).to.contain('NXDOMAIN');
   });
 
   it('a second location on this machine says it cannot serve names there, and its containers run without them', async () => {
