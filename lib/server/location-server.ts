@@ -218,6 +218,7 @@ export class LocationServer {
       address: upstreamIp, port: Number(upstreamPort ?? 53),
       // Tags and ids are single labels; published names sit under the front door's domains.
       isOurs: (query) => !query.includes('.') || sites.domains.some((d) => query === d || query.endsWith(`.${d}`)),
+      mayAsk: (ip) => [...containers.values()].some((c) => c.status === 'running' && c.privateIp === ip),
     } : undefined);
     const ctx: LocationContext = {
       name, nodes, labels: opts.labels ?? {}, volumes, channels,

@@ -7,8 +7,8 @@
  *  - a container's tag or id, asked by a container of the same user: that container's private IP.
  *    Whether the asker may then connect is the packet filter's business (connection grants).
  * A name that is not the location's to answer (`forward.isOurs`: not a single label, not under a
- * front-door domain) goes to the upstream resolver (the location's host's own), and its answer back
- * to the asker; without an upstream, and for the location's own names it does not know, NXDOMAIN.
+ * front-door domain), asked by one of the location's containers, goes to the upstream resolver
+ * (the location's host's own), and its answer back to the asker; otherwise, NXDOMAIN.
  * Known names asked for other types (AAAA) get an empty answer, so resolvers fall back to A.
  *
  * The wire format is the small part of RFC 1035 that this needs (one question; answers by pointer
@@ -28,6 +28,8 @@ export interface DnsForwarding {
   port: number;
   /** Whether `name` is the location's to answer (then unknown is NXDOMAIN, never forwarded). */
   isOurs(name: string): boolean;
+  /** Whether the asker at `ip` may have names forwarded: the location's containers only, so it is no open resolver. */
+  mayAsk(ip: string): boolean;
 }
 
 /** Questions waiting for the upstream at once, at most; more are dropped (their askers retry). */
@@ -161,7 +163,7 @@ export class NameServer {
     const socket = createSocket('udp4');
     socket.on('error', () => undefined); // an unreachable upstream: the askers time out and retry
     socket.on('message', (packet, from) => {
-      if (packet.length < 12 || from.address !== this.forward?.address) return;
+      if (packet.length < 12 || from.address !== this.forward?.address || from.port !== this.forward.port) return;
       const asked = this.pending.get(packet.readUInt16BE(0));
       if (!asked) return;
       this.pending.delete(packet.readUInt16BE(0));
@@ -188,7 +190,7 @@ export class NameServer {
         return;
       }
       const ip = this.lookup(q.name, from.address, address);
-      if (ip === undefined && this.forward && !this.forward.isOurs(q.name)) {
+      if (ip === undefined && this.forward && !this.forward.isOurs(q.name) && this.forward.mayAsk(from.address)) {
         this.relay(packet, (reply) => socket.send(reply, from.port, from.address));
         return;
       }

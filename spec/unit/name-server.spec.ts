@@ -66,7 +66,7 @@ describe('NameServer forwarding to an upstream resolver', () => {
     return name === 'outside.example' ? '10.9.8.7' : undefined;
   }, () => undefined, upstreamPort);
   const server = new NameServer((name) => (name === 'db' ? '10.253.32.7' : undefined), () => undefined, port, {
-    address: '127.0.0.1', port: upstreamPort, isOurs: (name) => !name.includes('.'),
+    address: '127.0.0.1', port: upstreamPort, isOurs: (name) => !name.includes('.'), mayAsk: (ip) => ip === '127.0.0.1',
   });
   const resolver = new Resolver({ timeout: 2000, tries: 1 });
 
@@ -89,6 +89,22 @@ describe('NameServer forwarding to an upstream resolver', () => {
     const missing = await resolver.resolve4('nosuch').catch((e: NodeJS.ErrnoException) => e.code);
     expect(missing).to.equal('ENOTFOUND');
     expect(upstreamAsked).to.not.include('nosuch').and.not.include('db');
+  });
+
+  it('forwards for its own askers only: it is no open resolver', async () => {
+    const strict = new NameServer(() => undefined, () => undefined, port + 2, {
+      address: '127.0.0.1', port: upstreamPort, isOurs: () => false, mayAsk: () => false,
+    });
+    try {
+      expect(await strict.listen('127.0.0.1')).to.equal(true);
+      const asker = new Resolver({ timeout: 2000, tries: 1 });
+      asker.setServers([`127.0.0.1:${port + 2}`]);
+      const refused = await asker.resolve4('elsewhere.example').catch((e: NodeJS.ErrnoException) => e.code);
+      expect(refused).to.equal('ENOTFOUND');
+      expect(upstreamAsked).to.not.include('elsewhere.example');
+    } finally {
+      await strict.close();
+    }
   });
 });
 
