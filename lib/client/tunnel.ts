@@ -2,13 +2,13 @@
  * A tunnel: a local TCP port whose every accepted connection is relayed through the location to a
  * port of a container. Created by `Container.attachTunnel`, destroyed by `Container.destroyTunnel`.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { nanoid } from 'nanoid';
-import { Subject, type Observable } from 'rxjs';
+import { Subject, distinctUntilChanged, map, type Observable } from 'rxjs';
 import { BadRequest, ConnectionLost, PortInUse, QuotaExceeded, RequestTimeout, TfnzError, TunnelPipe, UnknownCommand } from '../protocol';
 import { DataPipe } from '../protocol/data-pipe';
-import { connectToContainer } from '../protocol/tunnel-connect';
-import { spliceSockets } from './tunnel-direct';
+import { connectFailure } from '../protocol/tunnel-connect';
+import { DirectRelay } from './direct-relay';
 import type { SessionContext } from './session-context';
 import type { Container } from './container';
 
@@ -36,13 +36,15 @@ export class Tunnel {
   /** Connections on data connections: closed with the tunnel (not left to linger). */
   private readonly dataPipes = new Set<DataPipe>();
   private closed = false;
+  private listeningOn = 0;
+  /** Relayed tunnels listen here; direct ones on the direct relay's thread (direct-relay.ts). */
+  private server?: Server;
 
   private constructor(
     private readonly ctx: SessionContext,
     readonly container: Container,
     readonly port: number,
     readonly bind: string,
-    private readonly server: Server,
     private readonly timeoutMs: number,
   ) {
     this.errors$ = this.errors.asObservable();
@@ -50,31 +52,29 @@ export class Tunnel {
 
   /** The local port, also when it was chosen by the system. */
   get localPort(): number {
-    const address = this.server.address();
-    return typeof address === 'object' && address ? address.port : 0;
+    return this.listeningOn;
   }
 
   /** @internal Listen locally, then register the tunnel with the location. */
   static async open(ctx: SessionContext, container: Container, port: number, opts: TunnelOptions): Promise<Tunnel> {
     const bind = opts.bind ?? '127.0.0.1';
-    const server = createServer({ allowHalfOpen: true, noDelay: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'EADDRINUSE' || err.code === 'EACCES'
-          ? new PortInUse(`cannot listen on ${bind}:${opts.localPort}: ${err.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : 'already in use'}; choose another localPort or 0 for any`)
-          : err),
-      );
-      server.listen(opts.localPort ?? 0, bind, () => resolve());
-    });
     const timeout = opts.timeout ?? 30;
-    const tunnel = new Tunnel(ctx, container, port, bind, server, timeout * 1000);
+    const tunnel = new Tunnel(ctx, container, port, bind, timeout * 1000);
+    try {
+      await tunnel.listen(opts.localPort ?? 0);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw code === 'EADDRINUSE' || code === 'EACCES'
+        ? new PortInUse(`cannot listen on ${bind}:${opts.localPort}: ${code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : 'already in use'}; choose another localPort or 0 for any`)
+        : err;
+    }
     try {
       await ctx.connection.request('create_tunnel', { tunnel: tunnel.id, container: container.id, port, timeout });
     } catch (err) {
-      server.close();
+      await tunnel.stopListening();
       throw err;
     }
-    server.on('connection', (socket) => tunnel.accept(socket));
+    tunnel.server?.on('connection', (socket) => (ctx.dialData ? tunnel.acceptLinked(socket) : tunnel.acceptRelayed(socket)));
     ctx.dispatch({ type: 'tunnel_added', tunnel: { id: tunnel.id, container: container.id, port, localPort: tunnel.localPort } });
     ctx.log.info(`tunnel ${bind}:${tunnel.localPort} -> ${container.id}:${port}`);
     return tunnel;
@@ -86,7 +86,7 @@ export class Tunnel {
     this.closed = true;
     for (const pipe of this.dataPipes) pipe.close();
     for (const socket of this.sockets) socket.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
+    await this.stopListening();
     this.ctx.dispatch({ type: 'tunnel_removed', tunnel: this.id });
     this.errors.complete();
     if (tellLocation && this.ctx.connection.connected) {
@@ -103,35 +103,38 @@ export class Tunnel {
     await this.container.destroyTunnel(this);
   }
 
-  private accept(socket: Socket): void {
-    if (this.ctx.directTunnels) this.acceptDirect(socket);
-    else if (this.ctx.dialData) this.acceptLinked(socket);
-    else this.acceptRelayed(socket);
+  /** Listen on the relay thread (direct) or here (relayed, the connections are handled by `acceptRelayed`). */
+  private async listen(localPort: number): Promise<void> {
+    if (this.ctx.directTunnels) {
+      this.listeningOn = await DirectRelay.shared().listen({
+        tunnel: this.id, bind: this.bind, localPort, port: this.port, timeoutMs: this.timeoutMs,
+        target$: this.ctx.state$.pipe(
+          map(() => ({ id: this.container.id, status: this.container.status, privateIp: this.container.privateIp })),
+          distinctUntilChanged((a, b) => a.status === b.status && a.privateIp === b.privateIp),
+        ),
+        onConnectFailed: (lastError) => this.report(connectFailure(this.container, this.port, this.timeoutMs, lastError)),
+      });
+      return;
+    }
+    const server = createServer({ allowHalfOpen: true, noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(localPort, this.bind, () => resolve());
+    });
+    this.server = server;
+    this.listeningOn = (server.address() as AddressInfo).port;
+  }
+
+  /** Close the local port (and, for a direct tunnel, its connections); resolves once it is free. */
+  private async stopListening(): Promise<void> {
+    if (this.ctx.directTunnels) return DirectRelay.shared().close(this.id);
+    const server = this.server;
+    if (server) await new Promise((resolve) => server.close(resolve));
   }
 
   private report(err: TfnzError): void {
     this.ctx.log.info(`tunnel ${this.localPort} -> ${this.container.id}:${this.port}: ${err.message}`);
     this.errors.next(err);
-  }
-
-  /** The embedded location's containers are reachable from here: one hop, see tunnel-direct.ts. */
-  private acceptDirect(local: Socket): void {
-    this.sockets.add(local);
-    local.pause(); // until the container's end is connected; the kernel holds what arrives meanwhile
-    local.on('error', () => undefined);
-    const abandoned = () => this.closed || local.destroyed;
-    connectToContainer(() => this.container, this.port, this.timeoutMs, abandoned).then(
-      (remote) => {
-        if (!remote) return void (local.destroy(), this.sockets.delete(local));
-        this.sockets.add(remote);
-        spliceSockets(local, remote, () => (this.sockets.delete(local), this.sockets.delete(remote)));
-      },
-      (err: TfnzError) => {
-        local.destroy();
-        this.sockets.delete(local);
-        this.report(err);
-      },
-    );
   }
 
   /** Through the location: bytes ride the session's WebSocket under a credit window (TunnelPipe). */

@@ -153,6 +153,14 @@ export class DockerEngine implements Engine {
     return (info.NetworkSettings as { IPAddress?: string } | undefined)?.IPAddress || networks.find((n) => n.IPAddress)?.IPAddress || undefined;
   }
 
+  /** The IPv4 subnet and gateway of the network containers join here (the default bridge: docker0's). */
+  async containerNetwork(): Promise<{ subnet: string; gateway: string } | undefined> {
+    const network = await this.call(() => this.docker.getNetwork(this.options.network ?? 'bridge').inspect(), 'inspecting the container network');
+    const configs = (network as { IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } }).IPAM?.Config ?? [];
+    const v4 = configs.find((c) => c.Subnet?.includes('.') && c.Gateway);
+    return v4 && { subnet: v4.Subnet!, gateway: v4.Gateway!.split('/')[0] };
+  }
+
   async remove(engineId: string): Promise<void> {
     try {
       await this.docker.getContainer(engineId).remove({ force: true, v: true });

@@ -215,6 +215,12 @@ export interface Engine {
   /** The address other hosts on this engine's network (and the location) reach it at. */
   privateIp(engineId: string): Promise<string | undefined>;
   /**
+   * The network containers join on this engine: its IPv4 subnet (CIDR) and gateway, the address
+   * they reach the engine's host at (where the location serves names and its front door to
+   * containers on its own machine); undefined when it has none.
+   */
+  containerNetwork?(): Promise<{ subnet: string; gateway: string } | undefined>;
+  /**
    * Open a TCP connection from the location to `port` at `ip`, a container's private address on
    * this engine; resolves once something there accepted it. Without it the location connects
    * directly (one host, or hosts with routes). Engines whose containers the location cannot route

@@ -7,7 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createHttpServer, STATUS_CODES, type Server as HttpServer } from 'node:http';
 import { acceptDataConnection, isDataUpgrade } from './data-connections';
 import { bindingOf, type TlsIdentity } from './tls';
-import type { AddressInfo } from 'node:net';
+import { BlockList, type AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engines/engine';
@@ -22,7 +22,7 @@ import { keepAlive } from '../protocol/heartbeat';
 import { PLAIN_BINDING } from '../protocol/identity';
 import { reapOrphans } from './reaper';
 import { ConnectionGrants } from './connection-grants';
-import { NameServer } from './name-server';
+import { NameServer, hostResolver } from './name-server';
 import { localAddressTowards } from './location-address';
 import { isLocalEngine } from '../engines/host-firewall';
 import { ImageResolver } from './image-resolver';
@@ -98,6 +98,12 @@ export interface LocationServerOptions {
   domains?: string[];
   /** Interface the front door listens on; default the same as `host`. */
   webHost?: string;
+  /**
+   * Where containers' questions for names that are not the location's go (its name server,
+   * name-server.ts): 'IP' or 'IP:PORT' of a DNS resolver; default the first IPv4 `nameserver` of
+   * this machine's /etc/resolv.conf; false: nowhere (those names are NXDOMAIN).
+   */
+  upstreamDns?: string | false;
   /** The front door's HTTP port; default 0 (any free one; sessions are told which). */
   httpPort?: number;
   /** The front door's HTTPS port; default 0 (any free one). */
@@ -225,7 +231,14 @@ export class LocationServer {
       throw err;
     });
     const images = new LayerCache(opts.cacheDir ?? defaultCacheDir(name));
-    const names = new NameServer((query, askerIp, localIp) => containerName(containers, sites.domains, query, askerIp, localIp), log);
+    const upstream = opts.upstreamDns === false ? undefined : opts.upstreamDns ?? hostResolver();
+    const [upstreamIp, upstreamPort] = upstream?.split(':') ?? [];
+    const names = new NameServer((query, askerIp, localIp) => containerName(containers, sites.domains, query, askerIp, localIp), log, 53, upstreamIp ? {
+      address: upstreamIp, port: Number(upstreamPort ?? 53),
+      // Tags and ids are single labels; published names sit under the front door's domains.
+      isOurs: (query) => !query.includes('.') || sites.domains.some((d) => query === d || query.endsWith(`.${d}`)),
+      mayAsk: (ip) => [...containers.values()].some((c) => c.status === 'running' && c.privateIp === ip),
+    } : undefined);
     const admission = new Admission(limits, log);
     const ctx: LocationContext = {
       name, nodes, labels: opts.labels ?? {}, volumes, channels,
@@ -244,7 +257,7 @@ export class LocationServer {
       imageResolver: new ImageResolver(images),
       grants: new ConnectionGrants(name, containers, nodes),
       nameServersFor: async (node) => {
-        if (isLocalEngine(node.engine.address)) return undefined;
+        if (isLocalEngine(node.engine.address)) return localNameServers(node.engine, names, frontDoor);
         const ip = await localAddressTowards(node.engine.address);
         return (await names.listen(ip)) ? [ip] : undefined;
       },
@@ -397,6 +410,21 @@ function containerName(containers: Map<string, ManagedContainer>, domains: reado
   if (!asker) return undefined;
   const user = asker.labels[LABEL.user];
   return running.find((c) => c.labels[LABEL.user] === user && (c.tag?.toLowerCase() === name || c.id.toLowerCase() === name))?.privateIp;
+}
+
+/**
+ * Name servers for containers on an engine of the location's own machine: the location itself at
+ * the containers' gateway, where the front door listens too (so published names work inside); none
+ * when the engine has no gateway or another location on this machine serves names there already.
+ */
+async function localNameServers(engine: Engine, names: NameServer, frontDoor: FrontDoor): Promise<string[] | undefined> {
+  const network = await engine.containerNetwork?.().catch(() => undefined);
+  if (!network || !(await names.listen(network.gateway))) return undefined;
+  const [base, bits] = network.subnet.split('/');
+  const containersHere = new BlockList();
+  containersHere.addSubnet(base, Number(bits), 'ipv4');
+  await frontDoor.alsoListen(network.gateway, containersHere);
+  return [network.gateway];
 }
 
 function admitted(opts: LocationServerOptions): AuthorizedUsers {
