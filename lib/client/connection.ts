@@ -381,6 +381,6 @@ export class Connection {
 
 function summarise(name: string, params: unknown, bulk?: Uint8Array): string {
   // #19: registry credentials never reach a log, not even a debug one.
-  const text = JSON.stringify(params, (key, value: unknown) => (key === 'registryAuth' && value ? '(hidden)' : value)) ?? '';
+  const text = JSON.stringify(params, (key, value: unknown) => ((key === 'registryAuth' || key === 'secret') && value ? '(hidden)' : value)) ?? '';
   return `${name} ${text.length > 200 ? text.slice(0, 200) + '…' : text}${bulk ? ` +${bulk.length} bytes` : ''}`;
 }

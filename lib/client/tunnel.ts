@@ -5,7 +5,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { nanoid } from 'nanoid';
 import { Subject, distinctUntilChanged, map, type Observable } from 'rxjs';
-import { PortInUse, TunnelPipe, type TfnzError } from '../protocol';
+import { BadRequest, ConnectionLost, PortInUse, QuotaExceeded, RequestTimeout, TfnzError, TunnelPipe, UnknownCommand } from '../protocol';
+import { DataPipe } from '../protocol/data-pipe';
 import { connectFailure } from '../protocol/tunnel-connect';
 import { DirectRelay } from './direct-relay';
 import type { SessionContext } from './session-context';
@@ -32,6 +33,8 @@ export class Tunnel {
   readonly errors$: Observable<TfnzError>;
   private readonly errors = new Subject<TfnzError>();
   private readonly sockets = new Set<Socket>();
+  /** Connections on data connections: closed with the tunnel (not left to linger). */
+  private readonly dataPipes = new Set<DataPipe>();
   private closed = false;
   private listeningOn = 0;
   /** Relayed tunnels listen here; direct ones on the direct relay's thread (direct-relay.ts). */
@@ -71,7 +74,7 @@ export class Tunnel {
       await tunnel.stopListening();
       throw err;
     }
-    tunnel.server?.on('connection', (socket) => tunnel.acceptRelayed(socket));
+    tunnel.server?.on('connection', (socket) => (ctx.dialData ? tunnel.acceptLinked(socket) : tunnel.acceptRelayed(socket)));
     ctx.dispatch({ type: 'tunnel_added', tunnel: { id: tunnel.id, container: container.id, port, localPort: tunnel.localPort } });
     ctx.log.info(`tunnel ${bind}:${tunnel.localPort} -> ${container.id}:${port}`);
     return tunnel;
@@ -81,6 +84,7 @@ export class Tunnel {
   async close(tellLocation = true): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const pipe of this.dataPipes) pipe.close();
     for (const socket of this.sockets) socket.destroy();
     await this.stopListening();
     this.ctx.dispatch({ type: 'tunnel_removed', tunnel: this.id });
@@ -154,4 +158,75 @@ export class Tunnel {
     connection.send('tunnel_open', { tunnel: this.id, conn });
     pipe.attach(socket);
   }
+
+  /**
+   * Through the location on a data connection of its own (lib/protocol/data-pipe.ts): raw bytes on
+   * a TCP connection beside the session's WebSocket, dialled again when it breaks. A location that
+   * takes no more (its socket limit) gets this connection over the WebSocket instead.
+   */
+  private acceptLinked(local: Socket): void {
+    const { connection, tunnels } = this.ctx;
+    this.sockets.add(local);
+    local.on('error', () => undefined);
+    let conn = 0;
+    const pipe: DataPipe = new DataPipe(
+      {
+        ack: (bytes) => connection.send('tunnel_ack', { conn, bytes }),
+        end: (total) => connection.send('tunnel_end', { conn, bytes: total }),
+        close: () => connection.send('tunnel_close', { conn }),
+      },
+      () => {
+        tunnels.forget(conn);
+        this.sockets.delete(local);
+        this.dataPipes.delete(pipe);
+      },
+      () => (this.closed ? pipe.close() : void this.link(pipe, conn)),
+    );
+    this.dataPipes.add(pipe);
+    conn = tunnels.register(pipe, (err) => this.report(err));
+    void this.link(pipe, conn, local);
+  }
+
+  /**
+   * Get a secret for `conn` and dial its data connection, again and again while the network is
+   * down, for as long as the session may resume. `local` on the first call: attached once the
+   * location took the connection, or handed to the WebSocket path when it will not.
+   */
+  private async link(pipe: DataPipe, conn: number, local?: Socket): Promise<void> {
+    const deadline = Date.now() + REDIAL_WINDOW_MS;
+    let delay = 50;
+    while (!pipe.isClosed && !this.closed) {
+      try {
+        const { secret } = await this.ctx.connection.request('tunnel_link', { tunnel: this.id, conn });
+        if (local) pipe.attachLocal(local);
+        local = undefined;
+        if (pipe.isClosed) return;
+        const { socket, peerReceived } = await this.ctx.dialData!(conn, secret, pipe.receivedBytes);
+        if (!pipe.attachLink(socket, peerReceived)) throw new ConnectionLost(`the location's count of bytes on connection ${conn} is impossible (${peerReceived})`);
+        return;
+      } catch (err) {
+        if (local) {
+          this.dataPipes.delete(pipe);
+          this.ctx.tunnels.forget(conn);
+          // An older location, or one at its socket limit: this connection rides the WebSocket.
+          if (err instanceof QuotaExceeded || err instanceof BadRequest || err instanceof UnknownCommand) return this.acceptRelayed(local);
+          this.sockets.delete(local);
+          local.destroy();
+          if (!this.closed && err instanceof TfnzError) this.report(err);
+          return;
+        }
+        const located = err instanceof TfnzError && !(err instanceof RequestTimeout);
+        if (located || Date.now() > deadline || !this.ctx.connection.connected) {
+          // A connection that is over anyway (it was closing) goes quietly.
+          if (!pipe.isClosed && !pipe.isClosing && !this.closed) this.report(located ? (err as TfnzError) : new ConnectionLost(`tunnel connection ${conn} lost its data connection and could not dial it again: ${(err as Error).message}`));
+          return pipe.close();
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
 }
+
+/** How long a broken data connection is dialled again: as long as the session itself may resume. */
+const REDIAL_WINDOW_MS = 150_000;

@@ -49,7 +49,8 @@ export const commands = {
    */
   open_session: command(
     { client: string(), user: optional(string()), key: optional(string()), proof: optional(bytes()) },
-    { session: string(), user: string(), location: string() },
+    // `dataConnections`: the location takes tunnel data connections (tunnel_link); older ones do not say.
+    { session: string(), user: string(), location: string(), dataConnections: optional(boolean()) },
   ),
   /**
    * First request on a new socket after the old one dropped: take over `session` (proving it is
@@ -287,6 +288,14 @@ export const commands = {
    * A running one only with `force`. Replies with its uuid once it is gone.
    */
   remove_user_container: command({ container: name(), force: optional(boolean()) }, { container: string() }),
+  /**
+   * A tunnel connection's bytes on a data connection of their own (docs/protocol.md): the first
+   * call for `conn` opens the connection to the container (as tunnel_open does); each call hands
+   * out a single-use `secret` for one upgrade of a TCP connection to the location's port (a broken
+   * data connection is dialled again with a new one). Acks and ends ride this socket as tunnel_ack
+   * (bytes received from the data connection) and tunnel_end (with the total sent).
+   */
+  tunnel_link: command({ tunnel: name(), conn: int(1) }, { secret: bytes() }),
 } satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */
@@ -306,8 +315,11 @@ export const messages = {
   tunnel_data: object({ conn: conn() }),
   /** The receiver wrote `bytes` to its socket: the sender may send that much more. */
   tunnel_ack: object({ conn: conn(), bytes: int(1) }),
-  /** The sender will send no more (TCP half-close). */
-  tunnel_end: object({ conn: conn() }),
+  /**
+   * The sender will send no more (TCP half-close). On a data connection (tunnel_link) `bytes` is
+   * how many it sent in all: the receiver ends its socket once that many arrived.
+   */
+  tunnel_end: object({ conn: conn(), bytes: optional(int(0)) }),
   /** Tear the connection down in both directions. */
   tunnel_close: object({ conn: conn() }),
   /** Bytes for a container's main process (bulk). */
@@ -376,7 +388,7 @@ export interface Events {
   container_output: { container: string; stream: OutputStream };
   tunnel_data: { conn: number };
   tunnel_ack: { conn: number; bytes: number };
-  tunnel_end: { conn: number };
+  tunnel_end: { conn: number; bytes?: number };
   tunnel_close: { conn: number; error?: ErrorBody };
   /** Bytes from a spawned process (bulk). */
   process_output: { process: string; stream: OutputStream };
