@@ -174,10 +174,6 @@ export interface EngineDescription {
   labels?: Record<string, string>;
 }
 
-/**
- * What the location needs from a container engine (one node); `DockerEngine` implements it.
- * Give engines to `LocationServer.start({ engines })` or `server.nodes.add`.
- */
 /** An image an engine holds under a name of its own (Engine.taggedImage). */
 export interface TaggedImage {
   /** sha256:… of the image config. */
@@ -186,6 +182,10 @@ export interface TaggedImage {
   repoDigests: string[];
 }
 
+/**
+ * What the location needs from a container engine (one node); `DockerEngine` implements it.
+ * Give engines to `LocationServer.start({ engines })` or `server.nodes.add`.
+ */
 export interface Engine {
   /** Where the engine listens, e.g. unix:///var/run/docker.sock. */
   readonly address: string;
