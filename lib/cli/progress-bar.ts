@@ -36,6 +36,7 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): { next
         }, Presets.shades_classic);
         bar.start(p.bytesTotal, 0, { done: '0.0', total: mib(p.bytesTotal), layers: `0/${p.layersTotal}` });
       }
+      bar.setTotal(p.bytesTotal); // layers are sized as their export begins
       bar.update(p.bytesDone, { done: mib(p.bytesDone), total: mib(p.bytesTotal), layers: `${Math.min(p.layersDone + 1, p.layersTotal)}/${p.layersTotal}` });
     },
     complete: stop,

@@ -102,9 +102,11 @@ export const commands = {
    * Send one layer (its `docker save` layer.tar) of exactly `size` bytes: after the reply, `file_data`
    * messages under `transfer` as for put_file, acknowledged by `file_ack`; `file_end` says it is in
    * the cache (its sha256 and size checked), or why it was rejected (LayerCorrupt). A cut upload is
-   * discarded; sending it again starts from its first byte.
+   * discarded; sending it again starts from its first byte. Without `layer` (a client streaming a
+   * layer whose digest it learns only at its end: `docker save` before Docker 25 names layers by
+   * a v1 id) the location keeps it under the sha256 of what arrived.
    */
-  upload_layer: command({ transfer: newId(), layer: digest(), size: int(0) }, none),
+  upload_layer: command({ transfer: newId(), layer: optional(digest()), size: int(0) }, none),
   /**
    * Record `name` as this user's image `id` made of `layers` (every one already cached). `config`,
    * the image's raw config JSON, is needed when image_layers_missing said configMissing.
