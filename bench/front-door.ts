@@ -2,31 +2,47 @@
  * Web endpoints — requests per second through the location's front door (one published nginx
  * cluster of one container, by host name) against two peers: the same requests straight to that
  * container's private IP, and through a real reverse proxy doing the front door's job (Debian's
- * nginx-light from the local nginx image, on the host's network, listening on loopback and
- * proxying by host name to the same container with kept-alive upstream connections).
- * CONCURRENCY keep-alive clients GET / for WINDOW_MS, bounded by MAX_REQUESTS too; runs rotate
- * over the three paths. The location runs as `tfnz location` in its own process, as it would in
- * production, so the front door does not share an event loop with the load; all of them (load,
- * location, proxy, nginx) share this machine's cores.
+ * nginx-light, the same package the nginx image holds, listening on loopback and proxying by host
+ * name to the same container with kept-alive upstream connections). nginx runs as a plain host
+ * process, as the location does: run in a container of its own it would sit in Docker's CPU
+ * group beside the upstream container, and on a busy machine the kernel would then hand it and
+ * its upstream CPU in one slice while the location waits in another, which measures the
+ * scheduler rather than the proxies.
+ * CONCURRENCY keep-alive clients GET / for WINDOW_MS; runs rotate over the three paths. The load
+ * comes from wrk (Debian's, scripts/setup-bench-tools.sh) in its own process, the same for every
+ * path: a C client on one thread, so the load takes little of the cores the proxies need (the Node
+ * client this bench used before took about as much CPU as the front door itself, and ran in this
+ * process). The location runs as `tfnz location` in its own process, as it would in production;
+ * all of them (load, location, proxy, nginx) share this machine's cores.
  */
-import http from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
-import { spawn } from 'node:child_process';
-import type Docker from 'dockerode';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { Cluster, Location } from '../lib/index';
-import { BENCH_LABEL, waitForPort, type BenchContext } from './common';
-import { figure, now, progress, summarise, withTimeout, type Figure } from './stats';
+import { waitForPort, type BenchContext } from './common';
+import { figure, progress, summarise, withTimeout, type Figure } from './stats';
 
 const CONCURRENCY = 16;
 const WINDOW_MS = Number(process.env.BENCH_WEB_WINDOW_MS ?? 4000);
-const MAX_REQUESTS = 200_000;
 const RUNS = 3;
 const FQDN = 'bench.localhost';
+const NGINX = '/usr/sbin/nginx';
 
 type Path = 'tfnz' | 'direct' | 'nginx';
 
-export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]> {
+const run_ = promisify(execFile);
+
+export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
+  for (const tool of ['wrk', NGINX]) {
+    await run_(tool, ['-v']).catch((err: NodeJS.ErrnoException) => {
+      // wrk prints its usage and exits 1 for -v; only a missing binary is a problem.
+      if (err.code === 'ENOENT') throw new Error(`${tool} is missing; run bash scripts/setup-bench-tools.sh (npm run bench does)`);
+    });
+  }
   const location = spawn(process.execPath, [
     '--import', 'tsx', 'lib/cli/main.ts', 'location', '--open', '-q', '--name', `bench-web-${process.pid}`,
     '--listen', '127.0.0.1:0', '--http-port', '0', '--https-port', '0',
@@ -34,7 +50,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
   const url = await withTimeout(new Promise<string>((resolve) => createInterface({ input: location.stdout! }).once('line', resolve)), 60_000, 'starting tfnz location');
   const loc = await Location.connect({ location: url, quiet: true });
   const rates: Record<Path, number[]> = { tfnz: [], direct: [], nginx: [] };
-  let proxy: Docker.Container | undefined;
+  let proxy: { child: ChildProcess; dir: string } | undefined;
   try {
     const node = loc.node();
     const ctr = node.spawnContainer('nginx');
@@ -43,7 +59,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     await endpoint.publish(new Cluster({ containers: [ctr] }), FQDN);
     await endpoint.waitHttp200(FQDN);
     const nginxPort = await freePort();
-    proxy = await startNginxProxy(docker, nginxPort, ctr.privateIp!);
+    proxy = await startNginxProxy(nginxPort, ctr.privateIp!);
     await waitForPort('127.0.0.1', nginxPort, 30_000);
     const targets: Record<Path, { host: string; port: number }> = {
       tfnz: { host: '127.0.0.1', port: endpoint.httpPort },
@@ -63,7 +79,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     progress(`front-door: ${rates.tfnz.length} runs of ${WINDOW_MS / 1000}s each way, ${CONCURRENCY} clients`);
     await node.destroyContainer(ctr);
   } finally {
-    await proxy?.remove({ force: true }).catch(() => undefined);
+    if (proxy) await stopNginxProxy(proxy);
     await loc.disconnect();
     location.kill('SIGTERM');
   }
@@ -71,12 +87,12 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     figure({
       bench: 'web', name: `GET / from nginx, ${CONCURRENCY} keep-alive clients`, unit: 'req/s', better: 'higher',
       tfnz: summarise(rates.tfnz), floorName: 'direct to private IP', floor: summarise(rates.direct), goal: ['≥', 0.5],
-      note: 'through the front door by host name vs straight to the one container',
+      note: 'through the front door by host name vs straight to the one container; load from wrk in its own process',
     }),
     figure({
       bench: 'web', name: `GET / from nginx, ${CONCURRENCY} keep-alive clients, vs a reverse proxy`, unit: 'req/s', better: 'higher',
       tfnz: summarise(rates.tfnz), floorName: 'nginx-light reverse proxy', floor: summarise(rates.nginx), goal: ['≥', 1],
-      note: 'Debian nginx-light (worker_processes auto, upstream keepalive 32) proxying by host name to the same container',
+      note: 'Debian nginx-light as a host process (worker_processes auto = one per core, upstream keepalive 32, access log off) proxying by host name to the same container; load from wrk in its own process',
     }),
   ];
 }
@@ -94,54 +110,46 @@ function freePort(): Promise<number> {
 }
 
 /**
- * Debian's nginx (the local nginx image is nginx-light from Debian) as a reverse proxy on the
- * host's network: listens on 127.0.0.1:`port`, passes requests for FQDN to `upstream`:80.
+ * Debian's nginx-light as a reverse proxy, a host process like the location: listens on
+ * 127.0.0.1:`port`, passes requests for FQDN to `upstream`:80 over kept-alive connections. One
+ * worker per core (auto), as an operator would set it.
  */
-async function startNginxProxy(docker: Docker, port: number, upstream: string): Promise<Docker.Container> {
+async function startNginxProxy(port: number, upstream: string): Promise<{ child: ChildProcess; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tfnz-bench-nginx-'));
   const conf = [
-    'worker_processes auto; pid /tmp/nginx.pid; error_log stderr error;',
+    `worker_processes auto; pid ${dir}/nginx.pid; error_log stderr error;`,
     'events { worker_connections 1024; }',
     'http { access_log off;',
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
     `  upstream site { server ${upstream}:80; keepalive 32; }`,
     `  server { listen 127.0.0.1:${port}; server_name ${FQDN};`,
     '    location / { proxy_pass http://site; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; } } }',
   ].join('\n');
-  const c = await docker.createContainer({
-    Image: 'nginx:latest', Labels: { [BENCH_LABEL]: 'front-door' },
-    Entrypoint: ['sh', '-c', 'printf "%s\\n" "$CONF" > /tmp/proxy.conf && exec nginx -c /tmp/proxy.conf -g "daemon off;"'],
-    Cmd: [], Env: [`CONF=${conf}`],
-    HostConfig: { NetworkMode: 'host', AutoRemove: false },
-  });
-  await c.start();
-  return c;
+  await writeFile(join(dir, 'proxy.conf'), `${conf}\n`);
+  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'proxy.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return { child, dir };
 }
 
-/** Completed 200s per second over one window; any other answer or error fails the run. */
+/** Stop the proxy (SIGQUIT: nginx's graceful stop, workers included) and remove its files. */
+async function stopNginxProxy({ child, dir }: { child: ChildProcess; dir: string }): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGQUIT');
+    await withTimeout(exited, 10_000, 'stopping nginx').catch(() => child.kill('SIGKILL'));
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * 2xx answers per second over one window, from wrk in its own process (CONCURRENCY kept-alive
+ * connections on one thread); any other answer or a socket error fails the run.
+ */
 async function requestsPerSecond(host: string, port: number, windowMs = WINDOW_MS): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  let done = 0;
-  const t0 = now();
-  const client = async () => {
-    while (now() - t0 < windowMs && done < MAX_REQUESTS) {
-      const status = await get(host, port, agent);
-      if (status !== 200) throw new Error(`GET answered ${status}`);
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, client));
-  const seconds = (now() - t0) / 1000;
-  agent.destroy();
-  return done / seconds;
-}
-
-function get(host: string, port: number, agent: http.Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, path: '/', agent, headers: { host: FQDN } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
-    req.on('error', reject);
-    req.end();
-  });
+  const seconds = Math.max(1, Math.round(windowMs / 1000));
+  const { stdout } = await run_('wrk', ['-t1', `-c${CONCURRENCY}`, `-d${seconds}s`, '--timeout', '10s', '-H', `Host: ${FQDN}`, `http://${host}:${port}/`], { timeout: (seconds + 30) * 1000 });
+  const problems = /Non-2xx or 3xx responses: \d+|Socket errors: [^\n]*/.exec(stdout);
+  if (problems) throw new Error(`GET http://${host}:${port}/ under load: ${problems[0]}`);
+  const rate = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  if (!rate) throw new Error(`wrk said no rate for http://${host}:${port}/: ${stdout.slice(0, 300)}`);
+  return Number(rate[1]);
 }

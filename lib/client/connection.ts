@@ -62,7 +62,11 @@ const UNDO: { [C in CommandName]?: (params: ParamsOf<C>) => [CommandName, Record
 /** Timed-out requests remembered for a late reply, at most this many (the oldest are forgotten). */
 const MAX_ABANDONED = 1000;
 
-/** Acknowledge received events at least this often, so the location can drop its replay copies. */
+/**
+ * Acknowledge an event within this long of its arrival, so the location can drop its replay copies.
+ * The timer runs only while something is unacknowledged: an idle session never wakes for it, and a
+ * burst of events shares one ack.
+ */
 const ACK_EVERY_MS = 500;
 const ACK_EVERY_EVENTS = 64;
 
@@ -139,8 +143,7 @@ export class Connection {
    */
   enableResume(credentials: ResumeCredentials): void {
     this.credentials = credentials;
-    this.ackTimer = setInterval(() => this.ack(), ACK_EVERY_MS);
-    this.ackTimer.unref();
+    if (this.lastSeqToAck > this.ackedSeq) this.scheduleAck();
   }
 
   request<C extends CommandName>(command: C, params: ParamsOf<C>, timeoutMs?: number): Promise<ResultOf<C>> {
@@ -318,8 +321,17 @@ export class Connection {
     this.nextChallenge.catch(() => undefined);
   }
 
+  private scheduleAck(): void {
+    if (this.ackTimer || !this.credentials || this.isClosed) return;
+    this.ackTimer = setTimeout(() => this.ack(), ACK_EVERY_MS);
+    this.ackTimer.unref();
+  }
+
   private ack(): void {
-    if (this.lastSeqToAck <= this.ackedSeq || this.reconnecting || this.isClosed) return;
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (this.lastSeqToAck <= this.ackedSeq || this.isClosed) return;
+    if (this.reconnecting) return this.scheduleAck(); // again once the socket is back
     this.ackedSeq = this.lastSeq;
     this.send('ack', { seq: this.lastSeq });
   }
@@ -353,6 +365,7 @@ export class Connection {
       this.lastSeq = frame.seq;
       if (frame.event !== 'received') this.lastSeqToAck = frame.seq;
       if (this.lastSeq - this.ackedSeq >= ACK_EVERY_EVENTS && this.credentials) this.ack();
+      else if (this.lastSeqToAck > this.ackedSeq) this.scheduleAck();
       if (this.opts.trace && frame.event !== 'tunnel_data' && frame.event !== 'tunnel_ack') {
         this.opts.trace('in', summarise(frame.event, frame.params, frame.bulk));
       }
@@ -365,7 +378,7 @@ export class Connection {
   private finish(reason: TfnzError | undefined): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    clearInterval(this.ackTimer);
+    clearTimeout(this.ackTimer);
     this.socket?.unsubscribe();
     const err = reason ?? new ConnectionLost('the connection to the location was closed');
     for (const p of this.pending.values()) {
@@ -381,6 +394,6 @@ export class Connection {
 
 function summarise(name: string, params: unknown, bulk?: Uint8Array): string {
   // #19: registry credentials never reach a log, not even a debug one.
-  const text = JSON.stringify(params, (key, value: unknown) => (key === 'registryAuth' && value ? '(hidden)' : value)) ?? '';
+  const text = JSON.stringify(params, (key, value: unknown) => ((key === 'registryAuth' || key === 'secret') && value ? '(hidden)' : value)) ?? '';
   return `${name} ${text.length > 200 ? text.slice(0, 200) + '…' : text}${bulk ? ` +${bulk.length} bytes` : ''}`;
 }

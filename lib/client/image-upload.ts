@@ -1,28 +1,35 @@
 /**
  * Uploading an image from the user's Docker Engine to the location's cache, only what it lacks:
- * ask which layers (and whether the config) are missing; if any, `docker save` the image once,
- * keeping (in a temporary directory) only the layers the location asked for, each hashed on the
- * way; send each with the same credit window as `put`; then record the image under its name for
- * this user. The location checks every layer's sha256 and size before it keeps it.
+ * ask which layers (and whether the config) are missing; if any, read `docker save` of the image
+ * once and send each missing layer as it comes out of the export, with the same credit window as
+ * `put`, so exporting, sending and the location's writing overlap; then record the image under
+ * its name for this user. The location checks every layer's sha256 and size before it keeps it.
  */
-import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
 import { nanoid } from 'nanoid';
 import {
   EngineError, FILE_CHUNK_BYTES, ImageNotFound, TfnzError,
 } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { LocalEngine, LocalImage } from './local-engine';
-import { readSaveArchive, type SpooledLayer } from '../shared/save-archive';
+import { commonJsExports, importOptional } from '../shared/optional-dependency';
+import { gatherChunks } from '../shared/gather-chunks';
 import { sendTransfer } from './file-transfer';
 
 /** Where an upload is: exporting from the local engine, sending layers, or done. */
 export interface UploadProgress {
   image: string;
   phase: 'exporting' | 'uploading' | 'done';
-  /** Layer bytes the location has stored of `bytesTotal` (the missing layers' sizes, known once exported). */
+  /**
+   * Layer bytes the location has stored of `bytesTotal`: the sizes of the missing layers whose
+   * export has begun (layers are sent as they are exported, so it grows layer by layer).
+   */
   bytesDone: number;
   bytesTotal: number;
   /** Missing layers sent, of those missing. */
@@ -52,69 +59,125 @@ export async function uploadImage(
   let config: Uint8Array | undefined;
   if (missing.length || configMissing) {
     onProgress({ ...progress });
-    const dir = await mkdtemp(join(tmpdir(), 'tfnz-upload-'));
-    try {
-      const exported = await exportLayers(engine, local, new Set(missing), dir, signal);
-      config = configMissing ? exported.config : undefined;
-      progress.phase = 'uploading';
-      progress.bytesTotal = exported.layers.reduce((sum, l) => sum + l.size, 0);
-      onProgress({ ...progress });
-      for (const layer of exported.layers) {
-        signal?.throwIfAborted();
-        const before = progress.bytesDone;
-        await sendLayer(ctx, layer, (sent) => {
-          progress.bytesDone = before + sent;
-          onProgress({ ...progress });
-        });
-        progress.layersDone++;
-        onProgress({ ...progress });
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const exported = await sendMissingLayers(ctx, engine, local, missing, progress, onProgress, signal);
+    config = configMissing ? exported : undefined;
   }
   await ctx.connection.request('put_image_description', { name: image, id: local.id, layers: local.layers, config });
   onProgress({ ...progress, phase: 'done' });
   return local.layers;
 }
 
-/** One pass over `docker save`: the config, and the wanted layers spooled to `dir`, hashed on the way. */
-async function exportLayers(
-  engine: LocalEngine, local: LocalImage, wanted: Set<string>, dir: string, signal?: AbortSignal,
-): Promise<{ config: Uint8Array; layers: SpooledLayer[] }> {
-  const { config, layers: found } = await readSaveArchive(() => engine.save(local.id), {
-    imageId: local.id,
-    // Where the layout names a blob's digest only wanted blobs are spooled; a `layer.tar` is
-    // spooled while some wanted layer is still missing, and kept if hashing shows it wanted.
-    spool: (named, found) => (named === undefined || wanted.has(named)) && wanted.size > found.size,
-    keep: (layer) => wanted.has(layer),
-    spoolPath: () => join(dir, `${nanoid(8)}.tar`),
-    feature: 'uploading a local image',
-    signal,
-  }).catch((err: unknown) => {
-    if (err instanceof TfnzError) throw err;
-    throw new EngineError(`could not export image ${local.id.slice(0, 19)}… from the local Docker Engine: ${(err as Error).message}`);
+/**
+ * One pass over `docker save`: each missing layer goes to the location as it is exported; returns
+ * the image config. Docker 25+ saves the OCI layout, `blobs/sha256/<digest>`, where a layer's
+ * digest is its diff id, so a wanted layer is known by its name and streamed. Docker ≤ 24 saves
+ * `<hex>.json` (the config) and `<v1 id>/layer.tar`, whose diff id is known only once hashed:
+ * when every layer is missing (a first upload) each is streamed all the same and the location
+ * names it by what arrived; otherwise each is spooled to a temporary file while hashed, and sent
+ * from there only if it is one the location lacks.
+ */
+async function sendMissingLayers(
+  ctx: SessionContext, engine: LocalEngine, local: LocalImage, missing: string[],
+  progress: UploadProgress, onProgress: (p: UploadProgress) => void, signal?: AbortSignal,
+): Promise<Uint8Array> {
+  const wanted = new Set(missing);
+  const sent = new Set<string>();
+  // A v1 layer.tar is surely wanted when all are (and no layer repeats, which would send it twice).
+  const everyLayerWanted = local.layers.every((l) => wanted.has(l)) && new Set(local.layers).size === local.layers.length;
+  const configNames = [`${local.id.slice('sha256:'.length)}.json`, `blobs/sha256/${local.id.slice('sha256:'.length)}`];
+  const blob = (name: string) => (/^blobs\/sha256\/[0-9a-f]{64}$/.test(name) ? `sha256:${name.slice(-64)}` : undefined);
+  let config: Uint8Array | undefined;
+  let sendFailure: unknown;
+  let spoolDir: string | undefined;
+  const send = async (layer: string | undefined, size: number, chunks: AsyncIterable<Uint8Array>) => {
+    if (layer) sent.add(layer);
+    progress.phase = 'uploading';
+    progress.bytesTotal += size;
+    onProgress({ ...progress });
+    const before = progress.bytesDone;
+    await sendLayer(ctx, layer, size, chunks, (acked) => {
+      progress.bytesDone = before + acked;
+      onProgress({ ...progress });
+    });
+    progress.layersDone++;
+    onProgress({ ...progress });
+  };
+  /** A v1 layer.tar, not all layers missing: hashed into a spool file, sent from it if wanted. */
+  const spoolThenSend = async (entry: NodeJS.ReadableStream, size: number) => {
+    spoolDir ??= await mkdtemp(join(tmpdir(), 'tfnz-upload-'));
+    const path = join(spoolDir, `${nanoid(8)}.tar`);
+    try {
+      const hash = createHash('sha256');
+      const hashing = new Transform({ transform(chunk, _enc, cb) { hash.update(chunk); cb(null, chunk); } });
+      await pipeline(entry, hashing, createWriteStream(path));
+      const layer = `sha256:${hash.digest('hex')}`;
+      if (!wanted.has(layer) || sent.has(layer)) return;
+      const file = createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES });
+      try {
+        await send(layer, size, file as AsyncIterable<Buffer>);
+      } finally {
+        file.destroy();
+      }
+    } finally {
+      await rm(path, { force: true });
+    }
+  };
+  const tar = commonJsExports(await importOptional(() => import('tar-stream'), ['tar-stream'], 'uploading a local image'));
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const entry = stream as unknown as NodeJS.ReadableStream & AsyncIterable<Uint8Array>;
+    const size = header.size ?? 0;
+    const blobDigest = blob(header.name);
+    let handled: Promise<void>;
+    if (configNames.includes(header.name)) {
+      handled = (async () => {
+        const parts: Uint8Array[] = [];
+        for await (const c of entry) parts.push(c);
+        config = Buffer.concat(parts);
+      })();
+    } else if (blobDigest && wanted.has(blobDigest) && !sent.has(blobDigest)) {
+      handled = send(blobDigest, size, entry);
+    } else if (header.type === 'file' && header.name.endsWith('/layer.tar') && sent.size < wanted.size) {
+      handled = everyLayerWanted ? send(undefined, size, entry) : spoolThenSend(entry, size);
+    } else {
+      entry.resume();
+      handled = new Promise((resolve, reject) => entry.on('end', resolve).on('error', reject));
+    }
+    handled.then(() => next(), (err: unknown) => {
+      sendFailure ??= err;
+      extract.destroy(err as Error);
+    });
   });
+  const saved = await engine.save(local.id);
+  signal?.addEventListener('abort', () => extract.destroy(new Error('upload aborted')), { once: true });
+  try {
+    await pipeline(saved, extract as unknown as NodeJS.WritableStream);
+  } catch (err) {
+    // The location's refusal (quota, a corrupt layer, a lost connection) says more than the export's end.
+    if (sendFailure instanceof TfnzError) throw sendFailure;
+    throw new EngineError(`could not export image ${local.id.slice(0, 19)}… from the local Docker Engine: ${(err as Error).message}`);
+  } finally {
+    if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
+  }
   if (!config) throw new EngineError(`the local Docker Engine's export of ${local.id.slice(0, 19)}… has no config`);
-  const absent = [...wanted].filter((l) => !found.has(l));
-  if (absent.length) throw new EngineError(`the local Docker Engine's export lacks layer ${absent[0].slice(0, 19)}…`);
-  // In the image's order, so the bottom layers are cached first.
-  return { config, layers: local.layers.filter((l, i) => wanted.has(l) && local.layers.indexOf(l) === i).map((l) => found.get(l)!) };
+  const absent = everyLayerWanted ? local.layers.length - progress.layersDone : [...wanted].filter((l) => !sent.has(l)).length;
+  if (absent > 0) throw new EngineError(`the local Docker Engine's export of ${local.id.slice(0, 19)}… lacks ${absent} of its layers`);
+  return config;
 }
 
-/** Send one spooled layer under the credit window; resolves once the location verified and kept it. */
-async function sendLayer(ctx: SessionContext, layer: SpooledLayer, onAcked: (bytes: number) => void): Promise<void> {
+/**
+ * Send one layer under the credit window, in frames of FILE_CHUNK_BYTES; resolves once the
+ * location verified and kept it. `layer` undefined: the location names it by its sha256.
+ */
+async function sendLayer(
+  ctx: SessionContext, layer: string | undefined, size: number, chunks: AsyncIterable<Uint8Array>, onAcked: (bytes: number) => void,
+): Promise<void> {
   const transfer = nanoid();
-  const file = createReadStream(layer.path, { highWaterMark: FILE_CHUNK_BYTES });
-  try {
-    await sendTransfer(ctx, {
-      transfer,
-      what: `uploading layer ${layer.layer.slice(0, 19)}…`,
-      open: () => ctx.connection.request('upload_layer', { transfer, layer: layer.layer, size: layer.size }),
-      chunks: file as AsyncIterable<Buffer>,
-      onAcked,
-    });
-  } finally {
-    file.destroy();
-  }
+  await sendTransfer(ctx, {
+    transfer,
+    what: `uploading layer ${layer?.slice(0, 19) ?? 'of the image'}…`,
+    open: () => ctx.connection.request('upload_layer', { transfer, ...(layer ? { layer } : {}), size }),
+    chunks: gatherChunks(chunks, FILE_CHUNK_BYTES),
+    onAcked,
+  });
 }

@@ -20,6 +20,7 @@ import { rankNodes } from './ranking';
 import { reduce } from './reducer';
 import { initialState, type LocalAction, type LocationState } from './state';
 import { TunnelRouter } from './tunnel-router';
+import { dialDataConnection } from './data-connection';
 import { EventRouter } from './event-router';
 import { Node, liveContainers } from './node';
 import { Container } from './container';
@@ -244,10 +245,11 @@ export class Location implements AsyncDisposable {
       } else {
         url = locationUrl(target, opts.locationIp);
       }
+      const link = { tlsCa: opts.tlsCa ?? process.env.TFNZ_TLS_CA, insecure: opts.insecure };
       opening = Connection.open(url, {
         requestTimeoutMs: opts.requestTimeoutMs,
         heartbeatMs: opts.heartbeatMs,
-        link: { tlsCa: opts.tlsCa ?? process.env.TFNZ_TLS_CA, insecure: opts.insecure },
+        link,
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
       const connection = await step(opening);
@@ -261,6 +263,9 @@ export class Location implements AsyncDisposable {
       const nonce = await step(Promise.race([connection.challenge, connection.closed.then(() => undefined)]));
       const proof = account && nonce ? signChallenge(account, nonce, connection.channelBinding) : undefined;
       const session = await step(connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof }));
+      if (session.dataConnections) {
+        loc.ctx.dialData = (conn, secret, received) => dialDataConnection(url, link, { session: session.session, conn, secret, received });
+      }
       connection.enableResume({
         session: session.session,
         sign: (again, binding) => (account ? { key: account.publicKey, proof: signChallenge(account, again, binding) } : {}),

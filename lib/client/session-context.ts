@@ -11,6 +11,7 @@ import type { Container } from './container';
 import type { Process } from './process';
 import type { Tunnel } from './tunnel';
 import type { SshServer } from './ssh-server';
+import type { DataConnection } from './data-connection';
 
 /**
  * Handle objects by id, so one id always gives the same object. Only a cache: which objects
@@ -36,6 +37,11 @@ export interface SessionContext {
    * straight to a container's private address instead of relaying through the location.
    */
   readonly directTunnels: boolean;
+  /**
+   * Set once the session is open when the location takes data connections: opens one for tunnel
+   * connection `conn` with a secret from tunnel_link (tunnel.ts); without it tunnels ride the WebSocket.
+   */
+  dialData?: (conn: number, secret: Uint8Array, received: number) => Promise<DataConnection>;
   readonly handles: HandleCache;
   nodeHandle(id: string): Node;
   /** The handle of this session's container `id` (made from the state when it has none yet). */

@@ -2,12 +2,13 @@
  * A tunnel: a local TCP port whose every accepted connection is relayed through the location to a
  * port of a container. Created by `Container.attachTunnel`, destroyed by `Container.destroyTunnel`.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { nanoid } from 'nanoid';
-import { Subject, type Observable } from 'rxjs';
-import { PortInUse, TunnelPipe, type TfnzError } from '../protocol';
-import { connectToContainer } from '../protocol/tunnel-connect';
-import { spliceSockets } from './tunnel-direct';
+import { Subject, distinctUntilChanged, map, type Observable } from 'rxjs';
+import { BadRequest, ConnectionLost, PortInUse, QuotaExceeded, RequestTimeout, TfnzError, TunnelPipe, UnknownCommand } from '../protocol';
+import { DataPipe } from '../protocol/data-pipe';
+import { connectFailure } from '../protocol/tunnel-connect';
+import { DirectRelay } from './direct-relay';
 import type { SessionContext } from './session-context';
 import type { Container } from './container';
 
@@ -32,14 +33,18 @@ export class Tunnel {
   readonly errors$: Observable<TfnzError>;
   private readonly errors = new Subject<TfnzError>();
   private readonly sockets = new Set<Socket>();
+  /** Connections on data connections: closed with the tunnel (not left to linger). */
+  private readonly dataPipes = new Set<DataPipe>();
   private closed = false;
+  private listeningOn = 0;
+  /** Relayed tunnels listen here; direct ones on the direct relay's thread (direct-relay.ts). */
+  private server?: Server;
 
   private constructor(
     private readonly ctx: SessionContext,
     readonly container: Container,
     readonly port: number,
     readonly bind: string,
-    private readonly server: Server,
     private readonly timeoutMs: number,
   ) {
     this.errors$ = this.errors.asObservable();
@@ -47,31 +52,29 @@ export class Tunnel {
 
   /** The local port, also when it was chosen by the system. */
   get localPort(): number {
-    const address = this.server.address();
-    return typeof address === 'object' && address ? address.port : 0;
+    return this.listeningOn;
   }
 
   /** @internal Listen locally, then register the tunnel with the location. */
   static async open(ctx: SessionContext, container: Container, port: number, opts: TunnelOptions): Promise<Tunnel> {
     const bind = opts.bind ?? '127.0.0.1';
-    const server = createServer({ allowHalfOpen: true, noDelay: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'EADDRINUSE' || err.code === 'EACCES'
-          ? new PortInUse(`cannot listen on ${bind}:${opts.localPort}: ${err.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : 'already in use'}; choose another localPort or 0 for any`)
-          : err),
-      );
-      server.listen(opts.localPort ?? 0, bind, () => resolve());
-    });
     const timeout = opts.timeout ?? 30;
-    const tunnel = new Tunnel(ctx, container, port, bind, server, timeout * 1000);
+    const tunnel = new Tunnel(ctx, container, port, bind, timeout * 1000);
+    try {
+      await tunnel.listen(opts.localPort ?? 0);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw code === 'EADDRINUSE' || code === 'EACCES'
+        ? new PortInUse(`cannot listen on ${bind}:${opts.localPort}: ${code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : 'already in use'}; choose another localPort or 0 for any`)
+        : err;
+    }
     try {
       await ctx.connection.request('create_tunnel', { tunnel: tunnel.id, container: container.id, port, timeout });
     } catch (err) {
-      server.close();
+      await tunnel.stopListening();
       throw err;
     }
-    server.on('connection', (socket) => tunnel.accept(socket));
+    tunnel.server?.on('connection', (socket) => (ctx.dialData ? tunnel.acceptLinked(socket) : tunnel.acceptRelayed(socket)));
     ctx.dispatch({ type: 'tunnel_added', tunnel: { id: tunnel.id, container: container.id, port, localPort: tunnel.localPort } });
     ctx.log.info(`tunnel ${bind}:${tunnel.localPort} -> ${container.id}:${port}`);
     return tunnel;
@@ -81,8 +84,9 @@ export class Tunnel {
   async close(tellLocation = true): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const pipe of this.dataPipes) pipe.close();
     for (const socket of this.sockets) socket.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
+    await this.stopListening();
     this.ctx.dispatch({ type: 'tunnel_removed', tunnel: this.id });
     this.errors.complete();
     if (tellLocation && this.ctx.connection.connected) {
@@ -99,34 +103,38 @@ export class Tunnel {
     await this.container.destroyTunnel(this);
   }
 
-  private accept(socket: Socket): void {
-    if (this.ctx.directTunnels) this.acceptDirect(socket);
-    else this.acceptRelayed(socket);
+  /** Listen on the relay thread (direct) or here (relayed, the connections are handled by `acceptRelayed`). */
+  private async listen(localPort: number): Promise<void> {
+    if (this.ctx.directTunnels) {
+      this.listeningOn = await DirectRelay.shared().listen({
+        tunnel: this.id, bind: this.bind, localPort, port: this.port, timeoutMs: this.timeoutMs,
+        target$: this.ctx.state$.pipe(
+          map(() => ({ id: this.container.id, status: this.container.status, privateIp: this.container.privateIp })),
+          distinctUntilChanged((a, b) => a.status === b.status && a.privateIp === b.privateIp),
+        ),
+        onConnectFailed: (lastError) => this.report(connectFailure(this.container, this.port, this.timeoutMs, lastError)),
+      });
+      return;
+    }
+    const server = createServer({ allowHalfOpen: true, noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(localPort, this.bind, () => resolve());
+    });
+    this.server = server;
+    this.listeningOn = (server.address() as AddressInfo).port;
+  }
+
+  /** Close the local port (and, for a direct tunnel, its connections); resolves once it is free. */
+  private async stopListening(): Promise<void> {
+    if (this.ctx.directTunnels) return DirectRelay.shared().close(this.id);
+    const server = this.server;
+    if (server) await new Promise((resolve) => server.close(resolve));
   }
 
   private report(err: TfnzError): void {
     this.ctx.log.info(`tunnel ${this.localPort} -> ${this.container.id}:${this.port}: ${err.message}`);
     this.errors.next(err);
-  }
-
-  /** The embedded location's containers are reachable from here: one hop, see tunnel-direct.ts. */
-  private acceptDirect(local: Socket): void {
-    this.sockets.add(local);
-    local.pause(); // until the container's end is connected; the kernel holds what arrives meanwhile
-    local.on('error', () => undefined);
-    const abandoned = () => this.closed || local.destroyed;
-    connectToContainer(() => this.container, this.port, this.timeoutMs, abandoned).then(
-      (remote) => {
-        if (!remote) return void (local.destroy(), this.sockets.delete(local));
-        this.sockets.add(remote);
-        spliceSockets(local, remote, () => (this.sockets.delete(local), this.sockets.delete(remote)));
-      },
-      (err: TfnzError) => {
-        local.destroy();
-        this.sockets.delete(local);
-        this.report(err);
-      },
-    );
   }
 
   /** Through the location: bytes ride the session's WebSocket under a credit window (TunnelPipe). */
@@ -150,4 +158,75 @@ export class Tunnel {
     connection.send('tunnel_open', { tunnel: this.id, conn });
     pipe.attach(socket);
   }
+
+  /**
+   * Through the location on a data connection of its own (lib/protocol/data-pipe.ts): raw bytes on
+   * a TCP connection beside the session's WebSocket, dialled again when it breaks. A location that
+   * takes no more (its socket limit) gets this connection over the WebSocket instead.
+   */
+  private acceptLinked(local: Socket): void {
+    const { connection, tunnels } = this.ctx;
+    this.sockets.add(local);
+    local.on('error', () => undefined);
+    let conn = 0;
+    const pipe: DataPipe = new DataPipe(
+      {
+        ack: (bytes) => connection.send('tunnel_ack', { conn, bytes }),
+        end: (total) => connection.send('tunnel_end', { conn, bytes: total }),
+        close: () => connection.send('tunnel_close', { conn }),
+      },
+      () => {
+        tunnels.forget(conn);
+        this.sockets.delete(local);
+        this.dataPipes.delete(pipe);
+      },
+      () => (this.closed ? pipe.close() : void this.link(pipe, conn)),
+    );
+    this.dataPipes.add(pipe);
+    conn = tunnels.register(pipe, (err) => this.report(err));
+    void this.link(pipe, conn, local);
+  }
+
+  /**
+   * Get a secret for `conn` and dial its data connection, again and again while the network is
+   * down, for as long as the session may resume. `local` on the first call: attached once the
+   * location took the connection, or handed to the WebSocket path when it will not.
+   */
+  private async link(pipe: DataPipe, conn: number, local?: Socket): Promise<void> {
+    const deadline = Date.now() + REDIAL_WINDOW_MS;
+    let delay = 50;
+    while (!pipe.isClosed && !this.closed) {
+      try {
+        const { secret } = await this.ctx.connection.request('tunnel_link', { tunnel: this.id, conn });
+        if (local) pipe.attachLocal(local);
+        local = undefined;
+        if (pipe.isClosed) return;
+        const { socket, peerReceived } = await this.ctx.dialData!(conn, secret, pipe.receivedBytes);
+        if (!pipe.attachLink(socket, peerReceived)) throw new ConnectionLost(`the location's count of bytes on connection ${conn} is impossible (${peerReceived})`);
+        return;
+      } catch (err) {
+        if (local) {
+          this.dataPipes.delete(pipe);
+          this.ctx.tunnels.forget(conn);
+          // An older location, or one at its socket limit: this connection rides the WebSocket.
+          if (err instanceof QuotaExceeded || err instanceof BadRequest || err instanceof UnknownCommand) return this.acceptRelayed(local);
+          this.sockets.delete(local);
+          local.destroy();
+          if (!this.closed && err instanceof TfnzError) this.report(err);
+          return;
+        }
+        const located = err instanceof TfnzError && !(err instanceof RequestTimeout);
+        if (located || Date.now() > deadline || !this.ctx.connection.connected) {
+          // A connection that is over anyway (it was closing) goes quietly.
+          if (!pipe.isClosed && !pipe.isClosing && !this.closed) this.report(located ? (err as TfnzError) : new ConnectionLost(`tunnel connection ${conn} lost its data connection and could not dial it again: ${(err as Error).message}`));
+          return pipe.close();
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
 }
+
+/** How long a broken data connection is dialled again: as long as the session itself may resume. */
+const REDIAL_WINDOW_MS = 150_000;

@@ -2,7 +2,7 @@
 import Docker from 'dockerode';
 import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
 import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream, type RegistryAuth } from '../protocol';
-import type { Attachment, ContainerResources, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume } from './engine';
+import type { Attachment, ContainerResources, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume, TaggedImage } from './engine';
 import type { BuildOutput, BuildSpec, ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
 import { buildOnDocker } from './docker-build';
 import { dockerExec } from './docker-exec';
@@ -73,14 +73,15 @@ export class DockerEngine implements Engine {
   }
 
   async create(spec: ContainerSpec): Promise<string> {
-    const image = await this.inspectImage(spec.image);
+    // Only a sleeper needs the image's own command; otherwise create says itself when the image is missing.
+    const image = spec.sleep ? await this.inspectImage(spec.image) : undefined;
     const o = spec.options ?? {};
     let entrypoint: string[] | undefined;
     let cmd: string[] | undefined;
     if (o.entrypoint) [entrypoint, cmd] = [o.entrypoint, spec.command ?? []];
     else if (spec.command) [entrypoint, cmd] = [[spec.command[0]], spec.command.slice(1)];
     if (spec.sleep) {
-      const real = [...(entrypoint ?? image.Config?.Entrypoint ?? []), ...(cmd ?? image.Config?.Cmd ?? [])];
+      const real = [...(entrypoint ?? image?.Config?.Entrypoint ?? []), ...(cmd ?? image?.Config?.Cmd ?? [])];
       if (real.length === 0) throw new SpawnFailed(`image '${spec.image}' has no command to run; pass one with { command: [...] }`);
       [entrypoint, cmd] = [['/bin/sh', '-c', SLEEPER, 'tfnz-sleeper'], real];
     }
@@ -109,6 +110,7 @@ export class DockerEngine implements Engine {
           HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), NetworkMode: this.options.network, ...hostSettings(spec), Dns: spec.dns },
         }),
       `creating a container from '${spec.image}'`,
+      (err) => (statusOf(err) === 404 && /no such image/i.test(messageOf(err)) ? this.imageNotFound(spec.image) : undefined),
     );
     return created.id;
   }
@@ -151,6 +153,14 @@ export class DockerEngine implements Engine {
     if (network) return network;
     const networks = Object.values(info.NetworkSettings?.Networks ?? {});
     return (info.NetworkSettings as { IPAddress?: string } | undefined)?.IPAddress || networks.find((n) => n.IPAddress)?.IPAddress || undefined;
+  }
+
+  /** The IPv4 subnet and gateway of the network containers join here (the default bridge: docker0's). */
+  async containerNetwork(): Promise<{ subnet: string; gateway: string } | undefined> {
+    const network = await this.call(() => this.docker.getNetwork(this.options.network ?? 'bridge').inspect(), 'inspecting the container network');
+    const configs = (network as { IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } }).IPAM?.Config ?? [];
+    const v4 = configs.find((c) => c.Subnet?.includes('.') && c.Gateway);
+    return v4 && { subnet: v4.Subnet!, gateway: v4.Gateway!.split('/')[0] };
   }
 
   async remove(engineId: string): Promise<void> {
@@ -265,6 +275,16 @@ export class DockerEngine implements Engine {
     return checkDockerRegistryAccess(this.docker, this.address, ref, registry, auth);
   }
 
+  async taggedImage(ref: string): Promise<TaggedImage | undefined> {
+    try {
+      const info = await this.docker.getImage(ref).inspect();
+      return info.RepoTags?.length ? { id: info.Id, repoDigests: info.RepoDigests ?? [] } : undefined;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw engineError(err, `looking up image '${ref}'`);
+    }
+  }
+
   async imageRepoDigests(ref: string): Promise<string[]> {
     try {
       return (await this.docker.getImage(ref).inspect()).RepoDigests ?? [];
@@ -288,17 +308,23 @@ export class DockerEngine implements Engine {
     try {
       return await this.docker.getImage(image).inspect();
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) {
-        throw new ImageNotFound(
-          `image '${image}' is not on node engine ${this.address}; build or load it there (docker build / docker load) and spawn again`,
-        );
-      }
+      if (statusOf(err) === 404) throw this.imageNotFound(image);
       throw engineError(err, `looking up image '${image}'`);
     }
   }
 
-  private call<T>(fn: () => Promise<T>, doing: string): Promise<T> {
-    return dockerCall(fn, doing);
+  private imageNotFound(image: string): ImageNotFound {
+    return new ImageNotFound(`image '${image}' is not on node engine ${this.address}; build or load it there (docker build / docker load) and spawn again`);
+  }
+
+  /** dockerCall; `mapped` may turn a failure into an error of our own first. */
+  private async call<T>(fn: () => Promise<T>, doing: string, mapped?: (err: unknown) => Error | undefined): Promise<T> {
+    if (!mapped) return dockerCall(fn, doing);
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapped(err) ?? engineError(err, doing);
+    }
   }
 }
 /** ContainerResources in the Engine API's terms. */
@@ -334,4 +360,15 @@ function hostLimits(r: ContainerResources | undefined): Record<string, unknown> 
     NanoCpus: Math.round(r.cpus * 1e9),
     CapDrop: r.dropCapabilities,
   };
+}
+
+/** The HTTP status of a failed dockerode call, if it had one. */
+function statusOf(err: unknown): number | undefined {
+  return (err as { statusCode?: number }).statusCode;
+}
+
+/** What the engine said when a dockerode call failed. */
+function messageOf(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string };
+  return e.json?.message ?? e.message ?? '';
 }

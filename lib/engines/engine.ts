@@ -174,6 +174,14 @@ export interface EngineDescription {
   labels?: Record<string, string>;
 }
 
+/** An image an engine holds under a name of its own (Engine.taggedImage). */
+export interface TaggedImage {
+  /** sha256:… of the image config. */
+  id: string;
+  /** Where it was pulled from or pushed to (`repo@sha256:…`); empty for images built or loaded there. */
+  repoDigests: string[];
+}
+
 /**
  * What the location needs from a container engine (one node); `DockerEngine` implements it.
  * Give engines to `LocationServer.start({ engines })` or `server.nodes.add`.
@@ -214,6 +222,12 @@ export interface Engine {
   wait(engineId: string): Promise<number>;
   /** The address other hosts on this engine's network (and the location) reach it at. */
   privateIp(engineId: string): Promise<string | undefined>;
+  /**
+   * The network containers join on this engine: its IPv4 subnet (CIDR) and gateway, the address
+   * they reach the engine's host at (where the location serves names and its front door to
+   * containers on its own machine); undefined when it has none.
+   */
+  containerNetwork?(): Promise<{ subnet: string; gateway: string } | undefined>;
   /**
    * Open a TCP connection from the location to `port` at `ip`, a container's private address on
    * this engine; resolves once something there accepted it. Without it the location connects
@@ -270,6 +284,11 @@ export interface Engine {
   checkRegistryAccess?(ref: string, registry: string, auth: RegistryAuth | undefined): Promise<void>;
   /** The repository digests (`repo@sha256:…`) of the image held under `ref`: where it was pulled from or pushed to. */
   imageRepoDigests?(ref: string): Promise<string[]>;
+  /**
+   * taggedImageId and imageRepoDigests in one look (a spawn resolves its image with one engine
+   * call, not two): the image held under a name of the engine's own, or undefined.
+   */
+  taggedImage?(ref: string): Promise<TaggedImage | undefined>;
   // #15
   /** Commands on the engine's own host (its packet filter), through a helper container of `location`'s. */
   hostAgent?(location: string): HostAgent;

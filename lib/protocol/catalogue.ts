@@ -49,7 +49,8 @@ export const commands = {
    */
   open_session: command(
     { client: string(), user: optional(string()), key: optional(string()), proof: optional(bytes()) },
-    { session: string(), user: string(), location: string() },
+    // `dataConnections`: the location takes tunnel data connections (tunnel_link); older ones do not say.
+    { session: string(), user: string(), location: string(), dataConnections: optional(boolean()) },
   ),
   /**
    * First request on a new socket after the old one dropped: take over `session` (proving it is
@@ -101,9 +102,11 @@ export const commands = {
    * Send one layer (its `docker save` layer.tar) of exactly `size` bytes: after the reply, `file_data`
    * messages under `transfer` as for put_file, acknowledged by `file_ack`; `file_end` says it is in
    * the cache (its sha256 and size checked), or why it was rejected (LayerCorrupt). A cut upload is
-   * discarded; sending it again starts from its first byte.
+   * discarded; sending it again starts from its first byte. Without `layer` (a client streaming a
+   * layer whose digest it learns only at its end: `docker save` before Docker 25 names layers by
+   * a v1 id) the location keeps it under the sha256 of what arrived.
    */
-  upload_layer: command({ transfer: newId(), layer: digest(), size: int(0) }, none),
+  upload_layer: command({ transfer: newId(), layer: optional(digest()), size: int(0) }, none),
   /**
    * Record `name` as this user's image `id` made of `layers` (every one already cached). `config`,
    * the image's raw config JSON, is needed when image_layers_missing said configMissing.
@@ -287,6 +290,14 @@ export const commands = {
    * A running one only with `force`. Replies with its uuid once it is gone.
    */
   remove_user_container: command({ container: name(), force: optional(boolean()) }, { container: string() }),
+  /**
+   * A tunnel connection's bytes on a data connection of their own (docs/protocol.md): the first
+   * call for `conn` opens the connection to the container (as tunnel_open does); each call hands
+   * out a single-use `secret` for one upgrade of a TCP connection to the location's port (a broken
+   * data connection is dialled again with a new one). Acks and ends ride this socket as tunnel_ack
+   * (bytes received from the data connection) and tunnel_end (with the total sent).
+   */
+  tunnel_link: command({ tunnel: name(), conn: int(1) }, { secret: bytes() }),
 } satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */
@@ -306,8 +317,11 @@ export const messages = {
   tunnel_data: object({ conn: conn() }),
   /** The receiver wrote `bytes` to its socket: the sender may send that much more. */
   tunnel_ack: object({ conn: conn(), bytes: int(1) }),
-  /** The sender will send no more (TCP half-close). */
-  tunnel_end: object({ conn: conn() }),
+  /**
+   * The sender will send no more (TCP half-close). On a data connection (tunnel_link) `bytes` is
+   * how many it sent in all: the receiver ends its socket once that many arrived.
+   */
+  tunnel_end: object({ conn: conn(), bytes: optional(int(0)) }),
   /** Tear the connection down in both directions. */
   tunnel_close: object({ conn: conn() }),
   /** Bytes for a container's main process (bulk). */
@@ -376,7 +390,7 @@ export interface Events {
   container_output: { container: string; stream: OutputStream };
   tunnel_data: { conn: number };
   tunnel_ack: { conn: number; bytes: number };
-  tunnel_end: { conn: number };
+  tunnel_end: { conn: number; bytes?: number };
   tunnel_close: { conn: number; error?: ErrorBody };
   /** Bytes from a spawned process (bulk). */
   process_output: { process: string; stream: OutputStream };

@@ -48,7 +48,8 @@ export class CreditWindow {
 
 /**
  * The receiver's side: bytes taken are acknowledged in one message per `batch` bytes; with
- * `flushSoon`, also whatever is left at the next turn of the event loop (a tunnel's small writes).
+ * `flushSoon`, also whatever is left at the next turn of the event loop (a tunnel's small writes),
+ * or, when it is a number, that many milliseconds later (acks that only free a replay buffer).
  */
 export class AckBatcher {
   private unacked = 0;
@@ -58,19 +59,21 @@ export class AckBatcher {
   constructor(
     private readonly send: (bytes: number) => void,
     private readonly batch: number,
-    private readonly flushSoon = false,
+    private readonly flushSoon: boolean | number = false,
   ) {}
 
   took(bytes: number): void {
     if (this.stopped) return;
     this.unacked += bytes;
     if (this.unacked >= this.batch) return this.flush();
-    if (!this.flushSoon || this.scheduled) return;
+    if (this.flushSoon === false || this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const later = () => {
       this.scheduled = false;
       this.flush();
-    });
+    };
+    if (this.flushSoon === true) setImmediate(later);
+    else setTimeout(later, this.flushSoon).unref();
   }
 
   flush(): void {

@@ -13,6 +13,8 @@ const TRY_LATER = 1013;
 
 export class Admission {
   private readonly perAddress = new Map<string, number>();
+  /** Tunnel data connections by remote address (reserve). */
+  private readonly dataPerAddress = new Map<string, number>();
   private pending = 0;
 
   constructor(
@@ -60,6 +62,33 @@ export class Admission {
       clearTimeout(deadline);
       this.pending--;
       setFrameCap(ws, this.limits.frameBytes);
+    };
+  }
+
+  /** Tunnel data connections open (or reserved by tunnel_link), from all addresses. */
+  get dataConnections(): number {
+    let count = 0;
+    for (const n of this.dataPerAddress.values()) count += n;
+    return count;
+  }
+
+  /**
+   * A tunnel's data connection from `address` (data-connections.ts): at most connectionsPerAddress
+   * of them per address, counted apart from the sessions' sockets so that tunnels can never use up
+   * the room a session needs to resume. Returns the release, or undefined at the cap (the tunnel
+   * connection then rides the WebSocket).
+   */
+  reserve(address: string): (() => void) | undefined {
+    const fromAddress = this.dataPerAddress.get(address) ?? 0;
+    if (fromAddress >= this.limits.connectionsPerAddress) return undefined;
+    this.dataPerAddress.set(address, fromAddress + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.dataPerAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.dataPerAddress.set(address, left);
+      else this.dataPerAddress.delete(address);
     };
   }
 }

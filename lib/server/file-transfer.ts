@@ -8,6 +8,7 @@ import {
   type ErrorBody,
 } from '../protocol';
 import type { FileSink, FileSource } from '../engines/engine';
+import { gatherChunks } from '../shared/gather-chunks';
 
 export interface Transfer {
   readonly id: string;
@@ -55,30 +56,12 @@ export class FileReader implements Transfer {
     try {
       // Nothing (not even the end of an empty file) may overtake the reply that announces the size.
       await this.window.until(() => this.window.allows() || this.cancelled);
-      // The engine's archive stream comes in pieces of ~20 KB: gather them into full chunks, so a
-      // 100 MB file is ~100 frames (and ~100 events for the client to fold), not thousands.
-      let gathered: Uint8Array[] = [];
-      let size = 0;
-      const flush = async () => {
+      for await (const piece of gatherChunks(this.source.chunks, FILE_CHUNK_BYTES)) {
         await this.window.until(() => (this.window.allows() && !this.paused) || this.cancelled);
         if (this.cancelled) return;
-        const piece = gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, size);
-        gathered = [];
-        size = 0;
         this.window.spend(piece.length);
         this.send.data(piece);
-      };
-      for await (const chunk of this.source.chunks) {
-        for (let at = 0; at < chunk.length; ) {
-          const piece = chunk.subarray(at, at + FILE_CHUNK_BYTES - size);
-          gathered.push(piece);
-          size += piece.length;
-          at += piece.length;
-          if (size === FILE_CHUNK_BYTES) await flush();
-          if (this.cancelled) return;
-        }
       }
-      if (size > 0) await flush();
       if (!this.cancelled) this.send.end();
     } catch (err) {
       if (!this.cancelled) this.send.end(errorToWire(err));

@@ -9,7 +9,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { connect, isIP, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer, isIP, isIPv4, type AddressInfo, type BlockList, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { nextUpstream, type Site, type Upstream, type WebSites } from './web-sites';
@@ -34,6 +34,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 
 export class FrontDoor {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 30_000 });
+  /** Listeners on further addresses (alsoListen), by address. */
+  private readonly extra = new Map<string, Promise<Server[]>>();
 
   private constructor(
     private readonly opts: FrontDoorOptions,
@@ -70,7 +72,43 @@ export class FrontDoor {
     return (this.secure.address() as AddressInfo).port;
   }
 
+  /**
+   * Also take connections on `host`, same ports, from addresses in `from` only (the containers'
+   * gateway and subnet, so containers on this machine reach published names, and no other machine
+   * gains a way in); once per address. A front door listening on every address already does. When
+   * the address or a port there is taken, says so in the log once.
+   */
+  alsoListen(host: string, from: BlockList): Promise<void> {
+    if (['0.0.0.0', '::', this.opts.host].includes(host)) return Promise.resolve();
+    let listening = this.extra.get(host);
+    if (!listening) {
+      // Plain sockets handed to the HTTP(S) servers: one request handler, one set of connections to close.
+      listening = (async () => {
+        const opened: Server[] = [];
+        try {
+          for (const [server, port] of [[this.plain, this.httpPort], [this.secure, this.httpsPort]] as const) {
+            const forward = createServer((socket) => {
+              if (socket.remoteAddress && from.check(socket.remoteAddress)) server.emit('connection', socket);
+              else socket.destroy();
+            });
+            opened.push(forward);
+            await listen(forward, host, port);
+          }
+          return opened;
+        } catch (err) {
+          for (const server of opened) server.close(() => undefined);
+          this.opts.log(`${(err as Error).message}; containers there cannot reach it`);
+          return [];
+        }
+      })();
+      this.extra.set(host, listening);
+    }
+    return listening.then(() => undefined);
+  }
+
   async close(): Promise<void> {
+    const extra = (await Promise.all(this.extra.values())).flat();
+    for (const server of extra) server.close(() => undefined);
     this.agent.destroy();
     for (const server of [this.plain, this.secure]) server.closeAllConnections();
     await Promise.all([this.plain, this.secure].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
@@ -95,7 +133,8 @@ export class FrontDoor {
   private siteFor(req: IncomingMessage, fail: (status: number, message: string) => void): Site | undefined {
     const host = hostName(req.headers.host);
     if (!host) return void fail(400, 'the request has no Host header; ask for a published host name');
-    if (isIP(host)) return void fail(421, `this front door routes by host name, not address (${host}); ask for a published name`);
+    // (Only a name with a colon can be IPv6: node's IPv6 pattern is costly to run on every name.)
+    if (host.includes(':') ? isIP(host) : isIPv4(host)) return void fail(421, `this front door routes by host name, not address (${host}); ask for a published name`);
     // Over TLS the certificate was chosen by SNI: a Host naming another site must not reach it
     // through this connection (its certificate never vouched for that name).
     const sni = 'encrypted' in req.socket ? (req.socket as TLSSocket).servername : undefined;
@@ -267,7 +306,7 @@ function connectionTokens(value: string | string[] | undefined): Set<string> {
   return new Set(String(value ?? '').toLowerCase().split(',').map((t) => t.trim()).filter(Boolean));
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<void> {
+function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'EACCES' || err.code === 'EADDRINUSE'

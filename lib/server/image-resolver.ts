@@ -21,8 +21,8 @@
  */
 import { ImageNotFound } from '../protocol';
 import { parseImageReference, type ImageReference } from '../shared/registry-reference';
-import { implicitHubFailure, isImageId, RegistryImages, type RegistryRequest } from './registry-images';
-import type { Engine } from '../engines/engine';
+import { cameFromRegistry, implicitHubFailure, isImageId, RegistryImages, type RegistryRequest } from './registry-images';
+import type { Engine, TaggedImage } from '../engines/engine';
 import type { ImageDescription, LayerCache } from './layer-cache';
 
 export class ImageResolver {
@@ -48,19 +48,21 @@ async function resolveImage(
   const pull = () => registries.pull(engine, user, ref!, registry).catch((err: unknown) => Promise.reject(implicitHubFailure(name, ref!, registry.auth, err)));
   if (registry.policy === 'always' && ref) return pull();
   if (imageId) {
-    const named = await engine.taggedImageId(name);
-    if (named === imageId && (await mayUseNodeImage(registries, engine, name, registry))) return name;
-    if ((await engine.taggedImageId(imageId)) && !(await registries.fromRegistry(engine, imageId))) return imageId;
+    const named = await taggedImage(engine, name);
+    if (named?.id === imageId && (await mayUseNodeImage(registries, engine, name, named, registry))) return name;
+    const byId = await taggedImage(engine, imageId);
+    if (byId && !cameFromRegistry(imageId, byId.repoDigests)) return imageId;
     const cached = cache.descriptionById(user, imageId);
     if (cached) return load(cache, loading, engine, cached);
     throw new ImageNotFound(`image '${name}' (${imageId.slice(0, 19)}…) is neither on the node nor in the location's cache; upload it with loc.ensureImageUploaded('${name}') (the SDK does this when it spawns)`);
   }
   const cached = cache.description(user, name);
   if (cached) return load(cache, loading, engine, cached);
-  if (await engine.taggedImageId(name)) {
+  const named = await taggedImage(engine, name);
+  if (named) {
     // Pulled from a registry: the registry decides (its refusal is the error), not possession; an
     // id names no registry to ask, so such an image is not found by id.
-    if (!(await registries.fromRegistry(engine, name))) return name;
+    if (!cameFromRegistry(name, named.repoDigests)) return name;
     if (ref) {
       await registries.checkAccess(engine, name, registry.auth);
       return name;
@@ -84,9 +86,16 @@ function reference(name: string): ImageReference | undefined {
   }
 }
 
+/** The image the node holds under `ref` (a name of its own), with one engine call where the engine allows. */
+async function taggedImage(engine: Engine, ref: string): Promise<TaggedImage | undefined> {
+  if (engine.taggedImage) return engine.taggedImage(ref);
+  const id = await engine.taggedImageId(ref);
+  return id ? { id, repoDigests: (await engine.imageRepoDigests?.(ref)) ?? [] } : undefined;
+}
+
 /** The node's tagged image of `name` is usable: it is the node's own, or the registry it came from agrees. */
-async function mayUseNodeImage(registries: RegistryImages, engine: Engine, name: string, registry: RegistryRequest): Promise<boolean> {
-  if (!(await registries.fromRegistry(engine, name))) return true;
+async function mayUseNodeImage(registries: RegistryImages, engine: Engine, name: string, image: TaggedImage, registry: RegistryRequest): Promise<boolean> {
+  if (!cameFromRegistry(name, image.repoDigests)) return true;
   return registries.checkAccess(engine, name, registry.auth).then(() => true, () => false);
 }
 

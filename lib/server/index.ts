@@ -14,7 +14,7 @@ export type { BuildSpec, BuildOutput } from '../engines/engine';
 export type { LogHistoryLimits } from './log-history';
 export type { TlsIdentity } from './tls';
 export type {
-  Attachment, EngineDescription, ExecHandle, ExecSpec, FileSink, FileSource, LabelledContainer, LabelledVolume, Mount,
+  Attachment, EngineDescription, ExecHandle, ExecSpec, FileSink, FileSource, LabelledContainer, LabelledVolume, Mount, TaggedImage,
 } from '../engines/engine';
 export type { LayerCache, ImageDescription, PruneResult } from './layer-cache';
 export type { NodePool, PoolNode } from './node-pool';

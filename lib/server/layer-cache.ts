@@ -116,10 +116,12 @@ export class LayerCache {
    * only if the digest and size match. Each upload has its own partial file, so two sessions
    * sending the same layer at once do not mix their bytes. A layer another user stored already is
    * checked the same way and then kept once: this upload only grants `user` the use of it.
+   * Without `layer` (a sender streaming a layer it has not hashed yet) the bytes are kept under
+   * their own sha256: whoever sent them holds them, which is all a grant says.
    */
-  layerSink(user: string, layer: string, size: number): FileSink {
+  layerSink(user: string, layer: string | undefined, size: number): FileSink {
     const dir = this.ensureDir('layers');
-    const partial = join(dir, `${hex(layer)}.${randomBytes(6).toString('hex')}.part`);
+    const partial = join(dir, `${layer ? hex(layer) : 'unnamed'}.${randomBytes(6).toString('hex')}.part`);
     const hash = createHash('sha256');
     let written = 0;
     let handle: Promise<FileHandle> | undefined;
@@ -135,17 +137,11 @@ export class LayerCache {
         const fh = await file();
         await fh.close();
         const got = `sha256:${hash.digest('hex')}`;
-        if (written !== size || got !== layer) {
+        if (written !== size || (layer !== undefined && got !== layer)) {
           rmSync(partial, { force: true });
-          throw new LayerCorrupt(`layer ${layer.slice(0, 19)}… arrived as ${written} bytes with digest ${got.slice(0, 19)}… (expected ${size} bytes); it was discarded, upload it again`);
+          throw new LayerCorrupt(`layer ${(layer ?? got).slice(0, 19)}… arrived as ${written} bytes with digest ${got.slice(0, 19)}… (expected ${size} bytes); it was discarded, upload it again`);
         }
-        if (this.hasLayer(layer)) rmSync(partial, { force: true });
-        else {
-          renameSync(partial, this.layerPath(layer));
-          this.bytesStored += size;
-          this.layersStored++;
-        }
-        this.grant(user, 'layer', layer);
+        this.adoptLayer(user, partial, got, size);
       },
       abort: () =>
         (handle ?? Promise.resolve(undefined))

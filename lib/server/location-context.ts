@@ -54,6 +54,11 @@ export interface LocationContext {
   readonly logLimits?: LogHistoryLimits;
   /** Whether sessions may spawn privileged containers (#16); default no. */
   readonly allowPrivileged?: boolean;
+  /**
+   * Reserve a tunnel data connection from an address against connectionsPerAddress (admission.ts);
+   * undefined when this location takes none (tunnels then ride the WebSocket only).
+   */
+  readonly dataConnections?: (address: string) => (() => void) | undefined;
   /** Every limit this location enforces (limits.ts), defaults with the operator's choices on top. */
   readonly limits: Limits;
   /** Per-user counts checked against the limits (quotas.ts). */

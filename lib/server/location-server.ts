@@ -3,9 +3,13 @@
  * engines; clients only ever talk to it. Runs as `tfnz location` or embedded in an SDK process.
  */
 import { WebSocketServer } from 'ws';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpServer, STATUS_CODES, type Server as HttpServer } from 'node:http';
+import { acceptDataConnection, isDataUpgrade } from './data-connections';
 import { bindingOf, type TlsIdentity } from './tls';
-import type { AddressInfo } from 'node:net';
+import { BlockList, type AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Engine } from '../engines/engine';
 import { DockerEngine } from '../engines/docker-engine';
 import { NodePool, type NodeChange } from './node-pool';
@@ -18,7 +22,7 @@ import { keepAlive } from '../protocol/heartbeat';
 import { PLAIN_BINDING } from '../protocol/identity';
 import { reapOrphans } from './reaper';
 import { ConnectionGrants } from './connection-grants';
-import { NameServer } from './name-server';
+import { NameServer, hostResolver } from './name-server';
 import { localAddressTowards } from './location-address';
 import { isLocalEngine } from '../engines/host-firewall';
 import { ImageResolver } from './image-resolver';
@@ -94,6 +98,12 @@ export interface LocationServerOptions {
   domains?: string[];
   /** Interface the front door listens on; default the same as `host`. */
   webHost?: string;
+  /**
+   * Where containers' questions for names that are not the location's go (its name server,
+   * name-server.ts): 'IP' or 'IP:PORT' of a DNS resolver; default the first IPv4 `nameserver` of
+   * this machine's /etc/resolv.conf; false: nowhere (those names are NXDOMAIN).
+   */
+  upstreamDns?: string | false;
   /** The front door's HTTP port; default 0 (any free one; sessions are told which). */
   httpPort?: number;
   /** The front door's HTTPS port; default 0 (any free one). */
@@ -122,6 +132,12 @@ export interface LocationServerOptions {
    * swarm's attachable overlay ('tfnz' unless given). Without `engines`, no other node is added.
    */
   swarm?: string | SwarmOptions;
+  /**
+   * Take tunnel data connections (each tunnelled connection's bytes on a TCP connection of its own
+   * to this port, beside the session's WebSocket); default true. False makes every tunnel ride the
+   * WebSocket, as locations before data connections did.
+   */
+  dataConnections?: boolean;
 }
 
 export class LocationServer {
@@ -129,6 +145,7 @@ export class LocationServer {
   private swarm?: SwarmNodes;
 
   private constructor(
+    private readonly http: HttpServer,
     private readonly wss: WebSocketServer,
     private readonly ctx: LocationContext,
     /** The same set the context's forget/findSession use. */
@@ -140,8 +157,15 @@ export class LocationServer {
     private readonly unguard: () => void,
     private readonly scheme: 'ws' | 'wss',
     private readonly names: NameServer,
+    private readonly admission: Admission,
   ) {
-    const admission = new Admission(ctx.limits, log);
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (isDataUpgrade(req)) {
+        if (!ctx.dataConnections) return void socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return acceptDataConnection(req, socket, head, ctx.findSession, log);
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    });
     wss.on('connection', (ws, req) => {
       const admitted = admission.admit(ws, req.socket.remoteAddress ?? '');
       if (!admitted) return;
@@ -188,7 +212,7 @@ export class LocationServer {
     const volumes = new VolumeStore(nodes, name, channels);
     const kept = await volumes.load();
     if (kept) log(`${kept} persistent volume(s) found on the engines`);
-    const wss = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020, limits.frameBytes, opts.tls);
+    const { http, wss } = await listen(opts.host ?? '127.0.0.1', opts.port ?? 2020, limits.frameBytes, limits.openDeadlineMs, opts.tls);
     const sessions = new Set<Session>();
     const containers = new Map<string, ManagedContainer>();
     const sites = new WebSites((opts.domains ?? ['localhost']).map((d) => d.toLowerCase().replace(/^\.|\.$/g, '')));
@@ -203,10 +227,19 @@ export class LocationServer {
       },
     }).catch(async (err: Error) => {
       await new Promise((resolve) => wss.close(resolve));
+      await new Promise((resolve) => http.close(resolve));
       throw err;
     });
     const images = new LayerCache(opts.cacheDir ?? defaultCacheDir(name));
-    const names = new NameServer((query, askerIp, localIp) => containerName(containers, sites.domains, query, askerIp, localIp), log);
+    const upstream = opts.upstreamDns === false ? undefined : opts.upstreamDns ?? hostResolver();
+    const [upstreamIp, upstreamPort] = upstream?.split(':') ?? [];
+    const names = new NameServer((query, askerIp, localIp) => containerName(containers, sites.domains, query, askerIp, localIp), log, 53, upstreamIp ? {
+      address: upstreamIp, port: Number(upstreamPort ?? 53),
+      // Tags and ids are single labels; published names sit under the front door's domains.
+      isOurs: (query) => !query.includes('.') || sites.domains.some((d) => query === d || query.endsWith(`.${d}`)),
+      mayAsk: (ip) => [...containers.values()].some((c) => c.status === 'running' && c.privateIp === ip),
+    } : undefined);
+    const admission = new Admission(limits, log);
     const ctx: LocationContext = {
       name, nodes, labels: opts.labels ?? {}, volumes, channels,
       containers, sites,
@@ -224,11 +257,12 @@ export class LocationServer {
       imageResolver: new ImageResolver(images),
       grants: new ConnectionGrants(name, containers, nodes),
       nameServersFor: async (node) => {
-        if (isLocalEngine(node.engine.address)) return undefined;
+        if (isLocalEngine(node.engine.address)) return localNameServers(node.engine, names, frontDoor);
         const ip = await localAddressTowards(node.engine.address);
         return (await names.listen(ip)) ? [ip] : undefined;
       },
       spawning: new Set(),
+      dataConnections: opts.dataConnections === false ? undefined : (address) => admission.reserve(address),
       limits,
       quotas: new Quotas(limits, (user) => [...sessions].filter((s) => s.opened && !s.ended && s.user === user)),
     };
@@ -239,7 +273,7 @@ export class LocationServer {
     }
     await ctx.grants.removeStale(live).catch((err: Error) => log(`could not clear stale connection rules: ${err.message}`));
     const unguard = opts.guardProcess ? installLastResortGuard(log) : () => undefined;
-    server = new LocationServer(wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, unguard, opts.tls ? 'wss' : 'ws', names);
+    server = new LocationServer(http, wss, ctx, sessions, log, opts.shouldReap, opts.heartbeatMs, frontDoor, unguard, opts.tls ? 'wss' : 'ws', names, admission);
     nodes.startSampling();
     if (opts.swarm) {
       const swarm = new SwarmNodes(server, typeof opts.swarm === 'string' ? { manager: opts.swarm } : opts.swarm, log);
@@ -254,11 +288,11 @@ export class LocationServer {
   }
 
   get port(): number {
-    return (this.wss.address() as AddressInfo).port;
+    return (this.http.address() as AddressInfo).port;
   }
 
   get url(): string {
-    const { address, port, family } = this.wss.address() as AddressInfo;
+    const { address, port, family } = this.http.address() as AddressInfo;
     return `${this.scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   }
 
@@ -277,6 +311,11 @@ export class LocationServer {
     return this.ctx.limits;
   }
 
+  /** Tunnel connections that have a data connection of their own (or are getting one). */
+  get dataConnectionCount(): number {
+    return this.admission.dataConnections;
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }
@@ -290,8 +329,8 @@ export class LocationServer {
     await this.names.close();
     for (const client of this.wss.clients) client.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    const https = (this.wss.options.server as HttpsServer | undefined);
-    if (https) await new Promise<void>((resolve) => https.close(() => resolve()));
+    this.http.closeAllConnections(); // data connections and sockets still in their handshake
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
     await this.frontDoor.close();
     this.unguard();
   }
@@ -373,26 +412,46 @@ function containerName(containers: Map<string, ManagedContainer>, domains: reado
   return running.find((c) => c.labels[LABEL.user] === user && (c.tag?.toLowerCase() === name || c.id.toLowerCase() === name))?.privateIp;
 }
 
+/**
+ * Name servers for containers on an engine of the location's own machine: the location itself at
+ * the containers' gateway, where the front door listens too (so published names work inside); none
+ * when the engine has no gateway or another location on this machine serves names there already.
+ */
+async function localNameServers(engine: Engine, names: NameServer, frontDoor: FrontDoor): Promise<string[] | undefined> {
+  const network = await engine.containerNetwork?.().catch(() => undefined);
+  if (!network || !(await names.listen(network.gateway))) return undefined;
+  const [base, bits] = network.subnet.split('/');
+  const containersHere = new BlockList();
+  containersHere.addSubnet(base, Number(bits), 'ipv4');
+  await frontDoor.alsoListen(network.gateway, containersHere);
+  return [network.gateway];
+}
+
 function admitted(opts: LocationServerOptions): AuthorizedUsers {
   if (opts.admitKeys) return AuthorizedUsers.only(opts.admitKeys);
   return opts.authorizedKeys ? AuthorizedUsers.fromFile(opts.authorizedKeys) : AuthorizedUsers.open();
 }
 
-/** `maxPayload` is the open sessions' cap; Admission lowers it per socket until a session opens. */
-function listen(host: string, port: number, maxPayload: number, tls?: TlsIdentity): Promise<WebSocketServer> {
+/**
+ * `maxPayload` is the open sessions' cap; Admission lowers it per socket until a session opens.
+ * The HTTP(S) server is ours, not ws's: its upgrades are either a session's WebSocket or a tunnel's
+ * data connection (data-connections.ts). A request that is neither gets 426, as ws would answer;
+ * a client that sends its headers slowly is cut after `headersMs`.
+ */
+function listen(host: string, port: number, maxPayload: number, headersMs: number, tls?: TlsIdentity): Promise<{ http: HttpServer; wss: WebSocketServer }> {
   return new Promise((resolve, reject) => {
-    if (!tls) {
-      const wss = new WebSocketServer({ host, port, maxPayload, perMessageDeflate: false });
-      wss.once('listening', () => resolve(wss));
-      wss.once('error', reject);
-      return;
-    }
-    const server = createHttpsServer({ cert: tls.cert, key: tls.key });
+    const options = { headersTimeout: headersMs, requestTimeout: headersMs, connectionsCheckingInterval: Math.min(1000, headersMs) };
+    const server: HttpServer = tls ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key }) : createHttpServer(options);
     // A failed handshake (a scanner, a client that refused our certificate) is that socket's end only.
-    server.on('tlsClientError', (_err, socket) => socket.destroy());
+    server.on('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
     server.on('clientError', (_err, socket) => socket.destroy());
-    const wss = new WebSocketServer({ server, maxPayload, perMessageDeflate: false });
+    server.on('request', (_req, res) => {
+      const body = STATUS_CODES[426]!;
+      res.writeHead(426, { 'Content-Length': body.length, 'Content-Type': 'text/plain' });
+      res.end(body);
+    });
+    const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
     server.once('error', reject);
-    server.listen(port, host, () => resolve(wss));
+    server.listen(port, host, () => resolve({ http: server, wss }));
   });
 }

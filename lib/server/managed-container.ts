@@ -17,6 +17,11 @@ export interface ContainerEvents {
   output(stream: OutputStream, data: Buffer): void;
   /** Runs once the container has its private IP and before `running` is reported (packet filter set-up). */
   beforeRunning?(privateIp: string | undefined): Promise<void>;
+  /**
+   * Its main process is dead and it is being destroyed: what guarded it (packet filter rules) can
+   * go now, alongside the rest of the engine's removal, instead of after it.
+   */
+  dead?(): Promise<void>;
 }
 
 /** How long to wait for the output stream to drain after the main process ended. */
@@ -33,6 +38,8 @@ export class ManagedContainer {
   private attachment?: Attachment;
   private spawning?: Promise<void>;
   private exited?: Promise<void>;
+  /** Resolves when the engine says the main process ended (before its output drained); never rejects. */
+  private processEnded?: Promise<void>;
   private destroyRequested = false;
   /** Processes started inside it for the session, by id; they end when it stops. */
   readonly processes = new Map<string, ManagedProcess>();
@@ -289,7 +296,13 @@ export class ManagedContainer {
     const processes = [...this.processes.values()];
     for (const p of processes) p.markKilled();
     this.cancelTransfers('destroyed');
-    if (this.engineId) await this.node.engine.remove(this.engineId);
+    if (this.engineId) {
+      const removed = this.node.engine.remove(this.engineId);
+      // The process dies early in a removal; the engine then still tears down its network and files.
+      const dead = this.processEnded ? Promise.race([this.processEnded, removed]) : removed;
+      void dead.then(() => this.events.dead?.(), () => undefined).catch(() => undefined);
+      await removed;
+    }
     await this.exited;
     // Children first: each process reports its end before the container reports `destroyed`.
     await Promise.race([Promise.all(processes.map((p) => p.ended)), new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]);
@@ -315,7 +328,10 @@ export class ManagedContainer {
   }
 
   private async watchExit(engineId: string, attachment: Attachment): Promise<void> {
-    const code = await this.node.engine.wait(engineId).catch(() => undefined);
+    const waiting = this.node.engine.wait(engineId);
+    // A failed wait proves nothing about the process: then only the removal's end counts (doDestroy).
+    this.processEnded = waiting.then(() => undefined, () => new Promise<void>(() => undefined));
+    const code = await waiting.catch(() => undefined);
     // No exit code: maybe the whole engine went away. Then the pool reports it (nodeGone), not us.
     if (code === undefined && !(await this.node.checkAlive())) return;
     await this.drained(attachment.ended);

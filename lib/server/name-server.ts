@@ -6,7 +6,9 @@
  *    the address the question arrived on, i.e. the location itself;
  *  - a container's tag or id, asked by a container of the same user: that container's private IP.
  *    Whether the asker may then connect is the packet filter's business (connection grants).
- * Everything else is NXDOMAIN: the server forwards nothing (the containers' world is the location).
+ * A name that is not the location's to answer (`forward.isOurs`: not a single label, not under a
+ * front-door domain), asked by one of the location's containers, goes to the upstream resolver
+ * (the location's host's own), and its answer back to the asker; otherwise, NXDOMAIN.
  * Known names asked for other types (AAAA) get an empty answer, so resolvers fall back to A.
  *
  * The wire format is the small part of RFC 1035 that this needs (one question; answers by pointer
@@ -14,9 +16,26 @@
  * would replace `parseQuestion` and `answer` one for one.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 
 /** The IPv4 address of `name` for a container at `askerIp` asking on `localIp`; undefined: no such name. */
 export type NameLookup = (name: string, askerIp: string, localIp: string) => string | undefined;
+
+/** Where names that are not the location's go (the resolver its host uses). */
+export interface DnsForwarding {
+  /** The upstream resolver's IPv4 address and port. */
+  address: string;
+  port: number;
+  /** Whether `name` is the location's to answer (then unknown is NXDOMAIN, never forwarded). */
+  isOurs(name: string): boolean;
+  /** Whether the asker at `ip` may have names forwarded: the location's containers only, so it is no open resolver. */
+  mayAsk(ip: string): boolean;
+}
+
+/** Questions waiting for the upstream at once, at most; more are dropped (their askers retry). */
+const MAX_FORWARDED = 1024;
+/** How long an upstream answer may take before the question is forgotten (resolvers retry sooner). */
+const FORWARD_TIMEOUT_MS = 5000;
 
 /** Seconds a resolver may keep an answer: short, since containers come and go. */
 const TTL_S = 5;
@@ -78,12 +97,30 @@ export function answer(q: DnsQuestion, ip: string | undefined, known: boolean): 
   return Buffer.concat([header, q.raw, record]);
 }
 
+/** The first IPv4 name server this machine's resolver uses (/etc/resolv.conf); undefined: none. */
+export function hostResolver(file = '/etc/resolv.conf'): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return text.match(/^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/m)?.[1];
+}
+
 /** The location's name server, listening on one address per distinct way the hosts see it. */
 export class NameServer {
   private readonly sockets = new Map<string, Promise<Socket | undefined>>();
 
-  /** `lookup` says what a name is; `log` hears about addresses it could not listen on. */
-  constructor(private readonly lookup: NameLookup, private readonly log: (line: string) => void, private readonly port = 53) {}
+  /** Forwarded questions by the id they carry upstream: who asked, on which socket, with which id. */
+  private readonly pending = new Map<number, { id: number; reply: (packet: Buffer) => void; timer: NodeJS.Timeout }>();
+  private upstream?: Socket;
+
+  /**
+   * `lookup` says what a name is; `log` hears about addresses it could not listen on; `forward`:
+   * where other names go (none: NXDOMAIN).
+   */
+  constructor(private readonly lookup: NameLookup, private readonly log: (line: string) => void, private readonly port = 53, private readonly forward?: DnsForwarding) {}
 
   /**
    * Listen on `address` (once); resolves with whether it does. A port already taken (another
@@ -101,7 +138,41 @@ export class NameServer {
   async close(): Promise<void> {
     const sockets = await Promise.all(this.sockets.values());
     this.sockets.clear();
+    for (const { timer } of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
+    this.upstream?.close();
+    this.upstream = undefined;
     await Promise.all(sockets.map((s) => s && new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  /** Send `query` to the upstream under an id of ours; `reply` gets its answer with the asker's id. */
+  private relay(query: Buffer, reply: (packet: Buffer) => void): void {
+    const forward = this.forward;
+    if (!forward || this.pending.size >= MAX_FORWARDED) return;
+    this.upstream ??= this.openUpstream();
+    let id: number;
+    do id = Math.floor(Math.random() * 0x10000); while (this.pending.has(id));
+    const timer = setTimeout(() => this.pending.delete(id), FORWARD_TIMEOUT_MS);
+    this.pending.set(id, { id: query.readUInt16BE(0), reply, timer });
+    const ours = Buffer.from(query);
+    ours.writeUInt16BE(id, 0);
+    this.upstream.send(ours, forward.port, forward.address);
+  }
+
+  private openUpstream(): Socket {
+    const socket = createSocket('udp4');
+    socket.on('error', () => undefined); // an unreachable upstream: the askers time out and retry
+    socket.on('message', (packet, from) => {
+      if (packet.length < 12 || from.address !== this.forward?.address || from.port !== this.forward.port) return;
+      const asked = this.pending.get(packet.readUInt16BE(0));
+      if (!asked) return;
+      this.pending.delete(packet.readUInt16BE(0));
+      clearTimeout(asked.timer);
+      const back = Buffer.from(packet);
+      back.writeUInt16BE(asked.id, 0);
+      asked.reply(back);
+    });
+    return socket;
   }
 
   private bind(address: string): Promise<Socket | undefined> {
@@ -119,6 +190,10 @@ export class NameServer {
         return;
       }
       const ip = this.lookup(q.name, from.address, address);
+      if (ip === undefined && this.forward && !this.forward.isOurs(q.name) && this.forward.mayAsk(from.address)) {
+        this.relay(packet, (reply) => socket.send(reply, from.port, from.address));
+        return;
+      }
       socket.send(answer(q, ip, ip !== undefined), from.port, from.address);
     });
     return new Promise((resolve) => {

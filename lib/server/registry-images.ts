@@ -45,11 +45,7 @@ export class RegistryImages {
    */
   async fromRegistry(engine: Engine, name: string): Promise<boolean> {
     if (!engine.imageRepoDigests) return false;
-    const digests = await engine.imageRepoDigests(name);
-    if (digests.length === 0) return false;
-    // Asked for by id: no registry can vouch for an id, so any registry origin counts.
-    const repository = isImageId(name) ? undefined : repositoryOf(name);
-    return !repository || digests.some((d) => repositoryOf(d.slice(0, d.indexOf('@'))) === repository);
+    return cameFromRegistry(name, await engine.imageRepoDigests(name));
   }
 
   /** Throws the registry's typed refusal unless `auth` (or no credentials) may read `name` there. */
@@ -76,4 +72,12 @@ export function implicitHubFailure(name: string, ref: ImageReference, auth: Regi
   return new ImageNotFound(
     `image '${name}' is in neither your local Docker Engine nor the location's cache, and the node could not pull it from docker.io (${(err as Error).message}); build or load it into your local engine (docker build -t ${name} . or docker load) and spawn again`,
   );
+}
+
+/** fromRegistry, for an image whose repository digests are known already. */
+export function cameFromRegistry(name: string, digests: readonly string[]): boolean {
+  if (digests.length === 0) return false;
+  // Asked for by id: no registry can vouch for an id, so any registry origin counts.
+  const repository = isImageId(name) ? undefined : repositoryOf(name);
+  return !repository || digests.some((d) => repositoryOf(d.slice(0, d.indexOf('@'))) === repository);
 }

@@ -82,7 +82,12 @@ export class Session implements FaultScope {
     private readonly admitted: () => void = () => undefined,
   ) {
     this.limits = ctx.limits;
-    this.tunnels = new TunnelRelay((event, params, bulk) => this.emit(event, params, bulk));
+    const reserve = ctx.dataConnections;
+    this.tunnels = new TunnelRelay(
+      (event, params, bulk) => this.emit(event, params, bulk),
+      reserve && (() => reserve(this.socketPair.socket.remoteAddress ?? '')),
+      ctx.graceMs,
+    );
     this.attach(ws, socket);
     this.emit('challenge', { nonce: this.nonce });
   }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { exited, startLocationProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
 import { TlsRelay } from '../support/tls-relay';
 import { FaultProxy } from '../support/fault-proxy';
+import { exchange, sha256 } from '../support/net';
 
 async function echo(loc: Location, text: string): Promise<string> {
   const ctr = loc.node().spawnContainer('busybox', { command: ['echo', text] });
@@ -59,6 +60,16 @@ describe('transport: wss:// with the certificate pinned on first use, proofs bou
     const again = await inHome(ownerHome, () => Location.connect({ location: url, quiet: true }));
     await again.disconnect();
     expect(await inHome(ownerHome, () => readFileSync(knownLocationsFile(), 'utf8'))).to.equal(pins);
+  });
+
+  it('carries a tunnel\'s bytes on data connections through the same TLS and pinned certificate, byte-exact', async () => {
+    const cat = owner.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
+    await cat.waitTcp(9000);
+    const tunnel = await cat.attachTunnel(9000);
+    const payloads = [randomBytes(4 * 1024 * 1024), randomBytes(4 * 1024 * 1024)];
+    const back = await Promise.all(payloads.map((p) => exchange(tunnel.localPort, p)));
+    back.forEach((b, i) => expect(sha256(b), `connection ${i}`).to.equal(sha256(payloads[i])));
+    await owner.node().destroyContainer(cat);
   });
 
   it('a relay that terminates TLS itself cannot use the proof it passes on; the owner carries on', async () => {

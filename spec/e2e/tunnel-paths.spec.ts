@@ -8,18 +8,24 @@ import { LocationServer } from '../../lib/server/index';
 import { closedConnection, echoServer, exchange, readSlowly, sha256, zeroesServer } from '../support/net';
 
 /**
- * A tunnel's bytes take one of two paths: with the embedded location, straight from the local
- * port to the container (one hop in this process); with any other location, relayed through it
- * over the session's WebSocket. tunnels.spec.ts covers the embedded path in depth; here the same
- * promises are checked on both, the relayed one through a location server reached by its URL.
+ * A tunnel's bytes take one of three paths: with the embedded location, straight from the local
+ * port to the container (one hop in this process); with any other location, through it on a data
+ * connection of their own beside the session's WebSocket; with a location that takes no data
+ * connections (an older one), relayed over the WebSocket. tunnels.spec.ts covers the embedded path
+ * in depth; here the same promises are checked on all three, through location servers reached by URL.
  */
 const paths: [string, () => Promise<{ loc: Location; close(): Promise<void> }>][] = [
   ['direct (embedded location)', async () => {
     const loc = await Location.connect({ quiet: true });
     return { loc, close: () => loc.disconnect() };
   }],
-  ['relayed (location reached by its URL)', async () => {
+  ['on data connections (location reached by its URL)', async () => {
     const server = await LocationServer.start({ name: `spec-tunnel-paths-${nanoid(6)}`, port: 0 });
+    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true });
+    return { loc, close: async () => (await loc.disconnect(), await server.close()) };
+  }],
+  ['relayed over the WebSocket (a location without data connections)', async () => {
+    const server = await LocationServer.start({ name: `spec-tunnel-paths-${nanoid(6)}`, port: 0, dataConnections: false });
     const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true });
     return { loc, close: async () => (await loc.disconnect(), await server.close()) };
   }],

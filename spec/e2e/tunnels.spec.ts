@@ -1,23 +1,46 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
 import { firstValueFrom } from 'rxjs';
 import { ConnectFailed, Location, PortInUse, type Container } from '../../lib/index';
+import { nanoid } from 'nanoid';
+import { LocationServer } from '../../lib/server/index';
 import { closedConnection, echoServer, exchange, httpGet, readSlowly, sha256, zeroesServer } from './../support/net';
 
-describe('tunnels (real location, real Docker Engine)', function () {
+/**
+ * Each promise on both kinds of location: the embedded one (connections go straight to the
+ * container) and one reached by its URL (each connection on a data connection of its own).
+ */
+const EMBEDDED = 'embedded location';
+const locations: [string, () => Promise<{ loc: Location; close(): Promise<void> }>][] = [
+  [EMBEDDED, async () => {
+    const loc = await Location.connect({ quiet: true });
+    return { loc, close: () => loc.disconnect() };
+  }],
+  ['location reached by its URL, data connections', async () => {
+    const server = await LocationServer.start({ name: `spec-tunnels-${nanoid(6)}`, port: 0 });
+    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true });
+    return { loc, close: async () => (await loc.disconnect(), await server.close()) };
+  }],
+];
+
+for (const [where, open] of locations) describe(`tunnels (real location, real Docker Engine): ${where}`, function () {
   this.timeout(120_000);
+  let session: { loc: Location; close(): Promise<void> };
   let loc: Location;
   let echo: Container;
 
   before(async () => {
-    loc = await Location.connect({ quiet: true });
+    session = await open();
+    loc = session.loc;
     // A persistent echo server: every connection gets its own `cat`.
     echo = loc.node().spawnContainer('busybox', { command: echoServer(9000) });
     await echo.ready();
   });
   after(async () => {
-    await loc?.disconnect();
+    await session?.close();
   });
 
   it('serves the nginx welcome page on a local port', async () => {
@@ -124,6 +147,29 @@ describe('tunnels (real location, real Docker Engine)', function () {
     expect(refused).to.equal('ECONNREFUSED');
     const back = await exchange(t2.localPort, Buffer.from('still here'));
     expect(back.toString()).to.equal('still here');
+  });
+
+  // The embedded location's relay has a thread of its own; a remote location's tunnels go through this thread.
+  if (where === EMBEDDED) it('keeps carrying bytes while the program keeps its own thread busy', async () => {
+    // The relay has a thread of its own: another process exchanges 256 KiB through the tunnel
+    // while this thread computes (a busy loop, as a CPU-bound program would) for 4 s.
+    const tunnel = await echo.attachTunnel(9000);
+    const size = 256 * 1024;
+    const client = spawn(process.execPath, ['-e', `
+      const socket = require('node:net').connect({ host: '127.0.0.1', port: ${tunnel.localPort}, allowHalfOpen: true });
+      let bytes = 0;
+      socket.on('data', (chunk) => (bytes += chunk.length));
+      socket.on('close', () => console.log(JSON.stringify({ bytes, at: Date.now() })));
+      socket.on('connect', () => (console.log('connected'), process.stdin.once('data', () => socket.end(Buffer.alloc(${size}, 7)))));
+    `], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
+    expect((await lines.next()).value).to.equal('connected');
+    client.stdin!.write('go\n');
+    const busyUntil = Date.now() + 4000;
+    while (Date.now() < busyUntil); // eslint-disable-line no-empty
+    const done = JSON.parse((await lines.next()).value as string) as { bytes: number; at: number };
+    expect(done.bytes).to.equal(size);
+    expect(done.at, 'the echo came back while this thread was busy').to.be.below(busyUntil);
   });
 
   it('closes a container\'s tunnels when the container is destroyed', async () => {

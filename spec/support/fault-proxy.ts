@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 
 export class FaultProxy {
   private readonly sockets = new Set<Socket>();
+  /** Each connection's client side, in the order they were accepted. */
+  private readonly accepted: Socket[] = [];
   private down = false;
   private stalled = false;
   /** Connections that were open during a stall stay silent for good, as after a real outage. */
@@ -19,6 +21,7 @@ export class FaultProxy {
     const proxy = new FaultProxy(server);
     server.on('connection', (client) => {
       if (proxy.down) return void client.destroy();
+      proxy.accepted.push(client);
       const upstream = connect(targetPort, targetHost);
       for (const s of [client, upstream]) {
         proxy.sockets.add(s);
@@ -47,6 +50,13 @@ export class FaultProxy {
   cut(): void {
     this.down = true;
     for (const s of this.sockets) s.destroy();
+  }
+
+  /** Drop every connection accepted after the first `kept` (new ones still go through). */
+  dropAfter(kept: number): number {
+    const dropped = this.accepted.slice(kept).filter((s) => !s.destroyed);
+    for (const s of dropped) s.destroy();
+    return dropped.length;
   }
 
   /** The network goes silent: nothing is delivered, nothing is closed. */

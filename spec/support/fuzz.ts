@@ -46,7 +46,8 @@ const PARAMS: Record<CommandName | MessageName, string[]> = {
   cancel_build: ['build'],
   // #20
   keep_session: [], user_containers: ['all'], stop_user_container: ['container'], remove_user_container: ['container', 'force'],
-  ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn'], tunnel_close: ['conn'],
+  tunnel_link: ['tunnel', 'conn'],
+  ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn', 'bytes'], tunnel_close: ['conn'],
   container_stdin: ['container'], process_stdin: ['process'], process_stdin_end: ['process'], process_resize: ['process', 'cols', 'rows'],
   file_data: ['transfer'], file_ack: ['transfer', 'bytes'], file_cancel: ['transfer'],
 };

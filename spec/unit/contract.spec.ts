@@ -76,6 +76,7 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   user_containers: { all: true },
   stop_user_container: { container: 'web' },
   remove_user_container: { container: `${id(1)}:web`, force: true },
+  tunnel_link: { tunnel: id(3), conn: 1 },
 };
 
 const validMessage: { [M in MessageName]: Messages[M] } = {
@@ -83,7 +84,7 @@ const validMessage: { [M in MessageName]: Messages[M] } = {
   tunnel_open: { tunnel: id(3), conn: 1 },
   tunnel_data: { conn: 1 },
   tunnel_ack: { conn: 1, bytes: 10 },
-  tunnel_end: { conn: 1 },
+  tunnel_end: { conn: 1, bytes: 10 },
   tunnel_close: { conn: 1 },
   container_stdin: { container: id(1) },
   process_stdin: { process: id(4) },

@@ -49,6 +49,19 @@ describe('LayerCache', () => {
     expect(readdirSync(join(dir, 'layers'))).to.deep.equal([`${layer.slice(7)}.tar`]);
   });
 
+  it('keeps a layer sent without its digest under the sha256 of what arrived, for its sender only', async () => {
+    const bytes = randomBytes(5000);
+    const sink = cache.layerSink('ann', undefined, bytes.length);
+    for (let at = 0; at < bytes.length; at += 1000) await sink.write(bytes.subarray(at, at + 1000));
+    await sink.finish();
+    expect(cache.missing('ann', [digest(bytes)])).to.deep.equal([]);
+    expect(cache.missing('bob', [digest(bytes)]), 'another user must send it himself').to.deep.equal([digest(bytes)]);
+    const short = cache.layerSink('ann', undefined, 100);
+    await short.write(bytes.subarray(0, 10));
+    expect(await short.finish().catch((e: Error) => e)).to.be.instanceOf(LayerCorrupt);
+    expect(readdirSync(join(dir, 'layers'))).to.deep.equal([`${digest(bytes).slice(7)}.tar`]);
+  });
+
   it('an aborted upload leaves nothing behind', async () => {
     const bytes = randomBytes(3000);
     const sink = cache.layerSink('ann', digest(bytes), bytes.length);

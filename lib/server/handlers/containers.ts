@@ -67,6 +67,7 @@ export const containerCommands = {
         },
         output: (stream, data) => s.emit('container_output', { container: id, stream }, data),
         beforeRunning: (ip): Promise<void> => s.ctx.grants.containerUp(made, ip),
+        dead: () => s.ctx.grants.containerDown(id, false),
       }, p.preBootFiles ?? [], s.ctx.logLimits);
       container = made;
       s.containers.set(id, made);

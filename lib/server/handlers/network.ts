@@ -52,12 +52,16 @@ export const networkCommands = {
     await waitHttp200(ownContainer(s, p.container), p.port, p.fqdn, p.path, p.timeout * 1000);
     return {};
   },
+
+  async tunnel_link(s, p) {
+    return { secret: s.tunnels.link(p.tunnel, p.conn) };
+  },
 } satisfies Partial<CommandHandlers>;
 
 export const networkMessages = {
   tunnel_open: (s, p) => s.tunnels.open(p.tunnel, p.conn),
   tunnel_data: (s, p, bulk) => s.tunnels.data(p.conn, bulk),
   tunnel_ack: (s, p) => s.tunnels.ack(p.conn, p.bytes),
-  tunnel_end: (s, p) => s.tunnels.end(p.conn),
+  tunnel_end: (s, p) => s.tunnels.end(p.conn, p.bytes),
   tunnel_close: (s, p) => s.tunnels.close(p.conn),
 } satisfies Partial<MessageHandlers>;

@@ -23,7 +23,7 @@ export const sessionCommands = {
         containers: [], volumes: s.ctx.volumes.list(s.user), externals: s.ctx.externals.visibleTo(s.user, s.id), endpoints: s.ctx.endpoints(),
       }),
     );
-    return { session: s.id, user: s.user, location: s.ctx.name };
+    return { session: s.id, user: s.user, location: s.ctx.name, dataConnections: s.ctx.dataConnections !== undefined };
   },
 
   async resume_session(s, p) {
