@@ -4,19 +4,19 @@
  * stay readable when stderr is a file.
  */
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { TerminalBar } from './terminal-bar';
 import type { BuildProgress } from '../client/image-build';
 
 const kib = (bytes: number) => (bytes / 1024).toFixed(1);
 
 /** An observer for `loc.buildImage(dir, { progress$ })`. */
 export function buildProgressDisplay(stream: NodeJS.WriteStream = process.stderr): { next(p: BuildProgress): void; complete(): void; error(): void } {
-  let bars: MultiBar | undefined;
-  let bar: SingleBar | undefined;
-  const print = (text: string) => (bars ? bars.log(text.endsWith('\n') ? text : `${text}\n`) : stream.write(text));
+  let steps: SingleBar | undefined;
+  const bars = new TerminalBar(() => new MultiBar({ stream, format: 'building [{bar}] step {value}/{total} {instruction}', hideCursor: true }, Presets.shades_classic));
+  const print = (text: string) => (bars.showing ? bars.get().log(text.endsWith('\n') ? text : `${text}\n`) : stream.write(text));
   const stop = () => {
-    bars?.stop();
-    bars = undefined;
-    bar = undefined;
+    bars.stop();
+    steps = undefined;
   };
   return {
     next(p) {
@@ -28,12 +28,9 @@ export function buildProgressDisplay(stream: NodeJS.WriteStream = process.stderr
           return;
         case 'step':
           if (!stream.isTTY) return void print(`step ${p.step}/${p.steps}: ${p.instruction}\n`);
-          if (!bars) {
-            bars = new MultiBar({ stream, format: 'building [{bar}] step {value}/{total} {instruction}', hideCursor: true }, Presets.shades_classic);
-            bar = bars.create(p.steps, 0, { instruction: '' });
-          }
+          steps ??= bars.get().create(p.steps, 0, { instruction: '' });
           print(`step ${p.step}/${p.steps}: ${p.instruction}\n`);
-          return void bar?.update(p.step, { instruction: p.instruction.slice(0, 60) });
+          return void steps.update(p.step, { instruction: p.instruction.slice(0, 60) });
         case 'output':
           // The builder's own bookkeeping (" ---> 3f2a…", "Removing intermediate container") is noise here.
           if (/^\s*$|^ ---> |^Removing intermediate container/.test(p.text)) return;

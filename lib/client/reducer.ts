@@ -60,28 +60,20 @@ export function reduce(state: LocationState, action: Action): LocationState {
         break;
       }
       case 'external_created':
-        draft.externals[action.params.external.id] = action.params.external;
-        break;
       case 'external_destroyed':
-        delete draft.externals[action.params.external];
+        putOrDrop(draft.externals, action.params.external);
         break;
       case 'volume_created':
-        draft.volumes[action.params.volume.id] = action.params.volume;
-        break;
       case 'volume_destroyed':
-        delete draft.volumes[action.params.volume];
+        putOrDrop(draft.volumes, action.params.volume);
         break;
       case 'container_status': {
         const p = action.params;
         const c = state.containers.get(p.container);
         if (!c || c.status === 'destroyed') break;
-        const next: ContainerInfo = { ...c };
-        if (p.privateIp !== undefined) next.privateIp = p.privateIp;
-        if (p.sleeping !== undefined) next.sleeping = p.sleeping;
-        if (p.exitCode !== undefined) next.exitCode = p.exitCode;
-        if (p.error !== undefined) next.error = p.error;
+        const next = withStatus(c, p);
         if (p.status === 'destroyed') markDestroyed(draft, next);
-        else setContainer(draft, { ...next, status: p.status });
+        else setContainer(draft, next);
         break;
       }
       case 'process_exit':
@@ -98,13 +90,18 @@ export function reduce(state: LocationState, action: Action): LocationState {
 function containerStatus(state: LocationState, p: EventOf<'container_status'>['params']): LocationState {
   const c = state.containers.get(p.container);
   if (!c || c.status === 'destroyed') return state;
+  const containers = (state.containers as Containers).set(c.id, Object.freeze(withStatus(c, p)));
+  return Object.freeze({ ...state, containers });
+}
+
+/** A container with what a status event says about it: the status, and each field it carries. */
+function withStatus(c: ContainerInfo, p: EventOf<'container_status'>['params']): ContainerInfo {
   const next: ContainerInfo = { ...c, status: p.status };
   if (p.privateIp !== undefined) next.privateIp = p.privateIp;
   if (p.sleeping !== undefined) next.sleeping = p.sleeping;
   if (p.exitCode !== undefined) next.exitCode = p.exitCode;
   if (p.error !== undefined) next.error = p.error;
-  const containers = (state.containers as Containers).set(c.id, Object.freeze(next));
-  return Object.freeze({ ...state, containers });
+  return next;
 }
 
 /** Stats arrive every few seconds per node: one node replaced in a shallow copy, no immer draft. */
@@ -127,22 +124,16 @@ function applyLocal(draft: Draft<LocationState>, action: Exclude<Action, { event
       break;
     }
     case 'tunnel_added':
-      draft.tunnels[action.tunnel.id] = action.tunnel;
-      break;
     case 'tunnel_removed':
-      delete draft.tunnels[action.tunnel];
+      putOrDrop(draft.tunnels, action.tunnel);
       break;
     case 'process_spawning':
-      draft.processes[action.process.id] = action.process;
-      break;
     case 'process_ended':
-      delete draft.processes[action.process];
+      putOrDrop(draft.processes, action.process);
       break;
     case 'ssh_server_added':
-      draft.sshServers[action.server.id] = action.server;
-      break;
     case 'ssh_server_removed':
-      delete draft.sshServers[action.server];
+      putOrDrop(draft.sshServers, action.server);
       break;
     case 'session_lost':
       for (const c of containers.values()) if (c.status !== 'destroyed') markDestroyed(draft, c, action.error);
@@ -161,11 +152,20 @@ function setContainer(draft: Draft<LocationState>, c: ContainerInfo): void {
 /** Destroyed is final: record it, drop what lived in it, and forget the oldest beyond the cap. */
 function markDestroyed(draft: Draft<LocationState>, c: ContainerInfo, error?: ErrorBody): void {
   setContainer(draft, { ...c, status: 'destroyed', error: c.error ?? error });
-  for (const t of Object.values(draft.tunnels)) if (t.container === c.id) delete draft.tunnels[t.id];
-  for (const p of Object.values(draft.processes)) if (p.container === c.id) delete draft.processes[p.id];
-  for (const s of Object.values(draft.sshServers)) if (s.container === c.id) delete draft.sshServers[s.id];
+  for (const slice of [draft.tunnels, draft.processes, draft.sshServers]) dropOwnedBy(slice, c.id);
   draft.destroyedOrder.push(c.id);
   let containers = containersOf(draft);
   while (draft.destroyedOrder.length > MAX_DESTROYED_KEPT) containers = containers.delete(draft.destroyedOrder.shift()!);
   setContainers(draft, containers);
+}
+
+/** Forget every entry of a slice (tunnels, processes, ssh servers) that lived in the container. */
+function dropOwnedBy(slice: Record<string, { id: string; container: string }>, container: string): void {
+  for (const entry of Object.values(slice)) if (entry.container === container) delete slice[entry.id];
+}
+
+/** An action adds an entry (it carries the entry) or removes one (it carries only the id). */
+function putOrDrop<T extends { id: string }>(slice: Record<string, T>, entry: T | string): void {
+  if (typeof entry === 'string') delete slice[entry];
+  else slice[entry.id] = entry;
 }

@@ -7,11 +7,12 @@ import { promisify } from 'node:util';
 import { lastValueFrom, toArray } from 'rxjs';
 import { nanoid } from 'nanoid';
 import Docker from 'dockerode';
-import { BuildFailed, ImageNotFound, Location, RegistryUnauthorized, lines, type BuildProgress, type ConnectOptions, type Container } from '../../lib/index';
+import { BuildFailed, ImageNotFound, Location, RegistryUnauthorized, type BuildProgress, type ConnectOptions } from '../../lib/index';
 import { DockerEngine, LocationServer } from '../../lib/server/index';
-import { ensureAccount } from '../../lib/client/accounts';
 import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
 import { docker, eventually } from '../support/docker';
+import { output } from '../support/container-output';
+import { connectAsFreshUser } from '../support/home';
 
 const run = promisify(execFile);
 
@@ -55,24 +56,10 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
   /** Connect as a user of our own: a fresh TFNZ_HOME holding an account for this location. */
   const homes: Record<string, string> = {};
   async function connectAs(user: string, opts: ConnectOptions = {}): Promise<Location> {
-    const saved = process.env.TFNZ_HOME;
-    const home = mkdtempSync(join(tmpdir(), `tfnz-${user}-`));
+    const { loc, home } = await connectAsFreshUser(server.url, user, opts);
     dirs.push(home);
     homes[user] = home;
-    process.env.TFNZ_HOME = home;
-    try {
-      ensureAccount(server.url);
-      return await Location.connect({ location: server.url, quiet: true, ...opts });
-    } finally {
-      if (saved === undefined) delete process.env.TFNZ_HOME;
-      else process.env.TFNZ_HOME = saved;
-    }
-  }
-
-  async function output(ctr: Container): Promise<string> {
-    const text = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
-    await ctr.ready();
-    return (await text).join('\n');
+    return loc;
   }
 
   function contextDir(files: Record<string, string>): string {

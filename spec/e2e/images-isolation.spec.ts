@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { nanoid } from 'nanoid';
-import { lastValueFrom, toArray } from 'rxjs';
-import { Location, lines, type Container } from '../../lib/index';
+import { Location } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import type { EventFrame } from '../../lib/protocol';
 import { docker } from '../support/docker';
@@ -15,6 +14,7 @@ import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeE
 import { exited, startLocationProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
 import { rawClient } from '../support/raw-client';
+import { output } from '../support/container-output';
 
 const run = promisify(execFile);
 
@@ -53,12 +53,6 @@ describe('images are per user: nobody runs or probes another user\'s upload (loc
     await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
   });
-
-  async function output(ctr: Container): Promise<string> {
-    const text = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
-    await ctr.ready();
-    return (await text).join('\n');
-  }
 
   it('another user can neither run the owner\'s upload by id or digests nor learn that it is cached', async () => {
     const home = freshHome('private-owner');

@@ -8,15 +8,16 @@ import { join } from 'node:path';
 import { filter, firstValueFrom, lastValueFrom, take, toArray, type Observable } from 'rxjs';
 import { nanoid } from 'nanoid';
 import Docker from 'dockerode';
-import { ImageNotFound, Location, lines, type UploadProgress, type Container } from '../../lib/index';
+import { ImageNotFound, Location, type UploadProgress } from '../../lib/index';
 import { DockerEngine, LocationServer } from '../../lib/server/index';
 import { encodeFrame, type ReplyFrame } from '../../lib/protocol';
-import { ensureAccount } from '../../lib/client/accounts';
 import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
 import { docker } from '../support/docker';
 import { rawClient } from '../support/raw-client';
 import { eventually } from '../support/docker';
 import { FaultProxy } from '../support/fault-proxy';
+import { output } from '../support/container-output';
+import { connectAsFreshUser } from '../support/home';
 
 const run = promisify(execFile);
 
@@ -62,23 +63,9 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
 
   /** Connect as a user of our own: a fresh TFNZ_HOME holding an account for this location. */
   async function connectAs(user: string, opts: Parameters<typeof Location.connect>[0] = {}): Promise<Location> {
-    const saved = process.env.TFNZ_HOME;
-    const home = mkdtempSync(join(tmpdir(), `tfnz-${user}-`));
+    const { loc, home } = await connectAsFreshUser(server.url, user, opts);
     homes.push(home);
-    process.env.TFNZ_HOME = home;
-    try {
-      ensureAccount(server.url);
-      return await Location.connect({ location: server.url, quiet: true, ...opts });
-    } finally {
-      if (saved === undefined) delete process.env.TFNZ_HOME;
-      else process.env.TFNZ_HOME = saved;
-    }
-  }
-
-  async function output(ctr: Container): Promise<string> {
-    const text = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
-    await ctr.ready();
-    return (await text).join('\n');
+    return loc;
   }
 
   before(async function () {

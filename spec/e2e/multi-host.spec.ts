@@ -1,19 +1,19 @@
 import { expect } from 'chai';
-import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { filter, firstValueFrom, lastValueFrom, throwError, timeout, toArray } from 'rxjs';
+import { filter, firstValueFrom, throwError, timeout } from 'rxjs';
 import Docker from 'dockerode';
 import { nanoid } from 'nanoid';
-import { Cluster, Location, NodeGone, lines, type Container, type Node } from '../../lib/index';
+import { Cluster, Location, NodeGone, type Container, type Node } from '../../lib/index';
 import { DockerEngine, LocationServer } from '../../lib/server/index';
 import { GONE_AFTER_MS, nodeIdFor } from '../../lib/server/node-pool';
 import { eventually } from '../support/docker';
-import { exchange, sha256 } from '../support/net';
+import { exchange, getAs as get, sha256 } from '../support/net';
+import { output } from '../support/container-output';
 import { cutHost, hostRange, mendHost, multiHostDown, multiHostUp } from '../support/multi-host';
 import { exited, runScript } from '../support/processes';
 import { createInterface } from 'node:readline';
@@ -21,27 +21,6 @@ import { createInterface } from 'node:readline';
 const run = promisify(execFile);
 /** A link outage this long must cost nothing: a third of the time after which a node is gone. */
 const FLAP_MS = GONE_AFTER_MS / 3;
-
-/** GET through the front door on the loopback, asking for host name `host`. */
-function get(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function output(ctr: Container): Promise<string> {
-  const text = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
-  await ctr.ready();
-  return (await text).join('\n');
-}
 
 /** A busybox httpd answering on port 80. */
 const HTTPD = ['sh', '-c', 'mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www'];

@@ -10,8 +10,8 @@ import Docker from 'dockerode';
 import { nanoid } from 'nanoid';
 import { lastValueFrom, toArray } from 'rxjs';
 import {
-  ImageNotFound, Location, RegistryUnauthorized, RegistryUnreachable, lines,
-  type Container, type PullProgress, type RegistryAuth,
+  ImageNotFound, Location, RegistryUnauthorized, RegistryUnreachable,
+  type PullProgress, type RegistryAuth,
 } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import type { EventFrame } from '../../lib/protocol';
@@ -20,6 +20,7 @@ import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeE
 import { exited } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
 import { rawClient } from '../support/raw-client';
+import { output } from '../support/container-output';
 
 const run = promisify(execFile);
 
@@ -72,12 +73,6 @@ describe('registry pulls: the node pulls from its registry with the user\'s cred
       child.once('exit', (code) => reject(new Error(`location exited (${code}): ${output.join('\n')}`)));
     });
     return { child, url, output };
-  }
-
-  async function output(ctr: Container): Promise<string> {
-    const text = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
-    await ctr.ready();
-    return (await text).join('\n');
   }
 
   const connect = (opts: Parameters<typeof Location.connect>[0] = {}) =>

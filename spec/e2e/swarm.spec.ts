@@ -1,35 +1,14 @@
 import { expect } from 'chai';
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { filter, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { BadRequest, Cluster, Location, NodeGone, lines, type Container, type Node } from '../../lib/index';
+import { BadRequest, Cluster, Location, NodeGone, type Container, type Node } from '../../lib/index';
 import { LocationServer } from '../../lib/server/index';
 import { eventually } from '../support/docker';
-import { exchange, sha256 } from '../support/net';
+import { exchange, getAs as get, sha256 } from '../support/net';
+import { output } from '../support/container-output';
 import { OVERLAY_RANGE, hostEngine, swarmDown, swarmHost, swarmUp } from '../support/swarm-hosts';
 import { exited, startLocationProcess } from '../support/processes';
-
-/** GET through the front door on the loopback, asking for host name `host`. */
-function get(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function output(ctr: Container): Promise<string> {
-  const text = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
-  await ctr.ready();
-  return (await text).join('\n');
-}
 
 /**
  * Docker Swarm beneath the location (issue #18): three network-namespace hosts from

@@ -5,7 +5,7 @@ import { firstValueFrom } from 'rxjs';
 import { nanoid } from 'nanoid';
 import { ConnectFailed, Location, type Container } from '../../lib/index';
 import { LocationServer } from '../../lib/server/index';
-import { exchange, sha256 } from '../support/net';
+import { closedConnection, echoServer, exchange, readSlowly, sha256, zeroesServer } from '../support/net';
 
 /**
  * A tunnel's bytes take one of three paths: with the embedded location, straight from the local
@@ -39,7 +39,7 @@ for (const [path, open] of paths) {
 
     before(async () => {
       session = await open();
-      echo = session.loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
+      echo = session.loc.node().spawnContainer('busybox', { command: echoServer(9000) });
       await echo.waitTcp(9000);
     });
     after(async () => {
@@ -62,20 +62,10 @@ for (const [path, open] of paths) {
     });
 
     it('hands a slow reader every byte a container sent before it closed', async () => {
-      const source = session.loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9003', '-e', 'head', '-c', '8388608', '/dev/zero'] });
+      const source = session.loc.node().spawnContainer('busybox', { command: zeroesServer(9003, 8 * 1024 * 1024) });
       await source.waitTcp(9003);
       const tunnel = await source.attachTunnel(9003);
-      const received = await new Promise<number>((resolve, reject) => {
-        const socket = connect({ host: '127.0.0.1', port: tunnel.localPort });
-        let bytes = 0;
-        socket.on('data', (chunk) => {
-          bytes += chunk.length;
-          socket.pause();
-          setTimeout(() => socket.resume(), 5);
-        });
-        socket.on('error', reject);
-        socket.on('close', () => resolve(bytes));
-      });
+      const received = await readSlowly(tunnel.localPort, 5);
       expect(received).to.equal(8 * 1024 * 1024);
       await session.loc.node().destroyContainer(source);
     });
@@ -83,7 +73,7 @@ for (const [path, open] of paths) {
     it('reports ConnectFailed naming the port when nothing listens, and closes the local connection', async () => {
       const tunnel = await echo.attachTunnel(9999, { timeout: 1 });
       const error = firstValueFrom(tunnel.errors$);
-      const closed = new Promise<void>((resolve) => connect(tunnel.localPort, '127.0.0.1').on('close', () => resolve()).on('error', () => undefined));
+      const closed = closedConnection(tunnel.localPort);
       expect(await error).to.be.instanceOf(ConnectFailed).with.property('message').that.contains('port 9999');
       await closed;
     });

@@ -7,7 +7,7 @@ import { firstValueFrom } from 'rxjs';
 import { ConnectFailed, Location, PortInUse, type Container } from '../../lib/index';
 import { nanoid } from 'nanoid';
 import { LocationServer } from '../../lib/server/index';
-import { exchange, httpGet, sha256 } from './../support/net';
+import { closedConnection, echoServer, exchange, httpGet, readSlowly, sha256, zeroesServer } from './../support/net';
 
 /**
  * Each promise on both kinds of location: the embedded one (connections go straight to the
@@ -36,7 +36,7 @@ for (const [where, open] of locations) describe(`tunnels (real location, real Do
     session = await open();
     loc = session.loc;
     // A persistent echo server: every connection gets its own `cat`.
-    echo = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
+    echo = loc.node().spawnContainer('busybox', { command: echoServer(9000) });
     await echo.ready();
   });
   after(async () => {
@@ -69,20 +69,11 @@ for (const [where, open] of locations) describe(`tunnels (real location, real Do
   it('hands a slow reader every byte a container sent before it closed', async () => {
     // The container writes 16 MB and exits at once; the reader here takes its time. The close that
     // follows the end must not drop what still waits in the local socket for the reader.
-    const source = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9003', '-e', 'head', '-c', '16777216', '/dev/zero'] });
+    const source = loc.node().spawnContainer('busybox', { command: zeroesServer(9003, 16 * 1024 * 1024) });
     await source.waitTcp(9003);
     const tunnel = await source.attachTunnel(9003);
-    const received = await new Promise<number>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: tunnel.localPort });
-      let bytes = 0;
-      socket.on('data', (chunk) => {
-        bytes += chunk.length;
-        socket.pause();
-        setTimeout(() => socket.resume(), 10); // far slower than the container, so the buffers fill
-      });
-      socket.on('error', reject);
-      socket.on('close', () => resolve(bytes));
-    });
+    // Far slower than the container, so the buffers fill.
+    const received = await readSlowly(tunnel.localPort, 10);
     expect(received).to.equal(16 * 1024 * 1024);
     await loc.node().destroyContainer(source);
   });
@@ -131,7 +122,7 @@ for (const [where, open] of locations) describe(`tunnels (real location, real Do
   it('reports a typed error when nothing listens on the container port', async () => {
     const tunnel = await echo.attachTunnel(9999, { timeout: 1 });
     const error = firstValueFrom(tunnel.errors$);
-    const closed = new Promise<void>((resolve) => connect(tunnel.localPort, '127.0.0.1').on('close', () => resolve()).on('error', () => undefined));
+    const closed = closedConnection(tunnel.localPort);
     expect(await error).to.be.instanceOf(ConnectFailed).with.property('message').that.contains('port 9999');
     await closed;
   });

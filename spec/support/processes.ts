@@ -1,15 +1,17 @@
 /** Child processes for specs that need a real crash: the `tfnz` command, examples. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { TFNZ } from './tfnz-cli';
 
 const TSX = ['--import', 'tsx'];
 
 /**
- * Start `tfnz location` in its own process; resolves with its URL once it listens. Plain ws:// (as
- * on any loopback address) unless `tls`: then wss:// with the certificate made in its cache dir.
+ * Start `tfnz location` (the built CLI where current: see tfnz-cli.ts) in its own process; resolves
+ * with its URL once it listens. Plain ws:// (as on any loopback address) unless `tls`: then wss://
+ * with the certificate made in its cache dir.
  */
 export async function startLocationProcess(name: string, extra: string[] = [], port = 0, { tls = false, env = {} }: { tls?: boolean; env?: Record<string, string> } = {}): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...TSX, 'lib/cli/main.ts', 'location', '--listen', `127.0.0.1:${port}`, '--name', name, '-q', '--http-port', '0', '--https-port', '0', ...(extra.includes('--authorized-keys') ? [] : ['--open']), ...(tls ? ['--tls'] : []), ...extra], {
+  const child = spawn(TFNZ[0], [...TFNZ.slice(1), 'location', '--listen', `127.0.0.1:${port}`, '--name', name, '-q', '--http-port', '0', '--https-port', '0', ...(extra.includes('--authorized-keys') ? [] : ['--open']), ...(tls ? ['--tls'] : []), ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env },
   });
   const url = await firstLine(child);

@@ -1,7 +1,30 @@
-/** The `tfnz` command as a user runs it, from the source tree. */
+/**
+ * The `tfnz` command as a user runs it: the built dist/cli.js when `npm run build` made it from the
+ * sources as they are now (CI builds before the specs), else the source tree through tsx, which
+ * compiles lib/ again in every process (0.5-1 s more per command; the CLI specs run ~50 of them).
+ * TFNZ_SPEC_CLI=source forces the source tree.
+ */
 import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
-export const TFNZ = [process.execPath, '--import', 'tsx', 'lib/cli/main.ts'];
+const BUILT = 'dist/cli.js';
+
+/** Whether dist/cli.js is newer than every file under lib/ (so it is built from them). */
+function builtIsCurrent(): boolean {
+  if (process.env.TFNZ_SPEC_CLI === 'source') return false;
+  let built: number;
+  try {
+    built = statSync(BUILT).mtimeMs;
+  } catch {
+    return false;
+  }
+  const newest = (dir: string): number => readdirSync(dir, { withFileTypes: true })
+    .reduce((max, e) => Math.max(max, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
+  return newest('lib') <= built;
+}
+
+export const TFNZ = builtIsCurrent() ? [process.execPath, BUILT] : [process.execPath, '--import', 'tsx', 'lib/cli/main.ts'];
 
 /**
  * Run `tfnz ARGS…` to its end (with `input` on its stdin, if given; `argv0` to run it through a

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { readSaveArchive, type SaveArchiveOptions } from '../../lib/shared/save-archive';
+
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const layerA = Buffer.from('layer a contents');
+const layerB = Buffer.from('layer b, other contents');
+const config = Buffer.from(JSON.stringify({ rootfs: { diff_ids: [sha(layerA), sha(layerB)] } }));
+const imageId = sha(config);
+
+/** A `docker save` archive of the image in either layout, as a readable stream. */
+function archive(layout: 'docker-24' | 'oci', extra: Array<[string, Buffer]> = []): () => Promise<NodeJS.ReadableStream> {
+  const entries: Array<[string, Buffer]> = layout === 'oci'
+    ? [['index.json', Buffer.from('{}')], [`blobs/sha256/${imageId.slice(7)}`, config],
+       [`blobs/sha256/${sha(layerA).slice(7)}`, layerA], [`blobs/sha256/${sha(layerB).slice(7)}`, layerB]]
+    : [['manifest.json', Buffer.from('[]')], [`${imageId.slice(7)}.json`, config],
+       ['v1a/layer.tar', layerA], ['v1b/layer.tar', layerB], ['v1c/layer.tar', layerA]];
+  return async () => {
+    const pack = tar.pack();
+    for (const [name, body] of [...entries, ...extra]) pack.entry({ name }, body);
+    pack.finalize();
+    return pack as unknown as NodeJS.ReadableStream;
+  };
+}
+
+describe('reading a docker save archive', () => {
+  let dir: string;
+  let n = 0;
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'tfnz-save-')); });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+  const options = (o: Partial<SaveArchiveOptions> = {}): SaveArchiveOptions =>
+    ({ imageId, spool: () => true, keep: () => true, spoolPath: () => join(dir, `${n++}`), feature: 'a spec', ...o });
+
+  for (const layout of ['docker-24', 'oci'] as const) {
+    it(`${layout}: keeps the config and each layer once, under its sha256, with its bytes`, async () => {
+      const { config: read, layers } = await readSaveArchive(archive(layout), options());
+      expect(read?.equals(config)).to.equal(true);
+      expect([...layers.keys()].sort()).to.deep.equal([sha(layerA), sha(layerB)].sort());
+      expect(await readFile(layers.get(sha(layerB))!.path)).to.deep.equal(layerB);
+      expect(layers.get(sha(layerA))!.size).to.equal(layerA.length);
+      // The repeated layer's second copy is not left behind.
+      expect(await readdir(dir)).to.have.length(2);
+    });
+
+    it(`${layout}: spools and keeps only the layers asked for`, async () => {
+      const wanted = new Set([sha(layerB)]);
+      const { layers } = await readSaveArchive(archive(layout), options({
+        spool: (named, found) => (named === undefined || wanted.has(named)) && found.size < wanted.size,
+        keep: (layer) => wanted.has(layer),
+      }));
+      expect([...layers.keys()]).to.deep.equal([sha(layerB)]);
+      expect(await readdir(dir)).to.deep.equal([layers.get(sha(layerB))!.path.slice(dir.length + 1)]);
+    });
+  }
+
+  it('says there is no config when the archive lacks the image\'s', async () => {
+    const { config: read } = await readSaveArchive(archive('oci'), options({ imageId: sha(Buffer.from('another image')) }));
+    expect(read).to.equal(undefined);
+  });
+
+  it('removes every spooled file, kept ones too, when the archive is cut short', async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of (await archive('docker-24')()) as AsyncIterable<Buffer>) chunks.push(c);
+    const whole = Buffer.concat(chunks);
+    // Two layers are kept by then; the cut falls a few bytes into the last layer's data
+    // (each entry's data is one 512-byte block, and the archive ends with two empty ones).
+    const cut = async () => Readable.from([whole.subarray(0, whole.length - 1024 - 500)]);
+    const kept: string[] = [];
+    const failed = await readSaveArchive(cut, options({ keep: (layer) => !!kept.push(layer) })).catch((err: unknown) => err);
+    expect(failed).to.be.instanceOf(Error);
+    expect(kept).to.have.length(2);
+    expect(await readdir(dir)).to.deep.equal([]);
+  });
+});
