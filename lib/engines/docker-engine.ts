@@ -155,8 +155,21 @@ export class DockerEngine implements Engine {
     return (info.NetworkSettings as { IPAddress?: string } | undefined)?.IPAddress || networks.find((n) => n.IPAddress)?.IPAddress || undefined;
   }
 
-  /** The IPv4 subnet and gateway of the network containers join here (the default bridge: docker0's). */
-  async containerNetwork(): Promise<{ subnet: string; gateway: string } | undefined> {
+  /**
+   * The IPv4 subnet and gateway of the network containers join here (the default bridge: docker0's).
+   * Asked once per spawn, so the answer is kept: a network's addresses do not change while it exists.
+   */
+  containerNetwork(): Promise<{ subnet: string; gateway: string } | undefined> {
+    this.network ??= this.inspectContainerNetwork().catch((err: unknown) => {
+      this.network = undefined; // ask again next time
+      throw err;
+    });
+    return this.network;
+  }
+
+  private network?: Promise<{ subnet: string; gateway: string } | undefined>;
+
+  private async inspectContainerNetwork(): Promise<{ subnet: string; gateway: string } | undefined> {
     const network = await this.call(() => this.docker.getNetwork(this.options.network ?? 'bridge').inspect(), 'inspecting the container network');
     const configs = (network as { IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } }).IPAM?.Config ?? [];
     const v4 = configs.find((c) => c.Subnet?.includes('.') && c.Gateway);
