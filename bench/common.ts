@@ -4,6 +4,8 @@
  */
 import Docker from 'dockerode';
 import { connect, type Socket } from 'node:net';
+import type { Container, Location } from '../lib/index';
+import { tryConnect } from '../lib/protocol/tunnel-connect';
 import { now, withTimeout } from './stats';
 
 export const DOCKER_SOCKET = '/var/run/docker.sock';
@@ -27,6 +29,15 @@ export const SERVERS_COMMAND = [
 ];
 export const SINK_PORT = 9000;
 export const ECHO_PORT = 9001;
+
+/** A busybox container of `loc` running SERVERS_COMMAND, once `ports` accept at its private IP. */
+export async function spawnServers(loc: Location, ports: readonly number[], what: string): Promise<Container> {
+  const ctr = loc.node().spawnContainer('busybox', { command: SERVERS_COMMAND });
+  await withTimeout(ctr.ready(), 60_000, `spawning ${what}`);
+  if (!ctr.privateIp) throw new Error(`${what} has no private IP`);
+  for (const port of ports) await waitForPort(ctr.privateIp, port);
+  return ctr;
+}
 
 /**
  * Remove every container the floors made and any that an embedded location of this process left
@@ -57,16 +68,8 @@ export async function waitForPort(host: string, port: number, timeoutMs = 10_000
   }
 }
 
-export function connectSocket(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host, port, allowHalfOpen: true, noDelay: true });
-    s.once('connect', () => {
-      s.removeListener('error', reject);
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
+/** The tunnels' own dial (lib/protocol/tunnel-connect.ts), for the bench's connections too. */
+export const connectSocket = tryConnect;
 
 const CHUNK = Buffer.alloc(1 << 20, 0x61);
 

@@ -6,9 +6,9 @@
  * Reports p50 and p99 of each against the floor. Runs rotate the order of the paths.
  */
 import { Location } from '../lib/index';
-import { ECHO_PORT, SERVERS_COMMAND, echoRoundTrips, waitForPort, type BenchContext } from './common';
+import { ECHO_PORT, echoRoundTrips, spawnServers, type BenchContext } from './common';
 import { startPublishedServers, startRemoteLocation, type PublishedServers, type RemoteLocation } from './tunnel-peers';
-import { figure, percentile, progress, summarise, withTimeout, type Figure } from './stats';
+import { figure, percentile, progress, summarise, type Figure } from './stats';
 
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 10_000);
 const SIZE = 16;
@@ -31,14 +31,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     remoteLocation = await startRemoteLocation('bench-latency');
     remote = await Location.connect({ location: remoteLocation.url, quiet: true });
     published = await startPublishedServers(docker);
-    const echoOf = async (l: Location) => {
-      const ctr = l.node().spawnContainer('busybox', { command: SERVERS_COMMAND });
-      await withTimeout(ctr.ready(), 60_000, 'spawning the echo container');
-      if (!ctr.privateIp) throw new Error('the echo container has no private IP');
-      await waitForPort(ctr.privateIp, ECHO_PORT);
-      return ctr;
-    };
-    const [ctr, remoteCtr] = await Promise.all([echoOf(loc), echoOf(remote)]);
+    const [ctr, remoteCtr] = await Promise.all([loc, remote].map((l) => spawnServers(l, [ECHO_PORT], 'the echo container')));
     const tunnel = await ctr.attachTunnel(ECHO_PORT);
     const remoteTunnel = await remoteCtr.attachTunnel(ECHO_PORT);
     const paths: Record<Path, readonly [string, number]> = {

@@ -10,8 +10,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Location } from '../lib/index';
 import { DockerEngine, LocationServer } from '../lib/server/index';
-import { ECHO_PORT, SERVERS_COMMAND, SINK_PORT, echoRoundTrips, sendBulk, waitForPort, type BenchContext } from './common';
-import { bounded, figure, percentile, progress, summarise, withTimeout, type Figure } from './stats';
+import { ECHO_PORT, SINK_PORT, echoRoundTrips, sendBulk, spawnServers, type BenchContext } from './common';
+import { bounded, figure, percentile, progress, summarise, type Figure } from './stats';
 
 const sh = promisify(execFile);
 const MIB = 2 ** 20;
@@ -31,12 +31,8 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
   const speed = { tfnz: [] as number[], direct: [] as number[] };
   const p50 = { tfnz: [] as number[], direct: [] as number[] };
   try {
-    const node = loc.node();
-    const ctr = node.spawnContainer('busybox', { command: SERVERS_COMMAND });
-    await withTimeout(ctr.ready(), 60_000, 'spawning the sink and echo container on host 2');
+    const ctr = await spawnServers(loc, [SINK_PORT, ECHO_PORT], 'the sink and echo container on host 2');
     const ip = ctr.privateIp!;
-    await waitForPort(ip, SINK_PORT);
-    await waitForPort(ip, ECHO_PORT);
     const sink = await ctr.attachTunnel(SINK_PORT);
     const echo = await ctr.attachTunnel(ECHO_PORT);
     const bytes = Math.round(SIZE_MB * MIB);
@@ -54,7 +50,7 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
       else (await measure('direct'), await measure('tfnz'));
     }, 1);
     progress(`tunnel-remote: ${n} runs of ${SIZE_MB} MiB and ${ROUND_TRIPS} round trips each way`);
-    await node.destroyContainer(ctr);
+    await loc.node().destroyContainer(ctr);
   } finally {
     await loc.disconnect();
     await server.close();

@@ -10,9 +10,9 @@
  */
 import { Location } from '../lib/index';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { SERVERS_COMMAND, SINK_PORT, connectSocket, pumpBulk, sendBulk, waitForPort, type BenchContext } from './common';
+import { SINK_PORT, connectSocket, pumpBulk, sendBulk, spawnServers, type BenchContext } from './common';
 import { startPublishedServers, startRemoteLocation, type PublishedServers, type RemoteLocation } from './tunnel-peers';
-import { bounded, figure, now, progress, sleep, summarise, withTimeout, type Figure } from './stats';
+import { bounded, figure, now, progress, sleep, summarise, type Figure } from './stats';
 
 const MIB = 2 ** 20;
 /** 1 GiB: ~17 s per tunnelled run on a 2-core machine at ~60 MiB/s, which still fits the budget. */
@@ -42,14 +42,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     remoteLocation = await startRemoteLocation('bench-tunnel');
     remote = await Location.connect({ location: remoteLocation.url, quiet: true });
     published = await startPublishedServers(docker);
-    const sinkOf = async (l: Location) => {
-      const ctr = l.node().spawnContainer('busybox', { command: SERVERS_COMMAND });
-      await withTimeout(ctr.ready(), 60_000, 'spawning the sink container');
-      if (!ctr.privateIp) throw new Error('the sink container has no private IP');
-      await waitForPort(ctr.privateIp, SINK_PORT);
-      return ctr;
-    };
-    const [ctr, remoteCtr] = await Promise.all([sinkOf(loc), sinkOf(remote)]);
+    const [ctr, remoteCtr] = await Promise.all([loc, remote].map((l) => spawnServers(l, [SINK_PORT], 'the sink container')));
     const ip = ctr.privateIp!;
     const tunnel = await ctr.attachTunnel(SINK_PORT);
     const remoteTunnel = await remoteCtr.attachTunnel(SINK_PORT);

@@ -69,7 +69,8 @@ export function connectFailure(container: TunnelTarget, port: number, timeoutMs:
     : new ContainerNotRunning(`container ${container.id} is ${container.status}; its tunnel cannot connect`);
 }
 
-function tryConnect(host: string, port: number): Promise<Socket> {
+/** A TCP connection to host:port, half-open allowed and without Nagle (what every tunnel path dials). */
+export function tryConnect(host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
     socket.once('connect', () => {
