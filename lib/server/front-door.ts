@@ -9,7 +9,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { connect, createServer, isIP, isIPv4, type AddressInfo, type BlockList, type Server, type Socket } from 'node:net';
+import { BlockList, connect, createServer, isIP, isIPv4, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { nextUpstream, type Site, type Upstream, type WebSites } from './web-sites';
@@ -73,17 +73,20 @@ export class FrontDoor {
   }
 
   /**
-   * Also take connections on `host`, same ports, from addresses in `from` only (the containers'
-   * gateway and subnet, so containers on this machine reach published names, and no other machine
-   * gains a way in); once per address. A front door listening on every address already does. When
+   * Also take connections on `host`, same ports, from addresses in the IPv4 `subnet` only (the
+   * containers' gateway and subnet, so containers on this machine reach published names, and no
+   * other machine gains a way in); once per address (asked on every spawn: later calls only wait). A front door listening on every address already does. When
    * the address or a port there is taken, says so in the log once.
    */
-  alsoListen(host: string, from: BlockList): Promise<void> {
+  alsoListen(host: string, subnet: string): Promise<void> {
     if (['0.0.0.0', '::', this.opts.host].includes(host)) return Promise.resolve();
     let listening = this.extra.get(host);
     if (!listening) {
       // Plain sockets handed to the HTTP(S) servers: one request handler, one set of connections to close.
       listening = (async () => {
+        const [base, bits] = subnet.split('/');
+        const from = new BlockList();
+        from.addSubnet(base, Number(bits), 'ipv4');
         const opened: Server[] = [];
         try {
           for (const [server, port] of [[this.plain, this.httpPort], [this.secure, this.httpsPort]] as const) {

@@ -7,7 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createHttpServer, STATUS_CODES, type Server as HttpServer } from 'node:http';
 import { acceptDataConnection, isDataUpgrade } from './data-connections';
 import { bindingOf, type TlsIdentity } from './tls';
-import { BlockList, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engines/engine';
@@ -420,10 +420,7 @@ function containerName(containers: Map<string, ManagedContainer>, domains: reado
 async function localNameServers(engine: Engine, names: NameServer, frontDoor: FrontDoor): Promise<string[] | undefined> {
   const network = await engine.containerNetwork?.().catch(() => undefined);
   if (!network || !(await names.listen(network.gateway))) return undefined;
-  const [base, bits] = network.subnet.split('/');
-  const containersHere = new BlockList();
-  containersHere.addSubnet(base, Number(bits), 'ipv4');
-  await frontDoor.alsoListen(network.gateway, containersHere);
+  await frontDoor.alsoListen(network.gateway, network.subnet);
   return [network.gateway];
 }
 
