@@ -9,8 +9,13 @@ import { tryConnect } from '../lib/protocol/tunnel-connect';
 import { now, withTimeout } from './stats';
 
 export const DOCKER_SOCKET = '/var/run/docker.sock';
-/** Every container the floors create carries this label; run.ts removes them all at the end. */
-export const BENCH_LABEL = 'tfnz.bench';
+/**
+ * The labels of every container the floors create: run.ts removes this process's ones at the end.
+ * Only this process's: another bench run on the same engine keeps its containers.
+ */
+export function benchLabels(figure: string): Record<string, string> {
+  return { 'tfnz.bench': figure, 'tfnz.pid': String(process.pid) };
+}
 
 export interface BenchContext {
   docker: Docker;
@@ -45,11 +50,9 @@ export async function spawnServers(loc: Location, ports: readonly number[], what
  */
 export async function removeBenchContainers(docker: Docker): Promise<number> {
   let removed = 0;
-  for (const label of [BENCH_LABEL, `tfnz.pid=${process.pid}`]) {
-    const found = await docker.listContainers({ all: true, filters: { label: [label] } });
-    await Promise.all(found.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-    removed += found.length;
-  }
+  const found = await docker.listContainers({ all: true, filters: { label: [`tfnz.pid=${process.pid}`] } });
+  await Promise.all(found.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  removed += found.length;
   return removed;
 }
 

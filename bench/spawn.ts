@@ -8,7 +8,7 @@
  */
 import type Docker from 'dockerode';
 import { Location } from '../lib/index';
-import { BENCH_LABEL, type BenchContext } from './common';
+import { benchLabels, type BenchContext } from './common';
 import { bounded, figure, now, progress, summarise, withTimeout, type Figure } from './stats';
 
 const RUNS = Number(process.env.BENCH_SPAWN_RUNS ?? 7);
@@ -32,7 +32,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     };
     const create = () =>
       docker.createContainer({
-        Image: 'busybox', Entrypoint: [COMMAND[0]], Cmd: COMMAND.slice(1), Labels: { [BENCH_LABEL]: 'spawn' },
+        Image: 'busybox', Entrypoint: [COMMAND[0]], Cmd: COMMAND.slice(1), Labels: benchLabels('spawn'),
         AttachStdout: true, AttachStderr: true, Tty: false, HostConfig: { Init: false },
       });
     const running = async (c: Docker.Container) => {

@@ -7,7 +7,7 @@
  */
 import type Docker from 'dockerode';
 import { Location, type Container } from '../lib/index';
-import { BENCH_LABEL, type BenchContext } from './common';
+import { benchLabels, type BenchContext } from './common';
 import { bounded, figure, now, progress, summarise, withTimeout, type Figure } from './stats';
 
 const MIB = 2 ** 20;
@@ -59,7 +59,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     const viaDocker = async () => {
       const t0 = now();
       const c = await docker.createContainer({
-        Image: 'busybox', Entrypoint: [command[0]], Cmd: command.slice(1), Labels: { [BENCH_LABEL]: 'stdout' },
+        Image: 'busybox', Entrypoint: [command[0]], Cmd: command.slice(1), Labels: benchLabels('stdout'),
         AttachStdout: true, AttachStderr: true, Tty: false, HostConfig: { Init: false },
       });
       let got = 0;

@@ -8,7 +8,7 @@
 import type Docker from 'dockerode';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { ECHO_PORT, SERVERS_COMMAND, SINK_PORT, waitForPort } from './common';
+import { benchLabels, ECHO_PORT, SERVERS_COMMAND, SINK_PORT, waitForPort } from './common';
 import { withTimeout } from './stats';
 
 export interface PublishedServers {
@@ -22,9 +22,7 @@ export interface PublishedServers {
 export async function startPublishedServers(docker: Docker): Promise<PublishedServers> {
   const ports = [SINK_PORT, ECHO_PORT].map((p) => `${p}/tcp`);
   const container = await docker.createContainer({
-    // Labelled with our pid, not BENCH_LABEL: another bench run on this engine removes every
-    // BENCH_LABEL container when it ends, and this one must live until our run ends.
-    Image: 'busybox', Cmd: SERVERS_COMMAND, Labels: { 'tfnz.pid': String(process.pid), 'tfnz.bench.peer': 'docker-proxy' },
+    Image: 'busybox', Cmd: SERVERS_COMMAND, Labels: benchLabels('docker-proxy'),
     ExposedPorts: Object.fromEntries(ports.map((p) => [p, {}])),
     HostConfig: { PortBindings: Object.fromEntries(ports.map((p) => [p, [{ HostIp: '127.0.0.1', HostPort: '' }]])) },
   });
