@@ -4,14 +4,15 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { firstValueFrom } from 'rxjs';
-import { ConnectFailed, Location, PortInUse, type Container } from '../../lib/index';
+import { Location, PortInUse, type Container } from '../../lib/index';
 import { nanoid } from 'nanoid';
 import { LocationServer } from '../../lib/server/index';
-import { closedConnection, echoServer, exchange, httpGet, readSlowly, sha256, zeroesServer } from './../support/net';
+import { echoServer, exchange, httpGet, readSlowly, sha256, zeroesServer } from './../support/net';
 
 /**
  * Each promise on both kinds of location: the embedded one (connections go straight to the
  * container) and one reached by its URL (each connection on a data connection of its own).
+ * ConnectFailed when nothing listens is checked on every path in tunnel-paths.spec.ts.
  */
 const EMBEDDED = 'embedded location';
 const locations: [string, () => Promise<{ loc: Location; close(): Promise<void> }>][] = [
@@ -117,14 +118,6 @@ for (const [where, open] of locations) describe(`tunnels (real location, real Do
     // allow only a few tens of MiB to wait in this process (SDK and embedded location together).
     expect(received).to.be.at.least(target);
     expect(peakGrowth, `peak growth of buffered bytes: ${(peakGrowth / 2 ** 20).toFixed(1)} MiB`).to.be.below(64 * 2 ** 20);
-  });
-
-  it('reports a typed error when nothing listens on the container port', async () => {
-    const tunnel = await echo.attachTunnel(9999, { timeout: 1 });
-    const error = firstValueFrom(tunnel.errors$);
-    const closed = closedConnection(tunnel.localPort);
-    expect(await error).to.be.instanceOf(ConnectFailed).with.property('message').that.contains('port 9999');
-    await closed;
   });
 
   it('refuses a local port that is taken with PortInUse', async () => {
