@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { lastValueFrom, toArray } from 'rxjs';
 import { nanoid } from 'nanoid';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { BuildFailed, ImageNotFound, Location, RegistryUnauthorized, type BuildProgress, type ConnectOptions } from '../../lib/index';
 import { DockerEngine, LocationServer } from '../../lib/server/index';
-import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
+import { claimNodeEngines, nodeEngineAddress, nodeEngineDocker, releaseNodeEngines } from '../support/node-engines';
 import { docker, eventually } from '../support/docker';
 import { output } from '../support/container-output';
 import { connectAsFreshUser } from '../support/home';
@@ -71,9 +71,8 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
 
   before(async function () {
     this.timeout(300_000);
-    ENGINES = claimEngineNumbers(1);
-    await startNodeEngine(ENGINES[0]);
-    node = new Docker({ socketPath: `/run/tfnz/node${ENGINES[0]}.sock` });
+    ENGINES = await claimNodeEngines(1);
+    node = nodeEngineDocker(ENGINES[0]);
     const baseDir = contextDir({ 'marker.txt': `${baseMarker}\n`, Dockerfile: 'FROM busybox:latest\nCOPY marker.txt /\n' });
     await run('docker', ['build', '-q', '-t', base, baseDir], { timeout: 120_000 });
     const cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-build-cache-'));
@@ -108,8 +107,7 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
     await other?.disconnect();
     await owner?.disconnect();
     await server?.close();
-    for (const n of ENGINES) await stopNodeEngine(n);
-    releaseEngineNumbers(ENGINES);
+    await releaseNodeEngines(ENGINES);
     await docker.getImage(base).remove({ force: true }).catch(() => undefined);
     dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
   });

@@ -11,7 +11,7 @@ import { encodeFrame, type EventFrame, type ReplyFrame } from '../../lib/protoco
 import { rawClient } from '../support/raw-client';
 import { exited, startLocationProcess } from '../support/processes';
 import {
-  claimEngineNumbers, killNodeEngine, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine,
+  claimNodeEngines, killNodeEngine, nodeEngineAddress, releaseNodeEngines,
 } from '../support/node-engines';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,13 +28,11 @@ describe('a location that ordinary actions cannot crash (location in its own pro
   let doomed: number;
   before(async function () {
     this.timeout(180_000);
-    [doomed] = claimEngineNumbers(1);
-    await startNodeEngine(doomed);
+    [doomed] = await claimNodeEngines(1);
   });
   after(async function () {
     this.timeout(180_000);
-    await stopNodeEngine(doomed);
-    releaseEngineNumbers([doomed]);
+    if (doomed !== undefined) await releaseNodeEngines([doomed]);
   });
   beforeEach(async () => {
     const engines = join(mkdtempSync(join(tmpdir(), 'tfnz-spec-')), 'engines');

@@ -10,8 +10,8 @@ import { Location } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import type { EventFrame } from '../../lib/protocol';
 import { docker } from '../support/docker';
-import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
-import { exited, startLocationProcess } from '../support/processes';
+import { claimNodeEngines, nodeEngineAddress, releaseNodeEngines } from '../support/node-engines';
+import { startLocationProcess, stopProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
 import { rawClient } from '../support/raw-client';
 import { output } from '../support/container-output';
@@ -33,8 +33,7 @@ describe('images are per user: nobody runs or probes another user\'s upload (loc
 
   before(async function () {
     this.timeout(300_000);
-    ENGINES = claimEngineNumbers(1);
-    await startNodeEngine(ENGINES[0]);
+    ENGINES = await claimNodeEngines(1);
     const dir = mkdtempSync(join(tmpdir(), 'tfnz-private-image-'));
     const cache = mkdtempSync(join(tmpdir(), 'tfnz-private-cache-'));
     dirs.push(dir, cache);
@@ -46,10 +45,8 @@ describe('images are per user: nobody runs or probes another user\'s upload (loc
   });
   after(async function () {
     this.timeout(120_000);
-    location?.child.kill('SIGTERM');
-    if (location) await exited(location.child);
-    for (const n of ENGINES) await stopNodeEngine(n);
-    releaseEngineNumbers(ENGINES);
+    await stopProcess(location?.child);
+    await releaseNodeEngines(ENGINES);
     await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
   });

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter, firstValueFrom, lastValueFrom, take, toArray, type Observable } from 'rxjs';
 import { nanoid } from 'nanoid';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { ImageNotFound, Location, type UploadProgress } from '../../lib/index';
 import { DockerEngine, LocationServer } from '../../lib/server/index';
 import { encodeFrame, type ReplyFrame } from '../../lib/protocol';
-import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
+import { claimNodeEngines, nodeEngineAddress, nodeEngineDocker, releaseNodeEngines } from '../support/node-engines';
 import { docker } from '../support/docker';
 import { rawClient } from '../support/raw-client';
 import { eventually } from '../support/docker';
@@ -70,9 +70,8 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
 
   before(async function () {
     this.timeout(300_000);
-    ENGINES = claimEngineNumbers(1);
-    await startNodeEngine(ENGINES[0]);
-    node = new Docker({ socketPath: `/run/tfnz/node${ENGINES[0]}.sock` });
+    ENGINES = await claimNodeEngines(1);
+    node = nodeEngineDocker(ENGINES[0]);
     await build(imageA, 8);
     await build(imageB, 1);
     await build(imageC, 2);
@@ -88,8 +87,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     this.timeout(300_000);
     await loc?.disconnect();
     await server?.close();
-    for (const n of ENGINES) await stopNodeEngine(n);
-    releaseEngineNumbers(ENGINES);
+    await releaseNodeEngines(ENGINES);
     for (const image of [imageA, imageB, imageC, imageD, imageE, imageF]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     for (const dir of [cacheDir, ...homes]) if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import { Cluster, Location, QuotaExceeded, type Container } from '../../lib/index';
 import { encodeFrame, type EventFrame } from '../../lib/protocol';
-import { exited, startLocationProcess } from '../support/processes';
+import { startLocationProcess, stopProcess } from '../support/processes';
 import { eventually } from '../support/docker';
 import { attacker, bystander, closeOf, message, openedAttacker, stillServes, type Bystander } from '../support/bystander';
 
@@ -28,12 +28,6 @@ function emptyMaps(count: number): Buffer {
   const head = Buffer.from([0x94, 0x00, 0x01, 0xac, ...Buffer.from('open_session'), 0xdd, 0, 0, 0, 0]);
   head.writeUInt32BE(count, head.length - 4);
   return Buffer.concat([head, Buffer.alloc(count, 0x80)]);
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await exited(child);
 }
 
 /** The container's cgroup limits and whether it holds NET_RAW, read from inside it. */
@@ -66,7 +60,7 @@ describe('limits: a location no client can stall, flood or take down (issue 13)'
     });
     after(async () => {
       await by?.loc.disconnect();
-      await stop(location?.child);
+      await stopProcess(location?.child);
     });
 
     it('refuses a large frame before open_session without decoding it (finding 3)', async () => {
@@ -225,7 +219,7 @@ describe('limits: a location no client can stall, flood or take down (issue 13)'
     });
     after(async () => {
       await by?.loc.disconnect();
-      await stop(location?.child);
+      await stopProcess(location?.child);
     });
 
     it('gives containers 512 pids, 1 GiB and one CPU by default, without NET_RAW (finding 8)', async () => {

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { nanoid } from 'nanoid';
-import Docker from 'dockerode';
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { exited, runScript, startLocationProcess } from '../support/processes';
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import {
-  claimEngineNumbers, killNodeEngine, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine,
+  claimNodeEngines, killNodeEngine, nodeEngineAddress, nodeEngineDocker, releaseNodeEngines, startNodeEngine,
 } from '../support/node-engines';
 
 /**
@@ -29,16 +28,14 @@ describe('nodes: several real engines, stats, ranking, arrivals and departures',
   const name = `spec-${nanoid(8)}`;
   let server: LocationServer;
   let loc: Location;
-  const engine = (n: number) => new Docker({ socketPath: `/run/tfnz/node${n}.sock` });
   const idOf = (n: number) => server.nodes.byAddress(nodeEngineAddress(n))!.info.id;
   const ourContainers = async (n: number) =>
-    (await engine(n).listContainers({ all: true, filters: { label: [`tfnz.location=${name}`] } })).map((c) => c.Id);
+    (await nodeEngineDocker(n).listContainers({ all: true, filters: { label: [`tfnz.location=${name}`] } })).map((c) => c.Id);
 
   before(async function () {
     this.timeout(300_000);
-    ENGINES = claimEngineNumbers(3);
+    ENGINES = await claimNodeEngines(3);
     [A, B, C] = ENGINES;
-    for (const n of ENGINES) await startNodeEngine(n);
     server = await LocationServer.start({
       name, port: 0, statsIntervalMs: 500,
       engines: [A, B].map((n) => new DockerEngine(nodeEngineAddress(n))),
@@ -50,8 +47,7 @@ describe('nodes: several real engines, stats, ranking, arrivals and departures',
     this.timeout(300_000);
     await loc?.disconnect();
     await server?.close();
-    for (const n of ENGINES) await stopNodeEngine(n);
-    releaseEngineNumbers(ENGINES);
+    await releaseNodeEngines(ENGINES);
   });
 
   it('offers one node per engine, each live with its own capacity', async () => {

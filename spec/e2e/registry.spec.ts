@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import Docker from 'dockerode';
 import { nanoid } from 'nanoid';
+import type Docker from 'dockerode';
 import { lastValueFrom, toArray } from 'rxjs';
 import {
   ImageNotFound, Location, RegistryUnauthorized, RegistryUnreachable,
@@ -16,8 +16,8 @@ import {
 import { ensureAccount } from '../../lib/client/accounts';
 import type { EventFrame } from '../../lib/protocol';
 import { docker } from '../support/docker';
-import { claimEngineNumbers, nodeEngineAddress, releaseEngineNumbers, startNodeEngine, stopNodeEngine } from '../support/node-engines';
-import { exited } from '../support/processes';
+import { claimNodeEngines, nodeEngineAddress, nodeEngineDocker, releaseNodeEngines } from '../support/node-engines';
+import { stopProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
 import { rawClient } from '../support/raw-client';
 import { output } from '../support/container-output';
@@ -92,9 +92,8 @@ describe('registry pulls: the node pulls from its registry with the user\'s cred
     dirs.push(dockerConfig);
     const auth = Buffer.from(`${right.username}:${right.password}`).toString('base64');
     writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [registry]: { auth } } }));
-    ENGINES = claimEngineNumbers(1);
-    await startNodeEngine(ENGINES[0]);
-    node = new Docker({ socketPath: nodeEngineAddress(ENGINES[0]).slice('unix://'.length) });
+    ENGINES = await claimNodeEngines(1);
+    node = nodeEngineDocker(ENGINES[0]);
     await pushImage(markers.first);
     const cache = mkdtempSync(join(tmpdir(), 'tfnz-registry-cache-'));
     dirs.push(cache);
@@ -108,10 +107,8 @@ describe('registry pulls: the node pulls from its registry with the user\'s cred
   after(async function () {
     this.timeout(120_000);
     await loc?.disconnect();
-    location?.child.kill('SIGTERM');
-    if (location) await exited(location.child);
-    for (const n of ENGINES) await stopNodeEngine(n);
-    releaseEngineNumbers(ENGINES);
+    await stopProcess(location?.child);
+    await releaseNodeEngines(ENGINES);
     await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
   });

@@ -9,7 +9,7 @@ import { CertificateChanged, InsecureLink, Location, LocationUnreachable, Unauth
 import { ensureAccount } from '../../lib/client/accounts';
 import { knownLocationsFile } from '../../lib/client/tls-pinning';
 import { authorize } from '../../lib/server/authorized-users';
-import { exited, startLocationProcess } from '../support/processes';
+import { startLocationProcess, stopProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
 import { TlsRelay } from '../support/tls-relay';
 import { FaultProxy } from '../support/fault-proxy';
@@ -45,8 +45,7 @@ describe('transport: wss:// with the certificate pinned on first use, proofs bou
   after(async () => {
     await owner?.disconnect();
     await relay?.close();
-    child?.kill('SIGTERM');
-    if (child) await exited(child);
+    await stopProcess(child);
     dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
   });
 

@@ -5,12 +5,16 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Docker from 'dockerode';
 import { processIsGone } from '../../lib/server/reaper';
 
 const run = promisify(execFile);
 const SCRIPT = 'scripts/start-node-engine.sh';
 
 export const nodeEngineAddress = (n: number) => `unix:///run/tfnz/node${n}.sock`;
+
+/** A Docker client of engine N, to check what reached the node. */
+export const nodeEngineDocker = (n: number) => new Docker({ socketPath: nodeEngineAddress(n).slice('unix://'.length) });
 
 /** Start engine N (idempotent); resolves with its address once it answers and has busybox. */
 export async function startNodeEngine(n: number): Promise<string> {
@@ -73,4 +77,28 @@ function engineRuns(n: number): boolean {
 
 export function releaseEngineNumbers(numbers: number[]): void {
   for (const n of numbers) rmSync(`${CLAIMS}/${n}`, { recursive: true, force: true });
+}
+
+/**
+ * Claim `count` engine numbers and start those engines: a spec's `before`. Should one fail to
+ * start, the ones started are stopped and every claim released before the error is thrown.
+ */
+export async function claimNodeEngines(count: number): Promise<number[]> {
+  const numbers = claimEngineNumbers(count);
+  try {
+    for (const n of numbers) await startNodeEngine(n);
+  } catch (err) {
+    await releaseNodeEngines(numbers);
+    throw err;
+  }
+  return numbers;
+}
+
+/** Stop engines started by claimNodeEngines (their containers removed) and release their numbers: a spec's `after`. */
+export async function releaseNodeEngines(numbers: number[]): Promise<void> {
+  try {
+    for (const n of numbers) await stopNodeEngine(n);
+  } finally {
+    releaseEngineNumbers(numbers);
+  }
 }
