@@ -1,22 +1,17 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { nanoid } from 'nanoid';
 import { Location } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import type { EventFrame } from '../../lib/protocol';
-import { docker } from '../support/docker';
+import { buildMarkedImage, docker } from '../support/docker';
 import { claimNodeEngines, nodeEngineAddress, releaseNodeEngines } from '../support/node-engines';
 import { startLocationProcess, stopProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
 import { rawClient } from '../support/raw-client';
 import { output } from '../support/container-output';
-
-const run = promisify(execFile);
 
 /**
  * An uploaded image is its uploader's alone, on a real location in its own process whose node is
@@ -34,13 +29,9 @@ describe('images are per user: nobody runs or probes another user\'s upload (loc
   before(async function () {
     this.timeout(300_000);
     ENGINES = await claimNodeEngines(1);
-    const dir = mkdtempSync(join(tmpdir(), 'tfnz-private-image-'));
     const cache = mkdtempSync(join(tmpdir(), 'tfnz-private-cache-'));
-    dirs.push(dir, cache);
-    writeFileSync(join(dir, 'marker.txt'), marker);
-    writeFileSync(join(dir, 'random.bin'), randomBytes(2 ** 20));
-    writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY marker.txt random.bin /\n');
-    await run('docker', ['build', '-q', '-t', image, dir], { timeout: 120_000 });
+    dirs.push(cache);
+    await buildMarkedImage(image, marker);
     location = await startLocationProcess(`spec-private-${nanoid(6)}`, ['--engine', nodeEngineAddress(ENGINES[0]), '--cache-dir', cache]);
   });
   after(async function () {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter, firstValueFrom, lastValueFrom, take, toArray, type Observable } from 'rxjs';
@@ -12,7 +12,7 @@ import { ImageNotFound, Location, type UploadProgress } from '../../lib/index';
 import { DockerEngine, LocationServer } from '../../lib/server/index';
 import { encodeFrame, type ReplyFrame } from '../../lib/protocol';
 import { claimNodeEngines, nodeEngineAddress, nodeEngineDocker, releaseNodeEngines } from '../support/node-engines';
-import { docker } from '../support/docker';
+import { buildMarkedImage, docker } from '../support/docker';
 import { rawClient } from '../support/raw-client';
 import { eventually } from '../support/docker';
 import { FaultProxy } from '../support/fault-proxy';
@@ -46,16 +46,8 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
 
   /** An image on the client's engine: busybox plus one layer of `mib` MiB of random bytes and a marker file. */
   async function build(image: string, mib: number): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), 'tfnz-image-'));
-    try {
-      markers[image] = `marker ${image} ${nanoid()}`;
-      writeFileSync(join(dir, 'marker.txt'), markers[image]);
-      writeFileSync(join(dir, 'random.bin'), randomBytes(mib * 2 ** 20));
-      writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY marker.txt random.bin /\n');
-      await run('docker', ['build', '-q', '-t', image, dir], { timeout: 120_000 });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    markers[image] = `marker ${image} ${nanoid()}`;
+    await buildMarkedImage(image, markers[image], mib);
   }
 
   const localImage = (image: string) => docker.getImage(image).inspect();

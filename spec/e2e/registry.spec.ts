@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import {
 } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import type { EventFrame } from '../../lib/protocol';
-import { docker } from '../support/docker';
+import { buildMarkedImage, docker } from '../support/docker';
 import { claimNodeEngines, nodeEngineAddress, nodeEngineDocker, releaseNodeEngines } from '../support/node-engines';
 import { stopProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
@@ -48,12 +47,7 @@ describe('registry pulls: the node pulls from its registry with the user\'s cred
 
   /** Build busybox plus a marker and 1 MiB of random bytes as `name`, push it, and forget it here. */
   async function pushImage(marker: string, name = image): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), 'tfnz-registry-image-'));
-    dirs.push(dir);
-    writeFileSync(join(dir, 'marker.txt'), marker);
-    writeFileSync(join(dir, 'random.bin'), randomBytes(2 ** 20));
-    writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY marker.txt random.bin /\n');
-    await run('docker', ['build', '-q', '-t', name, dir], { timeout: 120_000 });
+    await buildMarkedImage(name, marker);
     await run('docker', ['--config', dockerConfig, 'push', name], { timeout: 120_000 });
     await docker.getImage(name).remove({ force: true });
   }
