@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { nanoid } from 'nanoid';
-import type { Observable } from 'rxjs';
 import { Location, type Container, type Tunnel } from '../../lib/index';
 import { LocationServer } from '../../lib/server/index';
 import { DATA_HEADERS, DATA_UPGRADE } from '../../lib/protocol/data-connection';
 import { FaultProxy } from '../support/fault-proxy';
+import { linkChanges } from '../support/session-link';
 import { bystander, stillServes, type Bystander } from '../support/bystander';
 import { exchange, sha256 } from '../support/net';
 import { eventually } from '../support/docker';
@@ -43,23 +43,14 @@ describe('tunnel data connections (real location, real Docker Engine)', function
 
   it('dials a data connection cut mid-transfer again and delivers every byte once, the session untouched', async () => {
     const links: string[] = [];
-    const link$ = (loc as unknown as { connection: { link$: Observable<string> } }).connection.link$;
-    const watching = link$.subscribe((l) => links.push(l));
+    const watching = linkChanges(loc).subscribe((l) => links.push(l));
     const data = randomBytes(32 * 1024 * 1024);
     let cuts = 0;
-    const echoed = await new Promise<Buffer>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: tunnel.localPort, allowHalfOpen: true });
-      const received: Buffer[] = [];
-      let total = 0;
-      socket.on('data', (chunk) => {
-        received.push(chunk);
-        total += chunk.length;
-        // Twice, with bytes in flight both ways: every connection but the session's own drops.
+    const echoed = await exchange(tunnel.localPort, data, {
+      // Twice, with bytes in flight both ways: every connection but the session's own drops.
+      onReceived: (total) => {
         if (total > ((cuts + 1) * data.length) / 3 && cuts < 2) cuts += proxy.dropAfter(1) > 0 ? 1 : 0;
-      });
-      socket.on('error', reject);
-      socket.on('close', () => resolve(Buffer.concat(received)));
-      socket.on('connect', () => socket.end(data));
+      },
     });
     watching.unsubscribe();
     expect(cuts).to.equal(2);

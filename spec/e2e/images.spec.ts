@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { filter, firstValueFrom, lastValueFrom, take, toArray, type Observable } from 'rxjs';
+import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { nanoid } from 'nanoid';
 import type Docker from 'dockerode';
 import { ImageNotFound, Location, type UploadProgress } from '../../lib/index';
@@ -16,6 +16,7 @@ import { buildMarkedImage, docker } from '../support/docker';
 import { rawClient } from '../support/raw-client';
 import { eventually } from '../support/docker';
 import { FaultProxy } from '../support/fault-proxy';
+import { linkChanges, nextLink } from '../support/session-link';
 import { output } from '../support/container-output';
 import { connectAsFreshUser } from '../support/home';
 
@@ -281,9 +282,8 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     const proxy = await FaultProxy.start(server.port);
     const cut = await Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true });
     try {
-      const link$ = (cut as unknown as { connection: { link$: Observable<string> } }).connection.link$;
-      const links = lastValueFrom(link$.pipe(take(2), toArray()));
-      void firstValueFrom(link$.pipe(filter((l) => l === 'lost'))).then(() => proxy.restore());
+      const links = lastValueFrom(linkChanges(cut).pipe(take(2), toArray()));
+      void nextLink(cut, 'lost').then(() => proxy.restore());
       const before = stored();
       const layersBefore = server.images.layersStored;
       let cutAt = 0;

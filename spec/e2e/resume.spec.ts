@@ -4,10 +4,10 @@ import { nanoid } from 'nanoid';
 import { Location, RequestTimeout, SessionExpired, lines, tableGet } from '../../lib/index';
 import { LocationServer } from '../../lib/server/index';
 import { FaultProxy } from '../support/fault-proxy';
+import { linkChanges, nextLink } from '../support/session-link';
 import { containersLabelled, eventually } from '../support/docker';
-import { httpGet, sha256 } from '../support/net';
+import { exchange, httpGet, sha256 } from '../support/net';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 
 /** The network stays down this long: a "minor disconnection", scaled down where 30 s adds nothing. */
 const OUTAGE_MS = 2000;
@@ -23,16 +23,17 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
     await server?.close();
   });
 
-  async function setUp(sessionGraceMs: number): Promise<Location> {
-    server = await LocationServer.start({ name: `spec-resume-${nanoid(6)}`, port: 0, sessionGraceMs });
+  /** A location of its own behind a fresh proxy, and a session through the proxy; heartbeats as given on both ends. */
+  async function setUp(sessionGraceMs: number, { heartbeatMs, requestTimeoutMs }: { heartbeatMs?: number; requestTimeoutMs?: number } = {}): Promise<Location> {
+    server = await LocationServer.start({ name: `spec-resume-${nanoid(6)}`, port: 0, sessionGraceMs, heartbeatMs });
     proxy = await FaultProxy.start(server.port);
-    return Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true });
+    return Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true, heartbeatMs, requestTimeoutMs });
   }
 
   it('resumes by itself: every stdout line arrives exactly once, in order, and the container keeps running', async () => {
     const loc = await setUp(60_000);
     try {
-      const links = lastValueFrom((loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$.pipe(take(2), toArray()));
+      const links = lastValueFrom(linkChanges(loc).pipe(take(2), toArray()));
       const counter = loc.node().spawnContainer('busybox', { command: ['sh', '-c', 'for i in $(seq 1 3000); do echo $i; usleep 1000; done'] });
       const seen = lastValueFrom(counter.stdout$.pipe(lines(), toArray()));
       await firstValueFrom(counter.stdout$.pipe(lines(), filter((l) => l === '300')));
@@ -57,13 +58,10 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
   });
 
   it('notices a connection that went silent (no close at all) and resumes once the network is back', async () => {
-    server = await LocationServer.start({ name: `spec-resume-${nanoid(6)}`, port: 0, sessionGraceMs: 60_000, heartbeatMs: 300 });
-    proxy = await FaultProxy.start(server.port);
-    const loc = await Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true, heartbeatMs: 300 });
+    const loc = await setUp(60_000, { heartbeatMs: 300 });
     try {
-      const link$ = (loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$;
-      const lost = firstValueFrom(link$.pipe(filter((l) => l === 'lost')));
-      const resumed = firstValueFrom(link$.pipe(filter((l) => l === 'resumed')));
+      const lost = nextLink(loc, 'lost');
+      const resumed = nextLink(loc, 'resumed');
       const ctr = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
       await ctr.ready();
       proxy.stall();
@@ -79,13 +77,10 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
   });
 
   it('never runs a request that timed out while the connection was down, sent before the drop or queued during it', async () => {
-    server = await LocationServer.start({ name: `spec-resume-${nanoid(6)}`, port: 0, sessionGraceMs: 60_000, heartbeatMs: 300 });
-    proxy = await FaultProxy.start(server.port);
-    const loc = await Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true, heartbeatMs: 300, requestTimeoutMs: 2500 });
+    const loc = await setUp(60_000, { heartbeatMs: 300, requestTimeoutMs: 2500 });
     try {
-      const link$ = (loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$;
-      const lost = firstValueFrom(link$.pipe(filter((l) => l === 'lost')));
-      const resumed = firstValueFrom(link$.pipe(filter((l) => l === 'resumed')));
+      const lost = nextLink(loc, 'lost');
+      const resumed = nextLink(loc, 'resumed');
       const ctr = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
       await ctr.ready();
       proxy.stall();
@@ -114,28 +109,17 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
       const echo = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
       const tunnel = await echo.attachTunnel(9000);
       const data = randomBytes(48 * 1024 * 1024);
-      const link$ = (loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$;
-      const resumed = firstValueFrom(link$.pipe(filter((l) => l === 'resumed')));
+      const resumed = nextLink(loc, 'resumed');
       let cut = false;
-      const back = new Promise<Buffer>((resolve, reject) => {
-        const socket = connect({ host: '127.0.0.1', port: tunnel.localPort, allowHalfOpen: true });
-        const received: Buffer[] = [];
-        let total = 0;
-        socket.on('data', (chunk) => {
-          received.push(chunk);
-          total += chunk.length;
-          // Cut the network once a third of the echo is back: bytes are in flight both ways.
-          if (!cut && total > data.length / 3) {
-            cut = true;
-            proxy.cut();
-            void outage().then(() => proxy.restore());
-          }
-        });
-        socket.on('error', reject);
-        socket.on('close', () => resolve(Buffer.concat(received)));
-        socket.on('connect', () => socket.end(data));
+      const echoed = await exchange(tunnel.localPort, data, {
+        // Cut the network once a third of the echo is back: bytes are in flight both ways.
+        onReceived: (total) => {
+          if (cut || total <= data.length / 3) return;
+          cut = true;
+          proxy.cut();
+          void outage().then(() => proxy.restore());
+        },
       });
-      const echoed = await back;
       await resumed;
       expect(cut).to.equal(true);
       expect(echoed.length).to.equal(data.length);
@@ -151,7 +135,7 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
       const nginx = loc.node().spawnContainer('nginx');
       const tunnel = await nginx.attachTunnel(80);
       expect((await httpGet(tunnel.localPort)).status).to.equal(200);
-      const resumed = firstValueFrom((loc as unknown as { connection: { link$: import('rxjs').Observable<string> } }).connection.link$.pipe(filter((l) => l === 'resumed')));
+      const resumed = nextLink(loc, 'resumed');
       proxy.cut();
       await outage();
       proxy.restore();

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
-import { filter, firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
+import { lastValueFrom, toArray } from 'rxjs';
 import { CertificateChanged, InsecureLink, Location, LocationUnreachable, Unauthorized, lines } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import { knownLocationsFile } from '../../lib/client/tls-pinning';
@@ -13,6 +13,7 @@ import { startLocationProcess, stopProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
 import { TlsRelay } from '../support/tls-relay';
 import { FaultProxy } from '../support/fault-proxy';
+import { nextLink } from '../support/session-link';
 import { exchange, sha256 } from '../support/net';
 
 async function echo(loc: Location, text: string): Promise<string> {
@@ -97,11 +98,10 @@ describe('transport: wss:// with the certificate pinned on first use, proofs bou
         return Location.connect({ location: via, quiet: true });
       });
       try {
-        const link$ = (loc as unknown as { connection: { link$: Observable<string> } }).connection.link$;
         const box = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
         await box.ready();
-        const lost = firstValueFrom(link$.pipe(filter((l) => l === 'lost')));
-        const resumed = firstValueFrom(link$.pipe(filter((l) => l === 'resumed')));
+        const lost = nextLink(loc, 'lost');
+        const resumed = nextLink(loc, 'resumed');
         proxy.cut();
         await lost;
         proxy.restore();

@@ -3,12 +3,20 @@ import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 
-/** Send `data`, half-close, and collect everything the far end sends until it closes. */
-export function exchange(port: number, data: Buffer, host = '127.0.0.1'): Promise<Buffer> {
+/**
+ * Send `data`, half-close, and collect everything the far end sends until it closes. `onReceived`
+ * hears the running total after every chunk back: a spec cuts the network from there, mid-transfer.
+ */
+export function exchange(port: number, data: Buffer, { host = '127.0.0.1', onReceived }: { host?: string; onReceived?: (total: number) => void } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, allowHalfOpen: true });
     const received: Buffer[] = [];
-    socket.on('data', (chunk) => received.push(chunk));
+    let total = 0;
+    socket.on('data', (chunk) => {
+      received.push(chunk);
+      total += chunk.length;
+      onReceived?.(total);
+    });
     socket.on('error', reject);
     socket.on('close', () => resolve(Buffer.concat(received)));
     socket.on('connect', () => socket.end(data));
