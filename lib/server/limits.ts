@@ -65,7 +65,7 @@ export const LIMITS: readonly LimitInfo[] = [
   { key: 'frameBytes', flag: 'frame-bytes', default: 32 * MiB, unit: 'bytes', what: 'largest frame of an open session' },
   { key: 'openDeadlineMs', flag: 'open-deadline-ms', default: 10_000, unit: 'ms', what: 'time a socket has to open or resume a session' },
   { key: 'unauthenticatedSockets', flag: 'unauthenticated-sockets', default: 128, unit: 'count', what: 'sockets that have not opened a session yet, in all' },
-  { key: 'connectionsPerAddress', flag: 'connections-per-address', default: 64, unit: 'count', what: 'sockets from one remote address' },
+  { key: 'connectionsPerAddress', flag: 'connections-per-address', default: 64, unit: 'count', what: 'sockets from one remote address, before and after their session opens (more are refused, close code 1013); counted apart, as many tunnel data connections of its sessions (more ride the session\'s WebSocket)' },
   { key: 'queuedBytes', flag: 'queued-bytes', default: 128 * MiB, unit: 'bytes', what: 'bytes queued to a client that does not read; then the socket is dropped (the session may resume)' },
   { key: 'replayBytes', flag: 'replay-bytes', default: 64 * MiB, unit: 'bytes', what: 'unacknowledged bytes a session keeps for a resume' },
   { key: 'sessionsPerUser', flag: 'sessions-per-user', default: 16, unit: 'count', what: 'live or detached sessions per user (the oldest detached one gives way)' },

@@ -5,9 +5,9 @@ import { DEFAULT_LIMITS, LIMITS, formatLimit, parseLimit, resolveLimits } from '
 const info = (key: string) => LIMITS.find((l) => l.key === key)!;
 
 describe('location limits', () => {
-  it('documents every limit in the README with its flag and default', () => {
+  it('documents every limit in the README with its flag, default and what it bounds (as `tfnz location --help` says)', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    for (const l of LIMITS) expect(readme, l.key).to.contain(`| \`--${l.flag}\`, \`${l.key}\` | ${formatLimit(l, l.default)} |`);
+    for (const l of LIMITS) expect(readme, l.key).to.contain(`| \`--${l.flag}\`, \`${l.key}\` | ${formatLimit(l, l.default)} | ${l.what} |`);
   });
 
   it('reads flag values with binary size suffixes, and refuses what is not a positive number', () => {
