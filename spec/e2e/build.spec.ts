@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,24 +12,10 @@ import { DockerEngine, LocationServer } from '../../lib/server/index';
 import { claimNodeEngines, nodeEngineAddress, nodeEngineDocker, releaseNodeEngines } from '../support/node-engines';
 import { docker, eventually } from '../support/docker';
 import { output } from '../support/container-output';
-import { connectAsFreshUser } from '../support/home';
+import { connectAsFreshUser, inHome } from '../support/home';
+import { tfnz } from '../support/tfnz-cli';
 
 const run = promisify(execFile);
-
-/** Run `tfnz ARGS…` with TFNZ_HOME `home` to its end; its exit code and what it printed. */
-function tfnz(args: string[], home: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TFNZ_HOME: home },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /**
  * Dockerfile builds on a node (#19), end to end: the client's engine is the default dockerd; the
@@ -205,10 +191,9 @@ describe('builds: a Dockerfile built on a node from a local context, the image t
   it('tfnz build DIR -t NAME -f FILE --build-arg K=V --target T builds as the SDK does and prints the image id', async () => {
     const cliTag = `spec/cli-${suffix}:1`;
     const dockerfile = join(contextDir({ 'Other.dockerfile': 'FROM busybox AS one\nARG WORD\nRUN echo "cli $WORD" > /word\nFROM one AS two\nRUN echo two >> /word\n' }), 'Other.dockerfile');
-    const { code, stdout, stderr } = await tfnz(
-      ['build', context, '-t', cliTag, '-f', dockerfile, '--build-arg', 'WORD=says hi', '--target', 'one', '--location', server.url],
-      homes['build-owner'],
-    );
+    // The command inherits TFNZ_HOME as it starts: the owner's account.
+    const { code, stdout, stderr } = await inHome(homes['build-owner'], () =>
+      tfnz(['build', context, '-t', cliTag, '-f', dockerfile, '--build-arg', 'WORD=says hi', '--target', 'one', '--location', server.url]));
     expect(code, stderr).to.equal(0);
     expect(stdout).to.match(/^sha256:[0-9a-f]{64}\n$/);
     expect(stderr).to.include('step 3/3: RUN echo "cli $WORD" > /word');
