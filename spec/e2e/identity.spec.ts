@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import { rmSync } from 'node:fs';
 import { nanoid } from 'nanoid';
-import { lastValueFrom, toArray } from 'rxjs';
-import { Location, lines } from '../../lib/index';
+import { Location } from '../../lib/index';
 import { ensureAccount, signChallenge } from '../../lib/client/accounts';
 import { embeddedAccount } from '../../lib/client/embedded';
 import type { EventFrame } from '../../lib/protocol';
 import { rawClient } from '../support/raw-client';
 import { exited, startLocationProcess } from '../support/processes';
 import { freshHome, inHome } from '../support/home';
+import { echo } from '../support/container-output';
 
 /** Open a session on a raw socket with `params` (after the challenge); the reply frame. */
 async function openRaw(url: string, params: (nonce: Uint8Array) => Record<string, unknown>) {
@@ -16,13 +16,6 @@ async function openRaw(url: string, params: (nonce: Uint8Array) => Record<string
   const challenge = (await raw.next((f) => f.kind === 'event' && f.event === 'challenge')) as EventFrame;
   const reply = await raw.request('open_session', { client: 'spec', ...params((challenge.params as { nonce: Uint8Array }).nonce) });
   return { raw, reply };
-}
-
-async function echo(loc: Location, text: string): Promise<string> {
-  const ctr = loc.node().spawnContainer('busybox', { command: ['echo', text] });
-  const out = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
-  await ctr.ready();
-  return (await out).join('\n');
 }
 
 describe('identity: nobody passes for a keyed user, and the embedded location admits only its owner', function () {

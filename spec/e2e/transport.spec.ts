@@ -4,8 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
-import { lastValueFrom, toArray } from 'rxjs';
-import { CertificateChanged, InsecureLink, Location, LocationUnreachable, Unauthorized, lines } from '../../lib/index';
+import { CertificateChanged, InsecureLink, Location, LocationUnreachable, Unauthorized } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import { knownLocationsFile } from '../../lib/client/tls-pinning';
 import { authorize } from '../../lib/server/authorized-users';
@@ -15,13 +14,7 @@ import { TlsRelay } from '../support/tls-relay';
 import { FaultProxy } from '../support/fault-proxy';
 import { nextLink } from '../support/session-link';
 import { exchange, sha256 } from '../support/net';
-
-async function echo(loc: Location, text: string): Promise<string> {
-  const ctr = loc.node().spawnContainer('busybox', { command: ['echo', text] });
-  const out = lastValueFrom(ctr.stdout$.pipe(lines(), toArray()));
-  await ctr.ready();
-  return (await out).join('\n');
-}
+import { echo } from '../support/container-output';
 
 describe('transport: wss:// with the certificate pinned on first use, proofs bound to the link', function () {
   this.timeout(120_000);
