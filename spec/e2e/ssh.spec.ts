@@ -15,6 +15,18 @@ import { httpGet } from '../support/net';
 
 const CLIENT_OPTS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes'];
 
+/** An ssh2 client logged in to `port` on the loopback; rejects with whatever refused it. */
+function sshClient(port: number, config: ssh2.ConnectConfig): Promise<ssh2.Client> {
+  const client = new ssh2.Client();
+  return new Promise((resolve, reject) => {
+    client.once('ready', () => resolve(client)).once('error', (err) => {
+      client.end();
+      reject(err);
+    });
+    client.connect({ host: '127.0.0.1', port, ...config });
+  });
+}
+
 /** A fresh ed25519 key pair made with ssh-keygen; returns the private key's path (`.pub` beside it). */
 async function keygen(file: string): Promise<string> {
   const made = await runClient('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tfnz-spec', '-f', file]);
@@ -154,12 +166,7 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
     expect(stranger.stderr).to.contain('Permission denied');
     expect(stranger.stdout.toString()).to.equal('');
     for (const auth of [{ password: 'root' }, {}]) {
-      const client = new ssh2.Client();
-      const err = await new Promise<Error | undefined>((resolve) => {
-        client.once('ready', () => resolve(undefined)).once('error', resolve);
-        client.connect({ host: '127.0.0.1', port: sshd.port, username: 'root', ...auth });
-      });
-      client.end();
+      const err = await sshClient(sshd.port, { username: 'root', ...auth }).then((c) => void c.end(), (e: Error) => e);
       expect(err?.message, JSON.stringify(auth)).to.match(/authentication methods failed/);
     }
     // Keys given explicitly replace the defaults.
@@ -175,11 +182,7 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
   });
 
   it('sftp: a write or size beyond 256 MiB fails without allocating it, and the session carries on', async () => {
-    const client = new ssh2.Client();
-    await new Promise<void>((resolve, reject) => {
-      client.once('ready', resolve).once('error', reject);
-      client.connect({ host: '127.0.0.1', port: sshd.port, username: 'root', privateKey: readFileSync(userKey) });
-    });
+    const client = await sshClient(sshd.port, { username: 'root', privateKey: readFileSync(userKey) });
     try {
       const sftpc = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
       const handle = await new Promise<Buffer>((resolve, reject) => sftpc.open('/tmp/bounded', 'w', (err, h) => (err ? reject(err) : resolve(h))));
@@ -232,11 +235,7 @@ describe('ssh and sftp into containers (real location, real Docker Engine, OpenS
   });
 
   it('follows window changes of a shell (ssh2 client, as OpenSSH needs a real terminal for them)', async () => {
-    const client = new ssh2.Client();
-    await new Promise<void>((resolve, reject) => {
-      client.once('ready', resolve).once('error', reject);
-      client.connect({ host: '127.0.0.1', port: sshd.port, username: 'anyone', privateKey: readFileSync(userKey) });
-    });
+    const client = await sshClient(sshd.port, { username: 'anyone', privateKey: readFileSync(userKey) });
     try {
       const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
         client.shell({ rows: 24, cols: 80 }, (err, s) => (err ? reject(err) : resolve(s))));
