@@ -237,13 +237,16 @@ export class FrontDoor {
         else res.destroy();
         return;
       }
-      // By hand rather than pipe(): three listeners instead of pipe's eight, added and removed on
-      // every answer. Back-pressure as pipe's: pause the container while the client is behind. A
-      // client gone away needs nothing here (its close listener destroys the request).
+      // By hand rather than pipe(): two listeners (a third while the client is behind) instead of
+      // pipe's eight, added and removed on every answer. Back-pressure as pipe's: the container is
+      // paused until the client catches up. A client gone away needs nothing here (its close
+      // listener destroys the request).
+      const resume = () => answer.resume();
       answer.on('data', (chunk: Buffer) => {
-        if (!res.write(chunk)) answer.pause();
+        if (res.write(chunk)) return;
+        answer.pause();
+        res.once('drain', resume);
       });
-      res.on('drain', () => answer.resume());
       answer.on('end', () => res.end());
       answer.on('error', (err) => res.destroy(err)); // the container went away mid-answer: cut it short, visibly
     });
