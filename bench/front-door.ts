@@ -14,8 +14,13 @@
  * client this bench used before took about as much CPU as the front door itself, and ran in this
  * process). The location runs as `tfnz location` in its own process, as it would in production;
  * all of them (load, location, proxy, nginx) share this machine's cores.
+ * Beside the rates, the CPU time each proxy process spent per request (from /proc, over the same
+ * windows): on a busy machine the rates measure the scheduler as much as the proxies, the CPU per
+ * request much less so. BENCH_LOCATION_NODE_ARGS adds node flags to the location (e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the front door under this load).
  */
 import { createServer, type AddressInfo } from 'node:net';
+import { readFileSync, readdirSync } from 'node:fs';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +29,7 @@ import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { Cluster, Location } from '../lib/index';
 import { waitForPort, type BenchContext } from './common';
-import { figure, progress, summarise, withTimeout, type Figure } from './stats';
+import { figure, median, progress, summarise, withTimeout, type Figure } from './stats';
 
 const CONCURRENCY = 16;
 const WINDOW_MS = Number(process.env.BENCH_WEB_WINDOW_MS ?? 4000);
@@ -44,12 +49,15 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     });
   }
   const location = spawn(process.execPath, [
+    ...(process.env.BENCH_LOCATION_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
     '--import', 'tsx', 'lib/cli/main.ts', 'location', '--open', '-q', '--name', `bench-web-${process.pid}`,
     '--listen', '127.0.0.1:0', '--http-port', '0', '--https-port', '0',
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await withTimeout(new Promise<string>((resolve) => createInterface({ input: location.stdout! }).once('line', resolve)), 60_000, 'starting tfnz location');
   const loc = await Location.connect({ location: url, quiet: true });
   const rates: Record<Path, number[]> = { tfnz: [], direct: [], nginx: [] };
+  /** µs of CPU per request of the process(es) doing each path's proxying (direct: the location, idle but for its log relay). */
+  const cpu: Record<Path, number[]> = { tfnz: [], direct: [], nginx: [] };
   let proxy: { child: ChildProcess; dir: string } | undefined;
   try {
     const node = loc.node();
@@ -61,19 +69,24 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     const nginxPort = await freePort();
     proxy = await startNginxProxy(nginxPort, ctr.privateIp!);
     await waitForPort('127.0.0.1', nginxPort, 30_000);
-    const targets: Record<Path, { host: string; port: number }> = {
-      tfnz: { host: '127.0.0.1', port: endpoint.httpPort },
-      direct: { host: ctr.privateIp!, port: 80 },
-      nginx: { host: '127.0.0.1', port: nginxPort },
+    const nginxPids = () => [proxy!.child.pid!, ...childrenOf(proxy!.child.pid!)];
+    const targets: Record<Path, { host: string; port: number; pids: () => number[] }> = {
+      tfnz: { host: '127.0.0.1', port: endpoint.httpPort, pids: () => [location.pid!] },
+      direct: { host: ctr.privateIp!, port: 80, pids: () => [location.pid!] },
+      nginx: { host: '127.0.0.1', port: nginxPort, pids: nginxPids },
     };
     // Warm every path (JIT, kept-alive sockets) before anything counts.
-    for (const t of Object.values(targets)) await requestsPerSecond(t.host, t.port, 1000);
+    for (const t of Object.values(targets)) await load(t.host, t.port, 1000);
     const paths: Path[] = ['tfnz', 'direct', 'nginx'];
     const started = Date.now();
     for (let i = 0; i < RUNS && (i === 0 || Date.now() - started < budgetMs); i++) {
       for (let k = 0; k < paths.length; k++) {
         const path = paths[(i + k) % paths.length];
-        rates[path].push(await requestsPerSecond(targets[path].host, targets[path].port));
+        const pids = targets[path].pids();
+        const before = cpuMicros(pids);
+        const { rate, requests } = await load(targets[path].host, targets[path].port);
+        rates[path].push(rate);
+        cpu[path].push((cpuMicros(pids) - before) / requests);
       }
     }
     progress(`front-door: ${rates.tfnz.length} runs of ${WINDOW_MS / 1000}s each way, ${CONCURRENCY} clients`);
@@ -94,7 +107,38 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
       tfnz: summarise(rates.tfnz), floorName: 'nginx-light reverse proxy', floor: summarise(rates.nginx), goal: ['≥', 1],
       note: 'Debian nginx-light as a host process (worker_processes auto = one per core, upstream keepalive 32, access log off) proxying by host name to the same container; load from wrk in its own process',
     }),
+    figure({
+      bench: 'web', name: 'CPU per proxied request: the location vs an nginx-light proxy', unit: 'µs', better: 'lower',
+      tfnz: summarise(cpu.tfnz), floorName: 'nginx-light reverse proxy (all workers)', floor: summarise(cpu.nginx),
+      note: `user+system CPU of the location process over the front-door windows, per request, vs nginx's master and workers over theirs; the location also relays the container's access log line of each request to the session (${median(cpu.direct).toFixed(0)} µs per request measured while requests went direct)`,
+      extra: { locationDuringDirectMicros: summarise(cpu.direct) },
+    }),
   ];
+}
+
+/** user+system CPU time of these processes so far, in µs (Linux /proc; clock ticks of 10 ms). */
+function cpuMicros(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10_000;
+}
+
+/** Direct children of `pid` (nginx's workers). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone since the listing
+    }
+  }
+  return out;
 }
 
 /** A loopback port nothing listens on now (nginx binds it a moment later). */
@@ -141,15 +185,16 @@ async function stopNginxProxy({ child, dir }: { child: ChildProcess; dir: string
 }
 
 /**
- * 2xx answers per second over one window, from wrk in its own process (CONCURRENCY kept-alive
+ * 2xx answers per second over one window and how many answers that was, from wrk in its own process (CONCURRENCY kept-alive
  * connections on one thread); any other answer or a socket error fails the run.
  */
-async function requestsPerSecond(host: string, port: number, windowMs = WINDOW_MS): Promise<number> {
+async function load(host: string, port: number, windowMs = WINDOW_MS): Promise<{ rate: number; requests: number }> {
   const seconds = Math.max(1, Math.round(windowMs / 1000));
   const { stdout } = await run_('wrk', ['-t1', `-c${CONCURRENCY}`, `-d${seconds}s`, '--timeout', '10s', '-H', `Host: ${FQDN}`, `http://${host}:${port}/`], { timeout: (seconds + 30) * 1000 });
   const problems = /Non-2xx or 3xx responses: \d+|Socket errors: [^\n]*/.exec(stdout);
   if (problems) throw new Error(`GET http://${host}:${port}/ under load: ${problems[0]}`);
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
   if (!rate) throw new Error(`wrk said no rate for http://${host}:${port}/: ${stdout.slice(0, 300)}`);
-  return Number(rate[1]);
+  const requests = /(\d+) requests in/.exec(stdout);
+  return { rate: Number(rate[1]), requests: Number(requests?.[1] ?? 0) || 1 };
 }

@@ -31,9 +31,37 @@ const MAX_ATTEMPTS = 12;
 const RETRY_PAUSE_MS = 50;
 /** Headers about one hop, never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** Headers the door writes itself: the client's own values are replaced, not passed on. */
+const SET_BY_DOOR = new Set(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+const NONE_FAILED: ReadonlySet<string> = new Set();
+const KEEP_ALIVE: ReadonlySet<string> = new Set(['keep-alive']);
+const CLOSE: ReadonlySet<string> = new Set(['close']);
+/** How many distinct Host headers the door remembers normalised (the same few arrive on every request). */
+const HOST_MEMO = 1024;
+
+/** One client request on its way to a member, across the attempts it may take. */
+interface Exchange {
+  readonly site: Site;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly secure: boolean;
+  /** Built once for every attempt: name, value, name, value (node writes an array as given, after checking it). */
+  readonly headers: string[];
+  /** Members this request's connection failed on, once one has. */
+  failed: Set<string> | undefined;
+  /** The attempt under way. */
+  upstream: http.ClientRequest | undefined;
+}
+
+/** A Host header normalised, and whether it names an address rather than a host. */
+interface HostInfo {
+  name: string | undefined;
+  address: boolean;
+}
 
 export class FrontDoor {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 30_000 });
+  private readonly hosts = new Map<string, HostInfo>();
   /** Listeners on further addresses (alsoListen), by address. */
   private readonly extra = new Map<string, Promise<Server[]>>();
 
@@ -124,7 +152,12 @@ export class FrontDoor {
       res.writeHead(301, { location: this.httpsUrl(site, req) }).end();
       return;
     }
-    this.forward(site, req, res, secure, new Set(), 0);
+    const exchange: Exchange = { site, req, res, secure, headers: forwardHeaders(req, site, secure), failed: undefined, upstream: undefined };
+    // One listener for every attempt (a retry must not add another): the client went away.
+    res.once('close', () => {
+      if (!res.writableFinished) exchange.upstream?.destroy();
+    });
+    this.forward(exchange, 0);
   }
 
   private httpsUrl(site: Site, req: IncomingMessage): string {
@@ -134,10 +167,9 @@ export class FrontDoor {
 
   /** The site for the request's Host, or undefined after answering the request with why not. */
   private siteFor(req: IncomingMessage, fail: (status: number, message: string) => void): Site | undefined {
-    const host = hostName(req.headers.host);
+    const { name: host, address } = this.hostInfo(req.headers.host ?? '');
     if (!host) return void fail(400, 'the request has no Host header; ask for a published host name');
-    // (Only a name with a colon can be IPv6: node's IPv6 pattern is costly to run on every name.)
-    if (host.includes(':') ? isIP(host) : isIPv4(host)) return void fail(421, `this front door routes by host name, not address (${host}); ask for a published name`);
+    if (address) return void fail(421, `this front door routes by host name, not address (${host}); ask for a published name`);
     // Over TLS the certificate was chosen by SNI: a Host naming another site must not reach it
     // through this connection (its certificate never vouched for that name).
     const sni = 'encrypted' in req.socket ? (req.socket as TLSSocket).servername : undefined;
@@ -147,13 +179,31 @@ export class FrontDoor {
     return site;
   }
 
-  private forward(site: Site, req: IncomingMessage, res: ServerResponse, secure: boolean, failed: Set<string>, attempt: number): void {
-    const up = nextUpstream(site, this.opts.resolve, failed);
-    if (!up && failed.size > 0 && attempt < MAX_ATTEMPTS) {
+  /** The Host header's name, and whether it is an address; remembered, as the same few names come on every request. */
+  private hostInfo(header: string): HostInfo {
+    let info = this.hosts.get(header);
+    if (!info) {
+      const name = hostName(header);
+      // (Only a name with a colon can be IPv6: node's IPv6 pattern is costly.)
+      info = { name, address: name !== undefined && (name.includes(':') ? isIP(name) !== 0 : isIPv4(name)) };
+      if (this.hosts.size >= HOST_MEMO) this.hosts.clear(); // many names (a scan): forget, stay bounded
+      this.hosts.set(header, info);
+    }
+    return info;
+  }
+
+  private forward(exchange: Exchange, attempt: number): void {
+    const { site, req, res, failed } = exchange;
+    const up = nextUpstream(site, this.opts.resolve, failed ?? NONE_FAILED);
+    if (!up && failed && failed.size > 0 && attempt < MAX_ATTEMPTS) {
       // Every member refused: they may be restarting. Try them all again shortly, a few times.
       failed.clear();
-      const retry = setTimeout(() => this.forward(site, req, res, secure, failed, attempt + 1), RETRY_PAUSE_MS * attempt);
-      res.once('close', () => clearTimeout(retry));
+      const retry = setTimeout(() => {
+        res.off('close', cancel);
+        this.forward(exchange, attempt + 1);
+      }, RETRY_PAUSE_MS * attempt);
+      const cancel = () => clearTimeout(retry);
+      res.once('close', cancel);
       return;
     }
     if (!up) {
@@ -163,11 +213,12 @@ export class FrontDoor {
     const withBody = hasBody(req);
     let bodySent = false;
     const request = http.request({
-      host: up.ip, port: UPSTREAM_PORT, method: req.method, path: req.url, headers: forwardHeaders(req, site, secure),
+      host: up.ip, port: UPSTREAM_PORT, method: req.method, path: req.url, headers: exchange.headers,
       // Dialled upstreams (a relay to an overlay) get a connection per request: no keep-alive pool.
       // (Node uses createConnection only when no agent is given.)
       ...(up.dial ? { createConnection: viaDial(up.dial) } : { agent: this.agent }),
     });
+    exchange.upstream = request;
     // 101 to a request that asked for no upgrade: there is no protocol to switch to; say so at once.
     request.on('upgrade', (_answer, socket: Socket) => {
       socket.destroy();
@@ -176,7 +227,8 @@ export class FrontDoor {
     });
     request.on('response', (answer) => {
       try {
-        res.writeHead(answer.statusCode ?? 502, reasonPhrase(answer.statusMessage), endToEnd(answer.rawHeaders));
+        const status = answer.statusCode ?? 502;
+        res.writeHead(status, reasonPhrase(status, answer.statusMessage), endToEnd(answer.rawHeaders));
       } catch (err) {
         // Whatever the container sent that node will not pass on (a header value it refuses): a
         // throw here, inside an event handler, would end the location process.
@@ -185,7 +237,17 @@ export class FrontDoor {
         else res.destroy();
         return;
       }
-      answer.pipe(res);
+      // By hand rather than pipe(): two listeners (a third while the client is behind) instead of
+      // pipe's eight, added and removed on every answer. Back-pressure as pipe's: the container is
+      // paused until the client catches up. A client gone away needs nothing here (its close
+      // listener destroys the request).
+      const resume = () => answer.resume();
+      answer.on('data', (chunk: Buffer) => {
+        if (res.write(chunk)) return;
+        answer.pause();
+        res.once('drain', resume);
+      });
+      answer.on('end', () => res.end());
       answer.on('error', (err) => res.destroy(err)); // the container went away mid-answer: cut it short, visibly
     });
     request.on('error', (err: NodeJS.ErrnoException) => {
@@ -193,13 +255,10 @@ export class FrontDoor {
       // Safe to send again: nothing of the body is gone. A kept-alive socket the container had
       // just closed is the same member's fault only once; anything else, try the next member.
       if ((!withBody || !bodySent) && attempt < MAX_ATTEMPTS) {
-        if (!request.reusedSocket) failed.add(up.id);
-        return this.forward(site, req, res, secure, failed, attempt + 1);
+        if (!request.reusedSocket) (exchange.failed ??= new Set()).add(up.id);
+        return this.forward(exchange, attempt + 1);
       }
       res.writeHead(502, { 'content-type': 'text/plain' }).end(`container ${up.id} of ${site.fqdn} failed: ${err.code ?? err.message}\n`);
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) request.destroy(); // the client went away
     });
     if (!withBody) return void request.end();
     request.on('socket', (socket: Socket) => {
@@ -232,9 +291,10 @@ export class FrontDoor {
     const up = nextUpstream(site, this.opts.resolve, new Set());
     if (!up) return answer('503 Service Unavailable', `no running container serves ${site.fqdn} right now`);
     const join = (upstream: Socket) => {
-      const headers = { ...forwardHeaders(req, site, secure), connection: 'Upgrade', upgrade: 'websocket' };
-      const lines = Object.entries(headers).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}`);
-      upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+      const headers = [...forwardHeaders(req, site, secure), 'connection', 'Upgrade', 'upgrade', 'websocket'];
+      let lines = '';
+      for (let i = 0; i < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${lines}\r\n`);
       if (head.length) upstream.write(head);
       upstream.pipe(client).pipe(upstream);
       const drop = () => {
@@ -270,7 +330,8 @@ function hostName(header: string | undefined): string | undefined {
  * A reason phrase node will write: it throws on control bytes, which a container may send (HTTP
  * allows tab, space, visible ASCII and obs-text; RFC 9112 §4). The phrase means nothing to clients.
  */
-function reasonPhrase(message: string | undefined): string | undefined {
+function reasonPhrase(status: number, message: string | undefined): string | undefined {
+  if (message === http.STATUS_CODES[status]) return message; // the usual phrase: nothing to clean
   return message?.replace(/[^\t\x20-\x7e\x80-\xff]/g, '');
 }
 
@@ -278,34 +339,49 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
-/** The request's end-to-end headers, Host rewritten if the site says so, and X-Forwarded-*. */
-function forwardHeaders(req: IncomingMessage, site: Site, secure: boolean): Record<string, string | string[] | undefined> {
-  const headers: Record<string, string | string[] | undefined> = {};
-  const named = connectionTokens(req.headers.connection);
-  for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !named.has(k)) headers[k] = v;
-  if (req.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked'; // node re-chunks the piped body
+/**
+ * The request's end-to-end headers, Host rewritten if the site says so, and X-Forwarded-*, as
+ * name, value pairs. From node's header object (duplicates merged or dropped as node does).
+ */
+function forwardHeaders(req: IncomingMessage, site: Site, secure: boolean): string[] {
+  const headers = req.headers;
+  const named = headers.connection ? connectionTokens(headers.connection) : undefined;
+  const out: string[] = [];
+  for (const key in headers) {
+    if (HOP_BY_HOP.has(key) || SET_BY_DOOR.has(key) || named?.has(key) || (key === 'host' && site.rewrite)) continue;
+    const value = headers[key];
+    if (typeof value === 'string') out.push(key, value);
+    else if (value) for (const v of value) out.push(key, v);
+  }
+  if (headers['transfer-encoding']) out.push('transfer-encoding', 'chunked'); // node re-chunks the piped body
   const client = req.socket.remoteAddress ?? '';
-  const prior = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${String(prior)}, ${client}` : client;
-  headers['x-forwarded-host'] = req.headers.host;
-  headers['x-forwarded-proto'] = secure ? 'https' : 'http';
-  if (site.rewrite) headers.host = site.rewrite;
-  return headers;
+  const prior = headers['x-forwarded-for'];
+  out.push('x-forwarded-for', prior ? `${String(prior)}, ${client}` : client);
+  if (headers.host !== undefined) out.push('x-forwarded-host', headers.host);
+  out.push('x-forwarded-proto', secure ? 'https' : 'http');
+  if (site.rewrite) out.push('host', site.rewrite);
+  return out;
 }
 
 /** A response's raw headers without the hop-by-hop ones (node frames the body itself). */
 function endToEnd(raw: string[]): string[] {
   const out: string[] = [];
-  const named = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'connection') for (const t of connectionTokens(raw[i + 1])) named.add(t);
+  let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const key = raw[i].toLowerCase();
-    if (!HOP_BY_HOP.has(key) && !named.has(key)) out.push(raw[i], raw[i + 1]);
+    if (key === 'connection') for (const t of connectionTokens(raw[i + 1])) if (!HOP_BY_HOP.has(t)) (named ??= new Set()).add(t);
+    if (!HOP_BY_HOP.has(key)) out.push(raw[i], raw[i + 1]);
   }
-  return out;
+  if (!named) return out; // the usual case: Connection names only keep-alive or nothing
+  // Tokens may name headers that came before the Connection header: a second pass drops them.
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!named.has(out[i].toLowerCase())) kept.push(out[i], out[i + 1]);
+  return kept;
 }
 
-function connectionTokens(value: string | string[] | undefined): Set<string> {
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  // The usual values, on nearly every answer: no parsing.
+  if (value === 'keep-alive' || value === 'close') return value === 'close' ? CLOSE : KEEP_ALIVE;
   return new Set(String(value ?? '').toLowerCase().split(',').map((t) => t.trim()).filter(Boolean));
 }
 

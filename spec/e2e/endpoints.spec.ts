@@ -232,6 +232,54 @@ describe('web endpoints: front door, clusters, load balancing, TLS (real locatio
     await echo.node.destroyContainer(echo);
   });
 
+  it('carries a large answer to the client whole, the container paced by the client', async () => {
+    // 4 MiB from busybox httpd: far past a socket's buffer, so the door pauses and resumes the container.
+    const size = 4 * 1024 * 1024;
+    const big = loc.node().spawnContainer('busybox', {
+      command: ['sh', '-c', `mkdir -p /www && yes 0123456789abcdef | head -c ${size} > /www/big && exec httpd -f -p 80 -h /www`],
+    });
+    await big.waitTcp(80);
+    const fqdn = name('big');
+    await loc.endpointFor(fqdn).publish(new Cluster({ containers: [big] }), fqdn);
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/big', headers: { host: fqdn }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const expected = Buffer.from('0123456789abcdef\n'.repeat(Math.ceil(size / 17))).subarray(0, size);
+    expect(body.length).to.equal(size);
+    expect(createHash('sha256').update(body).digest('hex')).to.equal(createHash('sha256').update(expected).digest('hex'));
+    await big.node.destroyContainer(big);
+  });
+
+  it('keeps trying a member that refuses for a few seconds, then answers 502 saying why, without piling up listeners', async () => {
+    // Nothing listens on port 80 in this container: every attempt is refused.
+    const mute = loc.node().spawnContainer('busybox', { command: ['sleep', '3600'] });
+    await mute.ready();
+    const fqdn = name('mute');
+    await loc.endpointFor(fqdn).publish(new Cluster({ containers: [mute] }), fqdn);
+    // The location runs in this process: a listener added per attempt would warn here.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const started = Date.now();
+      const answer = await get(port, fqdn);
+      expect(answer.status).to.equal(502);
+      expect(answer.body).to.match(/^container \w+ of mute-\S+ failed: ECONNREFUSED/);
+      expect(Date.now() - started).to.be.greaterThan(500); // it did wait for the member, a few times
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.includes('MaxListeners'))).to.deep.equal([]);
+    await mute.node.destroyContainer(mute);
+  });
+
   it('carries a request body to the container whole', async () => {
     // busybox httpd runs a CGI script that reads the body and answers its length and sha256.
     const script = '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nhead -c "$CONTENT_LENGTH" > /tmp/body\n' +
