@@ -135,11 +135,14 @@ export class Tunnel {
         map(() => ({ id: this.container.id, status: this.container.status, privateIp: this.container.privateIp })),
         distinctUntilChanged((a, b) => a.status === b.status && a.privateIp === b.privateIp),
       );
+      const forwards = KernelForwards.shared();
+      this.relayedBecause = this.ctx.kernelTunnels ? await forwards.unavailable(this.bind) : 'kernel tunnels are off';
       this.listeningOn = await DirectRelay.shared().listen({
         tunnel: this.id, bind: this.bind, localPort, port: this.port, timeoutMs: this.timeoutMs, target$,
         onConnectFailed: (lastError) => this.report(connectFailure(this.container, this.port, this.timeoutMs, lastError)),
+        onConnected: (ip) => this.kernel?.reached(ip),
       });
-      await this.handToKernel(target$);
+      if (this.relayedBecause === undefined) this.handToKernel(forwards, target$);
       return;
     }
     const server = createServer({ allowHalfOpen: true, noDelay: true });
@@ -152,24 +155,20 @@ export class Tunnel {
   }
 
   /**
-   * Let the kernel forward this direct tunnel while its container's port answers, where this
-   * process may (kernel-forward.ts); the relay thread keeps the port and serves the rest.
+   * Let the kernel forward this direct tunnel once a connection reaches its container
+   * (kernel-tunnel.ts); the relay thread keeps the port and serves the rest.
    */
-  private async handToKernel(target$: Observable<{ id: string; status: string; privateIp?: string }>): Promise<void> {
-    const forwards = KernelForwards.shared();
-    this.relayedBecause = this.ctx.kernelTunnels ? await forwards.unavailable(this.bind) : 'kernel tunnels are off';
-    if (this.relayedBecause !== undefined) return;
+  private handToKernel(forwards: KernelForwards, target$: Observable<{ id: string; status: string; privateIp?: string }>): void {
     const where = `tunnel ${this.bind}:${this.listeningOn} -> ${this.container.id}:${this.port}`;
     this.kernel = new KernelTunnel(forwards, { tunnel: this.id, bind: this.bind, localPort: this.listeningOn, port: this.port }, (path, why) => {
       if (why) this.ctx.log.info(`${where}: relayed by this process (${why})`);
       if (!this.closed) this.paths.next(path);
     });
-    await this.kernel.start(target$);
+    this.kernel.start(target$);
   }
 
   private describePath(): string {
-    if (this.path === 'kernel') return '(forwarded by the kernel)';
-    if (this.kernel) return "(forwarded by the kernel once the container's port answers)";
+    if (this.kernel) return '(forwarded by the kernel once a connection reaches the container)';
     if (this.path === 'direct') return `(relayed by this process: ${this.relayedBecause})`;
     return this.ctx.dialData ? '(through the location, on data connections)' : "(through the location, on the session's WebSocket)";
   }
