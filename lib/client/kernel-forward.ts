@@ -22,13 +22,10 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import type { IptablesRunner } from '../engines/host-firewall';
+import { localIptables, type IptablesRunner } from '../shared/iptables';
 
 const run = promisify(execFile);
 const TAG = 'tfnz-tunnel';
-
-/** `iptables -w <args>` on this machine. */
-const localIptables: IptablesRunner = async (args) => (await run('iptables', ['-w', ...args])).stdout;
 
 /** Aborts the local TCP sockets connected to `bind`:`port`. */
 export type SocketKiller = (bind: string, port: number) => Promise<void>;
