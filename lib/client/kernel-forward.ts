@@ -16,8 +16,8 @@
  * listens on it next), and a process that exits normally removes its own.
  *
  * Removing the rules leaves connections already rewritten going (conntrack remembers them), so
- * removal also aborts the local sockets of connections to the port (`ss -K`), which resets their
- * other end in the container.
+ * closing a tunnel also aborts the local sockets of connections to its port (`ss -K`), which
+ * resets their other end in the container.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -96,22 +96,21 @@ export class KernelForwards {
     });
   }
 
-  /** Stop forwarding the tunnel and abort the connections forwarded so far. */
-  remove(tunnel: string): Promise<void> {
-    return this.serial(() => this.removeNow(tunnel));
+  /**
+   * Stop forwarding the tunnel; with `cut`, also abort every connection to its local port (the
+   * tunnel is closing: the relay's own go too). Without, connections forwarded so far carry on to
+   * where they went (a container that stopped or moved has reset them, or will).
+   */
+  remove(tunnel: string, cut: boolean): Promise<void> {
+    return this.serial(() => this.removeNow(tunnel, cut));
   }
 
-  /** Whether the tunnel is forwarded now. */
-  has(tunnel: string): boolean {
-    return this.installed.has(tunnel);
-  }
-
-  private async removeNow(tunnel: string): Promise<void> {
+  private async removeNow(tunnel: string, cut = false): Promise<void> {
     const entry = this.installed.get(tunnel);
     if (!entry) return;
     this.installed.delete(tunnel);
     for (const rule of entry.rules) await this.iptablesRun(del(rule)).catch(() => undefined); // removed by someone else
-    await this.killSockets(entry.bind, entry.localPort).catch(() => undefined);
+    if (cut) await this.killSockets(entry.bind, entry.localPort).catch(() => undefined);
   }
 
   /** Check the filter (and `ss`) once, and remove the rules of processes that are gone. */

@@ -49,7 +49,7 @@ export class KernelTunnel {
       this.forwardingTo = undefined;
       const ip = target.status === 'running' ? target.privateIp : undefined;
       this.onPath('direct', ip ? `container ${target.id} changed; the kernel takes over again once a connection reaches it` : `container ${target.id} is ${target.status}`);
-      void this.forwards.remove(this.spec.tunnel);
+      void this.forwards.remove(this.spec.tunnel, false);
     });
   }
 
@@ -68,7 +68,7 @@ export class KernelTunnel {
       (err: Error) => {
         // Not again for this container: the relay serves it.
         if (current()) this.onPath('direct', `the kernel cannot forward it: ${err.message}`);
-        void this.forwards.remove(tunnel);
+        void this.forwards.remove(tunnel, false);
       },
     );
   }
@@ -78,6 +78,6 @@ export class KernelTunnel {
     this.closed = true;
     this.generation++;
     this.subscription?.unsubscribe();
-    await this.forwards.remove(this.spec.tunnel);
+    await this.forwards.remove(this.spec.tunnel, true);
   }
 }
