@@ -27,8 +27,9 @@ export interface TunnelOptions {
 /**
  * How a tunnel's new connections travel now: `kernel`, rewritten by the packet filter straight to
  * the container (embedded location, root); `direct`, relayed by a thread of this process to the
- * container (embedded location otherwise, and a kernel tunnel until its container's port first
- * answers or while the container is not running); `location`, through the location.
+ * container (embedded location otherwise, and a kernel tunnel until a connection first reaches
+ * its container, again after the container restarts or moves, and while it is not running);
+ * `location`, through the location.
  */
 export type TunnelPath = 'kernel' | 'direct' | 'location';
 
