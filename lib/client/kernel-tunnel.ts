@@ -30,10 +30,12 @@ export class KernelTunnel {
   private generation = 0;
   /** Where the rules send connections now, or are on their way to. */
   private forwardingTo?: string;
+  /** The rules are in for the current target (and `kernel` was said). */
+  private forwarded = false;
   private closed = false;
 
   constructor(
-    private readonly forwards: KernelForwards,
+    private readonly forwards: Pick<KernelForwards, 'forward' | 'remove'>,
     private readonly spec: KernelTunnelSpec,
     private readonly onPath: (path: DirectPath, why?: string) => void,
   ) {}
@@ -47,9 +49,11 @@ export class KernelTunnel {
       this.generation++;
       if (this.forwardingTo === undefined) return;
       this.forwardingTo = undefined;
+      void this.forwards.remove(this.spec.tunnel, false);
+      if (!this.forwarded) return;
+      this.forwarded = false;
       const ip = target.status === 'running' ? target.privateIp : undefined;
       this.onPath('direct', ip ? `container ${target.id} changed; the kernel takes over again once a connection reaches it` : `container ${target.id} is ${target.status}`);
-      void this.forwards.remove(this.spec.tunnel, false);
     });
   }
 
@@ -63,7 +67,9 @@ export class KernelTunnel {
     const { tunnel, bind, localPort, port } = this.spec;
     this.forwards.forward(tunnel, bind, localPort, ip, port, current).then(
       (installed) => {
-        if (installed && current()) this.onPath('kernel');
+        if (!installed || !current()) return;
+        this.forwarded = true;
+        this.onPath('kernel');
       },
       (err: Error) => {
         // Not again for this container: the relay serves it.
