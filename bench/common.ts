@@ -4,7 +4,8 @@
  */
 import Docker from 'dockerode';
 import { connect, type Socket } from 'node:net';
-import type { Container, Location } from '../lib/index';
+import { filter, firstValueFrom, timeout } from 'rxjs';
+import type { Container, Location, Tunnel, TunnelPath } from '../lib/index';
 import { tryConnect } from '../lib/protocol/tunnel-connect';
 import { now, withTimeout } from './stats';
 
@@ -160,3 +161,14 @@ export async function echoRoundTrips(host: string, port: number, count: number, 
 }
 
 export const mb = (bytes: number) => bytes / 1e6;
+
+/**
+ * After a tunnel's first connection (the warm-up), the path its next connections take: an embedded
+ * tunnel is handed to the kernel once a connection reached its container (kernel-tunnel.ts), which
+ * takes a few iptables runs; wait for that, bounded (a tunnel the kernel does not take stays on
+ * the relay, and says why in the log).
+ */
+export async function settledPath(tunnel: Tunnel, withinMs = 5_000): Promise<TunnelPath> {
+  if (tunnel.path !== 'direct') return tunnel.path;
+  return firstValueFrom(tunnel.path$.pipe(filter((p) => p === 'kernel'), timeout({ first: withinMs }))).catch(() => tunnel.path);
+}

@@ -10,7 +10,7 @@
  */
 import { Location } from '../lib/index';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { SINK_PORT, connectSocket, pumpBulk, sendBulk, spawnServers, type BenchContext } from './common';
+import { SINK_PORT, connectSocket, pumpBulk, sendBulk, settledPath, spawnServers, type BenchContext } from './common';
 import { startPublishedServers, startRemoteLocation, type PublishedServers, type RemoteLocation } from './tunnel-peers';
 import { bounded, figure, now, progress, sleep, summarise, type Figure } from './stats';
 
@@ -38,6 +38,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
   let remote: Location | undefined;
   const single = Object.fromEntries(SINGLE.map((p) => [p, [] as number[]])) as Record<Path, number[]>;
   const multi = Object.fromEntries(MULTI.map((p) => [p, [] as number[]])) as Record<Path, number[]>;
+  let embeddedPath = 'unknown';
   try {
     remoteLocation = await startRemoteLocation('bench-tunnel');
     remote = await Location.connect({ location: remoteLocation.url, quiet: true });
@@ -75,6 +76,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
 
     // Warm-up: a small transfer on each path (first connection, JIT), not recorded.
     for (const path of SINGLE) await sendBulk(paths[path][0], paths[path][1], 8 * MIB, 30_000);
+    embeddedPath = await settledPath(tunnel);
     const start = now();
     const n1 = await bounded(RUNS, budgetMs / 2, async (i) => {
       for (let k = 0; k < SINGLE.length; k++) await one(SINGLE[(i + k) % SINGLE.length]);
@@ -92,7 +94,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     await loc.disconnect();
   }
   const note = `${SIZE_MB} MiB per run (BENCH_TUNNEL_MB)${SIZE_MB < 1024 ? ', less than the 1 GiB default' : ''}; ` +
-    'embedded: the location shares this process';
+    `embedded: the location shares this process; its tunnel's path: ${embeddedPath}`;
   const remoteNote = 'remote: `tfnz location` in its own process, reached over a loopback WebSocket';
   const rows = (label: string, values: Record<Path, number[]>, first: string) => [
     figure({

@@ -12,7 +12,7 @@ export { Container, type OutputChunk, type ProcessResult, type WaitHttpOptions }
 export { Process, type ProcessOptions, type ProcessHost } from './client/process';
 export { Wait, type WaitStrategy, type WaitTarget, type HttpWaitOptions } from './client/wait';
 export type { LogEntry, LogOptions, LogReadOptions } from './client/container-logs';
-export { Tunnel, type TunnelOptions } from './client/tunnel';
+export { Tunnel, type TunnelOptions, type TunnelPath } from './client/tunnel';
 export { SshServer, sshHostKeyPath, type SshServerOptions } from './client/ssh-server';
 export { Volume } from './client/volume';
 export { ExternalContainer } from './client/external-container';

@@ -22,4 +22,6 @@ export type FromRelay =
   | { op: 'listen_failed'; tunnel: string; code?: string; message: string }
   /** One accepted connection never reached the container; `lastError` says why. */
   | { op: 'connect_failed'; tunnel: string; lastError: string }
+  /** A connection reached the container at `ip`: the first since the tunnel opened or its target last changed. */
+  | { op: 'connected'; tunnel: string; ip: string }
   | { op: 'closed'; tunnel: string };

@@ -25,6 +25,8 @@ export function relayThreadMain(splice: typeof spliceSockets, retry: typeof retr
     target: RelayTarget;
     sockets: Set<import('node:net').Socket>;
     closed: boolean;
+    /** A connection reached the current target (and the SDK's thread was told). */
+    reached: boolean;
   }
   const tunnels = new Map<string, OpenTunnel>();
 
@@ -48,13 +50,17 @@ export function relayThreadMain(splice: typeof spliceSockets, retry: typeof retr
         return;
       }
       tunnel.sockets.add(remote);
+      if (!tunnel.reached && remote.remoteAddress) {
+        tunnel.reached = true;
+        post({ op: 'connected', tunnel: id, ip: remote.remoteAddress });
+      }
       splice(local, remote, () => (tunnel.sockets.delete(local), tunnel.sockets.delete(remote)));
     });
   };
 
   const listen = (m: Extract<ToRelay, { op: 'listen' }>) => {
     const server = net.createServer({ allowHalfOpen: true, noDelay: true });
-    const tunnel: OpenTunnel = { server, target: m.target, sockets: new Set(), closed: false };
+    const tunnel: OpenTunnel = { server, target: m.target, sockets: new Set(), closed: false, reached: false };
     server.once('error', (err: NodeJS.ErrnoException) => post({ op: 'listen_failed', tunnel: m.tunnel, code: err.code, message: err.message }));
     server.listen(m.localPort, m.bind, () => {
       server.removeAllListeners('error');
@@ -79,7 +85,10 @@ export function relayThreadMain(splice: typeof spliceSockets, retry: typeof retr
     else if (m.op === 'close') close(m.tunnel);
     else {
       const tunnel = tunnels.get(m.tunnel);
-      if (tunnel) tunnel.target = m.target;
+      if (tunnel) {
+        tunnel.target = m.target;
+        tunnel.reached = false;
+      }
     }
   });
 }

@@ -32,11 +32,14 @@ export interface DirectListen {
   target$: Observable<RelayTarget>;
   /** A connection that never reached the container, with the last reason. */
   onConnectFailed(lastError: string): void;
+  /** A connection reached the container at `ip`: the first since the tunnel opened or the container last changed. */
+  onConnected?(ip: string): void;
 }
 
 interface Listening {
   subscription?: Subscription;
   onConnectFailed(lastError: string): void;
+  onConnected?(ip: string): void;
   opened?: { resolve(localPort: number): void; reject(err: NodeJS.ErrnoException): void };
   closed?: () => void;
 }
@@ -53,7 +56,7 @@ export class DirectRelay {
 
   /** Listen on `bind`:`localPort` on the relay thread; resolves with the port (rejects with the listen error). */
   listen(req: DirectListen): Promise<number> {
-    const entry: Listening = { onConnectFailed: req.onConnectFailed };
+    const entry: Listening = { onConnectFailed: req.onConnectFailed, onConnected: req.onConnected };
     this.tunnels.set(req.tunnel, entry);
     const opened = new Promise<number>((resolve, reject) => (entry.opened = { resolve, reject }));
     let first: RelayTarget | undefined;
@@ -62,7 +65,7 @@ export class DirectRelay {
       else this.send({ op: 'target', tunnel: req.tunnel, target });
     });
     if (!first) throw new Error('target$ must emit the container at once');
-    const { target$: _target, onConnectFailed: _failed, ...where } = req;
+    const { target$: _target, onConnectFailed: _failed, onConnected: _connected, ...where } = req;
     this.send({ op: 'listen', ...where, target: first });
     return opened.catch((err) => (this.forget(req.tunnel), Promise.reject(err)));
   }
@@ -100,6 +103,7 @@ export class DirectRelay {
     if (m.op === 'listening') entry.opened?.resolve(m.localPort);
     else if (m.op === 'listen_failed') entry.opened?.reject(Object.assign(new Error(m.message), { code: m.code }));
     else if (m.op === 'connect_failed') entry.onConnectFailed(m.lastError);
+    else if (m.op === 'connected') entry.onConnected?.(m.ip);
     else {
       this.forget(m.tunnel);
       entry.closed?.();

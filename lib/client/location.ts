@@ -85,6 +85,13 @@ export interface ConnectOptions {
   registryAuth?: Record<string, RegistryAuth>;
   /** The Docker config directory whose `auths` are read for registry credentials; false for none. Default $DOCKER_CONFIG, else ~/.docker. */
   dockerConfig?: string | false;
+  /**
+   * With the embedded location, let the kernel forward tunnels (a DNAT rule per tunnel, as Docker
+   * publishes ports without its userland proxy) where this process may change the packet filter:
+   * root, `iptables` and `ss` present, the tunnel bound to an IPv4 loopback address. Default true
+   * unless $TFNZ_KERNEL_TUNNELS is `0`; false relays every tunnel's bytes in this process.
+   */
+  kernelTunnels?: boolean;
 }
 
 /** Options of `Location.pullImage$`. */
@@ -165,6 +172,7 @@ export class Location implements AsyncDisposable {
     private readonly embedded: EmbeddedLocation | undefined,
     private readonly localEngine: LocalEngine,
     registrySources: RegistryAuthSources = {},
+    kernelTunnels = true,
   ) {
     // Fold every event into state. Subscribed first, so state is current when a handle sees an event.
     this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
@@ -178,6 +186,7 @@ export class Location implements AsyncDisposable {
       events,
       tunnels: new TunnelRouter(events),
       directTunnels: embedded !== undefined,
+      kernelTunnels: embedded !== undefined && kernelTunnels,
       handles,
       nodeHandle: (id) => this.nodeHandle(id),
       containerHandle: (id) => this.containerHandle(id),
@@ -253,7 +262,8 @@ export class Location implements AsyncDisposable {
         trace: opts.debug ? (dir, line) => log.debug(`${dir === 'in' ? '<-' : '->'} ${line}`) : undefined,
       });
       const connection = await step(opening);
-      loc = new Location(connection, log, await starting, LocalEngine.fromEnvironment(opts.localEngine), { registryAuth: opts.registryAuth, dockerConfig: opts.dockerConfig });
+      loc = new Location(connection, log, await starting, LocalEngine.fromEnvironment(opts.localEngine), { registryAuth: opts.registryAuth, dockerConfig: opts.dockerConfig },
+        opts.kernelTunnels ?? process.env.TFNZ_KERNEL_TUNNELS !== '0');
       if (opts.newNodeCallback) loc.subscriptions.push(loc.nodeArrivals$.subscribe(opts.newNodeCallback));
       const store = loc.store;
       const offered = firstValueFrom(store.pipe(filter((s) => s.session !== undefined)));

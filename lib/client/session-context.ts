@@ -37,6 +37,8 @@ export interface SessionContext {
    * straight to a container's private address instead of relaying through the location.
    */
   readonly directTunnels: boolean;
+  /** Direct tunnels may be forwarded by the kernel where this process can (kernel-forward.ts). */
+  readonly kernelTunnels: boolean;
   /**
    * Set once the session is open when the location takes data connections: opens one for tunnel
    * connection `conn` with a secret from tunnel_link (tunnel.ts); without it tunnels ride the WebSocket.

@@ -4,11 +4,13 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { nanoid } from 'nanoid';
-import { Subject, distinctUntilChanged, map, type Observable } from 'rxjs';
+import { BehaviorSubject, Subject, distinctUntilChanged, map, type Observable } from 'rxjs';
 import { BadRequest, ConnectionLost, PortInUse, QuotaExceeded, RequestTimeout, TfnzError, TunnelPipe, UnknownCommand } from '../protocol';
 import { DataPipe } from '../protocol/data-pipe';
 import { connectFailure } from '../protocol/tunnel-connect';
 import { DirectRelay } from './direct-relay';
+import { KernelForwards } from './kernel-forward';
+import { KernelTunnel } from './kernel-tunnel';
 import type { SessionContext } from './session-context';
 import type { Container } from './container';
 
@@ -23,6 +25,15 @@ export interface TunnelOptions {
 }
 
 /**
+ * How a tunnel's new connections travel now: `kernel`, rewritten by the packet filter straight to
+ * the container (embedded location, root); `direct`, relayed by a thread of this process to the
+ * container (embedded location otherwise, and a kernel tunnel until a connection first reaches
+ * its container, again after the container restarts or moves, and while it is not running);
+ * `location`, through the location.
+ */
+export type TunnelPath = 'kernel' | 'direct' | 'location';
+
+/**
  * A local TCP port that reaches a port of a container through the location, from
  * `Container.attachTunnel`. Closed by `Container.destroyTunnel`, with its container, or at the end
  * of an `await using` block.
@@ -32,6 +43,13 @@ export class Tunnel {
   /** Connection failures (e.g. nothing listening in the container); hot. */
   readonly errors$: Observable<TfnzError>;
   private readonly errors = new Subject<TfnzError>();
+  /** Which path new connections take, as it changes; replays the current one. */
+  readonly path$: Observable<TunnelPath>;
+  private readonly paths: BehaviorSubject<TunnelPath>;
+  /** Set while the kernel may forward this (direct) tunnel. */
+  private kernel?: KernelTunnel;
+  /** Why the kernel does not forward this tunnel, for the log. */
+  private relayedBecause?: string;
   private readonly sockets = new Set<Socket>();
   /** Connections on data connections: closed with the tunnel (not left to linger). */
   private readonly dataPipes = new Set<DataPipe>();
@@ -48,6 +66,13 @@ export class Tunnel {
     private readonly timeoutMs: number,
   ) {
     this.errors$ = this.errors.asObservable();
+    this.paths = new BehaviorSubject<TunnelPath>(ctx.directTunnels ? 'direct' : 'location');
+    this.path$ = this.paths.pipe(distinctUntilChanged());
+  }
+
+  /** Which path new connections take now (see `TunnelPath`). */
+  get path(): TunnelPath {
+    return this.paths.value;
   }
 
   /** The local port, also when it was chosen by the system. */
@@ -76,7 +101,7 @@ export class Tunnel {
     }
     tunnel.server?.on('connection', (socket) => (ctx.dialData ? tunnel.acceptLinked(socket) : tunnel.acceptRelayed(socket)));
     ctx.dispatch({ type: 'tunnel_added', tunnel: { id: tunnel.id, container: container.id, port, localPort: tunnel.localPort } });
-    ctx.log.info(`tunnel ${bind}:${tunnel.localPort} -> ${container.id}:${port}`);
+    ctx.log.info(`tunnel ${bind}:${tunnel.localPort} -> ${container.id}:${port} ${tunnel.describePath()}`);
     return tunnel;
   }
 
@@ -89,6 +114,7 @@ export class Tunnel {
     await this.stopListening();
     this.ctx.dispatch({ type: 'tunnel_removed', tunnel: this.id });
     this.errors.complete();
+    this.paths.complete();
     if (tellLocation && this.ctx.connection.connected) {
       await this.ctx.connection.request('destroy_tunnel', { tunnel: this.id }).catch(() => undefined);
     }
@@ -106,14 +132,18 @@ export class Tunnel {
   /** Listen on the relay thread (direct) or here (relayed, the connections are handled by `acceptRelayed`). */
   private async listen(localPort: number): Promise<void> {
     if (this.ctx.directTunnels) {
+      const target$ = this.ctx.state$.pipe(
+        map(() => ({ id: this.container.id, status: this.container.status, privateIp: this.container.privateIp })),
+        distinctUntilChanged((a, b) => a.status === b.status && a.privateIp === b.privateIp),
+      );
+      const forwards = KernelForwards.shared();
+      this.relayedBecause = this.ctx.kernelTunnels ? await forwards.unavailable(this.bind) : 'kernel tunnels are off';
       this.listeningOn = await DirectRelay.shared().listen({
-        tunnel: this.id, bind: this.bind, localPort, port: this.port, timeoutMs: this.timeoutMs,
-        target$: this.ctx.state$.pipe(
-          map(() => ({ id: this.container.id, status: this.container.status, privateIp: this.container.privateIp })),
-          distinctUntilChanged((a, b) => a.status === b.status && a.privateIp === b.privateIp),
-        ),
+        tunnel: this.id, bind: this.bind, localPort, port: this.port, timeoutMs: this.timeoutMs, target$,
         onConnectFailed: (lastError) => this.report(connectFailure(this.container, this.port, this.timeoutMs, lastError)),
+        onConnected: (ip) => this.kernel?.reached(ip),
       });
+      if (this.relayedBecause === undefined) this.handToKernel(forwards, target$);
       return;
     }
     const server = createServer({ allowHalfOpen: true, noDelay: true });
@@ -125,8 +155,28 @@ export class Tunnel {
     this.listeningOn = (server.address() as AddressInfo).port;
   }
 
+  /**
+   * Let the kernel forward this direct tunnel once a connection reaches its container
+   * (kernel-tunnel.ts); the relay thread keeps the port and serves the rest.
+   */
+  private handToKernel(forwards: KernelForwards, target$: Observable<{ id: string; status: string; privateIp?: string }>): void {
+    const where = `tunnel ${this.bind}:${this.listeningOn} -> ${this.container.id}:${this.port}`;
+    this.kernel = new KernelTunnel(forwards, { tunnel: this.id, bind: this.bind, localPort: this.listeningOn, port: this.port }, (path, why) => {
+      if (why) this.ctx.log.info(`${where}: relayed by this process (${why})`);
+      if (!this.closed) this.paths.next(path);
+    });
+    this.kernel.start(target$);
+  }
+
+  private describePath(): string {
+    if (this.kernel) return '(forwarded by the kernel once a connection reaches the container)';
+    if (this.path === 'direct') return `(relayed by this process: ${this.relayedBecause})`;
+    return this.ctx.dialData ? '(through the location, on data connections)' : "(through the location, on the session's WebSocket)";
+  }
+
   /** Close the local port (and, for a direct tunnel, its connections); resolves once it is free. */
   private async stopListening(): Promise<void> {
+    await this.kernel?.close(); // the rules first: the port is free only once nothing takes it
     if (this.ctx.directTunnels) return DirectRelay.shared().close(this.id);
     const server = this.server;
     if (server) await new Promise((resolve) => server.close(resolve));

@@ -21,17 +21,10 @@
  * Every rule carries a comment `tfnz:<location>:deny:<id>`, `tfnz:<location>:allow:<target>:<from>`
  * or `tfnz:<location>:location`, so rules can be found and removed by container or by location.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { EngineError } from '../protocol';
+import { localIptables, type IptablesRunner } from '../shared/iptables';
 
-const run = promisify(execFile);
-
-/** Runs `iptables -w <args>` on some host; resolves with its stdout, rejects with its stderr. */
-export type IptablesRunner = (args: string[]) => Promise<string>;
-
-/** `iptables` on the location's own machine. */
-export const localIptables: IptablesRunner = async (args) => (await run('iptables', ['-w', ...args])).stdout;
+export { localIptables, type IptablesRunner };
 const ALLOW = 'TFNZ-ALLOW';
 const DENY = 'TFNZ-DENY';
 

@@ -8,15 +8,20 @@ import { LocationServer } from '../../lib/server/index';
 import { closedConnection, echoServer, exchange, readSlowly, sha256, zeroesServer } from '../support/net';
 
 /**
- * A tunnel's bytes take one of three paths: with the embedded location, straight from the local
- * port to the container (one hop in this process); with any other location, through it on a data
+ * A tunnel's bytes take one of four paths: with the embedded location, rewritten by the packet
+ * filter straight to the container (a root process, kernel-tunnels.spec.ts has the details) or
+ * relayed from the local port to the container (one hop in this process); with any other location, through it on a data
  * connection of their own beside the session's WebSocket; with a location that takes no data
  * connections (an older one), relayed over the WebSocket. tunnels.spec.ts covers the embedded path
- * in depth; here the same promises are checked on all three, through location servers reached by URL.
+ * in depth; here the same promises are checked on all four, through location servers reached by URL.
  */
 const paths: [string, () => Promise<{ loc: Location; close(): Promise<void> }>][] = [
-  ['direct (embedded location)', async () => {
-    const loc = await Location.connect({ quiet: true });
+  ['forwarded by the kernel (embedded location, root)', async () => {
+    const loc = await Location.connect({ quiet: true, kernelTunnels: true });
+    return { loc, close: () => loc.disconnect() };
+  }],
+  ['direct (embedded location, relayed by this process)', async () => {
+    const loc = await Location.connect({ quiet: true, kernelTunnels: false });
     return { loc, close: () => loc.disconnect() };
   }],
   ['on data connections (location reached by its URL)', async () => {
