@@ -15,6 +15,8 @@ import { LogHistory, type LogHistoryLimits } from './log-history';
 export interface ContainerEvents {
   status(params: Events['container_status']): void;
   output(stream: OutputStream, data: Buffer): void;
+  /** Runs just before the engine first starts it (the packet filter is listed meanwhile). */
+  starting?(): void;
   /** Runs once the container has its private IP and before `running` is reported (packet filter set-up). */
   beforeRunning?(privateIp: string | undefined): Promise<void>;
   /**
@@ -96,11 +98,14 @@ export class ManagedContainer {
       await this.writePreBootFiles(this.engineId);
       this.attachment = await engine.attach(this.engineId, this.spec.stdin, (stream, data) => this.output(stream, data));
       if (this.destroyRequested) throw new SpawnFailed('destroyed while spawning');
+      this.events.starting?.();
       await engine.start(this.engineId);
       this.privateIp = await engine.privateIp(this.engineId);
       await this.events.beforeRunning?.(this.privateIp);
     } catch (err) {
       if (this.engineId) await engine.remove(this.engineId).catch(() => undefined);
+      // Whatever guarded it goes too (a packet filter rule or listing made for it before the failure).
+      await this.events.dead?.().catch(() => undefined);
       this.status = 'destroyed';
       this.logs.flush();
       throw withLastLines(err instanceof TfnzError ? err : new SpawnFailed(`could not start '${this.spec.image}': ${(err as Error).message}`), this.logs);

@@ -66,6 +66,7 @@ export const containerCommands = {
           s.emit('container_status', params);
         },
         output: (stream, data) => s.emit('container_output', { container: id, stream }, data),
+        starting: () => s.ctx.grants.containerStarting(made),
         beforeRunning: (ip): Promise<void> => s.ctx.grants.containerUp(made, ip),
         dead: () => s.ctx.grants.containerDown(id, false),
       }, p.preBootFiles ?? [], s.ctx.logLimits);
