@@ -94,9 +94,12 @@ export class ManagedContainer {
   private async doSpawn(): Promise<void> {
     const engine = this.node.engine;
     try {
-      this.engineId = await engine.create(this.spec);
-      await this.writePreBootFiles(this.engineId);
-      this.attachment = await engine.attach(this.engineId, this.spec.stdin, (stream, data) => this.output(stream, data));
+      const engineId = (this.engineId = await engine.create(this.spec));
+      // Both only need it created, not started: at once.
+      [, this.attachment] = await Promise.all([
+        this.writePreBootFiles(engineId),
+        engine.attach(engineId, this.spec.stdin, (stream, data) => this.output(stream, data)),
+      ]);
       if (this.destroyRequested) throw new SpawnFailed('destroyed while spawning');
       this.events.starting?.();
       await engine.start(this.engineId);
