@@ -105,7 +105,8 @@ export class HostFirewall {
       await this.deleteAdded(id);
       await Promise.all([
         this.iptables(['-A', ...rule]),
-        this.removeListed(listed ?? this.listing(), (c, args) =>
+        // An early listing that failed (an agent not yet up) is taken again now.
+        this.removeListed(listed?.then((early) => early ?? this.listing()) ?? this.listing(), (c, args) =>
           c.startsWith('tfnz:') && !isNewRule(c, args) &&
           ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
             (c.startsWith(this.prefix) && c.slice(this.prefix.length).split(':').slice(1).includes(id)))),
