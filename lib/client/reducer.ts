@@ -3,9 +3,10 @@
  * identity and `distinctUntilChanged` on a slice only fires when that slice changed.
  */
 import { produce, type Draft } from 'immer';
-import type { ContainerInfo, ErrorBody, EventOf } from '../protocol';
+import type { ContainerInfo, ErrorBody, EventOf, NodeInfo } from '../protocol';
 import type { Action, LocationState } from './state';
 import type { IdMap } from './table';
+import { recordOf, recordWith } from './id-record';
 
 /** Destroyed containers are kept (for late `termination$` readers) up to this many. */
 export const MAX_DESTROYED_KEPT = 1000;
@@ -35,7 +36,7 @@ export function reduce(state: LocationState, action: Action): LocationState {
         draft.session = offer.session;
         draft.user = offer.user;
         draft.location = offer.location;
-        draft.nodes = Object.fromEntries(offer.nodes.map((n) => [n.id, n]));
+        draft.nodes = recordOf(offer.nodes.map((n) => [n.id, frozenNode(n)]));
         draft.volumes = Object.fromEntries(offer.volumes.map((v) => [v.id, v]));
         draft.externals = Object.fromEntries(offer.externals.map((e) => [e.id, e]));
         draft.endpoints = Object.fromEntries(offer.endpoints.map((e) => [e.domain, e]));
@@ -46,13 +47,12 @@ export function reduce(state: LocationState, action: Action): LocationState {
         break;
       }
       case 'node_created':
-        draft.nodes[action.params.node.id] = action.params.node;
+        draft.nodes = recordWith(state.nodes, action.params.node.id, frozenNode(action.params.node));
         break;
       case 'node_destroyed': {
-        const node = draft.nodes[action.params.node];
+        const node = state.nodes[action.params.node];
         if (!node) break;
-        node.alive = false;
-        node.stats = { cpu: 0, memory: 0, paging: 0, containers: 0 };
+        draft.nodes = recordWith(state.nodes, node.id, frozenNode({ ...node, alive: false, stats: { cpu: 0, memory: 0, paging: 0, containers: 0 } }));
         const gone: ErrorBody = { code: 'NODE_GONE', message: `node ${node.name} went away` };
         for (const c of state.containers.values()) {
           if (c.node === node.id && c.status !== 'destroyed') markDestroyed(draft, c, gone);
@@ -104,12 +104,20 @@ function withStatus(c: ContainerInfo, p: EventOf<'container_status'>['params']):
   return next;
 }
 
-/** Stats arrive every few seconds per node: one node replaced in a shallow copy, no immer draft. */
+/**
+ * Stats arrive every few seconds per node: one node replaced in the nodes' id record (constant
+ * time, not a copy of every node) and a shallow copy of the state, no immer draft.
+ */
 function nodeStats(state: LocationState, p: EventOf<'node_stats'>['params']): LocationState {
   const node = state.nodes[p.node];
   if (!node || !node.alive) return state;
-  const nodes = Object.freeze({ ...state.nodes, [node.id]: Object.freeze({ ...node, stats: Object.freeze({ ...p.stats }) }) });
+  const nodes = recordWith(state.nodes, node.id, Object.freeze({ ...node, stats: Object.freeze({ ...p.stats }) }));
   return Object.freeze({ ...state, nodes });
+}
+
+/** A node as the state holds it, frozen through (immer freezes what it drafts; the nodes' record is not drafted). */
+function frozenNode(n: NodeInfo): NodeInfo {
+  return Object.freeze({ ...n, stats: Object.freeze({ ...n.stats }), ...(n.labels && { labels: Object.freeze({ ...n.labels }) }) });
 }
 
 function applyLocal(draft: Draft<LocationState>, action: Exclude<Action, { event: string }>): void {

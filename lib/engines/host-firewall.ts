@@ -65,12 +65,26 @@ export class HostFirewall {
   }
 
   /**
+   * The filter table as it is now, for a `deny` to come: taken while the engine starts a container
+   * (whose address is not known yet), it takes one iptables run off the spawn's path. Not queued
+   * behind this firewall's changes: listing reads only. Undefined when there is no filter to list.
+   */
+  listing(): Promise<string | undefined> {
+    return this.iptablesRun(['-S']).catch(() => undefined);
+  }
+
+  /**
    * Close `id`'s private IP to new forwarded connections, replacing every earlier rule about the
    * container (a reboot) or its address. This runs on every spawn, before the container is
    * reported running: the new rule is appended while the filter table is listed (two execs at
    * once, not one after the other), then the stale rules the listing shows are deleted.
+   *
+   * `listed`: a `listing()` taken since the container was created, before it started. The rules
+   * it must catch are stale ones (a location that died without cleaning up adds nothing later),
+   * and this location's own are deleted by their spec; so an earlier listing finds the same rules
+   * and leaves only the append on the path from "started" to "running".
    */
-  deny(id: string, ip: string): Promise<void> {
+  deny(id: string, ip: string, listed?: Promise<string | undefined>): Promise<void> {
     return this.serial(async () => {
       await this.ensureChains();
       const comment = `${this.prefix}deny:${id}`;
@@ -84,7 +98,8 @@ export class HostFirewall {
       await this.deleteAdded(id);
       await Promise.all([
         this.iptables(['-A', ...rule]),
-        this.removeListed((c, args) =>
+        // An early listing that failed (an agent not yet up) is taken again now.
+        this.removeListed(listed?.then((early) => early ?? this.listing()) ?? this.listing(), (c, args) =>
           c.startsWith('tfnz:') && !isNewRule(c, args) &&
           ([args[args.indexOf('-s') + 1], args[args.indexOf('-d') + 1]].includes(cidr) ||
             (c.startsWith(this.prefix) && c.slice(this.prefix.length).split(':').slice(1).includes(id)))),
@@ -105,7 +120,7 @@ export class HostFirewall {
 
   /** Remove this location's rules for which `which` says yes (found by listing the chains). */
   remove(which: (entry: FirewallEntry) => boolean): Promise<void> {
-    return this.serial(() => this.removeListed((comment) => this.isOurs(comment, which)));
+    return this.serial(() => this.removeListed(this.listing(), (comment) => this.isOurs(comment, which)));
   }
 
   /**
@@ -140,8 +155,8 @@ export class HostFirewall {
   }
 
   /** removeRules, keeping `added` in step with what is gone. */
-  private async removeListed(which: (comment: string, args: string[]) => boolean): Promise<void> {
-    await this.removeRules((comment, args) => {
+  private async removeListed(listed: Promise<string | undefined>, which: (comment: string, args: string[]) => boolean): Promise<void> {
+    await this.removeRules(await listed, (comment, args) => {
       const yes = which(comment, args);
       if (yes) this.added.delete(comment);
       return yes;
@@ -168,7 +183,7 @@ export class HostFirewall {
 
   /** Remove every rule of this location on this host (the location is closing). */
   removeAll(): Promise<void> {
-    return this.serial(() => this.removeListed((comment) => comment.startsWith(this.prefix)));
+    return this.serial(() => this.removeListed(this.listing(), (comment) => comment.startsWith(this.prefix)));
   }
 
   /** The host may have lost its rules and chains (a reboot): create the chains again next time. */
@@ -214,16 +229,12 @@ export class HostFirewall {
   }
 
   /**
-   * Remove the tfnz rules for which `which(comment, args)` says yes. One listing of the whole
-   * filter table, not one per chain: each run of iptables is the expensive part.
+   * Remove the tfnz rules of `listing` (of the whole filter table, not one per chain: each run of
+   * iptables is the expensive part) for which `which(comment, args)` says yes. No listing: no
+   * packet filter to list, so no rules.
    */
-  private async removeRules(which: (comment: string, args: string[]) => boolean): Promise<void> {
-    let listing: string;
-    try {
-      listing = await this.iptablesRun(['-S']);
-    } catch {
-      return; // no packet filter to list: no rules
-    }
+  private async removeRules(listing: string | undefined, which: (comment: string, args: string[]) => boolean): Promise<void> {
+    if (listing === undefined) return;
     for (const line of listing.split('\n')) {
       const args = tokens(line);
       const at = args.indexOf('--comment');

@@ -42,6 +42,8 @@ export class ConnectionGrants {
   private readonly local: HostFirewall;
   /** By node id. */
   private readonly remote = new Map<string, RemoteHost>();
+  /** Listings of the filter table taken while a container started (containerStarting), by container id. */
+  private readonly listings = new Map<string, Promise<string | undefined>>();
   private readonly timer: NodeJS.Timeout;
 
   /**
@@ -59,13 +61,25 @@ export class ConnectionGrants {
     this.timer.unref();
   }
 
+  /**
+   * The engine is about to start the container for the first time: list its host's rules now,
+   * while it starts, so containerUp has only its own rule to add (HostFirewall.deny).
+   */
+  containerStarting(c: ManagedContainer): void {
+    if (c.node.engine.holdConnections) return;
+    const listed = this.firewallOf(c.node).then((firewall) => firewall?.listing(), () => undefined);
+    this.listings.set(c.id, listed);
+  }
+
   /** The container runs at `ip` (first boot or reboot): close it, then reopen what was granted. */
   async containerUp(c: ManagedContainer, ip: string | undefined): Promise<void> {
+    const listed = this.listings.get(c.id);
+    this.listings.delete(c.id);
     if (c.node.engine.holdConnections) return this.heldUp(c, ip);
     const firewall = await this.firewallOf(c.node);
     if (!firewall) return;
     if (!ip) return void (await this.forgetEverywhere(c.id));
-    await this.close(firewall, c.id, ip);
+    await this.close(firewall, c.id, ip, listed);
     for (const key of this.grants) {
       const [target, from] = key.split(' ');
       if (from === c.id) await this.apply(target, this.ipOf(target), from, ip);
@@ -74,6 +88,7 @@ export class ConnectionGrants {
 
   /** The container stopped (its IP may go to another): drop its rules; forget its grants if destroyed. */
   containerDown(id: string, destroyed: boolean): Promise<void> {
+    this.listings.delete(id); // it failed to start
     if (destroyed) for (const key of [...this.grants]) if (key.split(' ').includes(id)) this.grants.delete(key);
     return this.forgetEverywhere(id);
   }
@@ -153,8 +168,8 @@ export class ConnectionGrants {
   }
 
   /** Close the container at `ip` to new connections, then open what was granted towards it. */
-  private async close(firewall: HostFirewall, id: string, ip: string): Promise<void> {
-    await firewall.deny(id, ip); // also drops every earlier rule about this container
+  private async close(firewall: HostFirewall, id: string, ip: string, listed?: Promise<string | undefined>): Promise<void> {
+    await firewall.deny(id, ip, listed); // also drops every earlier rule about this container
     for (const key of this.grants) {
       const [target, from] = key.split(' ');
       const fromIp = this.ipOf(from);

@@ -240,6 +240,7 @@ export class LocationServer {
       mayAsk: (ip) => [...containers.values()].some((c) => c.status === 'running' && c.privateIp === ip),
     } : undefined);
     const admission = new Admission(limits, log);
+    const nameServers = new WeakMap<Engine, string[]>();
     const ctx: LocationContext = {
       name, nodes, labels: opts.labels ?? {}, volumes, channels,
       containers, sites,
@@ -256,10 +257,14 @@ export class LocationServer {
       images,
       imageResolver: new ImageResolver(images),
       grants: new ConnectionGrants(name, containers, nodes),
-      nameServersFor: async (node) => {
-        if (isLocalEngine(node.engine.address)) return localNameServers(node.engine, names, frontDoor);
-        const ip = await localAddressTowards(node.engine.address);
-        return (await names.listen(ip)) ? [ip] : undefined;
+      nameServersFor: (node) => {
+        // Known once found: the network, the name server's and front door's sockets outlive every spawn.
+        const known = nameServers.get(node.engine);
+        if (known) return Promise.resolve(known);
+        return findNameServers(node.engine, names, frontDoor).then((found) => {
+          if (found) nameServers.set(node.engine, found);
+          return found;
+        });
       },
       spawning: new Set(),
       dataConnections: opts.dataConnections === false ? undefined : (address) => admission.reserve(address),
@@ -417,6 +422,13 @@ function containerName(containers: Map<string, ManagedContainer>, domains: reado
  * the containers' gateway, where the front door listens too (so published names work inside); none
  * when the engine has no gateway or another location on this machine serves names there already.
  */
+/** The name servers of containers on `engine`: the location itself, where containers there reach it. */
+async function findNameServers(engine: Engine, names: NameServer, frontDoor: FrontDoor): Promise<string[] | undefined> {
+  if (isLocalEngine(engine.address)) return localNameServers(engine, names, frontDoor);
+  const ip = await localAddressTowards(engine.address);
+  return (await names.listen(ip)) ? [ip] : undefined;
+}
+
 async function localNameServers(engine: Engine, names: NameServer, frontDoor: FrontDoor): Promise<string[] | undefined> {
   const network = await engine.containerNetwork?.().catch(() => undefined);
   if (!network || !(await names.listen(network.gateway))) return undefined;

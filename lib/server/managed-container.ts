@@ -15,6 +15,8 @@ import { LogHistory, type LogHistoryLimits } from './log-history';
 export interface ContainerEvents {
   status(params: Events['container_status']): void;
   output(stream: OutputStream, data: Buffer): void;
+  /** Runs just before the engine first starts it (the packet filter is listed meanwhile). */
+  starting?(): void;
   /** Runs once the container has its private IP and before `running` is reported (packet filter set-up). */
   beforeRunning?(privateIp: string | undefined): Promise<void>;
   /**
@@ -92,15 +94,21 @@ export class ManagedContainer {
   private async doSpawn(): Promise<void> {
     const engine = this.node.engine;
     try {
-      this.engineId = await engine.create(this.spec);
-      await this.writePreBootFiles(this.engineId);
-      this.attachment = await engine.attach(this.engineId, this.spec.stdin, (stream, data) => this.output(stream, data));
+      const engineId = (this.engineId = await engine.create(this.spec));
+      // Both only need it created, not started: at once.
+      [, this.attachment] = await Promise.all([
+        this.writePreBootFiles(engineId),
+        engine.attach(engineId, this.spec.stdin, (stream, data) => this.output(stream, data)),
+      ]);
       if (this.destroyRequested) throw new SpawnFailed('destroyed while spawning');
+      this.events.starting?.();
       await engine.start(this.engineId);
       this.privateIp = await engine.privateIp(this.engineId);
       await this.events.beforeRunning?.(this.privateIp);
     } catch (err) {
       if (this.engineId) await engine.remove(this.engineId).catch(() => undefined);
+      // Whatever guarded it goes too (a packet filter rule or listing made for it before the failure).
+      await this.events.dead?.().catch(() => undefined);
       this.status = 'destroyed';
       this.logs.flush();
       throw withLastLines(err instanceof TfnzError ? err : new SpawnFailed(`could not start '${this.spec.image}': ${(err as Error).message}`), this.logs);

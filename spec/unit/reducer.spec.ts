@@ -33,7 +33,22 @@ describe('reducer', () => {
     const after = reduce(before, ev('node_stats', { node: 'a', stats: { cpu: 5, memory: 5, paging: 5, containers: 1 } }));
     expect(before.nodes.a.stats.cpu).to.equal(100);
     expect(after.nodes.a.stats.cpu).to.equal(5);
-    expect(Object.isFrozen(after.nodes)).to.equal(true);
+    // The nodes are an id record (a Proxy), which refuses writes as a frozen record does.
+    expect(() => ((after.nodes as Record<string, NodeInfo>).a = node('x'))).to.throw(TypeError);
+    expect(() => delete (after.nodes as Record<string, NodeInfo>).a).to.throw(TypeError);
+    expect(() => Object.freeze(after.nodes)).to.throw(TypeError);
+    expect(Object.isFrozen(after.nodes.a) && Object.isFrozen(after.nodes.a.stats)).to.equal(true);
+    expect(after.nodes.a.stats.cpu).to.equal(5);
+  });
+
+  it('keeps the nodes in arrival order, readable as a plain record', () => {
+    let s = reduce(offered(), ev('node_created', { node: node('c', 300) }));
+    s = reduce(s, ev('node_stats', { node: 'a', stats: { cpu: 7, memory: 5, paging: 0, containers: 1 } }));
+    expect(Object.keys(s.nodes)).to.deep.equal(['a', 'b', 'c']);
+    expect(Object.values(s.nodes).map((n) => n.stats.cpu)).to.deep.equal([7, 100, 300]);
+    expect('c' in s.nodes && !('z' in s.nodes)).to.equal(true);
+    expect(JSON.parse(JSON.stringify(s.nodes)).a.stats.cpu).to.equal(7);
+    expect({ ...s.nodes }.b).to.equal(s.nodes.b);
   });
 
   it('keeps untouched slices identical, so slice observables stay quiet', () => {

@@ -40,12 +40,15 @@ export const containerCommands = {
       if (p.tag) labels[LABEL.tag] = p.tag;
       // The image as this node will run it: its own, or the user's from the location's cache.
       // #19: or pulled by the node from its registry, with this spawn's credentials only.
-      const ref = await s.ctx.imageResolver.resolve(node.engine, s.user, p.image, p.imageId, {
-        policy: p.pull ?? 'missing',
-        auth: p.registryAuth,
-        onProgress: (progress) => s.emit('image_pull', { pull: id, progress: { ...progress, node: node.info.id } }),
-      });
-      const dns = await s.ctx.nameServersFor?.(node);
+      // Both ask the engine (the image; its network, on the first spawn there): at once.
+      const [ref, dns] = await Promise.all([
+        s.ctx.imageResolver.resolve(node.engine, s.user, p.image, p.imageId, {
+          policy: p.pull ?? 'missing',
+          auth: p.registryAuth,
+          onProgress: (progress) => s.emit('image_pull', { pull: id, progress: { ...progress, node: node.info.id } }),
+        }),
+        s.ctx.nameServersFor?.(node),
+      ]);
       const spec = { name: `tfnz-${id}`, dns, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, options, resources: containerResources(s.ctx.limits) };
       // Last check before anything is made: the tag is unique among all the user's containers.
       if (p.tag) {
@@ -66,6 +69,7 @@ export const containerCommands = {
           s.emit('container_status', params);
         },
         output: (stream, data) => s.emit('container_output', { container: id, stream }, data),
+        starting: () => s.ctx.grants.containerStarting(made),
         beforeRunning: (ip): Promise<void> => s.ctx.grants.containerUp(made, ip),
         dead: () => s.ctx.grants.containerDown(id, false),
       }, p.preBootFiles ?? [], s.ctx.logLimits);
