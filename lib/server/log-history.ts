@@ -43,6 +43,8 @@ export class LogHistory {
   private lines: LogLine[] = [];
   /** Index of the oldest kept line in `lines` (evicted ones before it are dropped in batches). */
   private head = 0;
+  /** Each kept line's size in bytes, beside `lines` (LogLine goes on the wire as it is). */
+  private sizes: number[] = [];
   private bytes = 0;
   /** Lines evicted by the bound since the container was created. */
   dropped = 0;
@@ -51,17 +53,20 @@ export class LogHistory {
 
   constructor(readonly limits: LogHistoryLimits = DEFAULT_LOG_LIMITS) {}
 
-  /** Take a chunk of output: complete lines are kept (and sent to followers) at once. */
+  /**
+   * Take a chunk of output: complete lines are kept (and sent to followers) at once. Output can be
+   * most of what a location handles (#17), so a line that lies whole in the chunk is decoded
+   * straight from it; only the unfinished end of a chunk is copied.
+   */
   append(stream: OutputStream, data: Buffer, now = Date.now()): void {
     let start = 0;
     for (;;) {
       const nl = data.indexOf(0x0a, start);
       if (nl < 0) break;
-      this.addPart(stream, data.subarray(start, nl), now);
-      this.completeLine(stream);
+      this.addPart(stream, data, start, nl, true, now);
       start = nl + 1;
     }
-    if (start < data.length) this.addPart(stream, data.subarray(start), now);
+    if (start < data.length) this.addPart(stream, data, start, data.length, false, now);
   }
 
   /** The main process ended: keep what it wrote without a final line end, and end every follow. */
@@ -117,40 +122,58 @@ export class LogHistory {
     for (const f of all) f.end();
   }
 
-  private addPart(stream: OutputStream, part: Buffer, now: number): void {
-    while (part.length > 0) {
-      const p = (this.partial[stream] ??= { time: now, parts: [], size: 0 });
-      const piece = part.subarray(0, MAX_LINE_BYTES - p.size);
-      // Copied: the engine's buffer may be reused after the callback returns.
-      p.parts.push(Buffer.from(piece));
-      p.size += piece.length;
-      part = part.subarray(piece.length);
-      if (p.size >= MAX_LINE_BYTES) this.completeLine(stream);
+  /** Bytes `from` to `to` of `data` continue the line of `stream`; `lineEnds` when a line end follows them. */
+  private addPart(stream: OutputStream, data: Buffer, from: number, to: number, lineEnds: boolean, now: number): void {
+    while (from < to) {
+      const p = this.partial[stream];
+      const end = Math.min(to, from + MAX_LINE_BYTES - (p?.size ?? 0));
+      const cut = end - from + (p?.size ?? 0) >= MAX_LINE_BYTES;
+      if (!p && (cut || lineEnds)) {
+        this.addLine(stream, now, data.toString('utf8', from, end), end - from);
+      } else {
+        const q = (this.partial[stream] ??= { time: now, parts: [], size: 0 });
+        // Copied: it is kept past this chunk, whose buffer may be reused after the callback returns.
+        q.parts.push(Buffer.from(data.subarray(from, end)));
+        q.size += end - from;
+        if (cut) this.completeLine(stream);
+      }
+      from = end;
     }
+    if (lineEnds) this.completeLine(stream);
   }
 
   private completeLine(stream: OutputStream): void {
     const p = this.partial[stream];
     if (!p) return;
     this.partial[stream] = undefined;
-    let text = Buffer.concat(p.parts, p.size).toString('utf8');
-    if (text.endsWith('\r')) text = text.slice(0, -1);
-    const line: LogLine = { time: p.time, stream, text };
+    const bytes = p.parts.length === 1 ? p.parts[0] : Buffer.concat(p.parts, p.size);
+    this.addLine(stream, p.time, bytes.toString('utf8'), p.size);
+  }
+
+  /** `size`: the line's bytes as written, which the bound counts. */
+  private addLine(stream: OutputStream, time: number, text: string, size: number): void {
+    if (text.endsWith('\r')) {
+      text = text.slice(0, -1);
+      size--;
+    }
+    const line: LogLine = { time, stream, text };
     this.lines.push(line);
-    this.bytes += Buffer.byteLength(text);
+    this.sizes.push(size);
+    this.bytes += size;
     this.evict();
     for (const f of this.followers) f.line(line);
   }
 
   private evict(): void {
     while (this.lines.length - this.head > this.limits.maxLines || (this.bytes > this.limits.maxBytes && this.lines.length - this.head > 1)) {
-      this.bytes -= Buffer.byteLength(this.lines[this.head].text);
+      this.bytes -= this.sizes[this.head];
       this.head++;
       this.dropped++;
     }
     // Compact now and then, so eviction stays O(1) per line on average.
     if (this.head > 1024 && this.head * 2 > this.lines.length) {
       this.lines = this.lines.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
   }

@@ -64,4 +64,24 @@ describe('LogHistory', () => {
     h.append('stdout', Buffer.alloc(40 * 1024, 'x'));
     expect(h.query().map((l) => l.text.length)).to.deep.equal([16 * 1024, 16 * 1024]);
   });
+
+  it('keeps the same lines however the output is cut into chunks', () => {
+    // Lines whole in a chunk are decoded in place, split ones are gathered: both must agree.
+    const text = ['short', '', 'with\r', 'é ü ñ multi-byte', 'x'.repeat(20_000), 'y'.repeat(16 * 1024), 'last'].join('\n') + '\n';
+    const all = Buffer.from(text);
+    const whole = new LogHistory();
+    whole.append('stdout', all, 1);
+    for (const size of [1, 2, 7, 4096, 16 * 1024, 16 * 1024 + 1]) {
+      const cut = new LogHistory();
+      for (let i = 0; i < all.length; i += size) cut.append('stdout', all.subarray(i, i + size), 1);
+      expect(texts(cut.query()), `chunks of ${size}`).to.deep.equal(texts(whole.query()));
+    }
+    expect(texts(whole.query()).map((t) => t.length)).to.deep.equal([5, 4, 16, 16 * 1024, 20_000 - 16 * 1024, 16 * 1024, 4]);
+  });
+
+  it('bounds the bytes as written, multi-byte characters included', () => {
+    const h = new LogHistory({ maxLines: 1000, maxBytes: 8 });
+    h.append('stdout', Buffer.from('éé\nüü\nab\n')); // 4 + 4 + 2 bytes of text
+    expect(texts(h.query())).to.deep.equal(['üü', 'ab']);
+  });
 });
