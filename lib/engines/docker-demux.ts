@@ -1,0 +1,65 @@
+/**
+ * Docker's multiplexed output stream (no tty) split back into stdout and stderr. Each frame is an
+ * 8-byte header (stream type, three zero bytes, big-endian payload length) and its payload.
+ *
+ * dockerode's demuxStream concatenates every chunk it reads with what it held and copies the rest
+ * of its buffer again for each frame it takes out, so a stream of 32 KiB frames read 64 KiB at a
+ * time copied every byte three or four times before anyone saw it (#17). This hands out views of
+ * the chunks as they were read: a payload split across reads arrives in pieces, each as soon as it
+ * is there, and only a header split across reads is copied (8 bytes).
+ */
+import type { OutputStream } from '../protocol';
+
+const HEADER_BYTES = 8;
+/** Type 0 (stdin) goes with stderr, as dockerode has it; 3 and up are not frames. */
+const STREAMS: Record<number, OutputStream | undefined> = { 0: 'stderr', 1: 'stdout', 2: 'stderr' };
+
+export class DockerDemuxer {
+  /** What is left of the current frame's payload, and whose it is. */
+  private remaining = 0;
+  private stream: OutputStream = 'stdout';
+  /** A header cut by the end of a read, waiting for its other bytes. */
+  private header = Buffer.alloc(HEADER_BYTES);
+  private headerBytes = 0;
+  /** The stream turned out not to be multiplexed (a tty after all): the rest is stdout as it is. */
+  private raw = false;
+
+  constructor(private readonly onOutput: (stream: OutputStream, data: Buffer) => void) {}
+
+  /** Take the next chunk read from the engine. */
+  push(chunk: Buffer): void {
+    if (this.raw) return this.onOutput('stdout', chunk);
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.remaining > 0) {
+        const end = Math.min(chunk.length, at + this.remaining);
+        this.remaining -= end - at;
+        this.onOutput(this.stream, at === 0 && end === chunk.length ? chunk : chunk.subarray(at, end));
+        at = end;
+        continue;
+      }
+      let header: Buffer;
+      if (this.headerBytes === 0 && chunk.length - at >= HEADER_BYTES) {
+        header = chunk.subarray(at, at + HEADER_BYTES);
+        at += HEADER_BYTES;
+      } else {
+        const take = Math.min(HEADER_BYTES - this.headerBytes, chunk.length - at);
+        chunk.copy(this.header, this.headerBytes, at, at + take);
+        this.headerBytes += take;
+        at += take;
+        if (this.headerBytes < HEADER_BYTES) return;
+        this.headerBytes = 0;
+        header = this.header;
+      }
+      const stream = STREAMS[header[0]];
+      if (!stream) {
+        // As dockerode does: not a frame header, so not a multiplexed stream; pass it on unchanged.
+        this.raw = true;
+        this.onOutput('stdout', Buffer.concat([header, chunk.subarray(at)]));
+        return;
+      }
+      this.stream = stream;
+      this.remaining = header.readUInt32BE(4);
+    }
+  }
+}
