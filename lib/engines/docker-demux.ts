@@ -26,15 +26,24 @@ export class DockerDemuxer {
 
   constructor(private readonly onOutput: (stream: OutputStream, data: Buffer) => void) {}
 
+  /** Payloads of one stream taken from the current read, handed on together (gather). */
+  private gathered: Buffer[] = [];
+  private gatheredStream: OutputStream = 'stdout';
+
   /** Take the next chunk read from the engine. */
   push(chunk: Buffer): void {
     if (this.raw) return this.onOutput('stdout', chunk);
+    this.take(chunk);
+    this.handOn();
+  }
+
+  private take(chunk: Buffer): void {
     let at = 0;
     while (at < chunk.length) {
       if (this.remaining > 0) {
         const end = Math.min(chunk.length, at + this.remaining);
         this.remaining -= end - at;
-        this.onOutput(this.stream, at === 0 && end === chunk.length ? chunk : chunk.subarray(at, end));
+        this.gather(at === 0 && end === chunk.length ? chunk : chunk.subarray(at, end));
         at = end;
         continue;
       }
@@ -55,11 +64,29 @@ export class DockerDemuxer {
       if (!stream) {
         // As dockerode does: not a frame header, so not a multiplexed stream; pass it on unchanged.
         this.raw = true;
+        this.handOn();
         this.onOutput('stdout', Buffer.concat([header, chunk.subarray(at)]));
         return;
       }
       this.stream = stream;
       this.remaining = header.readUInt32BE(4);
     }
+  }
+
+  /**
+   * One read holds the end of a frame, whole frames and the start of the next: one piece of output
+   * for all of them (a copy of at most a read) costs less downstream than a message for each.
+   */
+  private gather(piece: Buffer): void {
+    if (this.gathered.length > 0 && this.gatheredStream !== this.stream) this.handOn();
+    this.gatheredStream = this.stream;
+    this.gathered.push(piece);
+  }
+
+  private handOn(): void {
+    const pieces = this.gathered;
+    if (pieces.length === 0) return;
+    this.gathered = [];
+    this.onOutput(this.gatheredStream, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
   }
 }
