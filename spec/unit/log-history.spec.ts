@@ -84,4 +84,19 @@ describe('LogHistory', () => {
     h.append('stdout', Buffer.from('éé\nüü\nab\n')); // 4 + 4 + 2 bytes of text
     expect(texts(h.query())).to.deep.equal(['üü', 'ab']);
   });
+
+  it('keeps the newest lines intact while older ones make room, over many reused blocks', () => {
+    const lineOf = (i: number) => `${i}:${'abcdefghij'.repeat((i * 7919) % 300)}`;
+    for (const limits of [{ maxLines: 50, maxBytes: 40_000 }, { maxLines: 3, maxBytes: 100_000 }, { maxLines: 1000, maxBytes: 2500 }]) {
+      const h = new LogHistory(limits);
+      for (let i = 0; i < 600; i++) {
+        h.append(i % 3 ? 'stdout' : 'stderr', Buffer.from(`${lineOf(i)}\n`));
+        const kept = h.query();
+        expect(kept.map((l) => l.text), `after line ${i} with ${JSON.stringify(limits)}`)
+          .to.deep.equal(Array.from({ length: kept.length }, (_, k) => lineOf(i + 1 - kept.length + k)));
+        expect(kept.map((l) => l.stream)).to.deep.equal(kept.map((l) => (Number(l.text.split(':')[0]) % 3 ? 'stdout' : 'stderr')));
+      }
+      expect(h.dropped).to.equal(600 - h.query().length);
+    }
+  });
 });
