@@ -4,9 +4,10 @@
  *
  * dockerode's demuxStream concatenates every chunk it reads with what it held and copies the rest
  * of its buffer again for each frame it takes out, so a stream of 32 KiB frames read 64 KiB at a
- * time copied every byte three or four times before anyone saw it (#17). This hands out views of
- * the chunks as they were read: a payload split across reads arrives in pieces, each as soon as it
- * is there, and only a header split across reads is copied (8 bytes).
+ * time copied every byte three or four times before anyone saw it (#17). This hands on what each
+ * read holds of a stream as one piece, as soon as it is read: a view of the read when it is one
+ * payload (or part of one), else one copy of the payloads it holds; a payload split across reads
+ * arrives in pieces, and a header split across reads is kept (8 bytes).
  */
 import type { OutputStream } from '../protocol';
 
