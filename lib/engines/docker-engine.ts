@@ -120,7 +120,7 @@ export class DockerEngine implements Engine {
       () => this.docker.getContainer(engineId).attach({ stream: true, stdout: true, stderr: true, stdin: withStdin, hijack: withStdin }),
       'attaching to the container',
     )) as NodeJS.ReadWriteStream & { pause(): void; resume(): void; destroy?(): void };
-    deliverOutput(this.docker, stream, false, onOutput);
+    deliverOutput(stream, false, onOutput);
     const ended = streamEnded(stream);
     return {
       pause: () => stream.pause(),

@@ -35,7 +35,7 @@ export async function dockerExec(
     User: spec.user, WorkingDir: spec.workdir,
   });
   const stream = (await exec.start({ hijack: true, stdin: true, Tty: spec.tty })) as unknown as Hijacked;
-  deliverOutput(docker, stream, spec.tty, onOutput);
+  deliverOutput(stream, spec.tty, onOutput);
   const ended = streamEnded(stream);
   return {
     pause: () => stream.pause(),

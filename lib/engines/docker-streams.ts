@@ -1,20 +1,18 @@
 /** Pieces every Docker adapter file needs: output streams from dockerode, and its errors in our words. */
-import type Docker from 'dockerode';
 import { EngineError, ImageNotFound, SpawnFailed, type OutputStream } from '../protocol';
 import { markEngineDown } from './engine';
+import { DockerDemuxer } from './docker-demux';
 
 type Output = (stream: OutputStream, data: Buffer) => void;
 type Readable = NodeJS.ReadableStream & { pause(): void; resume(): void };
 
 /** Deliver an attach or exec stream's output: demultiplexed (no tty) or raw (tty). */
-export function deliverOutput(docker: Docker, stream: Readable, tty: boolean, onOutput: Output): void {
+export function deliverOutput(stream: Readable, tty: boolean, onOutput: Output): void {
   if (tty) stream.on('data', (data: Buffer) => onOutput('stdout', data));
-  else docker.modem.demuxStream(stream, sink('stdout', onOutput), sink('stderr', onOutput));
-}
-
-/** demuxStream only ever calls write(); hand it that and nothing else. */
-function sink(stream: OutputStream, onOutput: Output): NodeJS.WritableStream {
-  return { write: (data: Buffer) => (onOutput(stream, data), true) } as unknown as NodeJS.WritableStream;
+  else {
+    const demuxer = new DockerDemuxer(onOutput);
+    stream.on('data', (data: Buffer) => demuxer.push(data));
+  }
 }
 
 /** Resolves once the stream ended, closed or failed: its output is over either way. */

@@ -64,4 +64,39 @@ describe('LogHistory', () => {
     h.append('stdout', Buffer.alloc(40 * 1024, 'x'));
     expect(h.query().map((l) => l.text.length)).to.deep.equal([16 * 1024, 16 * 1024]);
   });
+
+  it('keeps the same lines however the output is cut into chunks', () => {
+    // Lines whole in a chunk are decoded in place, split ones are gathered: both must agree.
+    const text = ['short', '', 'with\r', 'é ü ñ multi-byte', 'x'.repeat(20_000), 'y'.repeat(16 * 1024), 'last'].join('\n') + '\n';
+    const all = Buffer.from(text);
+    const whole = new LogHistory();
+    whole.append('stdout', all, 1);
+    for (const size of [1, 2, 7, 4096, 16 * 1024, 16 * 1024 + 1]) {
+      const cut = new LogHistory();
+      for (let i = 0; i < all.length; i += size) cut.append('stdout', all.subarray(i, i + size), 1);
+      expect(texts(cut.query()), `chunks of ${size}`).to.deep.equal(texts(whole.query()));
+    }
+    expect(texts(whole.query()).map((t) => t.length)).to.deep.equal([5, 4, 16, 16 * 1024, 20_000 - 16 * 1024, 16 * 1024, 4]);
+  });
+
+  it('bounds the bytes as written, multi-byte characters included', () => {
+    const h = new LogHistory({ maxLines: 1000, maxBytes: 8 });
+    h.append('stdout', Buffer.from('éé\nüü\nab\n')); // 4 + 4 + 2 bytes of text
+    expect(texts(h.query())).to.deep.equal(['üü', 'ab']);
+  });
+
+  it('keeps the newest lines intact while older ones make room, over many reused blocks', () => {
+    const lineOf = (i: number) => `${i}:${'abcdefghij'.repeat((i * 7919) % 300)}`;
+    for (const limits of [{ maxLines: 50, maxBytes: 40_000 }, { maxLines: 3, maxBytes: 100_000 }, { maxLines: 1000, maxBytes: 2500 }]) {
+      const h = new LogHistory(limits);
+      for (let i = 0; i < 600; i++) {
+        h.append(i % 3 ? 'stdout' : 'stderr', Buffer.from(`${lineOf(i)}\n`));
+        const kept = h.query();
+        expect(kept.map((l) => l.text), `after line ${i} with ${JSON.stringify(limits)}`)
+          .to.deep.equal(Array.from({ length: kept.length }, (_, k) => lineOf(i + 1 - kept.length + k)));
+        expect(kept.map((l) => l.stream)).to.deep.equal(kept.map((l) => (Number(l.text.split(':')[0]) % 3 ? 'stdout' : 'stderr')));
+      }
+      expect(h.dropped).to.equal(600 - h.query().length);
+    }
+  });
 });
