@@ -1,0 +1,222 @@
+/**
+ * Loading an uploaded image into the location's nodes while its layers arrive (#17): a spawn
+ * that follows an upload then finds the image on its node, or waits only for what `docker load`
+ * does after its input ends, instead of starting a whole load from the cache.
+ *
+ * One preload per image upload of a session: image_layers_missing starts it, each upload_layer's
+ * bytes are copied into one `docker load` stream per node as they are written to the cache, and
+ * put_image_description (the config known, every layer verified) finishes it: the layers the node
+ * lacks but nobody sent (cached before) are added from the cache, then the config and the
+ * manifest. Until the manifest, which only a whole, verified upload writes, the node has nothing
+ * it could load; a cut, refused or ambiguous upload ends the stream with bytes that are no tar,
+ * so `docker load` fails and keeps nothing. Anything the preload cannot do it gives up quietly:
+ * the spawn then loads from the cache as before (image-resolver.ts).
+ */
+import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
+import { PassThrough, type Writable } from 'node:stream';
+import tar from 'tar-stream';
+import type { Engine } from '../engines/engine';
+import type { LayerCache } from './layer-cache';
+
+/** Nodes loaded ahead of a spawn, at most: each gets its own copy of the upload's bytes. */
+export const PRELOAD_NODES = 4;
+
+/** Not a tar header: ends a cut stream so that `docker load` fails instead of loading part of it. */
+const NOT_A_TAR = Buffer.alloc(1024, 0x2a);
+
+/** One layer's bytes on their way into the preload; never rejects (a failing preload detaches). */
+export interface LayerTee {
+  write(chunk: Uint8Array): Promise<void>;
+  /** The layer verified as `digest` and is in the cache. */
+  done(digest: string): void;
+  /** The layer did not arrive whole: the preload gives up. */
+  fail(): void;
+}
+
+/** One node's `docker load` of the image being uploaded. */
+class NodeLoad {
+  private readonly pack = tar.pack();
+  private readonly body = new PassThrough();
+  /** Layers (diff ids) written into this node's stream, and their entry names. */
+  readonly written = new Map<string, string>();
+  /** The bottom layers the node has already (as one of its images' stack): never sent to it. */
+  skip = 0;
+  private entry?: Writable;
+  failed = false;
+  /** Settles when `docker load` answered (or failed); never rejects. */
+  readonly loaded: Promise<boolean>;
+
+  constructor(readonly engine: Engine) {
+    (this.pack as unknown as NodeJS.ReadableStream).pipe(this.body);
+    this.loaded = engine.loadImage(this.body).then(() => true, () => false).finally(() => {
+      this.failed = true;
+    });
+  }
+
+  /** Start an entry of `size` bytes. */
+  begin(name: string, size: number): void {
+    if (this.failed) return;
+    this.entry = this.pack.entry({ name, size }, () => undefined) as unknown as Writable;
+  }
+
+  /** Write into the current entry, waiting while the node is behind (or until its load ended). */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.failed || !this.entry) return;
+    if (!this.entry.write(chunk)) await Promise.race([once(this.entry, 'drain').catch(() => undefined), this.loaded]);
+  }
+
+  /** The current entry is complete. */
+  end(): void {
+    this.entry?.end();
+    this.entry = undefined;
+  }
+
+  /** A whole file as an entry. */
+  async file(name: string, path: string, size: number): Promise<void> {
+    this.begin(name, size);
+    for await (const chunk of createReadStream(path)) await this.write(chunk as Buffer);
+    this.end();
+  }
+
+  /** A small entry held in memory. */
+  async small(name: string, data: Buffer): Promise<void> {
+    this.begin(name, data.length);
+    await this.write(data);
+    this.end();
+  }
+
+  /** No more entries: `docker load` may load the image. */
+  finalize(): void {
+    if (!this.failed) this.pack.finalize();
+  }
+
+  /** End the stream with bytes that are no tar, so `docker load` refuses all of it. */
+  abort(): void {
+    if (this.failed) return;
+    this.failed = true;
+    (this.pack as unknown as NodeJS.ReadableStream).unpipe(this.body);
+    this.body.end(NOT_A_TAR);
+    this.pack.destroy();
+  }
+}
+
+export class ImagePreload {
+  private readonly nodes: Promise<NodeLoad[]>;
+  private active = false;
+  private abandoned = false;
+  private unnamed = 0;
+  /** The nodes the last layer went to, once its entries began. */
+  private last: Promise<unknown> = Promise.resolve();
+
+  /** `layers`: the image's diff ids (bottom first), as image_layers_missing named them. */
+  constructor(private readonly cache: LayerCache, engines: Engine[], readonly id: string, private readonly layers: string[]) {
+    this.nodes = Promise.all(engines.slice(0, PRELOAD_NODES).map((e) => this.node(e))).then((n) => n.filter((x) => x !== undefined));
+    this.nodes.catch(() => undefined);
+  }
+
+  /** A node's load, unless the node has the image already; its skip is the stack it shares. */
+  private async node(engine: Engine): Promise<NodeLoad | undefined> {
+    try {
+      if (await engine.imageId(this.id)) return undefined;
+      const stacks = await engine.imageLayerStacks();
+      const load = new NodeLoad(engine);
+      for (const stack of stacks) {
+        let k = 0;
+        while (k < stack.length && k < this.layers.length && stack[k] === this.layers[k]) k++;
+        load.skip = Math.max(load.skip, k);
+      }
+      return load;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The nodes whose load still runs. */
+  private async live(): Promise<NodeLoad[]> {
+    return (await this.nodes).filter((n) => !n.failed);
+  }
+
+  /**
+   * The tee for a layer upload (`layer`: its digest when the sender named it), or undefined when
+   * this preload takes no part: gone already, or the layer is not this image's (another upload of
+   * the session runs at the same time, so which layer is whose is no longer known).
+   */
+  layer(layer: string | undefined, size: number): LayerTee | undefined {
+    if (this.abandoned) return undefined;
+    if (this.active || (layer !== undefined && !this.layers.includes(layer))) {
+      this.abort();
+      return undefined;
+    }
+    this.active = true;
+    const name = `${layer ? hex(layer) : `unnamed-${this.unnamed++}`}/layer.tar`;
+    // A named layer goes only to the nodes that lack it; an unnamed one could be any, so to all.
+    const wanted = (n: NodeLoad) => layer === undefined || this.layers.indexOf(layer, n.skip) >= n.skip;
+    const targets = this.live().then((nodes) => {
+      const chosen = nodes.filter(wanted);
+      for (const n of chosen) n.begin(name, size);
+      return chosen;
+    });
+    this.last = targets;
+    return {
+      write: async (chunk) => {
+        if (this.abandoned) return;
+        await Promise.all((await targets).map((n) => n.write(chunk)));
+      },
+      done: (digest) => {
+        this.active = false;
+        this.last = targets.then((chosen) => {
+          for (const n of chosen) {
+            n.end();
+            n.written.set(digest, name);
+          }
+        });
+      },
+      fail: () => this.abort(),
+    };
+  }
+
+  /**
+   * The upload is whole: add what the nodes lack from the cache, the config and the manifest.
+   * Resolves once every node's `docker load` answered; never rejects.
+   */
+  async finish(): Promise<void> {
+    if (this.abandoned) return;
+    if (this.active) return this.abort();
+    await this.last;
+    const config = this.cache.config(this.id);
+    await Promise.all((await this.live()).map(async (n) => {
+      try {
+        for (const [i, layer] of this.layers.entries()) {
+          if (i < n.skip || n.written.has(layer)) continue;
+          const name = `${hex(layer)}/layer.tar`;
+          const path = this.cache.layerPath(layer);
+          await n.file(name, path, (await stat(path)).size);
+          n.written.set(layer, name);
+        }
+        await n.small(`${hex(this.id)}.json`, config);
+        const manifest = [{ Config: `${hex(this.id)}.json`, RepoTags: null, Layers: this.layers.map((l) => n.written.get(l) ?? `${hex(l)}/layer.tar`) }];
+        await n.small('manifest.json', Buffer.from(JSON.stringify(manifest)));
+        n.finalize();
+      } catch {
+        n.abort();
+      }
+      await n.loaded;
+    }));
+  }
+
+  /** Nodes whose load runs, once known: the resolver has a spawn wait for them. */
+  engines(): Promise<Engine[]> {
+    return this.live().then((nodes) => nodes.map((n) => n.engine), () => []);
+  }
+
+  /** Give up: every node's stream ends as no tar, and nothing is loaded. */
+  abort(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    void this.nodes.then((nodes) => nodes.forEach((n) => n.abort()), () => undefined);
+  }
+}
+
+const hex = (digest: string) => digest.slice('sha256:'.length);
