@@ -23,6 +23,9 @@ import type { LayerCache } from './layer-cache';
 /** Nodes loaded ahead of a spawn, at most: each gets its own copy of the upload's bytes. */
 export const PRELOAD_NODES = 4;
 
+/** A preload whose upload sends nothing for this long was abandoned (the client gave up): it ends. */
+const PRELOAD_IDLE_MS = 10 * 60_000;
+
 /** Not a tar header: ends a cut stream so that `docker load` fails instead of loading part of it. */
 const NOT_A_TAR = Buffer.alloc(1024, 0x2a);
 
@@ -109,6 +112,7 @@ export class ImagePreload {
   private unnamed = 0;
   /** The nodes the last layer went to, once its entries began. */
   private last: Promise<unknown> = Promise.resolve();
+  private readonly idle = setTimeout(() => this.abort(), PRELOAD_IDLE_MS).unref();
 
   /** `layers`: the image's diff ids (bottom first), as image_layers_missing named them. */
   constructor(private readonly cache: LayerCache, engines: Engine[], readonly id: string, private readonly layers: string[]) {
@@ -150,6 +154,7 @@ export class ImagePreload {
       return undefined;
     }
     this.active = true;
+    this.idle.refresh();
     const name = `${layer ? hex(layer) : `unnamed-${this.unnamed++}`}/layer.tar`;
     // A named layer goes only to the nodes that lack it; an unnamed one could be any, so to all.
     const wanted = (n: NodeLoad) => layer === undefined || this.layers.indexOf(layer, n.skip) >= n.skip;
@@ -162,6 +167,7 @@ export class ImagePreload {
     return {
       write: async (chunk) => {
         if (this.abandoned) return;
+        this.idle.refresh();
         await Promise.all((await targets).map((n) => n.write(chunk)));
       },
       done: (digest) => {
@@ -182,6 +188,7 @@ export class ImagePreload {
    * Resolves once every node's `docker load` answered; never rejects.
    */
   async finish(): Promise<void> {
+    clearTimeout(this.idle);
     if (this.abandoned) return;
     if (this.active) return this.abort();
     await this.last;
@@ -215,6 +222,7 @@ export class ImagePreload {
   abort(): void {
     if (this.abandoned) return;
     this.abandoned = true;
+    clearTimeout(this.idle);
     void this.nodes.then((nodes) => nodes.forEach((n) => n.abort()), () => undefined);
   }
 }
