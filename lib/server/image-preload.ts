@@ -3,14 +3,16 @@
  * that follows an upload then finds the image on its node, or waits only for what `docker load`
  * does after its input ends, instead of starting a whole load from the cache.
  *
- * One preload per image upload of a session: image_layers_missing starts it, each upload_layer's
- * bytes are copied into one `docker load` stream per node as they are written to the cache, and
- * put_image_description (the config known, every layer verified) finishes it: the layers the node
- * lacks but nobody sent (cached before) are added from the cache, then the config and the
- * manifest. Until the manifest, which only a whole, verified upload writes, the node has nothing
- * it could load; a cut, refused or ambiguous upload ends the stream with bytes that are no tar,
- * so `docker load` fails and keeps nothing. Anything the preload cannot do it gives up quietly:
- * the spawn then loads from the cache as before (image-resolver.ts).
+ * One preload per image upload of a session: image_layers_missing starts one `docker load` per
+ * live node (at most PRELOAD_NODES) and each upload_layer feeds it: a layer the sender named goes
+ * into the loads of the nodes that lack it as its bytes are written to the cache; one it did not
+ * name (a Docker <= 24 export, hashed only on the way, so perhaps a layer the node has) goes from
+ * the cache once verified, while the next layer arrives. put_image_description (the config known,
+ * every layer verified) finishes it: what the node still lacks from the cache, then the config and
+ * the manifest. Until that manifest, which only a whole, verified upload writes, the node has
+ * nothing it could load; a cut, refused or ambiguous upload ends the stream with bytes that are no
+ * tar, so `docker load` fails and keeps nothing. Whatever the preload cannot do it gives up
+ * quietly: the spawn then loads from the cache as before (image-resolver.ts).
  */
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
@@ -29,7 +31,7 @@ const PRELOAD_IDLE_MS = 10 * 60_000;
 /** Not a tar header: ends a cut stream so that `docker load` fails instead of loading part of it. */
 const NOT_A_TAR = Buffer.alloc(1024, 0x2a);
 
-/** One layer's bytes on their way into the preload; never rejects (a failing preload detaches). */
+/** One layer's upload as the preload sees it; never rejects (a failing preload detaches). */
 export interface LayerTee {
   write(chunk: Uint8Array): Promise<void>;
   /** The layer verified as `digest` and is in the cache. */
@@ -38,11 +40,12 @@ export interface LayerTee {
   fail(): void;
 }
 
-/** One node's `docker load` of the image being uploaded. */
+/** One node's `docker load` of the image being uploaded; its entries are written one job at a time. */
 class NodeLoad {
   private readonly pack = tar.pack();
   private readonly body = new PassThrough();
-  /** Layers (diff ids) written into this node's stream, and their entry names. */
+  private queue: Promise<void> = Promise.resolve();
+  /** Layers (diff ids) in this node's stream, and their entry names. */
   readonly written = new Map<string, string>();
   /** The bottom layers the node has already (as one of its images' stack): never sent to it. */
   skip = 0;
@@ -56,6 +59,18 @@ class NodeLoad {
     this.loaded = engine.loadImage(this.body).then(() => true, () => false).finally(() => {
       this.failed = true;
     });
+  }
+
+  /** Whether the node lacks `layer` (it is not in the stack the node has, nor sent yet). */
+  lacks(layers: string[], layer: string): boolean {
+    return layers.indexOf(layer, this.skip) >= this.skip && !this.written.has(layer);
+  }
+
+  /** Run `job` once everything queued before it is written; a failing job ends this node's load. */
+  enqueue(job: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(() => (this.failed ? undefined : job())).catch(() => this.abort());
+    this.queue = run;
+    return run;
   }
 
   /** Start an entry of `size` bytes. */
@@ -76,11 +91,13 @@ class NodeLoad {
     this.entry = undefined;
   }
 
-  /** A whole file as an entry. */
-  async file(name: string, path: string, size: number): Promise<void> {
-    this.begin(name, size);
+  /** A cached layer as an entry. */
+  async file(layer: string, path: string): Promise<void> {
+    const name = `${hex(layer)}/layer.tar`;
+    this.begin(name, (await stat(path)).size);
     for await (const chunk of createReadStream(path)) await this.write(chunk as Buffer);
     this.end();
+    this.written.set(layer, name);
   }
 
   /** A small entry held in memory. */
@@ -109,9 +126,8 @@ export class ImagePreload {
   private readonly nodes: Promise<NodeLoad[]>;
   private active = false;
   private abandoned = false;
-  private unnamed = 0;
-  /** The nodes the last layer went to, once its entries began. */
-  private last: Promise<unknown> = Promise.resolve();
+  /** Verified unnamed layers being queued for the nodes: finish comes after them. */
+  private feeding: Promise<void> = Promise.resolve();
   private readonly idle = setTimeout(() => this.abort(), PRELOAD_IDLE_MS).unref();
 
   /** `layers`: the image's diff ids (bottom first), as image_layers_missing named them. */
@@ -146,6 +162,9 @@ export class ImagePreload {
    * The tee for a layer upload (`layer`: its digest when the sender named it), or undefined when
    * this preload takes no part: gone already, or the layer is not this image's (another upload of
    * the session runs at the same time, so which layer is whose is no longer known).
+   * A named layer is copied into the loads of the nodes that lack it as it arrives. An unnamed one
+   * (Docker <= 24 exports, hashed only on the way) could be one the node has: it goes to the
+   * nodes once verified, from the cache, while the next layer arrives.
    */
   layer(layer: string | undefined, size: number): LayerTee | undefined {
     if (this.abandoned) return undefined;
@@ -155,31 +174,45 @@ export class ImagePreload {
     }
     this.active = true;
     this.idle.refresh();
-    const name = `${layer ? hex(layer) : `unnamed-${this.unnamed++}`}/layer.tar`;
-    // A named layer goes only to the nodes that lack it; an unnamed one could be any, so to all.
-    const wanted = (n: NodeLoad) => layer === undefined || this.layers.indexOf(layer, n.skip) >= n.skip;
-    const targets = this.live().then((nodes) => {
-      const chosen = nodes.filter(wanted);
-      for (const n of chosen) n.begin(name, size);
-      return chosen;
-    });
-    this.last = targets;
+    let ended!: { resolve(): void; reject(err: Error): void };
+    const end = new Promise<void>((resolve, reject) => (ended = { resolve, reject }));
+    end.catch(() => undefined);
+    // Live: each chosen node's entry is open from its turn until the layer ends.
+    const live = layer === undefined ? Promise.resolve([]) : this.live().then((nodes) => nodes.filter((n) => n.lacks(this.layers, layer)).map((n) => {
+      let begun!: () => void;
+      const started = new Promise<void>((resolve) => (begun = resolve));
+      void n.enqueue(async () => {
+        n.begin(`${hex(layer)}/layer.tar`, size);
+        begun();
+        await end;
+        n.end();
+        n.written.set(layer, `${hex(layer)}/layer.tar`);
+      }).finally(begun);
+      return { n, started };
+    }));
     return {
       write: async (chunk) => {
         if (this.abandoned) return;
         this.idle.refresh();
-        await Promise.all((await targets).map((n) => n.write(chunk)));
+        await Promise.all((await live).map(async ({ n, started }) => {
+          await started;
+          await n.write(chunk);
+        }));
       },
       done: (digest) => {
         this.active = false;
-        this.last = targets.then((chosen) => {
-          for (const n of chosen) {
-            n.end();
-            n.written.set(digest, name);
+        ended.resolve();
+        if (layer !== undefined) return;
+        this.feeding = this.feeding.then(() => this.live()).then((nodes) => {
+          for (const n of nodes) {
+            if (n.lacks(this.layers, digest)) void n.enqueue(async () => (n.lacks(this.layers, digest) ? n.file(digest, this.cache.layerPath(digest)) : undefined));
           }
-        });
+        }, () => undefined);
       },
-      fail: () => this.abort(),
+      fail: () => {
+        ended.reject(new Error('the layer did not arrive whole'));
+        this.abort();
+      },
     };
   }
 
@@ -191,24 +224,16 @@ export class ImagePreload {
     clearTimeout(this.idle);
     if (this.abandoned) return;
     if (this.active) return this.abort();
-    await this.last;
+    await this.feeding;
     const config = this.cache.config(this.id);
     await Promise.all((await this.live()).map(async (n) => {
-      try {
-        for (const [i, layer] of this.layers.entries()) {
-          if (i < n.skip || n.written.has(layer)) continue;
-          const name = `${hex(layer)}/layer.tar`;
-          const path = this.cache.layerPath(layer);
-          await n.file(name, path, (await stat(path)).size);
-          n.written.set(layer, name);
-        }
+      await n.enqueue(async () => {
+        for (const layer of this.layers) if (n.lacks(this.layers, layer)) await n.file(layer, this.cache.layerPath(layer));
         await n.small(`${hex(this.id)}.json`, config);
         const manifest = [{ Config: `${hex(this.id)}.json`, RepoTags: null, Layers: this.layers.map((l) => n.written.get(l) ?? `${hex(l)}/layer.tar`) }];
         await n.small('manifest.json', Buffer.from(JSON.stringify(manifest)));
         n.finalize();
-      } catch {
-        n.abort();
-      }
+      });
       await n.loaded;
     }));
   }
