@@ -55,7 +55,19 @@ class NodeLoad {
   readonly loaded: Promise<boolean>;
 
   constructor(readonly engine: Engine) {
-    (this.pack as unknown as NodeJS.ReadableStream).pipe(this.body);
+    // Pumped by hand, not piped: an aborted load must stop the pack's bytes before its garbage ends the body.
+    this.pack.on('data', (chunk: unknown) => {
+      if (this.failed) return;
+      if (!this.body.write(chunk as Buffer)) {
+        this.pack.pause();
+        this.body.once('drain', () => this.pack.resume());
+      }
+    });
+    this.pack.on('end', () => {
+      if (!this.failed) this.body.end();
+    });
+    this.pack.on('error', () => undefined);
+    this.body.on('error', () => undefined);
     this.loaded = engine.loadImage(this.body).then(() => true, () => false).finally(() => {
       this.failed = true;
     });
@@ -116,7 +128,6 @@ class NodeLoad {
   abort(): void {
     if (this.failed) return;
     this.failed = true;
-    (this.pack as unknown as NodeJS.ReadableStream).unpipe(this.body);
     this.body.end(NOT_A_TAR);
     this.pack.destroy();
   }
