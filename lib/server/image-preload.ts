@@ -6,8 +6,9 @@
  * One preload per image upload of a session: image_layers_missing starts one `docker load` per
  * live node (at most PRELOAD_NODES) and each upload_layer feeds it: a layer the sender named goes
  * into the loads of the nodes that lack it as its bytes are written to the cache; one it did not
- * name (a Docker <= 24 export, hashed only on the way, so perhaps a layer the node has) goes from
- * the cache once verified, while the next layer arrives. put_image_description (the config known,
+ * name (a Docker <= 24 export, hashed only on the way, so perhaps a layer the node has) goes live
+ * only to nodes that share no layer with the image, and to the others from the cache once
+ * verified, while the next layer arrives. put_image_description (the config known,
  * every layer verified) finishes it: what the node still lacks from the cache, then the config and
  * the manifest. Until that manifest, which only a whole, verified upload writes, the node has
  * nothing it could load; a cut, refused or ambiguous upload ends the stream with bytes that are no
@@ -137,6 +138,7 @@ export class ImagePreload {
   private readonly nodes: Promise<NodeLoad[]>;
   private active = false;
   private abandoned = false;
+  private unnamed = 0;
   /** Verified unnamed layers being queued for the nodes: finish comes after them. */
   private feeding: Promise<void> = Promise.resolve();
   private readonly idle = setTimeout(() => this.abort(), PRELOAD_IDLE_MS).unref();
@@ -174,8 +176,8 @@ export class ImagePreload {
    * this preload takes no part: gone already, or the layer is not this image's (another upload of
    * the session runs at the same time, so which layer is whose is no longer known).
    * A named layer is copied into the loads of the nodes that lack it as it arrives. An unnamed one
-   * (Docker <= 24 exports, hashed only on the way) could be one the node has: it goes to the
-   * nodes once verified, from the cache, while the next layer arrives.
+   * (Docker <= 24 exports, hashed only on the way) could be one the node has: it goes live only to
+   * nodes that share no layer with the image; to the others once verified, from the cache.
    */
   layer(layer: string | undefined, size: number): LayerTee | undefined {
     if (this.abandoned) return undefined;
@@ -185,19 +187,22 @@ export class ImagePreload {
     }
     this.active = true;
     this.idle.refresh();
-    let ended!: { resolve(): void; reject(err: Error): void };
-    const end = new Promise<void>((resolve, reject) => (ended = { resolve, reject }));
+    let ended!: { resolve(digest: string): void; reject(err: Error): void };
+    const end = new Promise<string>((resolve, reject) => (ended = { resolve, reject }));
     end.catch(() => undefined);
-    // Live: each chosen node's entry is open from its turn until the layer ends.
-    const live = layer === undefined ? Promise.resolve([]) : this.live().then((nodes) => nodes.filter((n) => n.lacks(this.layers, layer)).map((n) => {
+    // Live: each chosen node's entry is open from its turn until the layer ends. An unnamed layer
+    // goes live only to a node that shares no layer with the image (so surely lacks it).
+    const name = `${layer ? hex(layer) : `unnamed-${this.unnamed++}`}/layer.tar`;
+    const takesLive = (n: NodeLoad) => (layer === undefined ? n.skip === 0 : n.lacks(this.layers, layer));
+    const live = this.live().then((nodes) => nodes.filter(takesLive).map((n) => {
       let begun!: () => void;
       const started = new Promise<void>((resolve) => (begun = resolve));
       void n.enqueue(async () => {
-        n.begin(`${hex(layer)}/layer.tar`, size);
+        n.begin(name, size);
         begun();
-        await end;
+        const digest = await end;
         n.end();
-        n.written.set(layer, `${hex(layer)}/layer.tar`);
+        n.written.set(digest, name);
       }).finally(begun);
       return { n, started };
     }));
@@ -212,7 +217,7 @@ export class ImagePreload {
       },
       done: (digest) => {
         this.active = false;
-        ended.resolve();
+        ended.resolve(digest);
         if (layer !== undefined) return;
         this.feeding = this.feeding.then(() => this.live()).then((nodes) => {
           for (const n of nodes) {
