@@ -4,7 +4,8 @@
  *
  *   tfnz:  a location whose only node is the second engine, an empty cache; the SDK's
  *          loc.ensureImageUploaded(image), then a spawn from it to running (the location loads
- *          the image from its cache into the node)
+ *          the image into the node while it arrives, lib/server/image-preload.ts; the spawn
+ *          waits for the end of that load)
  *   floor: docker save IMAGE | docker -H node load, then docker -H node run -d IMAGE true: what an
  *          operator would do by hand for the same result, a container of the image started on
  *          the node (the tfnz side includes its spawn, so the peer starts its container too;
@@ -100,7 +101,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     figure({
       bench: 'image-upload', name: `upload + first spawn, ${mib} MiB image, empty cache`, unit: 'MiB/s', better: 'higher',
       tfnz: summarise(mibps(tfnz.total)), floorName: 'docker save | docker load, docker run', floor: summarise(mibps(floor.total)), goal: ['≥', 0.8],
-      note: 'tfnz: docker save read once, each missing layer sent over the session as it is exported and written to the cache, then on spawn docker load from the cache into the node; the peer starts a container too (the bare save | load is the next row)',
+      note: 'tfnz: docker save read once, each missing layer sent over the session as it is exported and written to the cache; the location feeds the node\'s docker load as layers land (a named layer as it arrives, an unnamed one from the cache once verified), and the spawn waits for that load; the peer starts a container too (the bare save | load is the next row)',
       extra: { imageBytes: size, tfnzCpuMs: summarise(tfnz.cpu) },
     }),
     figure({

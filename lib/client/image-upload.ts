@@ -5,20 +5,17 @@
  * `put`, so exporting, sending and the location's writing overlap; then record the image under
  * its name for this user. The location checks every layer's sha256 and size before it keeps it.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { nanoid } from 'nanoid';
 import {
   EngineError, FILE_CHUNK_BYTES, ImageNotFound, TfnzError,
 } from '../protocol';
 import type { SessionContext } from './session-context';
 import type { LocalEngine, LocalImage } from './local-engine';
-import { commonJsExports, importOptional } from '../shared/optional-dependency';
+import { spoolLayer, walkSaveArchive, type SaveArchiveLayer } from '../shared/save-archive';
 import { gatherChunks } from '../shared/gather-chunks';
 import { sendTransfer } from './file-transfer';
 
@@ -84,9 +81,6 @@ async function sendMissingLayers(
   const sent = new Set<string>();
   // A v1 layer.tar is surely wanted when all are (and no layer repeats, which would send it twice).
   const everyLayerWanted = local.layers.every((l) => wanted.has(l)) && new Set(local.layers).size === local.layers.length;
-  const configNames = [`${local.id.slice('sha256:'.length)}.json`, `blobs/sha256/${local.id.slice('sha256:'.length)}`];
-  const blob = (name: string) => (/^blobs\/sha256\/[0-9a-f]{64}$/.test(name) ? `sha256:${name.slice(-64)}` : undefined);
-  let config: Uint8Array | undefined;
   let sendFailure: unknown;
   let spoolDir: string | undefined;
   const send = async (layer: string | undefined, size: number, chunks: AsyncIterable<Uint8Array>) => {
@@ -107,10 +101,7 @@ async function sendMissingLayers(
     spoolDir ??= await mkdtemp(join(tmpdir(), 'tfnz-upload-'));
     const path = join(spoolDir, `${nanoid(8)}.tar`);
     try {
-      const hash = createHash('sha256');
-      const hashing = new Transform({ transform(chunk, _enc, cb) { hash.update(chunk); cb(null, chunk); } });
-      await pipeline(entry, hashing, createWriteStream(path));
-      const layer = `sha256:${hash.digest('hex')}`;
+      const layer = await spoolLayer(entry, path);
       if (!wanted.has(layer) || sent.has(layer)) return;
       const file = createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES });
       try {
@@ -122,36 +113,24 @@ async function sendMissingLayers(
       await rm(path, { force: true });
     }
   };
-  const tar = commonJsExports(await importOptional(() => import('tar-stream'), ['tar-stream'], 'uploading a local image'));
-  const extract = tar.extract();
-  extract.on('entry', (header, stream, next) => {
-    const entry = stream as unknown as NodeJS.ReadableStream & AsyncIterable<Uint8Array>;
-    const size = header.size ?? 0;
-    const blobDigest = blob(header.name);
-    let handled: Promise<void>;
-    if (configNames.includes(header.name)) {
-      handled = (async () => {
-        const parts: Uint8Array[] = [];
-        for await (const c of entry) parts.push(c);
-        config = Buffer.concat(parts);
-      })();
-    } else if (blobDigest && wanted.has(blobDigest) && !sent.has(blobDigest)) {
-      handled = send(blobDigest, size, entry);
-    } else if (header.type === 'file' && header.name.endsWith('/layer.tar') && sent.size < wanted.size) {
-      handled = everyLayerWanted ? send(undefined, size, entry) : spoolThenSend(entry, size);
-    } else {
-      entry.resume();
-      handled = new Promise((resolve, reject) => entry.on('end', resolve).on('error', reject));
+  const onLayer = async ({ named, size, stream }: SaveArchiveLayer) => {
+    if (named !== undefined) {
+      if (wanted.has(named) && !sent.has(named)) await send(named, size, stream);
+    } else if (sent.size < wanted.size) {
+      await (everyLayerWanted ? send(undefined, size, stream) : spoolThenSend(stream, size));
     }
-    handled.then(() => next(), (err: unknown) => {
-      sendFailure ??= err;
-      extract.destroy(err as Error);
-    });
-  });
-  const saved = await engine.save(local.id);
-  signal?.addEventListener('abort', () => extract.destroy(new Error('upload aborted')), { once: true });
+  };
+  let config: Buffer | undefined;
   try {
-    await pipeline(saved, extract as unknown as NodeJS.WritableStream);
+    ({ config } = await walkSaveArchive(() => engine.save(local.id), {
+      imageId: local.id,
+      feature: 'uploading a local image',
+      signal,
+      onLayer: (layer) => onLayer(layer).catch((err: unknown) => {
+        sendFailure ??= err;
+        throw err;
+      }),
+    }));
   } catch (err) {
     // The location's refusal (quota, a corrupt layer, a lost connection) says more than the export's end.
     if (sendFailure instanceof TfnzError) throw sendFailure;

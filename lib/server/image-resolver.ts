@@ -24,18 +24,43 @@ import { parseImageReference, type ImageReference } from '../shared/registry-ref
 import { cameFromRegistry, implicitHubFailure, isImageId, RegistryImages, type RegistryRequest } from './registry-images';
 import type { Engine, TaggedImage } from '../engines/engine';
 import type { ImageDescription, LayerCache } from './layer-cache';
+import type { ImagePreload } from './image-preload';
 
 export class ImageResolver {
   /** Loads in progress, per engine and image id, so spawns of one image share one load. */
   private readonly loading = new Map<Engine, Map<string, Promise<void>>>();
+  /** #17: loads that began while an upload arrived (image-preload.ts), per engine and image id, until they end. */
+  private readonly preloads = new Map<Engine, Map<string, Promise<void>>>();
   /** Pulls and registry checks (#19). */
   readonly registries = new RegistryImages();
 
   constructor(private readonly cache: LayerCache) {}
 
   /** The image reference the node's engine runs for this spawn. */
-  resolve(engine: Engine, user: string, name: string, imageId?: string, registry: RegistryRequest = { policy: 'missing' }): Promise<string> {
+  async resolve(engine: Engine, user: string, name: string, imageId?: string, registry: RegistryRequest = { policy: 'missing' }): Promise<string> {
+    // A load of this image into this node that began during its upload: a spawn waits for it instead of loading again.
+    const id = imageId ?? this.cache.description(user, name)?.id;
+    const preload = id ? this.preloads.get(engine)?.get(id) : undefined;
+    if (preload) await preload;
     return resolveImage(this.cache, this.loading, this.registries, engine, user, name, imageId, registry);
+  }
+
+  /** An upload is whole and `finished` ends when its nodes' loads answered: spawns on them wait for it. */
+  preloading(preload: ImagePreload, finished: Promise<void>): void {
+    void preload.engines().then((engines) => {
+      for (const engine of engines) {
+        let perEngine = this.preloads.get(engine);
+        if (!perEngine) this.preloads.set(engine, (perEngine = new Map()));
+        perEngine.set(preload.id, finished);
+      }
+      return finished.finally(() => {
+        for (const engine of engines) {
+          const perEngine = this.preloads.get(engine);
+          if (perEngine?.get(preload.id) === finished) perEngine.delete(preload.id);
+          if (perEngine?.size === 0) this.preloads.delete(engine);
+        }
+      });
+    });
   }
 }
 

@@ -16,7 +16,7 @@ export type { TlsIdentity } from './tls';
 export type {
   Attachment, EngineDescription, ExecHandle, ExecSpec, FileSink, FileSource, LabelledContainer, LabelledVolume, Mount, TaggedImage,
 } from '../engines/engine';
-export type { LayerCache, ImageDescription, PruneResult } from './layer-cache';
+export type { LayerCache, ImageDescription, LayerSink, PruneResult } from './layer-cache';
 export type { NodePool, PoolNode } from './node-pool';
 export type { PullReport } from '../engines/registry-pull';
 export type { HostAgent, HostCommandResult } from '../engines/docker-host-agent';

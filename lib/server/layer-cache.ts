@@ -33,6 +33,11 @@ export interface ImageDescription {
   layers: string[];
 }
 
+/** A layer upload's sink; once `finish` resolved, `digest` is what the layer verified as. */
+export interface LayerSink extends FileSink {
+  readonly digest: string | undefined;
+}
+
 /** What `prune` removed: counts, and the bytes freed. */
 export interface PruneResult {
   descriptions: number;
@@ -119,14 +124,18 @@ export class LayerCache {
    * Without `layer` (a sender streaming a layer it has not hashed yet) the bytes are kept under
    * their own sha256: whoever sent them holds them, which is all a grant says.
    */
-  layerSink(user: string, layer: string | undefined, size: number): FileSink {
+  layerSink(user: string, layer: string | undefined, size: number): LayerSink {
     const dir = this.ensureDir('layers');
     const partial = join(dir, `${layer ? hex(layer) : 'unnamed'}.${randomBytes(6).toString('hex')}.part`);
     const hash = createHash('sha256');
     let written = 0;
     let handle: Promise<FileHandle> | undefined;
     const file = () => (handle ??= open(partial, 'w', 0o600));
+    let digest: string | undefined;
     return {
+      get digest() {
+        return digest;
+      },
       write: async (chunk) => {
         hash.update(chunk);
         written += chunk.length;
@@ -142,6 +151,7 @@ export class LayerCache {
           throw new LayerCorrupt(`layer ${(layer ?? got).slice(0, 19)}… arrived as ${written} bytes with digest ${got.slice(0, 19)}… (expected ${size} bytes); it was discarded, upload it again`);
         }
         this.adoptLayer(user, partial, got, size);
+        digest = got;
       },
       abort: () =>
         (handle ?? Promise.resolve(undefined))

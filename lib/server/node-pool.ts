@@ -230,6 +230,11 @@ export class NodePool {
     return [...this.nodes.values()].map((n) => n.engine);
   }
 
+  /** The engines of the live nodes only. */
+  liveEngines(): Engine[] {
+    return [...this.nodes.values()].filter((n) => n.info.alive).map((n) => n.engine);
+  }
+
   /** Start sampling every node's stats. */
   startSampling(): void {
     this.stopped = false;

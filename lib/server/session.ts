@@ -20,6 +20,7 @@ import type { ManagedContainer } from './managed-container';
 import type { ManagedProcess } from './managed-process';
 import { TunnelRelay } from './tunnel-relay';
 import { dispatchCommand, dispatchMessage } from './handlers';
+import type { ImagePreload } from './image-preload';
 import type { FileWriter } from './file-transfer';
 import type { LocationContext } from './location-context';
 import type { Limits } from './limits';
@@ -45,6 +46,8 @@ export class Session implements FaultScope {
   readonly tunnels: TunnelRelay;
   /** Layer uploads in progress (upload_layer), by transfer id; a cut one is discarded when the session ends. */
   readonly uploads = new Map<string, FileWriter>();
+  /** #17: the image upload whose layers are loaded into the nodes as they arrive (image-preload.ts). */
+  preload?: ImagePreload;
   private seq = 0;
   private congested = false;
   private ending?: Promise<void>;
@@ -223,6 +226,7 @@ export class Session implements FaultScope {
     this.tunnels.closeAll();
     for (const cluster of this.ctx.sites.clustersOf(this.id)) this.ctx.sites.unpublish(cluster);
     for (const upload of [...this.uploads.values()]) upload.cancel();
+    this.preload?.abort();
     await Promise.all([...this.visitingProcesses.values()].map((p) => p.destroy().catch(() => undefined)));
     this.visiting.clear();
     await Promise.all([...this.containers.values()].map((c) => c.destroy().catch(() => undefined)));

@@ -1,7 +1,8 @@
 /**
  * Reading a `docker save` archive in one pass, for an upload (client) and a built image (server):
- * the image's config in memory, and the layers the caller wants spooled to files, each hashed on
- * the way so its digest (the diff id) is known without trusting a name.
+ * the image's config in memory, and each layer entry to the caller (walkSaveArchive), or the
+ * layers the caller wants spooled to files (readSaveArchive), each hashed on the way so its digest
+ * (the diff id) is known without trusting a name.
  * tar-stream is an optional peer dependency, loaded on demand.
  */
 import { createHash } from 'node:crypto';
@@ -38,64 +39,112 @@ export interface SaveArchiveOptions {
 
 const BLOB = /^blobs\/sha256\/[0-9a-f]{64}$/;
 
+/** A layer entry of a `docker save` archive, handed to `onLayer` by walkSaveArchive. */
+export interface SaveArchiveLayer {
+  /**
+   * Its digest where the layout names it (Docker 25+, OCI `blobs/sha256/<hex>`: any blob but the
+   * config, so perhaps not a layer), or undefined where only hashing tells (Docker <= 24 `<v1 id>/layer.tar`).
+   */
+  named: string | undefined;
+  size: number;
+  /** Its bytes; whatever `onLayer` leaves unread is skipped. */
+  stream: NodeJS.ReadableStream & AsyncIterable<Uint8Array>;
+}
+
+export interface SaveArchiveWalk {
+  /** The image whose config to keep (`sha256:<hex>`). */
+  imageId: string;
+  /** Each layer entry in archive order; the walk goes on once it resolves, and stops on its rejection. */
+  onLayer(layer: SaveArchiveLayer): Promise<void>;
+  /** What the archive is read for, named in MissingDependency when tar-stream is not installed. */
+  feature: string;
+  signal?: AbortSignal;
+}
+
 /**
- * Open the archive (once tar-stream is known to be there) and read it to its end. Resolves with the config (undefined if the archive has none) and the
- * kept layers by digest, whose files are the caller's from then on; on failure every file spooled
- * is removed before the error is thrown.
+ * Read a `docker save` archive once (opened once tar-stream is known to be there): the image's
+ * config is kept in memory, each layer entry goes to `onLayer`, the rest is skipped. Resolves with
+ * the config (undefined if the archive has none); rejects with `onLayer`'s error or the archive's.
+ */
+export async function walkSaveArchive(open: () => Promise<NodeJS.ReadableStream>, walk: SaveArchiveWalk): Promise<{ config: Buffer | undefined }> {
+  const hex = walk.imageId.slice('sha256:'.length);
+  // Docker <= 24 saves the config as `<hex>.json`; Docker 25+ (OCI) as the blob `blobs/sha256/<hex>`.
+  const configNames = [`${hex}.json`, `blobs/sha256/${hex}`];
+  let config: Buffer | undefined;
+  const tar = commonJsExports(await importOptional(() => import('tar-stream'), ['tar-stream'], walk.feature));
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const entry = stream as unknown as SaveArchiveLayer['stream'];
+    const isConfig = configNames.includes(header.name);
+    const named = BLOB.test(header.name) && !isConfig ? `sha256:${header.name.slice(-64)}` : undefined;
+    const isLayer = header.type === 'file' && (header.name.endsWith('/layer.tar') || named !== undefined);
+    const handled = isConfig
+      ? (async () => {
+          const parts: Buffer[] = [];
+          for await (const c of entry) parts.push(Buffer.from(c));
+          config = Buffer.concat(parts);
+        })()
+      : isLayer
+        ? walk.onLayer({ named, size: header.size ?? 0, stream: entry }).then(() => drain(entry))
+        : drain(entry);
+    handled.then(() => next(), (err: unknown) => extract.destroy(err as Error));
+  });
+  const abort = () => extract.destroy(new Error('aborted'));
+  walk.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await pipeline(await open(), extract);
+    return { config };
+  } finally {
+    walk.signal?.removeEventListener('abort', abort);
+  }
+}
+
+/** Read what is left of an entry, so the archive moves on to the next. */
+async function drain(entry: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const _ of entry) {
+    // skipped
+  }
+}
+
+/** Write a layer's bytes to `path`, hashing them on the way; resolves with its digest (its diff id). */
+export async function spoolLayer(stream: NodeJS.ReadableStream, path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const hashing = new Transform({ transform(chunk, _enc, cb) { hash.update(chunk); cb(null, chunk); } });
+  await pipeline(stream, hashing, createWriteStream(path, { mode: 0o600 }));
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * Read the archive to its end (walkSaveArchive), spooling the layers the caller wants. Resolves
+ * with the config (undefined if the archive has none) and the kept layers by digest, whose files
+ * are the caller's from then on; on failure every file spooled is removed before the error is thrown.
  */
 export async function readSaveArchive(
   open: () => Promise<NodeJS.ReadableStream>,
   options: SaveArchiveOptions,
 ): Promise<{ config: Buffer | undefined; layers: Map<string, SpooledLayer> }> {
-  const hex = options.imageId.slice('sha256:'.length);
-  // Docker ≤ 24 saves the config as `<hex>.json`; Docker 25+ (OCI) as the blob `blobs/sha256/<hex>`.
-  const configNames = [`${hex}.json`, `blobs/sha256/${hex}`];
   const layers = new Map<string, SpooledLayer>();
   const spooled = new Set<string>();
-  let config: Buffer | undefined;
-  const tar = commonJsExports(await importOptional(() => import('tar-stream'), ['tar-stream'], options.feature));
-  const extract = tar.extract();
-  extract.on('entry', (header, stream, next) => {
-    const done = (err?: unknown) => (err ? extract.destroy(err as Error) : next());
-    const isConfig = configNames.includes(header.name);
-    const named = BLOB.test(header.name) && !isConfig ? `sha256:${header.name.slice(-64)}` : undefined;
-    const isLayer = header.type === 'file' && (header.name.endsWith('/layer.tar') || named !== undefined);
-    if (isConfig) {
-      const parts: Buffer[] = [];
-      stream.on('data', (c) => parts.push(c as Buffer));
-      stream.on('end', () => {
-        config = Buffer.concat(parts);
-        done();
-      });
-      stream.on('error', done);
-    } else if (isLayer && options.spool(named, layers)) {
-      const path = options.spoolPath();
-      spooled.add(path);
-      const hash = createHash('sha256');
-      const hashing = new Transform({ transform(chunk, _enc, cb) { hash.update(chunk); cb(null, chunk); } });
-      pipeline(stream, hashing, createWriteStream(path, { mode: 0o600 })).then(async () => {
-        const layer = `sha256:${hash.digest('hex')}`;
-        if (options.keep(layer) && !layers.has(layer)) layers.set(layer, { layer, path, size: header.size ?? 0 });
+  try {
+    const { config } = await walkSaveArchive(open, {
+      imageId: options.imageId,
+      feature: options.feature,
+      signal: options.signal,
+      onLayer: async ({ named, size, stream }) => {
+        if (!options.spool(named, layers)) return;
+        const path = options.spoolPath();
+        spooled.add(path);
+        const layer = await spoolLayer(stream, path);
+        if (options.keep(layer) && !layers.has(layer)) layers.set(layer, { layer, path, size });
         else {
           spooled.delete(path);
           await rm(path, { force: true });
         }
-      }).then(() => done(), done);
-    } else {
-      stream.on('end', () => done());
-      stream.on('error', done);
-      stream.resume();
-    }
-  });
-  const abort = () => extract.destroy(new Error('aborted'));
-  options.signal?.addEventListener('abort', abort, { once: true });
-  try {
-    await pipeline(await open(), extract);
+      },
+    });
     return { config, layers };
   } catch (err) {
     await Promise.all([...spooled].map((path) => rm(path, { force: true })));
     throw err;
-  } finally {
-    options.signal?.removeEventListener('abort', abort);
   }
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
@@ -39,6 +39,8 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
   const imageD = `tfnz-spec-d-${tag}`;
   const imageE = `tfnz-spec-e-${tag}`;
   const imageF = `tfnz-spec-f-${tag}`;
+  const imageG = `tfnz-spec-g-${tag}`;
+  const imageH = `tfnz-spec-h-${tag}`;
   const markers: Record<string, string> = {};
   const homes: string[] = [];
   let cacheDir: string;
@@ -46,12 +48,25 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
   let loc: Location;
 
   /** An image on the client's engine: busybox plus one layer of `mib` MiB of random bytes and a marker file. */
-  async function build(image: string, mib: number): Promise<void> {
+  async function build(image: string, mib: number, dockerfile?: string): Promise<void> {
     markers[image] = `marker ${image} ${nanoid()}`;
-    await buildMarkedImage(image, markers[image], mib);
+    await buildMarkedImage(image, markers[image], mib, dockerfile);
   }
 
   const localImage = (image: string) => docker.getImage(image).inspect();
+  const onNode = (id: string) => node.getImage(id).inspect().catch(() => undefined);
+
+  /** The tar of an image's layer `index` (bottom first), as `docker save` exports it. */
+  async function layerTar(image: string, index: number): Promise<Buffer> {
+    const dir = mkdtempSync(join(tmpdir(), 'tfnz-save-'));
+    try {
+      await run('sh', ['-c', `docker save ${image} | tar -x -C ${dir}`], { timeout: 120_000 });
+      const [manifest] = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { Layers: string[] }[];
+      return readFileSync(join(dir, manifest.Layers[index]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
   const stored = () => server.images.bytesStored;
 
   /** Connect as a user of our own: a fresh TFNZ_HOME holding an account for this location. */
@@ -71,6 +86,9 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await build(imageD, 1);
     await build(imageE, 24);
     await build(imageF, 1);
+    // Shares no layer with the node (nor the cache): every layer is sent unnamed by a Docker <= 24 export.
+    await build(imageG, 2, 'FROM scratch\nCOPY random.bin /\nCOPY marker.txt /\n');
+    await build(imageH, 1);
     cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
     server = await LocationServer.start({ name, port: 0, engines: [new DockerEngine(nodeEngineAddress(ENGINES[0]))], cacheDir, sessionGraceMs: 2000 });
     loc = await Location.connect({ location: server.url, quiet: true });
@@ -81,7 +99,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await loc?.disconnect();
     await server?.close();
     await releaseNodeEngines(ENGINES);
-    for (const image of [imageA, imageB, imageC, imageD, imageE, imageF]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    for (const image of [imageA, imageB, imageC, imageD, imageE, imageF, imageG, imageH]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     for (const dir of [cacheDir, ...homes]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -136,6 +154,44 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     const second = await lastValueFrom(loc.uploadImage$(imageC).pipe(toArray()));
     expect(second.map((p) => p.phase)).to.deep.equal(['done']);
     expect(second[0]).to.include({ bytesTotal: 0, layersTotal: 0 });
+  });
+
+  it('loads an upload into the node while it arrives: the image is there, untagged, before any spawn asks', async () => {
+    const g = await localImage(imageG);
+    expect(await onNode(g.Id), 'the node lacks it').to.equal(undefined);
+    await loc.ensureImageUploaded(imageG);
+    // Nothing spawned it: the node's docker load took the layers as they came and ends once the upload is whole.
+    const loaded = await eventually(async () => (await onNode(g.Id)) ?? Promise.reject(new Error(`node lacks ${g.Id}`)), 60_000);
+    expect(loaded.RepoTags ?? []).to.deep.equal([]);
+    expect(loaded.RootFS.Layers, 'docker load checked every layer against the config').to.deep.equal(g.RootFS.Layers);
+  });
+
+  it('an upload that never became whole loads nothing into the node; a later whole one does', async () => {
+    const h = await localImage(imageH);
+    const [, top] = h.RootFS.Layers!;
+    const bytes = await layerTar(imageH, 1);
+    const mallory = await rawClient(server.url);
+    const sessionsBefore = server.sessionCount;
+    try {
+      await mallory.request('open_session', { client: 'spec', user: 'mallory' });
+      await mallory.request('image_layers_missing', { id: h.Id, layers: h.RootFS.Layers });
+      // Its only layer the node lacks arrives whole and verifies; the description (and config) never do.
+      const transfer = nanoid();
+      expect((await mallory.request('upload_layer', { transfer, layer: top, size: bytes.length })).error).to.equal(undefined);
+      for (let at = 0; at < bytes.length; at += 2 ** 20) {
+        mallory.send(encodeFrame({ kind: 'request', id: 0, command: 'file_data', params: { transfer }, bulk: bytes.subarray(at, at + 2 ** 20) }));
+      }
+      const end = (await mallory.next((f) => f.kind === 'event' && f.event === 'file_end' && (f.params as { transfer: string }).transfer === transfer)) as {
+        params: { error?: unknown };
+      };
+      expect(end.params.error).to.equal(undefined);
+      expect(server.images.hasLayer(top)).to.equal(true);
+    } finally {
+      mallory.ws.close();
+    }
+    await eventually(async () => expect(server.sessionCount).to.equal(sessionsBefore), 20_000);
+    expect(await onNode(h.Id), 'nothing of the cut upload loaded').to.equal(undefined);
+    expect(await output(loc.node().spawnContainer(imageH, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageH]);
   });
 
   it('a second user must send the bytes himself (stored once), and reaches no other user\'s image by name, id or digests', async () => {

@@ -32,12 +32,12 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000)
  * Build `image` on the client's engine: busybox plus /marker.txt holding `marker` and /random.bin,
  * `mib` MiB of random bytes (a layer no engine holds already).
  */
-export async function buildMarkedImage(image: string, marker: string, mib = 1): Promise<void> {
+export async function buildMarkedImage(image: string, marker: string, mib = 1, dockerfile = 'FROM busybox:latest\nCOPY marker.txt random.bin /\n'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tfnz-spec-image-'));
   try {
     writeFileSync(join(dir, 'marker.txt'), marker);
     writeFileSync(join(dir, 'random.bin'), randomBytes(mib * 2 ** 20));
-    writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY marker.txt random.bin /\n');
+    writeFileSync(join(dir, 'Dockerfile'), dockerfile);
     await promisify(execFile)('docker', ['build', '-q', '-t', image, dir], { timeout: 120_000 });
   } finally {
     rmSync(dir, { recursive: true, force: true });

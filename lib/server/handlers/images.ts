@@ -4,18 +4,29 @@ import type { PullReport } from '../../engines/registry-pull';
 import { parseImageReference } from '../../shared/registry-reference';
 import { FileWriter } from '../file-transfer';
 import type { CommandHandlers } from './handler';
+import { ImagePreload, type LayerTee } from '../image-preload';
+import type { LayerSink } from '../layer-cache';
+import type { FileSink } from '../../engines/engine';
 
 export const imageCommands = {
   async image_layers_missing(s, p) {
-    return { missing: s.ctx.images.missing(s.user, p.layers), configMissing: !s.ctx.images.userHasConfig(s.user, p.id) };
+    const missing = s.ctx.images.missing(s.user, p.layers);
+    if (missing.length) {
+      // #17: the layers about to arrive go into the nodes' docker load as they come.
+      s.preload?.abort();
+      s.preload = new ImagePreload(s.ctx.images, s.ctx.nodes.liveEngines(), p.id, p.layers);
+    }
+    return { missing, configMissing: !s.ctx.images.userHasConfig(s.user, p.id) };
   },
 
   async upload_layer(s, p) {
     const { transfer, size } = p;
     if (s.uploads.has(transfer)) throw new BadRequest(`transfer id '${transfer}' is already in use`);
     s.ctx.quotas.upload(s.user, size);
+    const sink = s.ctx.images.layerSink(s.user, p.layer, size);
+    const tee = s.preload?.layer(p.layer, size);
     const writer = new FileWriter(
-      transfer, s.ctx.images.layerSink(s.user, p.layer, size), size,
+      transfer, tee ? teeSink(sink, tee) : sink, size,
       { ack: (bytes) => s.emit('file_ack', { transfer, bytes }), end: (error) => s.emit('file_end', { transfer, error }) },
       () => s.uploads.delete(transfer),
     );
@@ -32,6 +43,11 @@ export const imageCommands = {
       s.ctx.images.putConfig(s.user, p.id, p.config, p.layers);
     }
     s.ctx.images.putDescription(s.user, { name: p.name, id: p.id, layers: p.layers });
+    const preload = s.preload;
+    if (preload?.id === p.id) {
+      s.preload = undefined;
+      s.ctx.imageResolver.preloading(preload, preload.finish());
+    }
     return {};
   },
 
@@ -53,3 +69,25 @@ export const imageCommands = {
     return { id: await registries.pull(node.engine, s.user, ref, request) };
   },
 } satisfies Partial<CommandHandlers>;
+
+/** The cache's sink, each chunk also copied into the preload; the cache decides whether the layer is good. */
+function teeSink(sink: LayerSink, tee: LayerTee): FileSink {
+  return {
+    write: async (chunk) => {
+      await Promise.all([sink.write(chunk), tee.write(chunk)]);
+    },
+    finish: async () => {
+      try {
+        await sink.finish();
+      } catch (err) {
+        tee.fail();
+        throw err;
+      }
+      tee.done(sink.digest!);
+    },
+    abort: () => {
+      tee.fail();
+      return sink.abort();
+    },
+  };
+}

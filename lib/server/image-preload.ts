@@ -1,0 +1,271 @@
+/**
+ * Loading an uploaded image into the location's nodes while its layers arrive (#17): a spawn
+ * that follows an upload then finds the image on its node, or waits only for what `docker load`
+ * does after its input ends, instead of starting a whole load from the cache.
+ *
+ * One preload per image upload of a session: image_layers_missing starts one `docker load` per
+ * live node (at most PRELOAD_NODES) and each upload_layer feeds it: a layer the sender named goes
+ * into the loads of the nodes that lack it as its bytes are written to the cache; one it did not
+ * name (a Docker <= 24 export, hashed only on the way, so perhaps a layer the node has) goes live
+ * only to nodes that share no layer with the image, and to the others from the cache once
+ * verified, while the next layer arrives. put_image_description (the config known,
+ * every layer verified) finishes it: what the node still lacks from the cache, then the config and
+ * the manifest. Until that manifest, which only a whole, verified upload writes, the node has
+ * nothing it could load; a cut, refused or ambiguous upload ends the stream with bytes that are no
+ * tar, so `docker load` fails and keeps nothing. Whatever the preload cannot do it gives up
+ * quietly: the spawn then loads from the cache as before (image-resolver.ts).
+ */
+import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
+import { PassThrough, type Writable } from 'node:stream';
+import tar from 'tar-stream';
+import type { Engine } from '../engines/engine';
+import type { LayerCache } from './layer-cache';
+
+/** Nodes loaded ahead of a spawn, at most: each gets its own copy of the upload's bytes. */
+export const PRELOAD_NODES = 4;
+
+/** A preload whose upload sends nothing for this long was abandoned (the client gave up): it ends. */
+const PRELOAD_IDLE_MS = 10 * 60_000;
+
+/** Not a tar header: ends a cut stream so that `docker load` fails instead of loading part of it. */
+const NOT_A_TAR = Buffer.alloc(1024, 0x2a);
+
+/** One layer's upload as the preload sees it; never rejects (a failing preload detaches). */
+export interface LayerTee {
+  write(chunk: Uint8Array): Promise<void>;
+  /** The layer verified as `digest` and is in the cache. */
+  done(digest: string): void;
+  /** The layer did not arrive whole: the preload gives up. */
+  fail(): void;
+}
+
+/** One node's `docker load` of the image being uploaded; its entries are written one job at a time. */
+class NodeLoad {
+  private readonly pack = tar.pack();
+  private readonly body = new PassThrough();
+  private queue: Promise<void> = Promise.resolve();
+  /** Layers (diff ids) in this node's stream, and their entry names. */
+  readonly written = new Map<string, string>();
+  /** The bottom layers the node has already (as one of its images' stack): never sent to it. */
+  skip = 0;
+  private entry?: Writable;
+  failed = false;
+  /** Settles when `docker load` answered (or failed); never rejects. */
+  readonly loaded: Promise<boolean>;
+
+  constructor(readonly engine: Engine) {
+    // Pumped by hand, not piped: an aborted load must stop the pack's bytes before its garbage ends the body.
+    this.pack.on('data', (chunk: unknown) => {
+      if (this.failed) return;
+      if (!this.body.write(chunk as Buffer)) {
+        this.pack.pause();
+        this.body.once('drain', () => this.pack.resume());
+      }
+    });
+    this.pack.on('end', () => {
+      if (!this.failed) this.body.end();
+    });
+    this.pack.on('error', () => undefined);
+    this.body.on('error', () => undefined);
+    this.loaded = engine.loadImage(this.body).then(() => true, () => false).finally(() => {
+      this.failed = true;
+    });
+  }
+
+  /** Whether the node lacks `layer` (it is not in the stack the node has, nor sent yet). */
+  lacks(layers: string[], layer: string): boolean {
+    return layers.indexOf(layer, this.skip) >= this.skip && !this.written.has(layer);
+  }
+
+  /** Run `job` once everything queued before it is written; a failing job ends this node's load. */
+  enqueue(job: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(() => (this.failed ? undefined : job())).catch(() => this.abort());
+    this.queue = run;
+    return run;
+  }
+
+  /** Start an entry of `size` bytes. */
+  begin(name: string, size: number): void {
+    if (this.failed) return;
+    this.entry = this.pack.entry({ name, size }, () => undefined) as unknown as Writable;
+  }
+
+  /** Write into the current entry, waiting while the node is behind (or until its load ended). */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.failed || !this.entry) return;
+    if (!this.entry.write(chunk)) await Promise.race([once(this.entry, 'drain').catch(() => undefined), this.loaded]);
+  }
+
+  /** The current entry is complete. */
+  end(): void {
+    this.entry?.end();
+    this.entry = undefined;
+  }
+
+  /** A cached layer as an entry. */
+  async file(layer: string, path: string): Promise<void> {
+    const name = `${hex(layer)}/layer.tar`;
+    this.begin(name, (await stat(path)).size);
+    for await (const chunk of createReadStream(path)) await this.write(chunk as Buffer);
+    this.end();
+    this.written.set(layer, name);
+  }
+
+  /** A small entry held in memory. */
+  async small(name: string, data: Buffer): Promise<void> {
+    this.begin(name, data.length);
+    await this.write(data);
+    this.end();
+  }
+
+  /** No more entries: `docker load` may load the image. */
+  finalize(): void {
+    if (!this.failed) this.pack.finalize();
+  }
+
+  /** End the stream with bytes that are no tar, so `docker load` refuses all of it. */
+  abort(): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.body.end(NOT_A_TAR);
+    this.pack.destroy();
+  }
+}
+
+export class ImagePreload {
+  private readonly nodes: Promise<NodeLoad[]>;
+  private active = false;
+  private abandoned = false;
+  private unnamed = 0;
+  /** Verified unnamed layers being queued for the nodes: finish comes after them. */
+  private feeding: Promise<void> = Promise.resolve();
+  private readonly idle = setTimeout(() => this.abort(), PRELOAD_IDLE_MS).unref();
+
+  /** `layers`: the image's diff ids (bottom first), as image_layers_missing named them. */
+  constructor(private readonly cache: LayerCache, engines: Engine[], readonly id: string, private readonly layers: string[]) {
+    this.nodes = Promise.all(engines.slice(0, PRELOAD_NODES).map((e) => this.node(e))).then((n) => n.filter((x) => x !== undefined));
+    this.nodes.catch(() => undefined);
+  }
+
+  /** A node's load, unless the node has the image already; its skip is the stack it shares. */
+  private async node(engine: Engine): Promise<NodeLoad | undefined> {
+    try {
+      if (await engine.imageId(this.id)) return undefined;
+      const stacks = await engine.imageLayerStacks();
+      const load = new NodeLoad(engine);
+      for (const stack of stacks) {
+        let k = 0;
+        while (k < stack.length && k < this.layers.length && stack[k] === this.layers[k]) k++;
+        load.skip = Math.max(load.skip, k);
+      }
+      return load;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The nodes whose load still runs. */
+  private async live(): Promise<NodeLoad[]> {
+    return (await this.nodes).filter((n) => !n.failed);
+  }
+
+  /**
+   * The tee for a layer upload (`layer`: its digest when the sender named it), or undefined when
+   * this preload takes no part: gone already, or the layer is not this image's (another upload of
+   * the session runs at the same time, so which layer is whose is no longer known).
+   * A named layer is copied into the loads of the nodes that lack it as it arrives. An unnamed one
+   * (Docker <= 24 exports, hashed only on the way) could be one the node has: it goes live only to
+   * nodes that share no layer with the image; to the others once verified, from the cache.
+   */
+  layer(layer: string | undefined, size: number): LayerTee | undefined {
+    if (this.abandoned) return undefined;
+    if (this.active || (layer !== undefined && !this.layers.includes(layer))) {
+      this.abort();
+      return undefined;
+    }
+    this.active = true;
+    this.idle.refresh();
+    let ended!: { resolve(digest: string): void; reject(err: Error): void };
+    const end = new Promise<string>((resolve, reject) => (ended = { resolve, reject }));
+    end.catch(() => undefined);
+    // Live: each chosen node's entry is open from its turn until the layer ends. An unnamed layer
+    // goes live only to a node that shares no layer with the image (so surely lacks it).
+    const name = `${layer ? hex(layer) : `unnamed-${this.unnamed++}`}/layer.tar`;
+    const takesLive = (n: NodeLoad) => (layer === undefined ? n.skip === 0 : n.lacks(this.layers, layer));
+    const live = this.live().then((nodes) => nodes.filter(takesLive).map((n) => {
+      let begun!: () => void;
+      const started = new Promise<void>((resolve) => (begun = resolve));
+      void n.enqueue(async () => {
+        n.begin(name, size);
+        begun();
+        const digest = await end;
+        n.end();
+        n.written.set(digest, name);
+      }).finally(begun);
+      return { n, started };
+    }));
+    return {
+      write: async (chunk) => {
+        if (this.abandoned) return;
+        this.idle.refresh();
+        await Promise.all((await live).map(async ({ n, started }) => {
+          await started;
+          await n.write(chunk);
+        }));
+      },
+      done: (digest) => {
+        this.active = false;
+        ended.resolve(digest);
+        if (layer !== undefined) return;
+        this.feeding = this.feeding.then(() => this.live()).then((nodes) => {
+          for (const n of nodes) {
+            if (n.lacks(this.layers, digest)) void n.enqueue(async () => (n.lacks(this.layers, digest) ? n.file(digest, this.cache.layerPath(digest)) : undefined));
+          }
+        }, () => undefined);
+      },
+      fail: () => {
+        ended.reject(new Error('the layer did not arrive whole'));
+        this.abort();
+      },
+    };
+  }
+
+  /**
+   * The upload is whole: add what the nodes lack from the cache, the config and the manifest.
+   * Resolves once every node's `docker load` answered; never rejects.
+   */
+  async finish(): Promise<void> {
+    clearTimeout(this.idle);
+    if (this.abandoned) return;
+    if (this.active) return this.abort();
+    await this.feeding;
+    const config = this.cache.config(this.id);
+    await Promise.all((await this.live()).map(async (n) => {
+      await n.enqueue(async () => {
+        for (const layer of this.layers) if (n.lacks(this.layers, layer)) await n.file(layer, this.cache.layerPath(layer));
+        await n.small(`${hex(this.id)}.json`, config);
+        const manifest = [{ Config: `${hex(this.id)}.json`, RepoTags: null, Layers: this.layers.map((l) => n.written.get(l) ?? `${hex(l)}/layer.tar`) }];
+        await n.small('manifest.json', Buffer.from(JSON.stringify(manifest)));
+        n.finalize();
+      });
+      await n.loaded;
+    }));
+  }
+
+  /** Nodes whose load runs, once known: the resolver has a spawn wait for them. */
+  engines(): Promise<Engine[]> {
+    return this.live().then((nodes) => nodes.map((n) => n.engine), () => []);
+  }
+
+  /** Give up: every node's stream ends as no tar, and nothing is loaded. */
+  abort(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    clearTimeout(this.idle);
+    void this.nodes.then((nodes) => nodes.forEach((n) => n.abort()), () => undefined);
+  }
+}
+
+const hex = (digest: string) => digest.slice('sha256:'.length);
