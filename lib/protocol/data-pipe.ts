@@ -232,6 +232,9 @@ export class DataPipe {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.lingerTimer);
+    // The other end may still be closing, keeping its bytes until we acknowledge them: a batched
+    // ack dropped here would hold it (and its connection slot) for FLUSH_BEFORE_CLOSE_MS.
+    this.acks.flush();
     this.acks.stop();
     this.replay.length = 0;
     this.replayBytes = 0;

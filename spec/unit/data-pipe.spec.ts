@@ -94,4 +94,28 @@ describe('DataPipe (a tunnel connection on data connections that break)', functi
     await bothFinished;
     expect(pipes.every((p) => p.isClosed)).to.equal(true);
   });
+
+  it('acknowledges every byte it received when it finishes, so the other end, closing, does not keep them for FLUSH_BEFORE_CLOSE_MS', async () => {
+    const [app, local] = await pair();
+    const [far, link] = await pair();
+    const acked: number[] = [];
+    let finished = () => {};
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const pipe = new DataPipe({ ack: (bytes) => acked.push(bytes), end: () => undefined, close: () => undefined }, () => finished());
+    pipe.attachLocal(local);
+    expect(pipe.attachLink(link, 0)).to.equal(true);
+    // The other end's last bytes arrive, its socket is gone, and ours is torn down: all before the
+    // ack batch (ACK_DELAY_MS) goes out. Same turn of the event loop as the bytes, so never later.
+    link.on('data', () => {
+      if (pipe.receivedBytes < 5) return;
+      pipe.endFromPeer(5);
+      local.destroy();
+      pipe.close(true);
+    });
+    far.write('hello');
+    await done;
+    expect(acked.reduce((a, b) => a + b, 0), 'bytes acknowledged').to.equal(5);
+    expect(pipe.isClosed).to.equal(true);
+    for (const s of [app, far]) s.destroy();
+  });
 });
