@@ -42,6 +42,7 @@ export interface LocationCommandOptions {
   logBytes?: string;
   logLines?: string;
   allowPrivileged?: boolean;
+  engineLogs?: string;
   /** The limits' flags (--frame-bytes …), by their camel-case keys, as commander gives them. */
   [limit: string]: unknown;
   /**
@@ -70,7 +71,7 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   };
   const server = await LocationServer.start({
     name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir, tls,
-    logHistory: Object.fromEntries(Object.entries(logHistory).filter(([, v]) => v !== undefined)), allowPrivileged: !!opts.allowPrivileged,
+    logHistory: Object.fromEntries(Object.entries(logHistory).filter(([, v]) => v !== undefined)), allowPrivileged: !!opts.allowPrivileged, engineLogs: opts.engineLogs,
     limits: limitsFrom(opts), guardProcess: true,
     swarm: opts.swarm ? { manager: opts.swarm, network: opts.swarmNetwork } : undefined,
   });

@@ -47,7 +47,8 @@ const location = program
   .option('-q, --quiet', 'no log lines')
   .option('--log-bytes <bytes>', 'output kept per container for ctr.logs() and tfnz logs (default 1048576)')
   .option('--log-lines <lines>', 'lines kept per container (default 10000); the oldest go first past either bound')
-  .option('--allow-privileged', 'let sessions spawn privileged containers (full access to this machine)');
+  .option('--allow-privileged', 'let sessions spawn privileged containers (full access to this machine)')
+  .option('--engine-logs <driver>', "what engines keep of containers' output: none (default; the location keeps it), json-file or local (rotated, 20 MiB per container), engine (the engine's default)");
 // One flag per limit (see the README's table), e.g. --container-memory-bytes 4G.
 for (const limit of LIMITS) location.option(`--${limit.flag} <value>`, `${limit.what} (default ${formatLimit(limit, limit.default)})`);
 location

@@ -107,7 +107,10 @@ export class DockerEngine implements Engine {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), NetworkMode: this.options.network, ...hostSettings(spec), Dns: spec.dns },
+          HostConfig: {
+            Init: false, Binds: spec.mounts?.map((m) => `${m.volume}:${m.target}`), NetworkMode: this.options.network, ...hostSettings(spec), Dns: spec.dns,
+            LogConfig: spec.engineLog && { Type: spec.engineLog.driver, Config: spec.engineLog.options ?? {} },
+          },
         }),
       `creating a container from '${spec.image}'`,
       (err) => (statusOf(err) === 404 && /no such image/i.test(messageOf(err)) ? this.imageNotFound(spec.image) : undefined),

@@ -29,6 +29,17 @@ export interface ContainerSpec {
   resources?: ContainerResources;
   /** #15: name servers the container uses instead of its host's. */
   dns?: string[];
+  /** What the engine itself keeps of the container's output (its log driver); default the engine's own. */
+  engineLog?: EngineLog;
+}
+
+/**
+ * A log driver and its options, as Docker names them: what the engine keeps of a container's output
+ * beside what the location streams and keeps itself (log-history.ts).
+ */
+export interface EngineLog {
+  driver: string;
+  options?: Record<string, string>;
 }
 
 /** #16: what a container may be given beyond image, env and command. */

@@ -14,6 +14,7 @@ import type { Limits } from './limits';
 import type { Quotas } from './quotas';
 import type { ConnectionGrants } from './connection-grants';
 import type { ImageResolver } from './image-resolver';
+import type { EngineLog } from '../engines/engine';
 
 export interface LocationContext {
   readonly name: string;
@@ -54,6 +55,8 @@ export interface LocationContext {
   readonly logLimits?: LogHistoryLimits;
   /** Whether sessions may spawn privileged containers (#16); default no. */
   readonly allowPrivileged?: boolean;
+  /** What engines keep of containers' output (engine-logs.ts); undefined: the engine's default. */
+  readonly engineLog?: EngineLog;
   /**
    * Reserve a tunnel data connection from an address against connectionsPerAddress (admission.ts);
    * undefined when this location takes none (tunnels then ride the WebSocket only).

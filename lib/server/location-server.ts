@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engines/engine';
 import { DockerEngine } from '../engines/docker-engine';
+import { engineLog } from './engine-logs';
 import { NodePool, type NodeChange } from './node-pool';
 import { Session } from './session';
 import { VolumeStore } from './volume-store';
@@ -88,6 +89,13 @@ export interface LocationServerOptions {
   logHistory?: Partial<LogHistoryLimits>;
   /** Let sessions spawn containers with `privileged: true` (full access to the host); default no. */
   allowPrivileged?: boolean;
+  /**
+   * What each engine keeps of its containers' output, beside the location's own history: `none`
+   * (the default: the location streams and keeps output itself), `json-file` or `local` (rotated,
+   * at most 20 MiB per container, for `docker logs` on the node), `engine` (the engine's own
+   * default driver), or another Docker log driver's name.
+   */
+  engineLogs?: string;
   /** How long a session whose connection dropped is kept for its client to resume; default 120 s. */
   sessionGraceMs?: number;
   /** Admit only the public keys in this authorized_keys file; without it (or admitKeys) the location is open. */
@@ -200,6 +208,7 @@ export class LocationServer {
   static async start(opts: LocationServerOptions = {}): Promise<LocationServer> {
     const name = opts.name ?? 'local';
     const logHistory = logLimits(opts.logHistory);
+    const containerEngineLog = engineLog(opts.engineLogs); // a bad name throws before anything starts
     const log = opts.log ?? (() => undefined);
     const limits = resolveLimits(opts.limits);
     let server: LocationServer | undefined;
@@ -252,6 +261,7 @@ export class LocationServer {
       externals: new ExternalRegistry(channels),
       logLimits: logHistory,
       allowPrivileged: !!opts.allowPrivileged,
+      engineLog: containerEngineLog,
       users: admitted(opts),
       channelBinding: opts.tls ? bindingOf(opts.tls) : PLAIN_BINDING,
       images,

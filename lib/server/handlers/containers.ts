@@ -49,7 +49,7 @@ export const containerCommands = {
         }),
         s.ctx.nameServersFor?.(node),
       ]);
-      const spec = { name: `tfnz-${id}`, dns, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, options, resources: containerResources(s.ctx.limits) };
+      const spec = { name: `tfnz-${id}`, dns, image: ref, env: p.env ?? [], command: p.command, sleep: !!p.sleep, stdin: !!p.stdin, labels, mounts, options, resources: containerResources(s.ctx.limits), engineLog: s.ctx.engineLog };
       // Last check before anything is made: the tag is unique among all the user's containers.
       if (p.tag) {
         s.ctx.externals.reserve(s.user, s.id, id, p.tag);
