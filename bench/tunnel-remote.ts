@@ -5,6 +5,10 @@
  * `ctr.attachTunnel` against the floor of direct TCP from here to the container's private IP over
  * the same link (the route to host 2's container range): throughput of BENCH_REMOTE_MB MiB (default
  * 256) on one connection, and BENCH_REMOTE_ROUND_TRIPS (default 2000) round trips of 16 bytes.
+ * Also the CPU time this process spends per MiB and per round trip (the location and the SDK share
+ * it here, so it is both Node relays and the data pipe's bookkeeping; direct: the sender alone):
+ * on a 2-core machine shared with other work, wall-clock speed follows the load, CPU per byte much
+ * less so.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -19,6 +23,13 @@ const SIZE_MB = Number(process.env.BENCH_REMOTE_MB ?? 256);
 const ROUND_TRIPS = Number(process.env.BENCH_REMOTE_ROUND_TRIPS ?? 2000);
 const RUNS = 3;
 const SCRIPT = 'scripts/multi-host.sh';
+const WARMUP_ROUND_TRIPS = 200;
+
+/** User and system CPU ms this process spent since `since` (a process.cpuUsage()). */
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const { user, system } = process.cpuUsage(since);
+  return (user + system) / 1000;
+};
 
 export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
   if (!(SIZE_MB > 0) || !(ROUND_TRIPS > 0)) throw new Error('BENCH_REMOTE_MB and BENCH_REMOTE_ROUND_TRIPS must be positive numbers');
@@ -30,6 +41,8 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
   const loc = await Location.connect({ location: server.url, quiet: true });
   const speed = { tfnz: [] as number[], direct: [] as number[] };
   const p50 = { tfnz: [] as number[], direct: [] as number[] };
+  const cpuPerMib = { tfnz: [] as number[], direct: [] as number[] };
+  const cpuPerRoundTrip = { tfnz: [] as number[], direct: [] as number[] };
   try {
     const ctr = await spawnServers(loc, [SINK_PORT, ECHO_PORT], 'the sink and echo container on host 2');
     const ip = ctr.privateIp!;
@@ -39,9 +52,13 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     const timeoutMs = Math.max(60_000, budgetMs);
     const paths = { tfnz: { sink: ['127.0.0.1', sink.localPort], echo: ['127.0.0.1', echo.localPort] }, direct: { sink: [ip, SINK_PORT], echo: [ip, ECHO_PORT] } } as const;
     const measure = async (path: 'tfnz' | 'direct') => {
+      let cpu = process.cpuUsage();
       const ms = await sendBulk(paths[path].sink[0], paths[path].sink[1], bytes, timeoutMs);
       speed[path].push(bytes / MIB / (ms / 1000));
-      const rtts = await echoRoundTrips(paths[path].echo[0], paths[path].echo[1], ROUND_TRIPS, 16, 200, Math.max(30_000, ROUND_TRIPS * 5));
+      cpuPerMib[path].push(cpuMs(cpu) / (bytes / MIB));
+      cpu = process.cpuUsage();
+      const rtts = await echoRoundTrips(paths[path].echo[0], paths[path].echo[1], ROUND_TRIPS, 16, WARMUP_ROUND_TRIPS, Math.max(30_000, ROUND_TRIPS * 5));
+      cpuPerRoundTrip[path].push((cpuMs(cpu) * 1000) / (ROUND_TRIPS + WARMUP_ROUND_TRIPS));
       p50[path].push(percentile(rtts, 50));
     };
     await sendBulk('127.0.0.1', sink.localPort, 8 * MIB, 30_000); // warm-up, not recorded
@@ -65,6 +82,15 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     figure({
       bench: 'tunnel', name: `round trip p50 to another host, 16 B × ${ROUND_TRIPS}`, unit: 'µs', better: 'lower',
       tfnz: summarise(p50.tfnz), floorName: 'direct TCP across the same link', floor: summarise(p50.direct),
+    }),
+    figure({
+      bench: 'tunnel', name: `CPU per MiB to another host, 1 connection, ${SIZE_MB} MiB`, unit: 'ms/MiB', better: 'lower',
+      tfnz: summarise(cpuPerMib.tfnz), floorName: 'direct TCP across the same link', floor: summarise(cpuPerMib.direct),
+      note: 'user + system CPU of this process (SDK and location together; direct: the sender alone) per MiB sent',
+    }),
+    figure({
+      bench: 'tunnel', name: `CPU per round trip to another host, 16 B`, unit: 'µs', better: 'lower',
+      tfnz: summarise(cpuPerRoundTrip.tfnz), floorName: 'direct TCP across the same link', floor: summarise(cpuPerRoundTrip.direct),
     }),
   ];
 }
