@@ -129,7 +129,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
 }
 
 /** A plain in-process TCP relay to host:port (socket.pipe both ways, half-close preserved). */
-function startRelay(host: string, port: number): Promise<Server> {
+export function startRelay(host: string, port: number): Promise<Server> {
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (inbound) => {
     const outbound = connect({ host, port, allowHalfOpen: true, noDelay: true });
     inbound.pipe(outbound);
