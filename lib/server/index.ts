@@ -9,7 +9,7 @@ export { processIsGone } from './reaper';
 export { DockerEngine, type DockerEngineOptions } from '../engines/docker-engine';
 export { SwarmNodeEngine, type SwarmNodeEngineOptions } from '../engines/swarm-node-engine';
 export type { SwarmOptions } from './swarm-nodes';
-export type { Engine, ContainerSpec, ContainerOptions, ContainerResources } from '../engines/engine';
+export type { Engine, ContainerSpec, ContainerOptions, ContainerResources, EngineLog } from '../engines/engine';
 export type { BuildSpec, BuildOutput } from '../engines/engine';
 export type { LogHistoryLimits } from './log-history';
 export type { TlsIdentity } from './tls';
