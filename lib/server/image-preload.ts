@@ -7,9 +7,8 @@
  * live node (at most PRELOAD_NODES) and each upload_layer feeds it: a layer the sender named goes
  * into the loads of the nodes that lack it as its bytes are written to the cache; one it did not
  * name (a Docker <= 24 export, hashed only on the way, so perhaps a layer the node has) goes live
- * too: at worst the node gets bytes it has, as `docker save | docker load` sends them all, while
- * holding it back until verified left the node idle for the whole upload (the big layer is
- * usually the last one verified). put_image_description (the config known,
+ * only to nodes that share no layer with the image, and to the others from the cache once
+ * verified, while the next layer arrives. put_image_description (the config known,
  * every layer verified) finishes it: what the node still lacks from the cache, then the config and
  * the manifest. Until that manifest, which only a whole, verified upload writes, the node has
  * nothing it could load; a cut, refused or ambiguous upload ends the stream with bytes that are no
@@ -140,6 +139,8 @@ export class ImagePreload {
   private active = false;
   private abandoned = false;
   private unnamed = 0;
+  /** Verified unnamed layers being queued for the nodes: finish comes after them. */
+  private feeding: Promise<void> = Promise.resolve();
   private readonly idle = setTimeout(() => this.abort(), PRELOAD_IDLE_MS).unref();
 
   /** `layers`: the image's diff ids (bottom first), as image_layers_missing named them. */
@@ -175,9 +176,8 @@ export class ImagePreload {
    * this preload takes no part: gone already, or the layer is not this image's (another upload of
    * the session runs at the same time, so which layer is whose is no longer known).
    * A named layer is copied into the loads of the nodes that lack it as it arrives. An unnamed one
-   * (Docker <= 24 exports, hashed only on the way) goes to every node as it arrives: it could be
-   * one the node has (`docker load` then skips it, as it does in `docker save | docker load`), but
-   * waiting for its digest would start the node's load only once the upload ends.
+   * (Docker <= 24 exports, hashed only on the way) could be one the node has: it goes live only to
+   * nodes that share no layer with the image; to the others once verified, from the cache.
    */
   layer(layer: string | undefined, size: number): LayerTee | undefined {
     if (this.abandoned) return undefined;
@@ -190,9 +190,10 @@ export class ImagePreload {
     let ended!: { resolve(digest: string): void; reject(err: Error): void };
     const end = new Promise<string>((resolve, reject) => (ended = { resolve, reject }));
     end.catch(() => undefined);
-    // Live: each chosen node's entry is open from its turn until the layer ends.
+    // Live: each chosen node's entry is open from its turn until the layer ends. An unnamed layer
+    // goes live only to a node that shares no layer with the image (so surely lacks it).
     const name = `${layer ? hex(layer) : `unnamed-${this.unnamed++}`}/layer.tar`;
-    const takesLive = (n: NodeLoad) => layer === undefined || n.lacks(this.layers, layer);
+    const takesLive = (n: NodeLoad) => (layer === undefined ? n.skip === 0 : n.lacks(this.layers, layer));
     const live = this.live().then((nodes) => nodes.filter(takesLive).map((n) => {
       let begun!: () => void;
       const started = new Promise<void>((resolve) => (begun = resolve));
@@ -217,6 +218,12 @@ export class ImagePreload {
       done: (digest) => {
         this.active = false;
         ended.resolve(digest);
+        if (layer !== undefined) return;
+        this.feeding = this.feeding.then(() => this.live()).then((nodes) => {
+          for (const n of nodes) {
+            if (n.lacks(this.layers, digest)) void n.enqueue(async () => (n.lacks(this.layers, digest) ? n.file(digest, this.cache.layerPath(digest)) : undefined));
+          }
+        }, () => undefined);
       },
       fail: () => {
         ended.reject(new Error('the layer did not arrive whole'));
@@ -233,6 +240,7 @@ export class ImagePreload {
     clearTimeout(this.idle);
     if (this.abandoned) return;
     if (this.active) return this.abort();
+    await this.feeding;
     const config = this.cache.config(this.id);
     await Promise.all((await this.live()).map(async (n) => {
       await n.enqueue(async () => {
