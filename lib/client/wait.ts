@@ -6,7 +6,7 @@
  * Each strategy is a cold Observable that emits once and completes when it holds; unsubscribing
  * stops its polling. The container applies the timeout and turns failures into StartupTimeout.
  */
-import { NEVER, Observable, catchError, defer, filter, forkJoin, from, map, mergeMap, race, retry, take, timeout, toArray } from 'rxjs';
+import { NEVER, Observable, catchError, defer, filter, forkJoin, from, map, mergeMap, of, race, retry, take, timeout, toArray } from 'rxjs';
 import { BadRequest, StartupTimeout, TfnzError, type CommandName, type HealthStatus, type ParamsOf, type ResultOf } from '../protocol';
 import type { LogEntry, LogOptions } from './container-logs';
 import type { ProcessResult } from './container';
@@ -172,6 +172,9 @@ class HealthNotYet extends Error {
 /** Thrown inside the wait when the time is up; becomes StartupTimeout with the last lines. */
 class TimeUp extends Error {}
 
+/** How long a wait the location ended with "not running" waits for the container's exit to arrive. */
+const EXIT_GRACE_MS = 2_000;
+
 /**
  * Cold: emits once when `strategy` holds for `target` within `timeoutMs`. Errors with
  * StartupTimeout naming the strategy and carrying the last output lines when it does not, when the
@@ -188,11 +191,19 @@ export function untilHolds(
       timeout({ first: timeoutMs, with: () => { throw new TimeUp(); } }),
       catchError((err: unknown) => {
         if (err instanceof TfnzError && !(err.code === 'CONTAINER_NOT_RUNNING' || err.code === 'CONNECT_FAILED')) throw err;
-        const why = err instanceof TimeUp ? `was not ready within ${timeoutMs / 1000}s` : `did not become ready: ${(err as Error).message}`;
-        return from(lastLines(LAST_LINES).catch(() => [] as string[])).pipe(mergeMap((last) => {
-          const output = last.length > 0 ? `; last output:\n${last.join('\n')}` : '; it wrote no output';
-          throw new StartupTimeout(`container ${target.id} ${why} (waiting for ${strategy.description})${output}`, last);
-        }));
+        // The location's "not running" can reach us before the container's exit does; the exit
+        // (its code) says more, so it is given a moment to arrive.
+        const reason$ = err instanceof TfnzError && err.code === 'CONTAINER_NOT_RUNNING' && !strategy.afterExit
+          ? ended$.pipe(timeout({ first: EXIT_GRACE_MS, with: () => of(err.message) }))
+          : of(err instanceof TimeUp ? undefined : (err as Error).message);
+        return reason$.pipe(
+          mergeMap((reason) => from(lastLines(LAST_LINES).catch(() => [] as string[])).pipe(map((last) => ({ reason, last })))),
+          map(({ reason, last }) => {
+            const why = reason === undefined ? `was not ready within ${timeoutMs / 1000}s` : `did not become ready: ${reason}`;
+            const output = last.length > 0 ? `; last output:\n${last.join('\n')}` : '; it wrote no output';
+            throw new StartupTimeout(`container ${target.id} ${why} (waiting for ${strategy.description})${output}`, last);
+          }),
+        );
       }),
     );
   });
