@@ -23,6 +23,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { localIptables, type IptablesRunner } from '../shared/iptables';
+import { processIsGone } from '../shared/process-liveness';
 
 const run = promisify(execFile);
 const TAG = 'tfnz-tunnel';
@@ -122,7 +123,7 @@ export class KernelForwards {
     } catch (err) {
       return `no packet filter to change (${((err as { stderr?: string }).stderr || (err as Error).message).trim()})`;
     }
-    for (const args of staleRules(listing, (pid) => pid === this.pid || processIsAlive(pid))) {
+    for (const args of staleRules(listing, (pid) => pid === this.pid || !processIsGone(pid))) {
       await this.iptablesRun(['-t', 'nat', '-D', ...args]).catch(() => undefined); // removed concurrently
     }
     return undefined;
@@ -159,15 +160,6 @@ function insert([t, table, chain, ...rest]: string[]): string[] {
 
 function del([t, table, chain, ...rest]: string[]): string[] {
   return [t, table, '-D', chain, ...rest];
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
-  }
 }
 
 /**

@@ -21,14 +21,4 @@ export async function reapOrphans(
   return reaped;
 }
 
-/** True when no process with this pid is alive on this machine. */
-export function processIsGone(pid: string | undefined): boolean {
-  const n = Number(pid);
-  if (!Number.isInteger(n) || n <= 0) return true;
-  try {
-    process.kill(n, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
+export { processIsGone } from '../shared/process-liveness';
