@@ -1,11 +1,15 @@
 import { expect } from 'chai';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { filter, firstValueFrom } from 'rxjs';
 import { nanoid } from 'nanoid';
 import { Location, QuotaExceeded, type Container } from '../../lib/index';
+import { LocationServer } from '../../lib/server/index';
 import { echoServer, exchange, sha256 } from '../support/net';
 import { startLocationProcess, stopProcess } from '../support/processes';
+
+const run = promisify(execFile);
 
 /** The nat OUTPUT rules that name `tunnel` (kernel-forward.ts tags each with the tunnel's id). */
 const dnatRulesOf = (tunnel: string) =>
@@ -81,5 +85,32 @@ describe('tunnels through a location in its own process on this machine (real Do
     expect(tunnel.path).to.equal('location');
     expect(dnatRulesOf(tunnel.id)).to.deep.equal([]);
     await relayedEcho.destroyTunnel(tunnel);
+  });
+});
+
+/**
+ * The same location, same machine, but a client in another network namespace (scripts/netns-client.sh,
+ * root): the node still says its containers are on the location's stack, yet the stacks differ,
+ * so the tunnel goes through the location, which reaches the container (the client could not).
+ */
+describe('tunnels of a client on another network stack than the location (real Docker Engine, root)', function () {
+  this.timeout(120_000);
+  let server: LocationServer;
+  let ns: string;
+
+  before(async () => {
+    ns = (await run('bash', ['scripts/netns-client.sh', 'up'], { timeout: 30_000 })).stdout.trim();
+    server = await LocationServer.start({ name: `spec-other-stack-${nanoid(6)}`, host: '10.254.17.1', port: 0 });
+  });
+  after(async () => {
+    await server?.close();
+    await run('bash', ['scripts/netns-client.sh', 'down'], { timeout: 30_000 });
+  });
+
+  it('takes the location\'s path and carries the bytes', async () => {
+    const { stdout } = await run('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', 'spec/fixtures/tunnel-from-elsewhere.ts'], {
+      env: { ...process.env, TFNZ_LOCATION: `ws://10.254.17.1:${server.port}` }, timeout: 90_000,
+    });
+    expect(JSON.parse(stdout.trim())).to.deep.equal({ onLocationStack: true, path: 'location', back: 'from another network stack' });
   });
 });
