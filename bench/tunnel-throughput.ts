@@ -2,7 +2,9 @@
  * Figure 2 — tunnel throughput. A busybox container runs a TCP sink (nc -ll, one `cat >/dev/null`
  * per connection). We send BENCH_TUNNEL_MB MiB (default 1024, i.e. 1 GiB) through
  * `ctr.attachTunnel(9000)` (127.0.0.1:localPort) of an embedded location and of a remote one (`tfnz
- * location` in its own process), and through its peers: Docker's own published port (docker-proxy,
+ * location` in its own process on this machine: direct and kernel-forwarded like the embedded one,
+ * as a user gets it; and, informational, with `directTunnels: false`, through the location as on
+ * a location on another machine), and through its peers: Docker's own published port (docker-proxy,
  * tunnel-peers.ts) and, as the floor, straight to ctr.privateIp:9000 from the host. A transfer ends
  * when the sender has half-closed and the sink has closed: every byte was read in the container.
  * Then the same total over 8 concurrent connections (size / 8 each), timed from when all are open.
@@ -21,8 +23,8 @@ const RUNS = 3;
 const CONNECTIONS = 8;
 const PACE_MS = 25;
 
-const SINGLE = ['tfnz', 'remote', 'dockerProxy', 'direct', 'relay'] as const;
-const MULTI = ['tfnz', 'remote', 'dockerProxy', 'direct'] as const;
+const SINGLE = ['tfnz', 'remote', 'relayed', 'dockerProxy', 'direct', 'relay'] as const;
+const MULTI = ['tfnz', 'remote', 'relayed', 'dockerProxy', 'direct'] as const;
 type Path = (typeof SINGLE)[number];
 
 export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]> {
@@ -36,21 +38,26 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
   let relay: Server | undefined;
   const loc = await Location.connect({ quiet: true });
   let remote: Location | undefined;
+  let relayed: Location | undefined;
   const single = Object.fromEntries(SINGLE.map((p) => [p, [] as number[]])) as Record<Path, number[]>;
   const multi = Object.fromEntries(MULTI.map((p) => [p, [] as number[]])) as Record<Path, number[]>;
   let embeddedPath = 'unknown';
+  let remotePath = 'unknown';
   try {
     remoteLocation = await startRemoteLocation('bench-tunnel');
     remote = await Location.connect({ location: remoteLocation.url, quiet: true });
+    relayed = await Location.connect({ location: remoteLocation.url, quiet: true, directTunnels: false });
     published = await startPublishedServers(docker);
-    const [ctr, remoteCtr] = await Promise.all([loc, remote].map((l) => spawnServers(l, [SINK_PORT], 'the sink container')));
+    const [ctr, remoteCtr, relayedCtr] = await Promise.all([loc, remote, relayed].map((l) => spawnServers(l, [SINK_PORT], 'the sink container')));
     const ip = ctr.privateIp!;
     const tunnel = await ctr.attachTunnel(SINK_PORT);
     const remoteTunnel = await remoteCtr.attachTunnel(SINK_PORT);
+    const relayedTunnel = await relayedCtr.attachTunnel(SINK_PORT);
     relay = await startRelay(ip, SINK_PORT);
     const paths: Record<Path, readonly [string, number]> = {
       tfnz: ['127.0.0.1', tunnel.localPort],
       remote: ['127.0.0.1', remoteTunnel.localPort],
+      relayed: ['127.0.0.1', relayedTunnel.localPort],
       dockerProxy: ['127.0.0.1', published.sinkPort],
       direct: [ip, SINK_PORT],
       relay: ['127.0.0.1', (relay.address() as AddressInfo).port],
@@ -77,6 +84,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     // Warm-up: a small transfer on each path (first connection, JIT), not recorded.
     for (const path of SINGLE) await sendBulk(paths[path][0], paths[path][1], 8 * MIB, 30_000);
     embeddedPath = await settledPath(tunnel);
+    remotePath = await settledPath(remoteTunnel);
     const start = now();
     const n1 = await bounded(RUNS, budgetMs / 2, async (i) => {
       for (let k = 0; k < SINGLE.length; k++) await one(SINGLE[(i + k) % SINGLE.length]);
@@ -85,17 +93,18 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
       for (let k = 0; k < MULTI.length; k++) await many(MULTI[(i + k) % MULTI.length]);
     }, 1);
     progress(`tunnel-throughput: ${n1} single and ${n2} ${CONNECTIONS}-connection runs of ${SIZE_MB} MiB`);
-    await Promise.all([loc.node().destroyContainer(ctr), remote.node().destroyContainer(remoteCtr)]);
+    await Promise.all([loc.node().destroyContainer(ctr), remote.node().destroyContainer(remoteCtr), relayed.node().destroyContainer(relayedCtr)]);
   } finally {
     relay?.close();
     await published?.remove();
     await remote?.disconnect();
+    await relayed?.disconnect();
     remoteLocation?.stop();
     await loc.disconnect();
   }
   const note = `${SIZE_MB} MiB per run (BENCH_TUNNEL_MB)${SIZE_MB < 1024 ? ', less than the 1 GiB default' : ''}; ` +
     `embedded: the location shares this process; its tunnel's path: ${embeddedPath}`;
-  const remoteNote = 'remote: `tfnz location` in its own process, reached over a loopback WebSocket';
+  const remoteNote = `remote: \`tfnz location\` in its own process on this machine, reached over a loopback WebSocket; its tunnel's path: ${remotePath}`;
   const rows = (label: string, values: Record<Path, number[]>, first: string) => [
     figure({
       bench: 'tunnel', name: `${label}, embedded`, unit: 'MiB/s', better: 'higher',
@@ -106,6 +115,11 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
       bench: 'tunnel', name: `${label}, remote location`, unit: 'MiB/s', better: 'higher',
       tfnz: summarise(values.remote), floorName: 'docker-proxy (published port)', floor: summarise(values.dockerProxy),
       goal: ['≥', 1], note: remoteNote,
+    }),
+    figure({
+      bench: 'tunnel', name: `${label}, remote location, relayed (informational)`, unit: 'MiB/s', better: 'higher',
+      tfnz: summarise(values.relayed), floorName: 'docker-proxy (published port)', floor: summarise(values.dockerProxy),
+      note: 'the same remote location with directTunnels: false: every byte through it on data connections, as from another machine',
     }),
     figure({
       bench: 'tunnel', name: `${label}, embedded vs direct (informational)`, unit: 'MiB/s', better: 'higher',

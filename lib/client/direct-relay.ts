@@ -1,5 +1,5 @@
 /**
- * Direct tunnels (embedded location) relay their bytes on a thread of their own: one worker thread
+ * Direct tunnels (embedded location, or one on this process's network stack: direct-reach.ts) relay their bytes on a thread of their own: one worker thread
  * per process, started with the first direct tunnel and kept only while tunnels are open. On the
  * user's thread a relay competed with the user's program (and with whatever it sends through the
  * tunnel) for one core; on its own thread it runs beside it. See direct-relay-thread.ts.

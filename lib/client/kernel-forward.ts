@@ -1,5 +1,6 @@
 /**
- * Tunnels forwarded by the kernel: with the embedded location on a local Docker Engine, a root
+ * Tunnels forwarded by the kernel: for direct tunnels (the embedded location, or one on this
+ * process's network stack, to containers of a local Docker Engine: direct-reach.ts), a root
  * process rewrites connections to a tunnel's loopback port straight to the container's private
  * address in the packet filter, the way Docker publishes ports with `--userland-proxy=false` (see
  * moby's docs on its iptables rules, "no userland proxy"): no process moves the bytes.

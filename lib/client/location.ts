@@ -32,6 +32,8 @@ import { nanoid } from 'nanoid';
 import { parseImageReference } from '../shared/registry-reference';
 import { registryCredentials, type RegistryAuthSources } from './registry-auth';
 import { buildImage, type BuildOptions, type BuildProgress, type BuiltImage } from './image-build';
+import { networkStackId } from '../shared/network-stack';
+import { reachesDirectly, type DirectReach } from './direct-reach';
 
 export const DEFAULT_PORT = 2020;
 
@@ -86,12 +88,21 @@ export interface ConnectOptions {
   /** The Docker config directory whose `auths` are read for registry credentials; false for none. Default $DOCKER_CONFIG, else ~/.docker. */
   dockerConfig?: string | false;
   /**
-   * With the embedded location, let the kernel forward tunnels (a DNAT rule per tunnel, as Docker
+   * Let the kernel forward direct tunnels (see `directTunnels`; a DNAT rule per tunnel, as Docker
    * publishes ports without its userland proxy) where this process may change the packet filter:
    * root, `iptables` and `ss` present, the tunnel bound to an IPv4 loopback address. Default true
-   * unless $TFNZ_KERNEL_TUNNELS is `0`; false relays every tunnel's bytes in this process.
+   * unless $TFNZ_KERNEL_TUNNELS is `0`; false relays every direct tunnel's bytes in this process.
    */
   kernelTunnels?: boolean;
+  /**
+   * Let tunnels connect straight to their container (relayed by a thread of this process, or
+   * forwarded by the kernel, see `kernelTunnels`) where this process reaches it as the location
+   * does: the embedded location, or one on this machine in the same network namespace (a
+   * `tfnz location` daemon) for containers of its local engines. The location still keeps every
+   * tunnel's record (quotas, state, destroy). Default true unless $TFNZ_DIRECT_TUNNELS is `0`;
+   * false carries every tunnel's bytes through the location (`Tunnel.path` says 'location').
+   */
+  directTunnels?: boolean;
 }
 
 /** Options of `Location.pullImage$`. */
@@ -150,6 +161,8 @@ export class Location implements AsyncDisposable {
   private readonly uploads = new Subject<UploadProgress>();
   /** Uploads in progress by image name, so concurrent spawns of one image share one upload. */
   private readonly uploading = new Map<string, Promise<string[]>>();
+  /** What decides whether a tunnel skips the location (direct-reach.ts); the location's stack is known once the session opens. */
+  private readonly reach: DirectReach;
   /** Stops signals reaching this session (handleSignals); see signals.ts. */
   private stopSignals?: () => void;
   /**
@@ -173,7 +186,9 @@ export class Location implements AsyncDisposable {
     private readonly localEngine: LocalEngine,
     registrySources: RegistryAuthSources = {},
     kernelTunnels = true,
+    directTunnels = true,
   ) {
+    this.reach = { allowed: directTunnels, embedded: embedded !== undefined, ownStack: networkStackId(), locationStack: undefined };
     // Fold every event into state. Subscribed first, so state is current when a handle sees an event.
     this.subscriptions.push(connection.events$.subscribe((e) => this.fold(e)));
     const events = new EventRouter(connection.events$);
@@ -185,8 +200,8 @@ export class Location implements AsyncDisposable {
       log,
       events,
       tunnels: new TunnelRouter(events),
-      directTunnels: embedded !== undefined,
-      kernelTunnels: embedded !== undefined && kernelTunnels,
+      directTunnelsTo: (node) => reachesDirectly(this.reach, this.store.value.nodes[node]),
+      kernelTunnels,
       handles,
       nodeHandle: (id) => this.nodeHandle(id),
       containerHandle: (id) => this.containerHandle(id),
@@ -263,7 +278,7 @@ export class Location implements AsyncDisposable {
       });
       const connection = await step(opening);
       loc = new Location(connection, log, await starting, LocalEngine.fromEnvironment(opts.localEngine), { registryAuth: opts.registryAuth, dockerConfig: opts.dockerConfig },
-        opts.kernelTunnels ?? process.env.TFNZ_KERNEL_TUNNELS !== '0');
+        opts.kernelTunnels ?? process.env.TFNZ_KERNEL_TUNNELS !== '0', opts.directTunnels ?? process.env.TFNZ_DIRECT_TUNNELS !== '0');
       if (opts.newNodeCallback) loc.subscriptions.push(loc.nodeArrivals$.subscribe(opts.newNodeCallback));
       const store = loc.store;
       const offered = firstValueFrom(store.pipe(filter((s) => s.session !== undefined)));
@@ -273,6 +288,7 @@ export class Location implements AsyncDisposable {
       const nonce = await step(Promise.race([connection.challenge, connection.closed.then(() => undefined)]));
       const proof = account && nonce ? signChallenge(account, nonce, connection.channelBinding) : undefined;
       const session = await step(connection.request('open_session', { client: 'tfnz-js', key: account?.publicKey, proof }));
+      loc.reach.locationStack = session.networkStack;
       if (session.dataConnections) {
         loc.ctx.dialData = (conn, secret, received) => dialDataConnection(url, link, { session: session.session, conn, secret, received });
       }

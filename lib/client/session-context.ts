@@ -33,10 +33,12 @@ export interface SessionContext {
   readonly events: EventRouter;
   readonly tunnels: TunnelRouter;
   /**
-   * The location runs in this process on the local Docker Engine (embedded): tunnels connect
-   * straight to a container's private address instead of relaying through the location.
+   * Whether tunnels to containers on node `node` connect straight to the container's private
+   * address instead of relaying through the location: the location runs in this process
+   * (embedded), or on this process's network stack with that node's containers on it too
+   * (open_session's `networkStack`, the node's `onLocationStack`); never with `directTunnels: false`.
    */
-  readonly directTunnels: boolean;
+  directTunnelsTo(node: string): boolean;
   /** Direct tunnels may be forwarded by the kernel where this process can (kernel-forward.ts). */
   readonly kernelTunnels: boolean;
   /**

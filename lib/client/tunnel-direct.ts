@@ -1,6 +1,6 @@
 /**
- * A direct tunnel connection: with the embedded location the container's private address is
- * reachable from this process, so an accepted local connection is piped straight to the
+ * A direct tunnel connection: with the embedded location, or one on this process's network stack
+ * (direct-reach.ts), the container's private address is reachable from this process, so an accepted local connection is piped straight to the
  * container's socket: one hop, no framing, no WebSocket, and the kernel's TCP windows for flow
  * control (pipe() pauses the faster side). The location keeps the tunnel's record (quotas, state)
  * but carries none of its bytes. It runs on the direct relay's own thread (direct-relay.ts).

@@ -26,10 +26,11 @@ export interface TunnelOptions {
 
 /**
  * How a tunnel's new connections travel now: `kernel`, rewritten by the packet filter straight to
- * the container (embedded location, root); `direct`, relayed by a thread of this process to the
- * container (embedded location otherwise, and a kernel tunnel until a connection first reaches
- * its container, again after the container restarts or moves, and while it is not running);
- * `location`, through the location.
+ * the container (root); `direct`, relayed by a thread of this process to the container (otherwise,
+ * and a kernel tunnel until a connection first reaches its container, again after the container
+ * restarts or moves, and while it is not running); `location`, through the location. The first two
+ * need a location in this process (embedded) or on this machine's same network stack with the
+ * container's node on it too; `directTunnels: false` (connect option) keeps every tunnel on `location`.
  */
 export type TunnelPath = 'kernel' | 'direct' | 'location';
 
@@ -57,6 +58,8 @@ export class Tunnel {
   private listeningOn = 0;
   /** Relayed tunnels listen here; direct ones on the direct relay's thread (direct-relay.ts). */
   private server?: Server;
+  /** Connections go straight to the container (relay thread, kernel), decided once when the tunnel opens. */
+  private readonly direct: boolean;
 
   private constructor(
     private readonly ctx: SessionContext,
@@ -66,7 +69,8 @@ export class Tunnel {
     private readonly timeoutMs: number,
   ) {
     this.errors$ = this.errors.asObservable();
-    this.paths = new BehaviorSubject<TunnelPath>(ctx.directTunnels ? 'direct' : 'location');
+    this.direct = ctx.directTunnelsTo(container.node.id);
+    this.paths = new BehaviorSubject<TunnelPath>(this.direct ? 'direct' : 'location');
     this.path$ = this.paths.pipe(distinctUntilChanged());
   }
 
@@ -131,7 +135,7 @@ export class Tunnel {
 
   /** Listen on the relay thread (direct) or here (relayed, the connections are handled by `acceptRelayed`). */
   private async listen(localPort: number): Promise<void> {
-    if (this.ctx.directTunnels) {
+    if (this.direct) {
       const target$ = this.ctx.state$.pipe(
         map(() => ({ id: this.container.id, status: this.container.status, privateIp: this.container.privateIp })),
         distinctUntilChanged((a, b) => a.status === b.status && a.privateIp === b.privateIp),
@@ -177,7 +181,7 @@ export class Tunnel {
   /** Close the local port (and, for a direct tunnel, its connections); resolves once it is free. */
   private async stopListening(): Promise<void> {
     await this.kernel?.close(); // the rules first: the port is free only once nothing takes it
-    if (this.ctx.directTunnels) return DirectRelay.shared().close(this.id);
+    if (this.direct) return DirectRelay.shared().close(this.id);
     const server = this.server;
     if (server) await new Promise((resolve) => server.close(resolve));
   }

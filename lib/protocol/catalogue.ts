@@ -50,7 +50,9 @@ export const commands = {
   open_session: command(
     { client: string(), user: optional(string()), key: optional(string()), proof: optional(bytes()) },
     // `dataConnections`: the location takes tunnel data connections (tunnel_link); older ones do not say.
-    { session: string(), user: string(), location: string(), dataConnections: optional(boolean()) },
+    // `networkStack`: the kernel and network namespace the location runs in (lib/shared/network-stack.ts),
+    // so a client on the same one may reach containers of nodes `onLocationStack` itself.
+    { session: string(), user: string(), location: string(), dataConnections: optional(boolean()), networkStack: optional(string()) },
   ),
   /**
    * First request on a new socket after the old one dropped: take over `session` (proving it is

@@ -24,6 +24,12 @@ export interface NodeInfo {
   alive: boolean;
   /** Labels the cluster manager gives the node (swarm node labels), for placement; absent when none. */
   labels?: Record<string, string>;
+  /**
+   * True when the node's containers live on the location's own network stack (an engine on a
+   * unix socket or the loopback, that the location reaches without a relay): a client whose
+   * network stack is the location's (open_session's `networkStack`) reaches them as the location does.
+   */
+  onLocationStack?: boolean;
 }
 
 /** Where a container is in its life. */

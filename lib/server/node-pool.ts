@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isEngineDown, type Engine } from '../engines/engine';
+import { isLocalEngine } from '../engines/host-firewall';
 import { NoNodes, NodeGone, NodeNotFound, type NodeInfo, type NodeStats } from '../protocol';
 
 /** A node in the pool: its info and its engine. */
@@ -95,6 +96,8 @@ export class NodePool {
     if (again?.info.alive) return again.info; // added concurrently
     const info: NodeInfo = { id, name: name ?? existing?.info.name ?? this.uniqueName(description.name, engine.address), stats, alive: true };
     if (description.labels && Object.keys(description.labels).length) info.labels = description.labels;
+    // Containers the location reaches on its own network stack, without the engine's relay.
+    if (isLocalEngine(given.address) && !given.dial) info.onLocationStack = true;
     let entry: Entry;
     if (existing) {
       // Same object, so containers that hold it see the node come back.

@@ -28,7 +28,8 @@ describe('tunnel data connections (real location, real Docker Engine)', function
   before(async () => {
     server = await LocationServer.start({ name: `spec-data-conns-${nanoid(6)}`, port: 0, sessionGraceMs: 60_000, limits: { openDeadlineMs: 1000 } });
     proxy = await FaultProxy.start(server.port);
-    loc = await Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true });
+    // directTunnels off: this location is on this process's network stack, and the bytes must cross the proxy.
+    loc = await Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true, directTunnels: false });
     other = await bystander(`127.0.0.1:${server.port}`);
     echo = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
     await echo.waitTcp(9000);
@@ -112,7 +113,7 @@ describe('tunnel data connections at the location\'s socket limit (real location
 
   it('carries the connections over the limit on the WebSocket instead, each intact', async () => {
     const server = await LocationServer.start({ name: `spec-data-limit-${nanoid(6)}`, port: 0, limits: { connectionsPerAddress: 2 } });
-    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true });
+    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true, directTunnels: false });
     try {
       const echo = loc.node().spawnContainer('busybox', { command: ['nc', '-ll', '-p', '9000', '-e', 'cat'] });
       await echo.waitTcp(9000);

@@ -145,6 +145,9 @@ describe('multi-host: three node hosts on their own network, engines over TLS', 
       const back = await exchange(tunnel.localPort, data);
       expect(back.length).to.equal(data.length);
       expect(sha256(back)).to.equal(sha256(data));
+      // The host is not the location's network stack (its node says so): its bytes go through the location.
+      expect(host(2).info.onLocationStack).to.equal(undefined);
+      expect(tunnel.path).to.equal('location');
       await host(2).destroyContainer(echo);
     });
 

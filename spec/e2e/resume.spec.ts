@@ -27,7 +27,8 @@ describe('network loss: resume and expiry (real location behind a proxy that fai
   async function setUp(sessionGraceMs: number, { heartbeatMs, requestTimeoutMs }: { heartbeatMs?: number; requestTimeoutMs?: number } = {}): Promise<Location> {
     server = await LocationServer.start({ name: `spec-resume-${nanoid(6)}`, port: 0, sessionGraceMs, heartbeatMs });
     proxy = await FaultProxy.start(server.port);
-    return Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true, heartbeatMs, requestTimeoutMs });
+    // directTunnels off: tunnels must cross the proxy's outage (this location shares our network stack).
+    return Location.connect({ location: `127.0.0.1:${proxy.port}`, quiet: true, heartbeatMs, requestTimeoutMs, directTunnels: false });
   }
 
   it('resumes by itself: every stdout line arrives exactly once, in order, and the container keeps running', async () => {

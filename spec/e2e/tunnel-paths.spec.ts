@@ -1,42 +1,49 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, of, timeout } from 'rxjs';
 import { nanoid } from 'nanoid';
-import { ConnectFailed, Location, type Container } from '../../lib/index';
+import { ConnectFailed, Location, type Container, type TunnelPath } from '../../lib/index';
 import { LocationServer } from '../../lib/server/index';
 import { closedConnection, echoServer, exchange, readSlowly, sha256, zeroesServer } from '../support/net';
 
 /**
- * A tunnel's bytes take one of four paths: with the embedded location, rewritten by the packet
- * filter straight to the container (a root process, kernel-tunnels.spec.ts has the details) or
- * relayed from the local port to the container (one hop in this process); with any other location, through it on a data
- * connection of their own beside the session's WebSocket; with a location that takes no data
- * connections (an older one), relayed over the WebSocket. tunnels.spec.ts covers the embedded path
- * in depth; here the same promises are checked on all four, through location servers reached by URL.
+ * A tunnel's bytes take one of four paths: with the embedded location, or one reached by URL on
+ * this process's network stack (local-location-tunnels.spec.ts), rewritten by the packet filter
+ * straight to the container (a root process, kernel-tunnels.spec.ts has the details) or relayed
+ * from the local port to the container (one hop in this process); with any other location (or
+ * `directTunnels: false`), through it on a data connection of their own beside the session's
+ * WebSocket; with a location that takes no data connections (an older one), relayed over the
+ * WebSocket. tunnels.spec.ts covers the embedded path in depth; here the same promises are checked
+ * on all of them.
  */
-const paths: [string, () => Promise<{ loc: Location; close(): Promise<void> }>][] = [
-  ['forwarded by the kernel (embedded location, root)', async () => {
+const paths: [string, TunnelPath, () => Promise<{ loc: Location; close(): Promise<void> }>][] = [
+  ['forwarded by the kernel (embedded location, root)', 'kernel', async () => {
     const loc = await Location.connect({ quiet: true, kernelTunnels: true });
     return { loc, close: () => loc.disconnect() };
   }],
-  ['direct (embedded location, relayed by this process)', async () => {
+  ['direct (embedded location, relayed by this process)', 'direct', async () => {
     const loc = await Location.connect({ quiet: true, kernelTunnels: false });
     return { loc, close: () => loc.disconnect() };
   }],
-  ['on data connections (location reached by its URL)', async () => {
+  ['forwarded by the kernel (a location reached by its URL, on this network stack)', 'kernel', async () => {
     const server = await LocationServer.start({ name: `spec-tunnel-paths-${nanoid(6)}`, port: 0 });
     const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true });
     return { loc, close: async () => (await loc.disconnect(), await server.close()) };
   }],
-  ['relayed over the WebSocket (a location without data connections)', async () => {
+  ['on data connections (location reached by its URL, direct tunnels off)', 'location', async () => {
+    const server = await LocationServer.start({ name: `spec-tunnel-paths-${nanoid(6)}`, port: 0 });
+    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true, directTunnels: false });
+    return { loc, close: async () => (await loc.disconnect(), await server.close()) };
+  }],
+  ['relayed over the WebSocket (a location without data connections, direct tunnels off)', 'location', async () => {
     const server = await LocationServer.start({ name: `spec-tunnel-paths-${nanoid(6)}`, port: 0, dataConnections: false });
-    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true });
+    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true, directTunnels: false });
     return { loc, close: async () => (await loc.disconnect(), await server.close()) };
   }],
 ];
 
-for (const [path, open] of paths) {
+for (const [path, expected, open] of paths) {
   describe(`tunnels, ${path} (real Docker Engine)`, function () {
     this.timeout(120_000);
     let session: { loc: Location; close(): Promise<void> };
@@ -56,6 +63,9 @@ for (const [path, open] of paths) {
       const payloads = Array.from({ length: 4 }, () => randomBytes(5 * 1024 * 1024));
       const results = await Promise.all(payloads.map((p) => exchange(tunnel.localPort, p)));
       results.forEach((r, i) => expect(sha256(r), `connection ${i}`).to.equal(sha256(payloads[i])));
+      // The kernel takes over once a connection reached the container (its rules are installed after).
+      const now = await firstValueFrom(tunnel.path$.pipe(filter((p) => p === expected), timeout({ first: 20_000, with: () => of(tunnel.path) })));
+      expect(now, 'the path the tunnel reports').to.equal(expected);
     });
 
     it('connects a connection made before the container listens, once it does', async () => {

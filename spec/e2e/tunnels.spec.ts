@@ -22,7 +22,7 @@ const locations: [string, () => Promise<{ loc: Location; close(): Promise<void> 
   }],
   ['location reached by its URL, data connections', async () => {
     const server = await LocationServer.start({ name: `spec-tunnels-${nanoid(6)}`, port: 0 });
-    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true });
+    const loc = await Location.connect({ location: `127.0.0.1:${server.port}`, quiet: true, directTunnels: false });
     return { loc, close: async () => (await loc.disconnect(), await server.close()) };
   }],
 ];

@@ -1,6 +1,7 @@
 /** Opening, resuming and closing a session, and the client's acknowledgement of events. */
 import { BadRequest, SessionExpired } from '../../protocol';
 import { identify } from '../identity';
+import { networkStackId } from '../../shared/network-stack';
 import type { Session } from '../session';
 import type { CommandHandlers, MessageHandlers } from './handler';
 
@@ -23,7 +24,7 @@ export const sessionCommands = {
         containers: [], volumes: s.ctx.volumes.list(s.user), externals: s.ctx.externals.visibleTo(s.user, s.id), endpoints: s.ctx.endpoints(),
       }),
     );
-    return { session: s.id, user: s.user, location: s.ctx.name, dataConnections: s.ctx.dataConnections !== undefined };
+    return { session: s.id, user: s.user, location: s.ctx.name, dataConnections: s.ctx.dataConnections !== undefined, networkStack: networkStackId() };
   },
 
   async resume_session(s, p) {
