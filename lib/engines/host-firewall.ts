@@ -23,6 +23,7 @@
  */
 import { EngineError } from '../protocol';
 import { localIptables, type IptablesRunner } from '../shared/iptables';
+import { shellIptables } from '../shared/iptables-shell';
 
 export { localIptables, type IptablesRunner };
 const ALLOW = 'TFNZ-ALLOW';
@@ -59,8 +60,8 @@ export class HostFirewall {
    */
   private readonly added = new Map<string, string[][]>();
 
-  /** `iptables`: how to run it on the host (default: here). */
-  constructor(location: string, private readonly iptablesRun: IptablesRunner = localIptables) {
+  /** `iptables`: how to run it on the host (default: here, through long-lived shells: no fork of this process per run). */
+  constructor(location: string, private readonly iptablesRun: IptablesRunner = shellIptables) {
     this.prefix = `tfnz:${location.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 180)}:`;
   }
 
