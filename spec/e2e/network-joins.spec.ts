@@ -40,7 +40,7 @@ describe('network joins (address while starting, real Docker Engine)', function 
     // No giveUp: only the engine's event can resolve it.
     const address = await joined.address;
     const info = await c.inspect();
-    expect(address).to.be.a('string').and.equal(info.NetworkSettings.IPAddress);
+    expect(address).to.be.a('string').and.equal(info.NetworkSettings.Networks.bridge?.IPAddress);
   });
 
   it('gives up with no address when the container did not join (never started)', async () => {
