@@ -103,8 +103,9 @@ export class ManagedContainer {
       if (this.destroyRequested) throw new SpawnFailed('destroyed while spawning');
       this.events.starting?.();
       // Closed to other containers while the engine starts it, when the engine says its address
-      // early; otherwise once started, as before.
-      const early = engine.startWithAddress
+      // early; otherwise once started, as before. Engines that hold grants inside the container's
+      // own network namespace (swarm nodes) need it running first.
+      const early = engine.startWithAddress && !engine.holdConnections
         ? await engine.startWithAddress(engineId, async (ip) => {
             this.privateIp = ip;
             await this.events.beforeRunning?.(ip);
