@@ -77,8 +77,9 @@ export class HostFirewall {
   /**
    * Close `id`'s private IP to new forwarded connections, replacing every earlier rule about the
    * container (a reboot) or its address. This runs on every spawn, before the container is
-   * reported running: the new rule is appended while the filter table is listed (two execs at
-   * once, not one after the other), then the stale rules the listing shows are deleted.
+   * reported running (while the engine starts it, when the engine tells its address early:
+   * DockerEngine.startWithAddress): the new rule is appended while the filter table is listed
+   * (two runs at once, not one after the other), then the stale rules the listing shows are deleted.
    *
    * `listed`: a `listing()` taken since the container was created, before it started. The rules
    * it must catch are stale ones (a location that died without cleaning up adds nothing later),
