@@ -13,6 +13,7 @@ import { DockerStatsSampler, watchDockerEngine } from './docker-stats';
 import { dockerOptions } from './engine-address';
 import { checkDockerRegistryAccess, pullDockerImage, type PullReport } from './registry-pull';
 import { DockerHostAgent, type HostAgent } from './docker-host-agent';
+import { DockerNetworkJoins } from './docker-network-joins';
 
 /** How a `DockerEngine` places what it creates (the swarm node source sets both). */
 export interface DockerEngineOptions {
@@ -44,12 +45,14 @@ export class DockerEngine implements Engine {
   readonly address: string;
   private readonly docker: Docker;
   private readonly stats: DockerStatsSampler;
+  private readonly joins: DockerNetworkJoins;
 
   /** `address`: unix:///path.sock, tcp://host:port or omitted for the local default socket. */
   constructor(address = 'unix:///var/run/docker.sock', private readonly options: DockerEngineOptions = {}) {
     this.address = address;
     this.docker = new Docker(dockerOptions(address));
     this.stats = new DockerStatsSampler(this.docker, address.startsWith('unix://'));
+    this.joins = new DockerNetworkJoins(this.docker, options.network);
   }
 
   async describe(): Promise<EngineDescription> {
@@ -64,7 +67,11 @@ export class DockerEngine implements Engine {
 
   /** Call `onGone` once when the engine stops answering (its event stream ends); returns a stop function. */
   watch(onGone: (reason: Error) => void, onActivity?: () => void): () => void {
-    return watchDockerEngine(this.docker, onGone, onActivity);
+    const stop = watchDockerEngine(this.docker, onGone, onActivity);
+    return () => {
+      stop();
+      this.joins.close(); // the pool stops watching when it closes: the joins' event stream goes too
+    };
   }
 
   /** #15: commands on this engine's host, through an agent container (docker-host-agent.ts). */
@@ -73,6 +80,7 @@ export class DockerEngine implements Engine {
   }
 
   async create(spec: ContainerSpec): Promise<string> {
+    this.joins.listen(); // up by the time this container starts (startWithAddress)
     // Only a sleeper needs the image's own command; otherwise create says itself when the image is missing.
     const image = spec.sleep ? await this.inspectImage(spec.image) : undefined;
     const o = spec.options ?? {};
@@ -135,6 +143,27 @@ export class DockerEngine implements Engine {
 
   async start(engineId: string): Promise<void> {
     await this.call(() => this.docker.getContainer(engineId).start(), 'starting the container');
+  }
+
+  /**
+   * Start, learning the address as soon as the engine puts the container on its network
+   * (docker-network-joins.ts): `whileStarting(ip)` runs then, during the start. Resolves once both
+   * are done, with the address, or undefined when it was not learned early (ask privateIp).
+   * A failed start rejects only after `whileStarting` has settled.
+   */
+  async startWithAddress(engineId: string, whileStarting: (ip: string) => Promise<void>): Promise<string | undefined> {
+    const joined = this.joins.expect(engineId);
+    const guarded = joined.address.then(async (ip) => (ip === undefined ? undefined : (await whileStarting(ip), ip)));
+    guarded.catch(() => undefined); // awaited below; a failed start must not leave it unhandled
+    try {
+      await this.start(engineId);
+    } catch (err) {
+      joined.giveUp();
+      await guarded.catch(() => undefined);
+      throw err;
+    }
+    joined.giveUp();
+    return guarded;
   }
 
   async wake(engineId: string): Promise<void> {

@@ -227,6 +227,13 @@ export interface Engine {
   attach(engineId: string, withStdin: boolean, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<Attachment>;
   /** Start a created container. */
   start(engineId: string): Promise<void>;
+  /**
+   * Optional: start a created container, learning its private address while the engine starts it;
+   * `whileStarting(ip)` runs as soon as it is known, and this resolves once both the start and it
+   * are done, with the address (undefined: not learned early, `whileStarting` not called; ask
+   * `privateIp`). A failed start rejects only after `whileStarting` has settled.
+   */
+  startWithAddress?(engineId: string, whileStarting: (ip: string) => Promise<void>): Promise<string | undefined>;
   /** Run the real main process of a container created with `sleep`. */
   wake(engineId: string): Promise<void>;
   /** Resolves with the main process's exit code once it has ended. */

@@ -23,6 +23,7 @@
  */
 import { EngineError } from '../protocol';
 import { localIptables, type IptablesRunner } from '../shared/iptables';
+import { shellIptables } from '../shared/iptables-shell';
 
 export { localIptables, type IptablesRunner };
 const ALLOW = 'TFNZ-ALLOW';
@@ -59,8 +60,8 @@ export class HostFirewall {
    */
   private readonly added = new Map<string, string[][]>();
 
-  /** `iptables`: how to run it on the host (default: here). */
-  constructor(location: string, private readonly iptablesRun: IptablesRunner = localIptables) {
+  /** `iptables`: how to run it on the host (default: here, through long-lived shells: no fork of this process per run). */
+  constructor(location: string, private readonly iptablesRun: IptablesRunner = shellIptables) {
     this.prefix = `tfnz:${location.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 180)}:`;
   }
 
@@ -76,8 +77,9 @@ export class HostFirewall {
   /**
    * Close `id`'s private IP to new forwarded connections, replacing every earlier rule about the
    * container (a reboot) or its address. This runs on every spawn, before the container is
-   * reported running: the new rule is appended while the filter table is listed (two execs at
-   * once, not one after the other), then the stale rules the listing shows are deleted.
+   * reported running (while the engine starts it, when the engine tells its address early:
+   * DockerEngine.startWithAddress): the new rule is appended while the filter table is listed
+   * (two runs at once, not one after the other), then the stale rules the listing shows are deleted.
    *
    * `listed`: a `listing()` taken since the container was created, before it started. The rules
    * it must catch are stale ones (a location that died without cleaning up adds nothing later),

@@ -71,7 +71,10 @@ export class ConnectionGrants {
     this.listings.set(c.id, listed);
   }
 
-  /** The container runs at `ip` (first boot or reboot): close it, then reopen what was granted. */
+  /**
+   * The container is at `ip` (first boot or reboot; maybe still starting, when its engine says the
+   * address early): close it, then reopen what was granted. It is reported running after this.
+   */
   async containerUp(c: ManagedContainer, ip: string | undefined): Promise<void> {
     const listed = this.listings.get(c.id);
     this.listings.delete(c.id);

@@ -102,9 +102,19 @@ export class ManagedContainer {
       ]);
       if (this.destroyRequested) throw new SpawnFailed('destroyed while spawning');
       this.events.starting?.();
-      await engine.start(this.engineId);
-      this.privateIp = await engine.privateIp(this.engineId);
-      await this.events.beforeRunning?.(this.privateIp);
+      // Closed to other containers while the engine starts it, when the engine says its address
+      // early; otherwise once started, as before. Engines that hold grants inside the container's
+      // own network namespace (swarm nodes) need it running first.
+      const early = engine.startWithAddress && !engine.holdConnections
+        ? await engine.startWithAddress(engineId, async (ip) => {
+            this.privateIp = ip;
+            await this.events.beforeRunning?.(ip);
+          })
+        : await engine.start(engineId);
+      if (early === undefined) {
+        this.privateIp = await engine.privateIp(engineId);
+        await this.events.beforeRunning?.(this.privateIp);
+      }
     } catch (err) {
       if (this.engineId) await engine.remove(this.engineId).catch(() => undefined);
       // Whatever guarded it goes too (a packet filter rule or listing made for it before the failure).
