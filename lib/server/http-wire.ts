@@ -161,6 +161,8 @@ export class ResponseFramer {
   push(data: Buffer): Buffer[] {
     const out: Buffer[] = [];
     let at = 0;
+    /** Every part handed out is `data`'s own bytes, in order: one write can carry them all. */
+    let contiguous = this.head === undefined;
     while (at < data.length && !this.done) {
       if (this.body === Body.None) {
         // In the head (or between an interim 1xx answer and the final one).
@@ -176,6 +178,7 @@ export class ResponseFramer {
         const headBytes = joined.subarray(0, end + 4);
         at += end + 4 - from;
         const rewritten = this.startBody(headBytes.toString('latin1', 0, end));
+        if (rewritten) contiguous = false;
         out.push(rewritten ?? headBytes);
         this.started = true;
         continue;
@@ -186,6 +189,7 @@ export class ResponseFramer {
       at += used;
     }
     if (at < data.length) this.extra = true;
+    if (contiguous && out.length > 1) return [at === data.length ? data : data.subarray(0, at)];
     return out;
   }
 
