@@ -129,7 +129,9 @@ export function scanRequestHead(data: Buffer): HeadScan {
 /** An answer from a container the door will not pass on. */
 export class BadResponse extends Error {}
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^\r\n]*))?$/;
+/** What a reason phrase may hold (RFC 9112 §4): tab, space, visible ASCII, obs-text. */
+const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 const enum Body { None, Length, Chunked, UntilClose }
 const enum Chunk { Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, Trailer, TrailerLf, EndLf }
 
@@ -199,13 +201,17 @@ export class ResponseFramer {
     return this.done;
   }
 
-  /** Reads the head; a head to send instead, when the container's Connection: close must not reach the client. */
+  /** Reads the head; a head to send instead, when its reason phrase needs cleaning or its Connection: close must not reach the client. */
   private startBody(head: string): Buffer | undefined {
     const lines = head.split('\r\n');
     const status = STATUS_LINE.exec(lines[0]);
     if (!status) throw new BadResponse(/[\r\n]/.test(lines[0]) ? 'its status line has a bare CR or LF' : 'its answer does not start with an HTTP/1.x status line');
     this.status = Number(status[2]);
     if (this.status === 101) throw new BadResponse('it switched protocols on a plain request');
+    // A control byte in the reason phrase (it means nothing to clients): dropped, as node:http's path does.
+    const reason = status[3];
+    const rewrite = reason !== undefined && !REASON.test(reason);
+    if (rewrite) lines[0] = `HTTP/1.${status[1]} ${status[2]} ${reason.replace(/[^\t\x20-\x7e\x80-\xff]/g, '')}`;
     let length: string | undefined;
     let chunked = false;
     let encoded = false;
@@ -230,7 +236,7 @@ export class ResponseFramer {
       }
     }
     if (encoded && length !== undefined) throw new BadResponse('its answer has both Content-Length and Transfer-Encoding');
-    if (this.status < 200) return undefined; // an interim answer: the final head follows
+    if (this.status < 200) return rewrite ? Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1') : undefined; // an interim answer: the final head follows
     this.keepAlive = !close;
     this.clientClose = close && status[1] === '0';
     if (this.headRequest || this.status === 204 || this.status === 304) {
@@ -245,10 +251,12 @@ export class ResponseFramer {
     } else {
       this.startUntilClose();
     }
-    if (!close || this.clientClose || this.body === Body.UntilClose) return undefined;
     // The container closes its connection after this answer (nginx does after 1000 requests):
     // that is about its hop only; the client's connection goes on, so it must not read "close".
-    return Buffer.from(`${lines.filter((l) => !/^connection\s*:/i.test(l)).join('\r\n')}\r\n\r\n`, 'latin1');
+    const dropClose = close && !this.clientClose && this.body !== Body.UntilClose;
+    if (!rewrite && !dropClose) return undefined;
+    const kept = dropClose ? lines.filter((l) => !/^connection\s*:/i.test(l)) : lines;
+    return Buffer.from(`${kept.join('\r\n')}\r\n\r\n`, 'latin1');
   }
 
   private startUntilClose(): void {

@@ -120,6 +120,12 @@ describe('http-wire: where a container\'s answer ends', () => {
     expect(twice.framer.extra).to.equal(true);
   });
 
+  it('drops control bytes from a reason phrase, as node:http\'s path does', () => {
+    const { out, framer } = frame(['HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok']);
+    expect(out).to.equal('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    expect(framer.done).to.equal(true);
+  });
+
   it('refuses answers that are not HTTP or could be read two ways', () => {
     for (const answer of [
       'SSH-2.0-OpenSSH\r\n\r\n',
