@@ -218,7 +218,13 @@ class ClientConnection {
 
   /** One attempt: the next member, a kept-alive connection to it or a new one. */
   private send(ex: Exchange, chosen?: Upstream): void {
-    const up = chosen ?? nextUpstream(ex.site, this.path.resolve, ex.failed ?? NO_FAILURES);
+    let up = chosen ?? nextUpstream(ex.site, this.path.resolve, ex.failed ?? NO_FAILURES);
+    while (up?.dial) {
+      // A member reached by dialling (on another host), met on a later attempt: this path sends
+      // only to members it can reach itself, so it tries the others (node:http's path dials).
+      (ex.failed ??= new Set()).add(up.id);
+      up = nextUpstream(ex.site, this.path.resolve, ex.failed);
+    }
     if (!up && ex.failed && ex.failed.size > 0 && ex.attempt < MAX_ATTEMPTS) {
       // Every member refused: they may be restarting. Try them all again shortly, a few times.
       ex.failed.clear();
@@ -226,8 +232,7 @@ class ClientConnection {
       ex.attempt++;
       return;
     }
-    if (!up || up.dial) {
-      // (A member that must be dialled joined since the request came: node:http's path knows those; this answer is rare.)
+    if (!up) {
       return this.answer(503, `no running container serves ${ex.site.fqdn} right now`, 'retry-after: 1\r\n');
     }
     ex.member = up.id;
