@@ -131,7 +131,10 @@ class ClientConnection {
   /** Bytes read and not yet part of a request being served. */
   private pending: Buffer | undefined;
   private exchange: Exchange | undefined;
+  /** The client ended its side. */
   private ended = false;
+  /** The door ended its side: whatever the client still sends is not read as requests. */
+  private closing = false;
 
   constructor(private readonly path: FastPath, readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -145,6 +148,7 @@ class ClientConnection {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.closing) return;
     const ex = this.exchange;
     if (ex && ex.sent && ex.bodyLeft > 0) {
       const body = chunk.length <= ex.bodyLeft ? chunk : chunk.subarray(0, ex.bodyLeft);
@@ -163,7 +167,7 @@ class ClientConnection {
   };
   private readonly onEnd = (): void => {
     this.ended = true;
-    if (!this.exchange) this.socket.end();
+    if (!this.exchange) this.next();
   };
   private readonly onTimeout = (): void => {
     if (!this.exchange) this.socket.destroy();
@@ -185,11 +189,14 @@ class ClientConnection {
   private next(): void {
     const data = this.pending;
     if (!data || data.length === 0) {
-      if (this.ended) this.socket.end();
+      if (this.ended) this.close();
       return;
     }
     const scan = scanRequestHead(data);
-    if (scan.kind === 'incomplete') return;
+    if (scan.kind === 'incomplete') {
+      if (this.ended) this.close(); // half a head, and no more to come
+      return;
+    }
     if (scan.kind === 'bad') return this.answer(scan.status, scan.reason);
     const site = scan.kind === 'request' ? this.path.route(scan.host) : undefined;
     // No member up right now, or one reached by dialling: node:http's path waits, dials, answers.
@@ -314,9 +321,18 @@ class ClientConnection {
     if (ex.upstream) this.release(ex.upstream, reusable);
     this.exchange = undefined;
     // The client was told (or asked) the connection ends here, or its body was cut short by an early answer.
-    if (ex.request.close || ex.framer.clientClose || ex.bodyLeft > 0) return void this.socket.end();
+    if (ex.request.close || ex.framer.clientClose || ex.bodyLeft > 0) return this.close();
     this.socket.resume();
     this.next();
+  }
+
+  /** Ends the door's side (after `last`); the client's unread bytes are left unread (not reset: it still reads the answer). */
+  private close(last?: string): void {
+    this.closing = true;
+    this.pending = undefined;
+    this.socket.resume();
+    if (last === undefined) this.socket.end();
+    else this.socket.end(last, 'latin1');
   }
 
   private release(conn: UpstreamConnection, reusable: boolean): void {
@@ -336,7 +352,7 @@ class ClientConnection {
     }
     this.pending = undefined;
     const body = `${message}\n`;
-    this.socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`);
+    this.close(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`);
   }
 }
 

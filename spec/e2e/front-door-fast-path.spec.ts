@@ -17,10 +17,10 @@ interface Answer {
   body: string;
 }
 
-/** Writes `raw` on one connection and reads everything until the front door closes it. */
-function onOneConnection(port: number, raw: string): Promise<string> {
+/** Writes `raw` on one connection (then ends its side if `halfClose`) and reads everything until the front door closes it. */
+function onOneConnection(port: number, raw: string, halfClose = false): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => socket.write(raw, 'latin1'));
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => (halfClose ? socket.end(raw, 'latin1') : socket.write(raw, 'latin1')));
     let text = '';
     socket.setTimeout(10_000, () => socket.destroy(new Error(`no end in 10 s; so far: ${JSON.stringify(text.slice(0, 300))}`)));
     socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
@@ -127,6 +127,11 @@ describe('front door fast path: pipelining, bodies, smuggling, Host changes (rea
 
     const after = answers(await onOneConnection(port, lastGet(both)));
     expect(after.map((a) => a.status)).to.deep.equal([200]);
+  });
+
+  it('answers a client that ends its side right after its requests, then closes', async () => {
+    const got = answers(await onOneConnection(port, get(bee) + get(bee), true));
+    expect(got.map((a) => [a.status, a.body.trim()])).to.deep.equal([[200, 'bee'], [200, 'bee']]);
   });
 
   it('follows the Host header from one request to the next on one connection', async () => {
