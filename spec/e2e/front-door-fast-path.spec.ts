@@ -143,6 +143,26 @@ describe('front door fast path: pipelining, bodies, smuggling, Host changes (rea
     expect(got[2].body).to.match(/no site is published at nowhere\.localhost/); // answered by node:http's path
   });
 
+  it('hands a WebSocket upgrade, first thing on a connection, to node:http\'s path, which joins it to a member', async () => {
+    // nginx serves its page to a GET that asks for an upgrade: the joined connection carries that answer back.
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.write(`GET / HTTP/1.1\r\nHost: ${bee}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+      });
+      let got = '';
+      socket.setTimeout(10_000, () => socket.destroy(new Error(`no page in 10 s; so far: ${JSON.stringify(got)}`)));
+      socket.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        if (got.includes('bee\n')) {
+          socket.destroy();
+          resolve(got);
+        }
+      });
+      socket.on('error', reject);
+    });
+    expect(text).to.match(/^HTTP\/1\.1 200 /);
+  });
+
   it('hands requests it does not serve itself to node:http\'s path, mid-connection, bytes intact', async () => {
     // A chunked body, then HTTP/1.0: both go to node:http's path, which frames them its own way.
     const chunked = `POST / HTTP/1.1\r\nHost: ${bee}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`;
