@@ -32,6 +32,8 @@ const RETRY_PAUSE_MS = 50;
 const CLIENT_IDLE_MS = 5_000;
 /** A kept-alive connection to a member unused this long is closed (as front-door.ts's agent). */
 const UPSTREAM_IDLE_MS = 30_000;
+/** The longest a request head may take to arrive whole (node:http's headersTimeout): a client trickling one byte at a time is cut off. */
+const HEAD_TIMEOUT_MS = 60_000;
 /** Kept-alive connections kept per member. */
 const MAX_IDLE_PER_MEMBER = 64;
 /** Pipelined bytes read ahead of the request being served before the client is paused. */
@@ -135,6 +137,8 @@ class ClientConnection {
   private ended = false;
   /** The door ended its side: whatever the client still sends is not read as requests. */
   private closing = false;
+  /** Runs while a request head has begun to arrive and is not whole yet. */
+  private headTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly path: FastPath, readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -178,6 +182,7 @@ class ClientConnection {
   };
   private readonly onClose = (): void => {
     this.path.clients.delete(this);
+    clearTimeout(this.headTimer);
     const ex = this.exchange;
     this.exchange = undefined;
     if (!ex) return;
@@ -194,8 +199,13 @@ class ClientConnection {
     }
     const scan = scanRequestHead(data);
     if (scan.kind === 'incomplete') {
-      if (this.ended) this.close(); // half a head, and no more to come
+      if (this.ended) return this.close(); // half a head, and no more to come
+      this.headTimer ??= setTimeout(() => this.answer(408, `the request head did not arrive whole in ${HEAD_TIMEOUT_MS / 1000} s; send it at once`), HEAD_TIMEOUT_MS);
       return;
+    }
+    if (this.headTimer) {
+      clearTimeout(this.headTimer);
+      this.headTimer = undefined;
     }
     if (scan.kind === 'bad') return this.answer(scan.status, scan.reason);
     const site = scan.kind === 'request' ? this.path.route(scan.host) : undefined;
@@ -214,6 +224,7 @@ class ClientConnection {
 
   private handOff(): void {
     const socket = this.socket;
+    clearTimeout(this.headTimer);
     socket.setTimeout(0);
     socket.off('data', this.onData).off('error', this.onError).off('close', this.onClose).off('timeout', this.onTimeout);
     socket.off('drain', this.onDrain).off('end', this.onEnd);
@@ -329,6 +340,7 @@ class ClientConnection {
   /** Ends the door's side (after `last`); the client's unread bytes are left unread (not reset: it still reads the answer). */
   private close(last?: string): void {
     this.closing = true;
+    clearTimeout(this.headTimer);
     this.pending = undefined;
     this.socket.resume();
     if (last === undefined) this.socket.end();
