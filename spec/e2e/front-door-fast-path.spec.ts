@@ -129,6 +129,13 @@ describe('front door fast path: pipelining, bodies, smuggling, Host changes (rea
     expect(after.map((a) => a.status)).to.deep.equal([200]);
   });
 
+  it('frames the answer to HEAD by its head alone, so the next request\'s answer follows at once', async () => {
+    const text = await onOneConnection(port, `HEAD / HTTP/1.1\r\nHost: ${bee}\r\n\r\n` + lastGet(bee));
+    const [head, rest] = [text.slice(0, text.indexOf('\r\n\r\n') + 4), text.slice(text.indexOf('\r\n\r\n') + 4)];
+    expect(head).to.match(/^HTTP\/1\.1 200 [^]*\r\ncontent-length: 4\r\n/i); // the page's length, and no page
+    expect(answers(rest).map((a) => [a.status, a.body])).to.deep.equal([[200, 'bee\n']]);
+  });
+
   it('answers a client that ends its side right after its requests, then closes', async () => {
     const got = answers(await onOneConnection(port, get(bee) + get(bee), true));
     expect(got.map((a) => [a.status, a.body.trim()])).to.deep.equal([[200, 'bee'], [200, 'bee']]);
