@@ -154,10 +154,11 @@ class ClientConnection {
   private readonly onData = (chunk: Buffer): void => {
     if (this.closing) return;
     const ex = this.exchange;
-    if (ex && ex.sent && ex.bodyLeft > 0) {
+    // (No upstream: the exchange failed and the client is being cut off; these bytes go nowhere.)
+    if (ex && ex.sent && ex.bodyLeft > 0 && ex.upstream) {
       const body = chunk.length <= ex.bodyLeft ? chunk : chunk.subarray(0, ex.bodyLeft);
       ex.bodyLeft -= body.length;
-      if (!ex.upstream!.socket.write(body)) this.socket.pause();
+      if (!ex.upstream.socket.write(body)) this.socket.pause();
       if (body.length === chunk.length) return;
       chunk = chunk.subarray(body.length);
     }
