@@ -12,6 +12,7 @@ import https from 'node:https';
 import { BlockList, connect, createServer, isIP, isIPv4, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { FastPath } from './front-door-fast';
 import { nextUpstream, type Site, type Upstream, type WebSites } from './web-sites';
 
 export interface FrontDoorOptions {
@@ -65,11 +66,24 @@ export class FrontDoor {
   /** Listeners on further addresses (alsoListen), by address. */
   private readonly extra = new Map<string, Promise<Server[]>>();
 
+  /** Plain HTTP/1.1 requests of the usual kind, without node:http (front-door-fast.ts); `plain` takes the rest. */
+  private readonly fast: FastPath;
+  /** The plain HTTP port's listener: every connection starts on the fast path. */
+  private readonly plainListener: Server;
+
   private constructor(
     private readonly opts: FrontDoorOptions,
     private readonly plain: http.Server,
     private readonly secure: https.Server,
-  ) {}
+  ) {
+    this.fast = new FastPath({
+      route: (host) => this.fastRoute(host),
+      resolve: (container) => opts.resolve(container),
+      handOff: (socket) => plain.emit('connection', socket),
+    });
+    // Half-open as node:http's own server: a client that ends its side still gets its answer.
+    this.plainListener = createServer({ allowHalfOpen: true }, (socket) => this.fast.accept(socket));
+  }
 
   static async start(opts: FrontDoorOptions): Promise<FrontDoor> {
     const door: FrontDoor = new FrontDoor(
@@ -87,13 +101,13 @@ export class FrontDoor {
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => door.upgrade(req, socket, head));
       server.on('clientError', (_err, socket) => socket.destroy());
     }
-    await listen(door.plain, opts.host, opts.httpPort);
+    await listen(door.plainListener, opts.host, opts.httpPort);
     await listen(door.secure, opts.host, opts.httpsPort);
     return door;
   }
 
   get httpPort(): number {
-    return (this.plain.address() as AddressInfo).port;
+    return (this.plainListener.address() as AddressInfo).port;
   }
 
   get httpsPort(): number {
@@ -117,9 +131,10 @@ export class FrontDoor {
         from.addSubnet(base, Number(bits), 'ipv4');
         const opened: Server[] = [];
         try {
-          for (const [server, port] of [[this.plain, this.httpPort], [this.secure, this.httpsPort]] as const) {
-            const forward = createServer((socket) => {
-              if (socket.remoteAddress && from.check(socket.remoteAddress)) server.emit('connection', socket);
+          const accept = [(socket: Socket) => this.fast.accept(socket), (socket: Socket) => this.secure.emit('connection', socket)];
+          for (const [take, port] of [[accept[0], this.httpPort], [accept[1], this.httpsPort]] as const) {
+            const forward = createServer({ allowHalfOpen: true }, (socket) => {
+              if (socket.remoteAddress && from.check(socket.remoteAddress)) take(socket);
               else socket.destroy();
             });
             opened.push(forward);
@@ -141,8 +156,17 @@ export class FrontDoor {
     const extra = (await Promise.all(this.extra.values())).flat();
     for (const server of extra) server.close(() => undefined);
     this.agent.destroy();
+    this.fast.close();
     for (const server of [this.plain, this.secure]) server.closeAllConnections();
-    await Promise.all([this.plain, this.secure].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all([this.plainListener, this.secure].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  /** The site the fast path may serve for a Host header: a published name, not an address, without TLS. */
+  private fastRoute(header: string): Site | undefined {
+    const { name, address } = this.hostInfo(header);
+    if (!name || address) return undefined;
+    const site = this.opts.sites.lookup(name);
+    return site && !site.tls ? site : undefined;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
