@@ -25,6 +25,7 @@ import type { FileWriter } from './file-transfer';
 import type { LocationContext } from './location-context';
 import type { Limits } from './limits';
 import { injectedFault, sessionScope, type FaultScope } from './guard';
+import { OutputBatch, isOutputEvent } from './output-batch';
 
 /** Bytes queued on the socket above which producers (stdout, tunnels) pause. */
 const CONGESTED_BYTES = 8 * 1024 * 1024;
@@ -49,6 +50,9 @@ export class Session implements FaultScope {
   /** #17: the image upload whose layers are loaded into the nodes as they arrive (image-preload.ts). */
   preload?: ImagePreload;
   private seq = 0;
+  /** Output arriving within one turn of the event loop, sent as one event (output-batch.ts). */
+  private readonly outputBatch = new OutputBatch((event, params, bulk) =>
+    this.sendFrame({ kind: 'event', seq: ++this.seq, event, params, bulk }));
   private congested = false;
   private ending?: Promise<void>;
   private leaveUserChannel?: () => void;
@@ -176,11 +180,14 @@ export class Session implements FaultScope {
   }
 
   emit<E extends EventName>(event: E, params: Events[E], bulk?: Uint8Array): void {
+    if (bulk && isOutputEvent(event)) return this.outputBatch.add(event, params as Events[typeof event], bulk);
+    this.outputBatch.flush(); // before this event takes its seq
     this.sendFrame({ kind: 'event', seq: ++this.seq, event, params, bulk });
   }
 
   /** Send an event encoded once for many sessions (preEncodeEvent): only this session's seq is added. */
   emitEncoded(encoded: EncodedEvent): void {
+    this.outputBatch.flush();
     const seq = ++this.seq;
     this.sendData(seq, encodeEncodedEvent(seq, encoded));
   }
@@ -288,7 +295,9 @@ export class Session implements FaultScope {
     }
   }
 
+  /** Every frame but batched output goes after the output batched before it. */
   private sendFrame(frame: Frame): void {
+    this.outputBatch.flush();
     this.sendData(frame.kind === 'event' ? frame.seq : this.seq + 0.5, encodeFrame(frame));
   }
 
