@@ -1,6 +1,6 @@
 /**
- * Output of one producer (a container's or a process's stdout or stderr) that arrives within one
- * turn of the event loop goes to the session as one event. A busy web container writes a log line
+ * Output of one producer (a container's or a process's stdout or stderr) that arrives within
+ * OUTPUT_BATCH_MS goes to the session as one event. A busy web container writes a log line
  * per request, and one frame per line cost the location more CPU than proxying the request itself
  * (front-door bench). The session's order is kept: any other frame sends the batch first
  * (Session.sendFrame), so an exit never overtakes the output before it.
@@ -8,6 +8,12 @@
 import type { Events } from '../protocol';
 
 export type OutputEvent = 'container_output' | 'process_output';
+
+/**
+ * How long output waits for more before it goes. One turn of the event loop was too short: a busy
+ * web container's log lines arrive one per turn, so each still cost a frame and a write.
+ */
+export const OUTPUT_BATCH_MS = 2;
 
 /** A batch this large goes at once: a reader far behind gets it in pieces of useful size. */
 export const OUTPUT_BATCH_BYTES = 64 * 1024;
@@ -23,7 +29,7 @@ export class OutputBatch {
   private params?: Params;
   private chunks: Uint8Array[] = [];
   private bytes = 0;
-  private scheduled?: NodeJS.Immediate;
+  private scheduled?: NodeJS.Timeout;
 
   constructor(private readonly send: (event: OutputEvent, params: Params, bulk: Uint8Array) => void) {}
 
@@ -34,12 +40,12 @@ export class OutputBatch {
     this.chunks.push(data);
     this.bytes += data.length;
     if (this.bytes >= OUTPUT_BATCH_BYTES) return this.flush();
-    this.scheduled ??= setImmediate(() => this.flush());
+    this.scheduled ??= setTimeout(() => this.flush(), OUTPUT_BATCH_MS);
   }
 
   /** Send what is batched now (nothing when empty). */
   flush(): void {
-    if (this.scheduled) clearImmediate(this.scheduled);
+    if (this.scheduled) clearTimeout(this.scheduled);
     this.scheduled = undefined;
     const { event, params, chunks, bytes } = this;
     if (event === undefined) return;

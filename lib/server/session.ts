@@ -50,7 +50,7 @@ export class Session implements FaultScope {
   /** #17: the image upload whose layers are loaded into the nodes as they arrive (image-preload.ts). */
   preload?: ImagePreload;
   private seq = 0;
-  /** Output arriving within one turn of the event loop, sent as one event (output-batch.ts). */
+  /** Output arriving within OUTPUT_BATCH_MS, sent as one event (output-batch.ts). */
   private readonly outputBatch = new OutputBatch((event, params, bulk) =>
     this.sendFrame({ kind: 'event', seq: ++this.seq, event, params, bulk }));
   private congested = false;

@@ -1,19 +1,31 @@
 import { expect } from 'chai';
-import { OUTPUT_BATCH_BYTES, OutputBatch } from '../../lib/server/output-batch';
+import { OUTPUT_BATCH_BYTES, OUTPUT_BATCH_MS, OutputBatch } from '../../lib/server/output-batch';
 
-/** What a session sends of a container's or process's output: one event per producer per turn. */
-describe('OutputBatch (output arriving within one turn goes as one event)', () => {
-  const sent: { event: string; params: unknown; text: string }[] = [];
-  const batch = new OutputBatch((event, params, bulk) => sent.push({ event, params, text: Buffer.from(bulk).toString() }));
-  const turn = () => new Promise((resolve) => setImmediate(resolve));
+/** What a session sends of a container's or process's output: one event per producer per OUTPUT_BATCH_MS. */
+describe('OutputBatch (output arriving within OUTPUT_BATCH_MS goes as one event)', () => {
+  const sent: { event: string; params: unknown; text: string; at: number }[] = [];
+  let waiting: (() => void) | undefined;
+  const batch = new OutputBatch((event, params, bulk) => {
+    sent.push({ event, params, text: Buffer.from(bulk).toString(), at: performance.now() });
+    waiting?.();
+  });
+  /** Until `n` events were sent in all. */
+  const sentCount = (n: number) => new Promise<void>((resolve) => {
+    waiting = () => sent.length >= n && resolve();
+    waiting();
+  });
   beforeEach(() => (sent.length = 0));
 
-  it('joins the lines one producer wrote within a turn, in order, and sends them at the end of it', async () => {
+  it('joins the lines one producer wrote within OUTPUT_BATCH_MS, in order, and sends them then', async () => {
+    const t0 = performance.now();
     batch.add('container_output', { container: 'c1', stream: 'stdout' }, Buffer.from('GET / 200\n'));
     batch.add('container_output', { container: 'c1', stream: 'stdout' }, Buffer.from('GET /a 404\n'));
     expect(sent).to.deep.equal([]);
-    await turn();
-    expect(sent).to.deep.equal([{ event: 'container_output', params: { container: 'c1', stream: 'stdout' }, text: 'GET / 200\nGET /a 404\n' }]);
+    await sentCount(1);
+    expect(sent.map(({ event, params, text }) => ({ event, params, text }))).to.deep.equal([
+      { event: 'container_output', params: { container: 'c1', stream: 'stdout' }, text: 'GET / 200\nGET /a 404\n' },
+    ]);
+    expect(sent[0].at - t0).to.be.at.least(OUTPUT_BATCH_MS - 1);
   });
 
   it('keeps producers and streams apart, in the order they wrote', async () => {
@@ -22,7 +34,7 @@ describe('OutputBatch (output arriving within one turn goes as one event)', () =
     batch.add('container_output', { container: 'c2', stream: 'stderr' }, Buffer.from('c'));
     batch.add('process_output', { process: 'c2', stream: 'stderr' }, Buffer.from('d'));
     batch.add('process_output', { process: 'c2', stream: 'stderr' }, Buffer.from('e'));
-    await turn();
+    await sentCount(4);
     expect(sent.map((s) => [s.event, s.params, s.text])).to.deep.equal([
       ['container_output', { container: 'c1', stream: 'stdout' }, 'a'],
       ['container_output', { container: 'c1', stream: 'stderr' }, 'b'],
@@ -31,14 +43,14 @@ describe('OutputBatch (output arriving within one turn goes as one event)', () =
     ]);
   });
 
-  it('sends at once when asked (another frame follows) or when the batch is full', async () => {
+  it('sends at once when asked (another frame follows) or when the batch is full, and then nothing twice', () => {
     batch.add('container_output', { container: 'c1', stream: 'stdout' }, Buffer.from('last words'));
     batch.flush();
     expect(sent.map((s) => s.text)).to.deep.equal(['last words']);
     batch.add('container_output', { container: 'c1', stream: 'stdout' }, Buffer.alloc(OUTPUT_BATCH_BYTES - 1, 'x'));
     batch.add('container_output', { container: 'c1', stream: 'stdout' }, Buffer.from('y'));
     expect(sent.map((s) => s.text.length)).to.deep.equal([10, OUTPUT_BATCH_BYTES]);
-    await turn();
-    expect(sent).to.have.length(2); // nothing left to send
+    batch.flush();
+    expect(sent).to.have.length(2);
   });
 });
