@@ -68,7 +68,9 @@ export async function uploadImage(
  * One pass over `docker save`: each missing layer goes to the location as it is exported; returns
  * the image config. Docker 25+ saves the OCI layout, `blobs/sha256/<digest>`, where a layer's
  * digest is its diff id, so a wanted layer is known by its name and streamed. Docker ≤ 24 saves
- * `<hex>.json` (the config) and `<v1 id>/layer.tar`, whose diff id is known only once hashed:
+ * `<hex>.json` (the config) and `<v1 id>/layer.tar`, named only when its json says it is the
+ * bottom or the top of the stack (#17: then streamed, and loaded into a node as it arrives);
+ * the diff id of one between them is known only once hashed:
  * when every layer is missing (a first upload) each is streamed all the same and the location
  * names it by what arrived; otherwise each is spooled to a temporary file while hashed, and sent
  * from there only if it is one the location lacks.
@@ -124,6 +126,7 @@ async function sendMissingLayers(
   try {
     ({ config } = await walkSaveArchive(() => engine.save(local.id), {
       imageId: local.id,
+      layers: local.layers,
       feature: 'uploading a local image',
       signal,
       onLayer: (layer) => onLayer(layer).catch((err: unknown) => {

@@ -86,7 +86,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await build(imageD, 1);
     await build(imageE, 24);
     await build(imageF, 1);
-    // Shares no layer with the node (nor the cache): every layer is sent unnamed by a Docker <= 24 export.
+    // Shares no layer with the node (nor the cache): each layer goes into the node's load as it arrives.
     await build(imageG, 2, 'FROM scratch\nCOPY random.bin /\nCOPY marker.txt /\n');
     await build(imageH, 1);
     cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
