@@ -111,7 +111,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     figure({
       bench: 'image-upload', name: `upload + first spawn, ${mib} MiB image, empty cache`, unit: 'MiB/s', better: 'higher',
       tfnz: summarise(mibps(tfnz.total)), floorName: 'docker save | docker load, docker run', floor: summarise(mibps(floor.total)), goal: ['≥', 0.8],
-      note: 'tfnz: docker save read once, each missing layer sent over the session as it is exported and written to the cache; the location feeds the node\'s docker load as layers land (a named layer as it arrives, an unnamed one from the cache once verified), and the spawn waits for that load; the peer starts a container too (the bare save | load is the next row)',
+      note: 'tfnz: docker save read once, each missing layer sent raw on a data connection of its own as it is exported and written to the cache; the location feeds the node\'s docker load as layers land (a named layer, Docker <= 24 bottom and top ones included, as it arrives; an unnamed one from the cache once verified), and the spawn waits for that load; the peer starts a container too (the bare save | load is the next row)',
       extra: { imageBytes: size, tfnzCpuMs: summarise(tfnz.cpu) },
     }),
     figure({

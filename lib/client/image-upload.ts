@@ -68,7 +68,9 @@ export async function uploadImage(
  * One pass over `docker save`: each missing layer goes to the location as it is exported; returns
  * the image config. Docker 25+ saves the OCI layout, `blobs/sha256/<digest>`, where a layer's
  * digest is its diff id, so a wanted layer is known by its name and streamed. Docker ≤ 24 saves
- * `<hex>.json` (the config) and `<v1 id>/layer.tar`, whose diff id is known only once hashed:
+ * `<hex>.json` (the config) and `<v1 id>/layer.tar`, named only when its json says it is the
+ * bottom or the top of the stack (#17: then streamed, and loaded into a node as it arrives);
+ * the diff id of one between them is known only once hashed:
  * when every layer is missing (a first upload) each is streamed all the same and the location
  * names it by what arrived; otherwise each is spooled to a temporary file while hashed, and sent
  * from there only if it is one the location lacks.
@@ -124,6 +126,7 @@ async function sendMissingLayers(
   try {
     ({ config } = await walkSaveArchive(() => engine.save(local.id), {
       imageId: local.id,
+      layers: local.layers,
       feature: 'uploading a local image',
       signal,
       onLayer: (layer) => onLayer(layer).catch((err: unknown) => {
@@ -145,18 +148,29 @@ async function sendMissingLayers(
 }
 
 /**
- * Send one layer under the credit window, in frames of FILE_CHUNK_BYTES; resolves once the
- * location verified and kept it. `layer` undefined: the location names it by its sha256.
+ * Send one layer under the credit window: raw on a data connection of its own when the location
+ * offers one (#17: no framing, no WebSocket masking, only the copies the kernel makes; resumed on a
+ * new one when it breaks), else in file_data frames of FILE_CHUNK_BYTES. Resolves once the location
+ * verified and kept it. `layer` undefined: the location names it by its sha256.
  */
 async function sendLayer(
   ctx: SessionContext, layer: string | undefined, size: number, chunks: AsyncIterable<Uint8Array>, onAcked: (bytes: number) => void,
 ): Promise<void> {
   const transfer = nanoid();
+  const dial = size > 0 ? ctx.dialData : undefined;
   await sendTransfer(ctx, {
     transfer,
     what: `uploading layer ${layer?.slice(0, 19) ?? 'of the image'}…`,
-    open: () => ctx.connection.request('upload_layer', { transfer, ...(layer ? { layer } : {}), size }),
+    open: () => ctx.connection.request('upload_layer', { transfer, ...(layer ? { layer } : {}), size, ...(dial ? { link: true } : {}) }),
     chunks: gatherChunks(chunks, FILE_CHUNK_BYTES),
     onAcked,
+    link: dial && {
+      // Refused or unreachable: the bytes go as file_data, which the location takes until a data connection comes.
+      dial: async (opened) => {
+        const { conn, secret } = opened as { conn?: number; secret?: Uint8Array };
+        return conn !== undefined && secret ? dial(conn, secret, 0).catch(() => undefined) : undefined;
+      },
+      chunks,
+    },
   });
 }

@@ -107,8 +107,15 @@ export const commands = {
    * discarded; sending it again starts from its first byte. Without `layer` (a client streaming a
    * layer whose digest it learns only at its end: `docker save` before Docker 25 names layers by
    * a v1 id) the location keeps it under the sha256 of what arrived.
+   * #17: with `link`, a location that takes data connections answers `conn` and a single-use
+   * `secret`: the layer's bytes may then come raw on a data connection of their own (as tunnel_link's,
+   * docs/protocol.md), paced by file_ack as file_data is; `file_end` still says how it ended. A data
+   * connection that breaks is replaced (upload_relink). Without an answer (or without dialing) `file_data` as above.
    */
-  upload_layer: command({ transfer: newId(), layer: optional(digest()), size: int(0) }, none),
+  upload_layer: command(
+    { transfer: newId(), layer: optional(digest()), size: int(0), link: optional(boolean()) },
+    { conn: optional(int(1)), secret: optional(bytes()) },
+  ),
   /**
    * Record `name` as this user's image `id` made of `layers` (every one already cached). `config`,
    * the image's raw config JSON, is needed when image_layers_missing said configMissing.
@@ -300,6 +307,12 @@ export const commands = {
    * (bytes received from the data connection) and tunnel_end (with the total sent).
    */
   tunnel_link: command({ tunnel: name(), conn: int(1) }, { secret: bytes() }),
+  /**
+   * #17: a new `conn` and single-use `secret` for upload_layer `transfer`'s data connection, after
+   * the last one broke: the location's 101 answer says how many bytes it has (tfnz-received), and the
+   * SDK sends again from there. QuotaExceeded at the location's socket limit.
+   */
+  upload_relink: command({ transfer: name() }, { conn: int(1), secret: bytes() }),
 } satisfies Record<string, CommandSchema>;
 
 /** Largest bulk chunk of a file transfer. */

@@ -1,7 +1,7 @@
 /**
  * The location's door for tunnel data connections (lib/protocol/data-pipe.ts): an HTTP Upgrade to
  * `tfnz-tunnel` on the session port, naming a session and connection and carrying the single-use
- * secret tunnel_link handed out. Anything else (no such session, a wrong, used or expired secret,
+ * secret tunnel_link handed out (or upload_layer, for a layer's bytes: upload-links.ts). Anything else (no such session, a wrong, used or expired secret,
  * garbage) gets 403 and the socket is closed, without telling the stranger which part was wrong;
  * nothing of the session is touched. The HTTP server's header timeout bounds a slow sender.
  */
@@ -36,7 +36,8 @@ export function acceptDataConnection(
     return refuse('malformed request');
   }
   const session = findSession(sessionId);
-  const link = session?.opened && !session.ended ? session.tunnels.takeLink(conn, secret) : undefined;
+  // A tunnel connection's, or (#17) a layer upload's.
+  const link = session?.opened && !session.ended ? (session.tunnels.takeLink(conn, secret) ?? session.uploadLinks.take(conn, secret)) : undefined;
   if (!link) return refuse('unknown, used or expired secret');
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${DATA_UPGRADE}\r\n${DATA_HEADERS.received}: ${link.received}\r\n\r\n`);
   if (head.length) socket.unshift(head);

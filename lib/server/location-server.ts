@@ -326,7 +326,7 @@ export class LocationServer {
     return this.ctx.limits;
   }
 
-  /** Tunnel connections that have a data connection of their own (or are getting one). */
+  /** Data connections open or offered: tunnel connections' and (#17) layer uploads'. */
   get dataConnectionCount(): number {
     return this.admission.dataConnections;
   }

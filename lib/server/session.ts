@@ -22,6 +22,7 @@ import { TunnelRelay } from './tunnel-relay';
 import { dispatchCommand, dispatchMessage } from './handlers';
 import type { ImagePreload } from './image-preload';
 import type { FileWriter } from './file-transfer';
+import { UploadLinks } from './upload-links';
 import type { LocationContext } from './location-context';
 import type { Limits } from './limits';
 import { injectedFault, sessionScope, type FaultScope } from './guard';
@@ -47,6 +48,8 @@ export class Session implements FaultScope {
   readonly tunnels: TunnelRelay;
   /** Layer uploads in progress (upload_layer), by transfer id; a cut one is discarded when the session ends. */
   readonly uploads = new Map<string, FileWriter>();
+  /** #17: secrets for layer uploads' data connections (upload_layer with `link`). */
+  readonly uploadLinks: UploadLinks;
   /** #17: the image upload whose layers are loaded into the nodes as they arrive (image-preload.ts). */
   preload?: ImagePreload;
   private seq = 0;
@@ -95,6 +98,7 @@ export class Session implements FaultScope {
       reserve && (() => reserve(this.socketPair.socket.remoteAddress ?? '')),
       ctx.graceMs,
     );
+    this.uploadLinks = new UploadLinks(reserve && (() => reserve(this.socketPair.socket.remoteAddress ?? '')));
     this.attach(ws, socket);
     this.emit('challenge', { nonce: this.nonce });
   }
@@ -233,6 +237,7 @@ export class Session implements FaultScope {
     this.tunnels.closeAll();
     for (const cluster of this.ctx.sites.clustersOf(this.id)) this.ctx.sites.unpublish(cluster);
     for (const upload of [...this.uploads.values()]) upload.cancel();
+    this.uploadLinks.close();
     this.preload?.abort();
     await Promise.all([...this.visitingProcesses.values()].map((p) => p.destroy().catch(() => undefined)));
     this.visiting.clear();

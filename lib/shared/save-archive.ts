@@ -43,7 +43,8 @@ const BLOB = /^blobs\/sha256\/[0-9a-f]{64}$/;
 export interface SaveArchiveLayer {
   /**
    * Its digest where the layout names it (Docker 25+, OCI `blobs/sha256/<hex>`: any blob but the
-   * config, so perhaps not a layer), or undefined where only hashing tells (Docker <= 24 `<v1 id>/layer.tar`).
+   * config, so perhaps not a layer) or its json places it (Docker <= 24, the bottom or top of the
+   * walk's `layers`), or undefined where only hashing tells (a Docker <= 24 `<v1 id>/layer.tar` between them).
    */
   named: string | undefined;
   size: number;
@@ -54,6 +55,11 @@ export interface SaveArchiveLayer {
 export interface SaveArchiveWalk {
   /** The image whose config to keep (`sha256:<hex>`). */
   imageId: string;
+  /**
+   * The image's diff ids, bottom first, when known: a Docker <= 24 `<v1 id>/layer.tar` that is the
+   * stack's bottom or top is then named (v1LayerPosition), so that it needs no hashing to be known.
+   */
+  layers?: readonly string[];
   /** Each layer entry in archive order; the walk goes on once it resolves, and stops on its rejection. */
   onLayer(layer: SaveArchiveLayer): Promise<void>;
   /** What the archive is read for, named in MissingDependency when tar-stream is not installed. */
@@ -73,18 +79,28 @@ export async function walkSaveArchive(open: () => Promise<NodeJS.ReadableStream>
   let config: Buffer | undefined;
   const tar = commonJsExports(await importOptional(() => import('tar-stream'), ['tar-stream'], walk.feature));
   const extract = tar.extract();
+  /** Where each v1 layer directory sits in the stack, from its `json` (which the archive has before its layer.tar). */
+  const positions = new Map<string, number>();
   extract.on('entry', (header, stream, next) => {
     const entry = stream as unknown as SaveArchiveLayer['stream'];
     const isConfig = configNames.includes(header.name);
-    const named = BLOB.test(header.name) && !isConfig ? `sha256:${header.name.slice(-64)}` : undefined;
+    const v1 = V1_ENTRY.exec(header.name);
+    const position = v1?.[2] === 'layer.tar' ? positions.get(v1[1]) : undefined;
+    const named = BLOB.test(header.name) && !isConfig ? `sha256:${header.name.slice(-64)}` : position !== undefined ? walk.layers?.[position] : undefined;
     const isLayer = header.type === 'file' && (header.name.endsWith('/layer.tar') || named !== undefined);
+    const small = async () => {
+      const parts: Buffer[] = [];
+      for await (const c of entry) parts.push(Buffer.from(c));
+      return Buffer.concat(parts);
+    };
     const handled = isConfig
-      ? (async () => {
-          const parts: Buffer[] = [];
-          for await (const c of entry) parts.push(Buffer.from(c));
-          config = Buffer.concat(parts);
-        })()
-      : isLayer
+      ? small().then((data) => void (config = data))
+      : v1?.[2] === 'json' && walk.layers && (header.size ?? 0) <= MAX_V1_JSON_BYTES
+        ? small().then((data) => {
+            const at = v1LayerPosition(data, walk.layers!.length);
+            if (at !== undefined) positions.set(v1[1], at);
+          })
+        : isLayer
         ? walk.onLayer({ named, size: header.size ?? 0, stream: entry }).then(() => drain(entry))
         : drain(entry);
     handled.then(() => next(), (err: unknown) => extract.destroy(err as Error));
@@ -97,6 +113,29 @@ export async function walkSaveArchive(open: () => Promise<NodeJS.ReadableStream>
   } finally {
     walk.signal?.removeEventListener('abort', abort);
   }
+}
+
+const V1_ENTRY = /^([0-9a-f]{64})\/(json|layer\.tar)$/;
+const MAX_V1_JSON_BYTES = 1024 * 1024;
+
+/**
+ * Where a Docker <= 24 v1 layer directory's layer sits among `count`, told by its `json` as Docker's
+ * save writes it: only the bottom layer has no `parent`, and only the top one carries the image's
+ * `config`. Undefined for a layer between them, or a json that says neither.
+ */
+export function v1LayerPosition(json: Buffer, count: number): number | undefined {
+  let v1: { parent?: unknown; config?: unknown };
+  try {
+    v1 = JSON.parse(json.toString('utf8')) as typeof v1;
+  } catch {
+    return undefined;
+  }
+  if (typeof v1 !== 'object' || v1 === null) return undefined;
+  const bottom = v1.parent === undefined;
+  const top = typeof v1.config === 'object' && v1.config !== null;
+  if (bottom && (count === 1 || !top)) return 0;
+  if (top && !bottom) return count - 1;
+  return undefined;
 }
 
 /** Read what is left of an entry, so the archive moves on to the next. */

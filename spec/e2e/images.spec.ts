@@ -86,7 +86,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await build(imageD, 1);
     await build(imageE, 24);
     await build(imageF, 1);
-    // Shares no layer with the node (nor the cache): every layer is sent unnamed by a Docker <= 24 export.
+    // Shares no layer with the node (nor the cache): each layer goes into the node's load as it arrives.
     await build(imageG, 2, 'FROM scratch\nCOPY random.bin /\nCOPY marker.txt /\n');
     await build(imageH, 1);
     cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
@@ -343,17 +343,20 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
       const before = stored();
       const layersBefore = server.images.layersStored;
       let cutAt = 0;
+      let linksOpen = 0;
       await cut.ensureImageUploaded(imageE, {
         progress$: {
           next: (p) => {
             if (cutAt === 0 && p.phase === 'uploading' && p.bytesDone > 0) {
               cutAt = p.bytesDone;
+              linksOpen = server.dataConnectionCount;
               proxy.cut();
             }
           },
         },
       });
       expect(await links).to.deep.equal(['lost', 'resumed']);
+      expect(linksOpen, 'the layer was on a data connection of its own (#17) when the network failed').to.be.at.least(1);
       expect(cutAt, 'cut in the middle of the layer').to.be.greaterThan(0).and.lessThan(24 * 2 ** 20);
       expect(server.images.layersStored - layersBefore).to.equal(1);
       expect(stored() - before).to.be.within(24 * 2 ** 20, 24 * 2 ** 20 + 64 * 1024);
@@ -361,6 +364,22 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     } finally {
       await cut.disconnect();
       await proxy.close();
+    }
+  });
+
+  it('uploads on the session\'s WebSocket to a location that takes no data connections', async () => {
+    const plainCache = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
+    const plain = await LocationServer.start({ name: `${name}-plain`, port: 0, engines: [new DockerEngine(nodeEngineAddress(ENGINES[0]))], cacheDir: plainCache, dataConnections: false });
+    const viaWebSocket = await Location.connect({ location: plain.url, quiet: true });
+    try {
+      const a = await localImage(imageA);
+      expect(await viaWebSocket.ensureImageUploaded(imageA)).to.deep.equal(a.RootFS.Layers);
+      expect(plain.images.layersStored).to.equal(a.RootFS.Layers!.length);
+      expect(plain.images.bytesStored).to.be.greaterThan(8 * 2 ** 20);
+    } finally {
+      await viaWebSocket.disconnect();
+      await plain.close();
+      rmSync(plainCache, { recursive: true, force: true });
     }
   });
 

@@ -28,7 +28,7 @@ const KEYS = [
 const PARAMS: Record<CommandName | MessageName, string[]> = {
   open_session: ['client', 'user'], resume_session: ['session', 'lastSeq', 'user'], close_session: [],
   spawn_container: ['container', 'node', 'image', 'env', 'command', 'tag', 'sleep', 'stdin', 'preBootFiles'],
-  image_layers_missing: ['id', 'layers'], upload_layer: ['transfer', 'layer', 'size'], put_image_description: ['id', 'layers', 'name', 'config'],
+  image_layers_missing: ['id', 'layers'], upload_layer: ['transfer', 'layer', 'size', 'link'], put_image_description: ['id', 'layers', 'name', 'config'],
   start_container: ['container'], destroy_container: ['container'], create_tunnel: ['tunnel', 'container', 'port', 'timeout'],
   destroy_tunnel: ['tunnel'], create_volume: ['tag'], destroy_volume: ['volume'], snapshot_volume: ['volume'], rollback_volume: ['volume'],
   spawn_process: ['container', 'process', 'command', 'tty', 'cols', 'rows'], destroy_process: ['process'],
@@ -47,6 +47,7 @@ const PARAMS: Record<CommandName | MessageName, string[]> = {
   // #20
   keep_session: [], user_containers: ['all'], stop_user_container: ['container'], remove_user_container: ['container', 'force'],
   tunnel_link: ['tunnel', 'conn'],
+  upload_relink: ['transfer'],
   ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn', 'bytes'], tunnel_close: ['conn'],
   container_stdin: ['container'], process_stdin: ['process'], process_stdin_end: ['process'], process_resize: ['process', 'cols', 'rows'],
   file_data: ['transfer'], file_ack: ['transfer', 'bytes'], file_cancel: ['transfer'],

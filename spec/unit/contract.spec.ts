@@ -32,7 +32,7 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
     pull: 'missing', registryAuth: { username: 'u', password: 'p' },
   },
   image_layers_missing: { id: digest, layers: [digest] },
-  upload_layer: { transfer: id(2), layer: digest, size: 10 },
+  upload_layer: { transfer: id(2), layer: digest, size: 10, link: true },
   put_image_description: { name: 'image', id: digest, layers: [digest], config: new Uint8Array(2) },
   start_container: { container: id(1) },
   destroy_container: { container: id(1) },
@@ -77,6 +77,7 @@ const valid: { [C in CommandName]: ParamsOf<C> } = {
   stop_user_container: { container: 'web' },
   remove_user_container: { container: `${id(1)}:web`, force: true },
   tunnel_link: { tunnel: id(3), conn: 1 },
+  upload_relink: { transfer: id(2) },
 };
 
 const validMessage: { [M in MessageName]: Messages[M] } = {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { readSaveArchive, type SaveArchiveOptions } from '../../lib/shared/save-archive';
+import { readSaveArchive, v1LayerPosition, walkSaveArchive, type SaveArchiveOptions } from '../../lib/shared/save-archive';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const layerA = Buffer.from('layer a contents');
@@ -75,5 +75,30 @@ describe('reading a docker save archive', () => {
     expect(failed).to.be.instanceOf(Error);
     expect(kept).to.have.length(2);
     expect(await readdir(dir)).to.deep.equal([]);
+  });
+
+  // #17: a Docker <= 24 layer its json places at the bottom or top of the stack needs no hashing to be named.
+  it('names a docker-24 layer by its json: no parent is the bottom, the image config is the top, others unnamed', async () => {
+    const layerC = Buffer.from('layer c, in between');
+    const layers = [sha(layerA), sha(layerC), sha(layerB)];
+    const hex = (c: string) => c.repeat(64);
+    const json = (o: object) => Buffer.from(JSON.stringify(o));
+    const entries: Array<[string, Buffer]> = [
+      [`${hex('a')}/json`, json({ id: hex('a'), created: '2026-01-01T00:00:00Z', container_config: {} })], [`${hex('a')}/layer.tar`, layerA],
+      [`${hex('b')}/json`, json({ id: hex('b'), parent: hex('c'), config: { Cmd: ['sh'] }, docker_version: '20.10' })], [`${hex('b')}/layer.tar`, layerB],
+      [`${hex('c')}/json`, json({ id: hex('c'), parent: hex('a'), container_config: {} })], [`${hex('c')}/layer.tar`, layerC],
+      [`${imageId.slice(7)}.json`, config],
+    ];
+    const named: Array<string | undefined> = [];
+    await walkSaveArchive(async () => {
+      const pack = tar.pack();
+      for (const [name, body] of entries) pack.entry({ name }, body);
+      pack.finalize();
+      return pack as unknown as NodeJS.ReadableStream;
+    }, { imageId, layers, feature: 'a spec', onLayer: async (l) => void named.push(l.named) });
+    expect(named).to.deep.equal([layers[0], layers[2], undefined]);
+    expect(v1LayerPosition(json({ config: { Cmd: ['sh'] } }), 1), 'a lone layer with no parent is the bottom').to.equal(0);
+    expect(v1LayerPosition(json({ config: { Cmd: ['sh'] } }), 2), 'no parent yet the image config: says neither').to.equal(undefined);
+    expect(v1LayerPosition(Buffer.from('not json'), 2)).to.equal(undefined);
   });
 });

@@ -1,5 +1,5 @@
 /** Image uploads into the location's layer cache, and the user's image descriptions. */
-import { BadRequest, ImageNotFound } from '../../protocol';
+import { BadRequest, ImageNotFound, QuotaExceeded } from '../../protocol';
 import type { PullReport } from '../../engines/registry-pull';
 import { parseImageReference } from '../../shared/registry-reference';
 import { FileWriter } from '../file-transfer';
@@ -32,7 +32,16 @@ export const imageCommands = {
     );
     s.uploads.set(transfer, writer);
     if (size === 0) setImmediate(() => writer.complete());
-    return {};
+    // #17: the bytes may come raw on a data connection of their own (upload-links.ts).
+    return (p.link && size > 0 && s.uploadLinks.offer(writer)) || {};
+  },
+
+  async upload_relink(s, p) {
+    const writer = s.uploads.get(p.transfer);
+    if (!writer?.linked) throw new BadRequest(`no layer upload '${p.transfer.slice(0, 40)}' on a data connection in this session`);
+    const offer = s.uploadLinks.offer(writer);
+    if (!offer) throw new QuotaExceeded('too many sockets from this address for another data connection (the location\'s --connections-per-address raises it)');
+    return offer;
   },
 
   async put_image_description(s, p) {
