@@ -122,10 +122,11 @@ function nodeStats(state: LocationState, p: EventOf<'node_stats'>['params']): Lo
  */
 function withSlice<K extends 'nodes' | 'containers'>(state: LocationState, key: K, value: LocationState[K]): LocationState {
   if (state.session === undefined || state.user === undefined || state.location === undefined) return Object.freeze({ ...state, [key]: value });
+  // In the order the fields have arrived by then (initialState's, then the offer's).
   const next = {
-    session: state.session, user: state.user, location: state.location, nodes: state.nodes, containers: state.containers,
-    tunnels: state.tunnels, processes: state.processes, sshServers: state.sshServers, volumes: state.volumes,
-    externals: state.externals, endpoints: state.endpoints, destroyedOrder: state.destroyedOrder,
+    nodes: state.nodes, containers: state.containers, tunnels: state.tunnels, processes: state.processes,
+    sshServers: state.sshServers, volumes: state.volumes, externals: state.externals, endpoints: state.endpoints,
+    destroyedOrder: state.destroyedOrder, session: state.session, user: state.user, location: state.location,
   } satisfies Required<LocationState>;
   (next as { [k in K]: LocationState[K] })[key] = value;
   return Object.freeze(next);
