@@ -39,7 +39,11 @@ const TARGET = Symbol('id record target');
 
 const handler: ProxyHandler<RecordTarget<unknown>> = {
   get: (target, key, receiver) => {
-    if (own(target, key)) return target.map.get(key);
+    // One lookup for an id that is there (the common read: `nodes[id]` on every state emission).
+    if (typeof key === 'string') {
+      const value = target.map.get(key);
+      if (value !== undefined || target.map.has(key)) return value;
+    }
     return key === TARGET ? target : Reflect.get(PROTOTYPE, key, receiver);
   },
   has: (target, key) => own(target, key) || key in PROTOTYPE,

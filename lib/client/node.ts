@@ -1,5 +1,5 @@
 /** A node of the location: where containers run. Its stats are live; it spawns and destroys. */
-import { distinctUntilChanged, filter, map, type Observable } from 'rxjs';
+import { distinctUntilChanged, map, type Observable } from 'rxjs';
 import { customAlphabet } from 'nanoid';
 
 /**
@@ -10,6 +10,7 @@ import { customAlphabet } from 'nanoid';
 const containerId = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 21);
 import { BadRequest, ImageNotFound, NodeNotFound, errorToWire, type ContainerInfo, type NodeInfo, type NodeStats, type PullPolicy } from '../protocol';
 import type { SessionContext } from './session-context';
+import { pickDistinct } from './pick-distinct';
 import { Container } from './container';
 import { Volume } from './volume';
 import type { WaitStrategy } from './wait';
@@ -98,12 +99,9 @@ export class Node {
     private readonly ctx: SessionContext,
     readonly id: string,
   ) {
-    this.info$ = ctx.state$.pipe(
-      map((s) => s.nodes[id]),
-      filter((n): n is NodeInfo => n !== undefined),
-      distinctUntilChanged(),
-    );
-    this.stats$ = this.info$.pipe(map((n) => n.stats), distinctUntilChanged());
+    // Read on every state emission: one fused step each (a stats change reaches every session).
+    this.info$ = ctx.state$.pipe(pickDistinct((s) => s.nodes[id]));
+    this.stats$ = ctx.state$.pipe(pickDistinct((s) => s.nodes[id]?.stats));
     this.containers$ = ctx.state$.pipe(
       map((s) => s.containers),
       distinctUntilChanged(),

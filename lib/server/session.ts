@@ -255,7 +255,6 @@ export class Session implements FaultScope {
   }
 
   private async onFrame(data: Buffer): Promise<void> {
-    this.countReceived();
     let frame: Frame;
     try {
       // Before the session is open ws already refuses large frames; this is the check's backstop.
@@ -264,9 +263,11 @@ export class Session implements FaultScope {
       checkShape(data); // bounded decoding work: no frame of a million empty maps
       frame = decodeFrame(data);
     } catch (err) {
+      this.countReceived(false);
       this.emit('error', { error: errorToWire(err) });
       return;
     }
+    this.countReceived(frame.kind === 'request' && frame.id === 0 && frame.command === 'ack');
     if (frame.kind !== 'request') {
       this.emit('error', { error: errorToWire(new ProtocolError(`clients send requests, not ${frame.kind} frames`)) });
       return;
@@ -316,11 +317,17 @@ export class Session implements FaultScope {
     if (!this.congested && this.ws.bufferedAmount > CONGESTED_BYTES) this.updateCongestion();
   }
 
-  /** Count a client frame, confirming the count soon (so the client can forget its copies). */
-  private countReceived(): void {
+  /**
+   * Count a client frame, confirming the count soon (so the client can forget its copies). A
+   * frame that is only an ack is confirmed with the next other frame or after CONFIRM_EVERY: the
+   * client acks every event within ACK_EVERY_MS, so confirming each ack at once sent one more
+   * frame to every session per event (a node's stats tick to 1 000 sessions came back as 1 000
+   * confirmations half a second later, issue #17). Its copies of acks are tiny and bounded.
+   */
+  private countReceived(ackOnly: boolean): void {
     this.received++;
     if (this.received - this.confirmedReceived >= CONFIRM_EVERY) return this.confirmReceived();
-    this.confirmTimer ??= setTimeout(() => this.confirmReceived(), CONFIRM_MS).unref();
+    if (!ackOnly) this.confirmTimer ??= setTimeout(() => this.confirmReceived(), CONFIRM_MS).unref();
   }
 
   private confirmReceived(): void {

@@ -246,4 +246,31 @@ describe('sessions and garbage collection (real location, real Docker Engine)', 
       await fast.close();
     }
   });
+
+  it('confirms a client\'s acks with its next other frame, not each on its own (a stats tick costs a session one frame back, #17)', async () => {
+    const fast = await LocationServer.start({ name: `spec-${nanoid(8)}`, port: 0, statsIntervalMs: 200 });
+    const raw = await rawClient(fast.url);
+    try {
+      expect((await raw.request('open_session', { client: 'spec' })).error).to.equal(undefined);
+      const isReceived = (f: Incoming) => f.kind === 'event' && f.event === 'received';
+      expect(((await raw.next(isReceived)) as EventFrame).params, 'open_session is confirmed').to.deep.equal({ count: 1 });
+      const confirmations = () => raw.frames.filter(isReceived).length;
+      // Ack each stats change as the SDK does, for well past the location's 500 ms confirmation delay.
+      let lastSeq = 0;
+      for (let acks = 0; acks < 6; acks++) {
+        const stats = (await raw.next((f) => f.kind === 'event' && f.event === 'node_stats' && f.seq > lastSeq)) as EventFrame;
+        lastSeq = stats.seq;
+        raw.send(encodeFrame({ kind: 'request', id: 0, command: 'ack', params: { seq: lastSeq } }));
+      }
+      expect(confirmations(), 'acks alone earn no confirmation').to.equal(1);
+      // The next other frame is confirmed, and with it every ack: open_session, 6 acks, this request.
+      const reply = await raw.request('destroy_container', { container: 'nonexistent-id' });
+      expect(reply.error?.code).to.equal('CONTAINER_NOT_FOUND');
+      const confirmed = (await raw.next((f) => isReceived(f) && ((f as EventFrame).params as { count: number }).count > 1)) as EventFrame;
+      expect(confirmed.params).to.deep.equal({ count: 8 });
+    } finally {
+      raw.ws.close();
+      await fast.close();
+    }
+  });
 });

@@ -41,6 +41,21 @@ describe('reducer', () => {
     expect(after.nodes.a.stats.cpu).to.equal(5);
   });
 
+  it('folds stats and status into a frozen state with the same fields, before and after the offer', () => {
+    const before = withContainer(offered());
+    const stats = reduce(before, ev('node_stats', { node: 'a', stats: { cpu: 5, memory: 5, paging: 0, containers: 1 } }));
+    const status = reduce(stats, ev('container_status', { container: 'c1', status: 'running' }));
+    for (const s of [stats, status]) {
+      expect(Object.isFrozen(s)).to.equal(true);
+      expect(Object.keys(s)).to.deep.equal(Object.keys(before));
+    }
+    expect(status.nodes).to.equal(stats.nodes);
+    expect(status.containers.get('c1')?.status).to.equal('running');
+    // No offer yet: the fields it sets stay absent.
+    const early = reduce(withContainer(initialState), ev('container_status', { container: 'c1', status: 'running' }));
+    expect(Object.isFrozen(early) && !('session' in early)).to.equal(true);
+  });
+
   it('keeps the nodes in arrival order, readable as a plain record', () => {
     let s = reduce(offered(), ev('node_created', { node: node('c', 300) }));
     s = reduce(s, ev('node_stats', { node: 'a', stats: { cpu: 7, memory: 5, paging: 0, containers: 1 } }));
