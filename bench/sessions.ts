@@ -8,7 +8,8 @@
  *     against the floor of K bare `ws` connections to a bare WebSocketServer in this process;
  *   - fan-out: from the server's internal broadcast of one real node_stats change (a sampling tick)
  *     until every one of F sessions' `node.stats$` has emitted it, against the floor of one frame
- *     of the same size sent to F bare ws clients (goal: within 2x). The hook wraps LocationServer's private `broadcast`
+ *     of the same size sent to F bare ws clients (goal: within 2x), measured right after each tick
+ *     while both sets of connections are open. The hook wraps LocationServer's private `broadcast`
  *     method at run time (no public hook exists); nothing in lib/ is changed.
  */
 import { setFlagsFromString } from 'node:v8';
@@ -25,8 +26,9 @@ const K = Math.max(1, Math.min(1000, Number(process.env.BENCH_SESSIONS ?? 200)))
 const F = Math.max(1, Math.min(2000, Number(process.env.BENCH_FANOUT_SESSIONS ?? 1000)));
 const ROUNDS = 3;
 const BATCH = 20;
-const TICKS = 5;
-const FLOOR_FANOUTS = 20;
+const TICKS = 9;
+/** Bare fan-outs right after each tick's: both measured under the same load, not minutes apart. */
+const FLOOR_FANOUTS_PER_TICK = 2;
 /** The fan-out's F sessions open this many at a time: a loaded machine must not time their handshakes out. */
 const FANOUT_BATCH = 5;
 
@@ -135,20 +137,18 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
       }
       progress(`sessions: round ${round + 1}: ${K} sessions, ${mem.tfnzJs.at(-1)!.toFixed(1)} KiB JS each (bare ws ${mem.floorJs.at(-1)!.toFixed(1)})`);
     }
-    // Fan-out: F of each, opened once, the floor first.
+    // Fan-out: F of each, all open at once; each tick's fan-out is followed by the floor's.
     {
       const { items } = await openAll(F, () => bareClient(bareUrl), FANOUT_BATCH);
-      fanout.floor.push(...(await bareFanout(wss, items)));
-      await Promise.all(items.map((ws) => new Promise<void>((r) => (ws.once('close', () => r()), ws.close()))));
-      await settle();
       const { items: locs } = await openAll(F, () => Location.connect({ location: server.url, quiet: true }), FANOUT_BATCH);
       if (server.sessionCount !== F) throw new Error(`server has ${server.sessionCount} sessions, expected ${F}`);
       try {
-        fanout.tfnz.push(...(await tickFanout(server, locs)));
+        fanout.tfnz.push(...(await tickFanout(server, locs, async () => void fanout.floor.push(...(await bareFanout(wss, items))))));
       } catch (err) {
         fanoutNa = (err as Error).message;
       }
       await Promise.all(locs.map((l) => l.disconnect()));
+      await Promise.all(items.map((ws) => new Promise<void>((r) => (ws.once('close', () => r()), ws.close()))));
       progress(`sessions: fan-out to ${F} sessions measured`);
     }
   } finally {
@@ -188,9 +188,10 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
 
 /**
  * Wait for up to TICKS sampling ticks whose stats changed; for each, the time from the server's
- * broadcast to the moment the last of the sessions' `node.stats$` emitted it.
+ * broadcast to the moment the last of the sessions' `node.stats$` emitted it. `afterEach` runs
+ * after each (the floor's measurement), well before the next tick.
  */
-async function tickFanout(server: LocationServer, locs: Location[]): Promise<number[]> {
+async function tickFanout(server: LocationServer, locs: Location[], afterEach: () => Promise<void>): Promise<number[]> {
   const hooked = server as unknown as { broadcast(change: { kind: string }): void };
   if (typeof hooked.broadcast !== 'function') throw new Error('LocationServer has no broadcast method to time any more');
   const original = hooked.broadcast;
@@ -219,6 +220,7 @@ async function tickFanout(server: LocationServer, locs: Location[]): Promise<num
       results.push(ms);
       tick = undefined;
       hooked.broadcast = original;
+      await afterEach();
     }
   } finally {
     hooked.broadcast = original;
@@ -232,7 +234,7 @@ async function tickFanout(server: LocationServer, locs: Location[]): Promise<num
 async function bareFanout(wss: WebSocketServer, clients: WebSocket[]): Promise<number[]> {
   const frame = encodeFrame({ kind: 'event', seq: 12345, event: 'node_stats', params: { node: 'node-0123456789', stats: { cpu: 187, memory: 23000, paging: 0, containers: 3 } } });
   const results: number[] = [];
-  for (let i = 0; i < FLOOR_FANOUTS; i++) {
+  for (let i = 0; i < FLOOR_FANOUTS_PER_TICK; i++) {
     let seen = 0;
     const done = new Promise<number>((resolve) => {
       const t0 = now();
