@@ -129,6 +129,8 @@ async function sendMissingLayers(
       layers: local.layers,
       feature: 'uploading a local image',
       signal,
+      // Every missing layer verified and the config read: the rest of the export is not waited for.
+      enough: () => (everyLayerWanted ? progress.layersDone === local.layers.length : [...wanted].every((l) => sent.has(l))),
       onLayer: (layer) => onLayer(layer).catch((err: unknown) => {
         sendFailure ??= err;
         throw err;

@@ -101,4 +101,25 @@ describe('reading a docker save archive', () => {
     expect(v1LayerPosition(json({ config: { Cmd: ['sh'] } }), 2), 'no parent yet the image config: says neither').to.equal(undefined);
     expect(v1LayerPosition(Buffer.from('not json'), 2)).to.equal(undefined);
   });
+  // #17: Docker <= 24 ends its export's response only after it removed its staging directory.
+  it('ends the walk once it has enough (every wanted layer and the config), without waiting for the archive to end', async () => {
+    const pack = tar.pack();
+    for (const [name, body] of [[`${imageId.slice(7)}.json`, config], ['v1a/layer.tar', layerA], ['v1b/layer.tar', layerB]] as const) pack.entry({ name }, body);
+    // Never finalized: the rest of the export is still to come when the walk has what it wants.
+    let sourceDestroyed = false;
+    pack.on('close', () => (sourceDestroyed = true));
+    const seen: Buffer[] = [];
+    const walked = await walkSaveArchive(async () => pack as unknown as NodeJS.ReadableStream, {
+      imageId, feature: 'a spec',
+      onLayer: async (l) => {
+        const parts: Buffer[] = [];
+        for await (const c of l.stream) parts.push(Buffer.from(c));
+        seen.push(Buffer.concat(parts));
+      },
+      enough: () => seen.length === 2,
+    });
+    expect(walked.config?.equals(config)).to.equal(true);
+    expect(seen.map(sha)).to.deep.equal([sha(layerA), sha(layerB)]);
+    expect(sourceDestroyed, 'the export stops being read').to.equal(true);
+  });
 });
