@@ -127,8 +127,11 @@ export class DockerEngine implements Engine {
   }
 
   async attach(engineId: string, withStdin: boolean, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<Attachment> {
+    // Hijacked even without stdin: output then arrives on the bare socket, not as an HTTP body
+    // that node's client parses chunk by chunk (a web container's log line per request cost the
+    // location a parse, an IncomingMessage push and an event each; front-door bench profile).
     const stream = (await this.call(
-      () => this.docker.getContainer(engineId).attach({ stream: true, stdout: true, stderr: true, stdin: withStdin, hijack: withStdin }),
+      () => this.docker.getContainer(engineId).attach({ stream: true, stdout: true, stderr: true, stdin: withStdin, hijack: true }),
       'attaching to the container',
     )) as NodeJS.ReadWriteStream & { pause(): void; resume(): void; destroy?(): void };
     deliverOutput(stream, false, onOutput);
