@@ -68,7 +68,11 @@ const isTerminal = (s: ContainerStatus) => s === 'exited' || s === 'destroyed';
 export class Container {
   /** Status as it changes: spawning → running → exited / destroyed. Replays the current one. */
   readonly status$: Observable<ContainerStatus>;
-  /** Hot: the main process's output as it arrives; completes when the process has ended. */
+  /**
+   * Hot: the main process's output as it arrives; completes when the process has ended. A chunk may
+   * join several writes of the process (the location sends what came within 10 ms as one): split
+   * it with `lines()`, never assume one chunk per write.
+   */
   readonly stdout$: Observable<OutputChunk>;
   /**
    * The main process's exit code, once, then complete; late subscribers still get it. Errors with
