@@ -26,9 +26,15 @@ export const HOST_AGENT_IMAGE = 'busybox:latest';
 const COMMAND_TIMEOUT_MS = 10_000;
 /** What a host command may need: the host's sbin directories too. */
 const HOST_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** Runs "$@" in the mount namespace of the dockerd that shares the agent's network namespace. */
+/**
+ * Runs "$@" in the mount namespace of the dockerd that shares the agent's network namespace. Only a
+ * process whose argv[0] is dockerd: while a container starts, dockerd re-executes itself for a few
+ * ms (libnetwork-setkey, same executable and namespace), and entering that one failed once it ended.
+ */
 const ON_HOST = `me=$(readlink /proc/self/ns/net)
 for p in $(pidof dockerd); do
+  arg0=$(tr '\\0' '\\n' < /proc/$p/cmdline 2>/dev/null | head -n 1)
+  [ "\${arg0##*/}" = dockerd ] || continue
   [ "$(readlink /proc/$p/ns/net)" = "$me" ] && exec nsenter -t "$p" -m -- "$@"
 done
 echo "no dockerd found in the agent's network namespace" >&2; exit 127`;
