@@ -14,7 +14,7 @@
 import { STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { BadResponse, ResponseFramer, scanRequestHead, type PlainRequest } from './http-wire';
-import { nextUpstream, type Site, type Upstream } from './web-sites';
+import { MAX_ATTEMPTS, RETRY_PAUSE_MS, UPSTREAM_PORT, nextUpstream, type Site, type Upstream } from './web-sites';
 
 export interface FastPathOptions {
   /** The site a Host header names when the fast path may serve it, else undefined. */
@@ -24,10 +24,6 @@ export interface FastPathOptions {
   handOff(client: Socket): void;
 }
 
-const UPSTREAM_PORT = 80;
-/** As front-door.ts: how often one request may be sent again, and the pause between rounds. */
-const MAX_ATTEMPTS = 12;
-const RETRY_PAUSE_MS = 50;
 /** A client connection idle between requests this long is closed (node:http's keepAliveTimeout). */
 const CLIENT_IDLE_MS = 5_000;
 /** A kept-alive connection to a member unused this long is closed (as front-door.ts's agent). */

@@ -13,7 +13,7 @@ import { BlockList, connect, createServer, isIP, isIPv4, type AddressInfo, type 
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { FastPath } from './front-door-fast';
-import { nextUpstream, type Site, type Upstream, type WebSites } from './web-sites';
+import { MAX_ATTEMPTS, RETRY_PAUSE_MS, UPSTREAM_PORT, nextUpstream, type Site, type Upstream, type WebSites } from './web-sites';
 
 export interface FrontDoorOptions {
   host: string;
@@ -25,11 +25,6 @@ export interface FrontDoorOptions {
   log(line: string): void;
 }
 
-const UPSTREAM_PORT = 80;
-/** How often one request may be sent again (to other members, or after a pause to the same ones). */
-const MAX_ATTEMPTS = 12;
-/** The pause before trying members that all refused, times the attempt number: ~3 s in all. */
-const RETRY_PAUSE_MS = 50;
 /** Headers about one hop, never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** Headers the door writes itself: the client's own values are replaced, not passed on. */
@@ -131,8 +126,11 @@ export class FrontDoor {
         from.addSubnet(base, Number(bits), 'ipv4');
         const opened: Server[] = [];
         try {
-          const accept = [(socket: Socket) => this.fast.accept(socket), (socket: Socket) => this.secure.emit('connection', socket)];
-          for (const [take, port] of [[accept[0], this.httpPort], [accept[1], this.httpsPort]] as const) {
+          const ports: [(socket: Socket) => void, number][] = [
+            [(socket) => this.fast.accept(socket), this.httpPort],
+            [(socket) => this.secure.emit('connection', socket), this.httpsPort],
+          ];
+          for (const [take, port] of ports) {
             const forward = createServer({ allowHalfOpen: true }, (socket) => {
               if (socket.remoteAddress && from.check(socket.remoteAddress)) take(socket);
               else socket.destroy();

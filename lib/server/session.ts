@@ -93,12 +93,10 @@ export class Session implements FaultScope {
   ) {
     this.limits = ctx.limits;
     const reserve = ctx.dataConnections;
-    this.tunnels = new TunnelRelay(
-      (event, params, bulk) => this.emit(event, params, bulk),
-      reserve && (() => reserve(this.socketPair.socket.remoteAddress ?? '')),
-      ctx.graceMs,
-    );
-    this.uploadLinks = new UploadLinks(reserve && (() => reserve(this.socketPair.socket.remoteAddress ?? '')));
+    // A data connection's place, counted against this session's address (tunnels and layer uploads alike).
+    const reserveHere = reserve && (() => reserve(this.socketPair.socket.remoteAddress ?? ''));
+    this.tunnels = new TunnelRelay((event, params, bulk) => this.emit(event, params, bulk), reserveHere, ctx.graceMs);
+    this.uploadLinks = new UploadLinks(reserveHere);
     this.attach(ws, socket);
     this.emit('challenge', { nonce: this.nonce });
   }

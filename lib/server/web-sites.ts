@@ -86,6 +86,13 @@ export class WebSites {
   }
 }
 
+/** The port of a site's members the front door sends requests to. */
+export const UPSTREAM_PORT = 80;
+/** How often one request may be sent again (to other members, or after a pause to the same ones). */
+export const MAX_ATTEMPTS = 12;
+/** The pause before trying members that all refused, times the attempt number: ~3 s in all. */
+export const RETRY_PAUSE_MS = 50;
+
 /**
  * The next running member after the cursor, skipping `exclude` (members a request already failed
  * on); advances the cursor so successive requests spread over the members.
