@@ -1,6 +1,7 @@
 /** The Docker Engine adapter: one node per Docker Engine API endpoint, through dockerode. */
 import Docker from 'dockerode';
-import { deliverOutput, dockerCall, engineError, streamEnded } from './docker-streams';
+import { dockerCall, engineError, streamEnded } from './docker-streams';
+import { hijackOutput } from './docker-hijack';
 import { EngineError, ImageNotFound, SpawnFailed, type ContainerStats, type HealthStatus, type NodeStats, type OutputStream, type RegistryAuth } from '../protocol';
 import type { Attachment, ContainerResources, ContainerSpec, Engine, EngineDescription, LabelledContainer, LabelledVolume, TaggedImage } from './engine';
 import type { BuildOutput, BuildSpec, ExecHandle, ExecSpec, FileSink, FileSource } from './engine';
@@ -44,13 +45,16 @@ const SLEEPER = `trap 'exit 0' TERM; while [ ! -e ${WAKE_FILE} ]; do sleep 0.1; 
 export class DockerEngine implements Engine {
   readonly address: string;
   private readonly docker: Docker;
+  /** How to reach the engine, for the connections dockerode does not make (docker-hijack.ts). */
+  private readonly options_: Docker.DockerOptions;
   private readonly stats: DockerStatsSampler;
   private readonly joins: DockerNetworkJoins;
 
   /** `address`: unix:///path.sock, tcp://host:port or omitted for the local default socket. */
   constructor(address = 'unix:///var/run/docker.sock', private readonly options: DockerEngineOptions = {}) {
     this.address = address;
-    this.docker = new Docker(dockerOptions(address));
+    this.options_ = dockerOptions(address);
+    this.docker = new Docker(this.options_);
     this.stats = new DockerStatsSampler(this.docker, address.startsWith('unix://'));
     this.joins = new DockerNetworkJoins(this.docker, options.network);
   }
@@ -127,20 +131,22 @@ export class DockerEngine implements Engine {
   }
 
   async attach(engineId: string, withStdin: boolean, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<Attachment> {
-    // Hijacked even without stdin: output then arrives on the bare socket, not as an HTTP body
-    // that node's client parses chunk by chunk (a web container's log line per request cost the
-    // location a parse, an IncomingMessage push and an event each; front-door bench profile).
-    const stream = (await this.call(
-      () => this.docker.getContainer(engineId).attach({ stream: true, stdout: true, stderr: true, stdin: withStdin, hijack: true }),
-      'attaching to the container',
-    )) as NodeJS.ReadWriteStream & { pause(): void; resume(): void; destroy?(): void };
-    deliverOutput(stream, false, onOutput);
-    const ended = streamEnded(stream);
+    // Hijacked even without stdin, on a connection of its own read with onread (docker-hijack.ts):
+    // a web container's log line per request then costs no HTTP parse and no stream machinery,
+    // and lines that come close together are taken in one read (output-reader.ts).
+    const { socket, reader } = await hijackOutput(
+      this.options_,
+      { method: 'POST', path: `/containers/${encodeURIComponent(engineId)}/attach?stream=1&stdout=1&stderr=1&stdin=${withStdin ? 1 : 0}` },
+      false,
+      onOutput,
+    ).catch((err: unknown) => {
+      throw engineError(err, 'attaching to the container');
+    });
     return {
-      pause: () => stream.pause(),
-      resume: () => stream.resume(),
-      write: (data) => void stream.write(data),
-      ended,
+      pause: () => reader.pause(),
+      resume: () => reader.resume(),
+      write: (data) => void socket.write(data),
+      ended: streamEnded(socket),
     };
   }
 
@@ -232,7 +238,7 @@ export class DockerEngine implements Engine {
   }
 
   exec(engineId: string, spec: ExecSpec, onOutput: (stream: OutputStream, data: Buffer) => void): Promise<ExecHandle> {
-    return this.call(() => dockerExec(this.docker, engineId, spec, onOutput), 'starting a process in the container');
+    return this.call(() => dockerExec(this.docker, this.options_, engineId, spec, onOutput), 'starting a process in the container');
   }
 
   async kill(engineId: string): Promise<void> {

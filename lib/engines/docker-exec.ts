@@ -4,7 +4,8 @@
  * environment, which its children inherit; killing means SIGKILL to every process carrying it.
  */
 import type Docker from 'dockerode';
-import { deliverOutput, streamEnded } from './docker-streams';
+import { streamEnded } from './docker-streams';
+import { hijackOutput } from './docker-hijack';
 import { randomUUID } from 'node:crypto';
 import type { OutputStream } from '../protocol';
 import type { ExecHandle, ExecSpec } from './engine';
@@ -19,10 +20,9 @@ const KILL_MARKED = `n=0; while [ $n -lt 5 ]; do found=; for f in /proc/[0-9]*/e
   if tr '\\0' '\\n' < "$f" 2>/dev/null | grep -qxF "$1"; then p=\${f#/proc/}; kill -9 "\${p%/environ}" 2>/dev/null && found=1; fi
 done; [ -z "$found" ] && exit 0; n=$((n+1)); done`;
 
-type Hijacked = NodeJS.ReadWriteStream & { pause(): void; resume(): void; end(): void; destroy(): void };
-
 export async function dockerExec(
   docker: Docker,
+  options: Docker.DockerOptions,
   engineId: string,
   spec: ExecSpec,
   onOutput: (stream: OutputStream, data: Buffer) => void,
@@ -34,14 +34,14 @@ export async function dockerExec(
     Cmd: spec.command, Env: env, Tty: spec.tty, AttachStdin: true, AttachStdout: true, AttachStderr: true,
     User: spec.user, WorkingDir: spec.workdir,
   });
-  const stream = (await exec.start({ hijack: true, stdin: true, Tty: spec.tty })) as unknown as Hijacked;
-  deliverOutput(stream, spec.tty, onOutput);
-  const ended = streamEnded(stream);
+  // On a connection of its own read with onread, as attach (docker-hijack.ts).
+  const { socket, reader } = await hijackOutput(options, { method: 'POST', path: `/exec/${encodeURIComponent(exec.id)}/start`, body: { Detach: false, Tty: spec.tty } }, spec.tty, onOutput);
+  const ended = streamEnded(socket);
   return {
-    pause: () => stream.pause(),
-    resume: () => stream.resume(),
-    write: (data) => void stream.write(data),
-    endStdin: () => stream.end(),
+    pause: () => reader.pause(),
+    resume: () => reader.resume(),
+    write: (data) => void socket.write(data),
+    endStdin: () => socket.end(),
     resize: async (cols, rows) => void (await exec.resize({ w: cols, h: rows })),
     kill: async () => {
       const killer = await container.exec({ Cmd: ['/bin/sh', '-c', KILL_MARKED, 'tfnz-kill', mark], AttachStdout: true, AttachStderr: true });

@@ -1,19 +1,6 @@
-/** Pieces every Docker adapter file needs: output streams from dockerode, and its errors in our words. */
+/** Pieces every Docker adapter file needs: the end of output streams from dockerode, and its errors in our words. */
 import { EngineError, ImageNotFound, SpawnFailed, type OutputStream } from '../protocol';
 import { markEngineDown } from './engine';
-import { DockerDemuxer } from './docker-demux';
-
-type Output = (stream: OutputStream, data: Buffer) => void;
-type Readable = NodeJS.ReadableStream & { pause(): void; resume(): void };
-
-/** Deliver an attach or exec stream's output: demultiplexed (no tty) or raw (tty). */
-export function deliverOutput(stream: Readable, tty: boolean, onOutput: Output): void {
-  if (tty) stream.on('data', (data: Buffer) => onOutput('stdout', data));
-  else {
-    const demuxer = new DockerDemuxer(onOutput);
-    stream.on('data', (data: Buffer) => demuxer.push(data));
-  }
-}
 
 /** Resolves once the stream ended, closed or failed: its output is over either way. */
 export function streamEnded(stream: NodeJS.EventEmitter): Promise<void> {
