@@ -1,5 +1,5 @@
-/** Pieces every Docker adapter file needs: the end of output streams from dockerode, and its errors in our words. */
-import { EngineError, ImageNotFound, SpawnFailed, type OutputStream } from '../protocol';
+/** Pieces every Docker adapter file needs: when an output connection ended, and dockerode's errors in our words. */
+import { EngineError, ImageNotFound, SpawnFailed } from '../protocol';
 import { markEngineDown } from './engine';
 
 /** Resolves once the stream ended, closed or failed: its output is over either way. */
