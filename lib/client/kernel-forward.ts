@@ -23,7 +23,8 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { localIptables, type IptablesRunner } from '../shared/iptables';
+import type { IptablesRunner } from '../shared/iptables';
+import { shellIptables } from '../shared/iptables-shell';
 import { processIsGone } from '../shared/process-liveness';
 
 const run = promisify(execFile);
@@ -53,7 +54,8 @@ export class KernelForwards {
   }
 
   constructor(
-    private readonly iptablesRun: IptablesRunner = localIptables,
+    // Long-lived shells: a fork of a large user process per rule cost more than iptables itself.
+    private readonly iptablesRun: IptablesRunner = shellIptables,
     private readonly killSockets: SocketKiller = killWithSs,
     private readonly pid = process.pid,
   ) {}
