@@ -183,14 +183,12 @@ export class Session implements FaultScope {
 
   emit<E extends EventName>(event: E, params: Events[E], bulk?: Uint8Array): void {
     if (bulk && isOutputEvent(event)) return this.outputBatch.add(event, params as Events[typeof event], bulk);
-    this.outputBatch.flush(); // before this event takes its seq
-    this.sendFrame({ kind: 'event', seq: ++this.seq, event, params, bulk });
+    this.sendFrame({ kind: 'event', seq: this.takeSeq(), event, params, bulk });
   }
 
   /** Send an event encoded once for many sessions (preEncodeEvent): only this session's seq is added. */
   emitEncoded(encoded: EncodedEvent): void {
-    this.outputBatch.flush();
-    const seq = ++this.seq;
+    const seq = this.takeSeq();
     this.sendData(seq, encodeEncodedEvent(seq, encoded));
   }
 
@@ -274,9 +272,9 @@ export class Session implements FaultScope {
     try {
       const result = await this.runCommand(frame.command, frame.params);
       if (frame.command === 'open_session' || frame.command === 'resume_session') this.admitted();
-      this.sendFrame({ kind: 'reply', id: frame.id, result });
+      this.sendReply({ kind: 'reply', id: frame.id, result });
     } catch (err) {
-      this.sendFrame({ kind: 'reply', id: frame.id, error: errorToWire(err) });
+      this.sendReply({ kind: 'reply', id: frame.id, error: errorToWire(err) });
     }
   }
 
@@ -299,9 +297,22 @@ export class Session implements FaultScope {
     }
   }
 
-  /** Every frame but batched output goes after the output batched before it. */
-  private sendFrame(frame: Frame): void {
+  /**
+   * The next event's seq. Batched output goes first, with the seq before it: every frame but
+   * batched output goes after the output batched before it.
+   */
+  private takeSeq(): number {
     this.outputBatch.flush();
+    return ++this.seq;
+  }
+
+  /** A reply, after the output batched before it. */
+  private sendReply(frame: Frame): void {
+    this.outputBatch.flush();
+    this.sendFrame(frame);
+  }
+
+  private sendFrame(frame: Frame): void {
     this.sendData(frame.kind === 'event' ? frame.seq : this.seq + 0.5, encodeFrame(frame));
   }
 
