@@ -5,7 +5,10 @@
  *   tfnz:  a location whose only node is the second engine, an empty cache; the SDK's
  *          loc.ensureImageUploaded(image), then a spawn from it to running (the location loads
  *          the image into the node while it arrives, lib/server/image-preload.ts; the spawn
- *          waits for the end of that load)
+ *          waits for the end of that load). The image's random layer sorts before or after
+ *          nginx's in the export by its v1 id, which changes with each build: before (about 7
+ *          builds in 10) the node applies it while nginx's layer still uploads; after, it cannot
+ *          start before the export's end (the peer's load has the same order)
  *   floor: docker save IMAGE | docker -H node load, then docker -H node run -d IMAGE true: what an
  *          operator would do by hand for the same result, a container of the image started on
  *          the node (the tfnz side includes its spawn, so the peer starts its container too;
@@ -111,7 +114,7 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     figure({
       bench: 'image-upload', name: `upload + first spawn, ${mib} MiB image, empty cache`, unit: 'MiB/s', better: 'higher',
       tfnz: summarise(mibps(tfnz.total)), floorName: 'docker save | docker load, docker run', floor: summarise(mibps(floor.total)), goal: ['≥', 0.8],
-      note: 'tfnz: docker save read once, each missing layer sent raw on a data connection of its own as it is exported and written to the cache; the location feeds the node\'s docker load as layers land (a named layer, Docker <= 24 bottom and top ones included, as it arrives; an unnamed one from the cache once verified), and the spawn waits for that load; the peer starts a container too (the bare save | load is the next row)',
+      note: 'tfnz: docker save read once, each missing layer sent raw on a data connection of its own as it is exported and written to the cache; the location feeds the node\'s docker load as layers land (a named layer, Docker <= 24 bottom and top ones included, as it arrives; an unnamed one from the cache once verified), ends that load under a placeholder image once the node has every layer it lacked (when the export\'s name order puts them before layers the node has) and loads the image itself from its config once the upload is whole; the spawn waits for that load; the peer starts a container too (the bare save | load is the next row)',
       extra: { imageBytes: size, tfnzCpuMs: summarise(tfnz.cpu) },
     }),
     figure({

@@ -321,6 +321,14 @@ export class DockerEngine implements Engine {
     );
   }
 
+  async removeImage(id: string): Promise<void> {
+    try {
+      await this.docker.getImage(id).remove();
+    } catch (err) {
+      if (statusOf(err) !== 404) throw engineError(err, `removing image ${id.slice(0, 19)}…`);
+    }
+  }
+
   pullImage(ref: string, registry: string, auth: RegistryAuth | undefined, onProgress: (p: PullReport) => void): Promise<string> {
     return pullDockerImage(this.docker, this.address, ref, registry, auth, onProgress);
   }

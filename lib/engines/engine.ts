@@ -221,6 +221,11 @@ export interface Engine {
   imageLayerStacks(): Promise<string[][]>;
   /** Load images from a `docker save` archive; rejects if the engine refused it. */
   loadImage(archive: NodeJS.ReadableStream): Promise<void>;
+  /**
+   * Remove image `id` (its layers stay while another image holds them); resolves when it is gone
+   * or was not there. Optional: without it the location never loads a placeholder image (image-preload.ts).
+   */
+  removeImage?(id: string): Promise<void>;
   /** Create a container (not started); returns the engine's id. Missing image → ImageNotFound. */
   create(spec: ContainerSpec): Promise<string>;
   /** Attach to the main process before start, so no output is lost. */

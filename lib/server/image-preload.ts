@@ -14,7 +14,16 @@
  * nothing it could load; a cut, refused or ambiguous upload ends the stream with bytes that are no
  * tar, so `docker load` fails and keeps nothing. Whatever the preload cannot do it gives up
  * quietly: the spawn then loads from the cache as before (image-resolver.ts).
+ *
+ * A node whose missing layers are all in while the upload still sends others (a Docker <= 24
+ * export is in name order, so the layer a node lacks often comes before the bottom layers it has)
+ * need not wait for the config, which Docker <= 24 puts anywhere in that order: its load ends at
+ * once with a placeholder image, a config of our own that lists only the layers (docker load checks
+ * each against it), so the node applies them while the rest arrives. The whole upload then loads
+ * just the config and manifest (docker load skips a layer it holds) and removes the placeholder;
+ * one that never becomes whole removes the placeholder and with it the layers.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
@@ -51,7 +60,11 @@ class NodeLoad {
   /** The bottom layers the node has already (as one of its images' stack): never sent to it. */
   skip = 0;
   private entry?: Writable;
+  /** The stream ends no more entries once finalized. */
+  private finalized = false;
   failed = false;
+  /** The placeholder image this node's load ends with, once every layer it lacked was in (sealIfReady). */
+  placeholder?: string;
   /** Settles when `docker load` answered (or failed); never rejects. */
   readonly loaded: Promise<boolean>;
 
@@ -88,7 +101,7 @@ class NodeLoad {
 
   /** Start an entry of `size` bytes. */
   begin(name: string, size: number): void {
-    if (this.failed) return;
+    if (this.failed || this.finalized) return;
     this.entry = this.pack.entry({ name, size }, () => undefined) as unknown as Writable;
   }
 
@@ -122,7 +135,9 @@ class NodeLoad {
 
   /** No more entries: `docker load` may load the image. */
   finalize(): void {
-    if (!this.failed) this.pack.finalize();
+    if (this.failed || this.finalized) return;
+    this.finalized = true;
+    this.pack.finalize();
   }
 
   /** End the stream with bytes that are no tar, so `docker load` refuses all of it. */
@@ -138,13 +153,18 @@ export class ImagePreload {
   private readonly nodes: Promise<NodeLoad[]>;
   private active = false;
   private abandoned = false;
+  /** put_image_description came: no node is sealed with a placeholder any more. */
+  private finishing = false;
+  /** Layers the upload has yet to deliver (those image_layers_missing named, less those verified since). */
+  private readonly awaited: Set<string>;
   private unnamed = 0;
   /** Verified unnamed layers being queued for the nodes: finish comes after them. */
   private feeding: Promise<void> = Promise.resolve();
   private readonly idle = setTimeout(() => this.abort(), PRELOAD_IDLE_MS).unref();
 
-  /** `layers`: the image's diff ids (bottom first), as image_layers_missing named them. */
-  constructor(private readonly cache: LayerCache, engines: Engine[], readonly id: string, private readonly layers: string[]) {
+  /** `layers`: the image's diff ids (bottom first), as image_layers_missing named them; `missing`: those the upload sends. */
+  constructor(private readonly cache: LayerCache, engines: Engine[], readonly id: string, private readonly layers: string[], missing: string[]) {
+    this.awaited = new Set(missing);
     this.nodes = Promise.all(engines.slice(0, PRELOAD_NODES).map((e) => this.node(e))).then((n) => n.filter((x) => x !== undefined));
     this.nodes.catch(() => undefined);
   }
@@ -166,9 +186,32 @@ export class ImagePreload {
     }
   }
 
-  /** The nodes whose load still runs. */
+  /** The nodes whose load still takes entries. */
   private async live(): Promise<NodeLoad[]> {
-    return (await this.nodes).filter((n) => !n.failed);
+    return (await this.nodes).filter((n) => !n.failed && !n.placeholder);
+  }
+
+  /**
+   * End `n`'s load with a placeholder image once it has every layer it lacked while the upload
+   * still sends others: the node applies them now instead of once the config comes. Not for the
+   * upload's last layer (the config follows at once) nor on an engine that cannot remove the placeholder.
+   */
+  private sealIfReady(n: NodeLoad): void {
+    if (this.finishing || this.abandoned || n.failed || n.placeholder || this.awaited.size === 0 || !n.engine.removeImage) return;
+    if (this.layers.some((l) => n.lacks(this.layers, l))) return;
+    let top = this.layers.length - 1;
+    while (top >= 0 && !n.written.has(this.layers[top])) top--;
+    if (top < 0) return;
+    const diffIds = this.layers.slice(0, top + 1);
+    // Unique per preload, so that removing it never touches another's.
+    const config = Buffer.from(JSON.stringify({ os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, comment: `tfnz upload placeholder ${randomUUID()}` }));
+    const placeholder = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+    n.placeholder = placeholder;
+    void n.enqueue(async () => {
+      await n.small(`${hex(placeholder)}.json`, config);
+      await n.small('manifest.json', manifest(placeholder, diffIds, n));
+      n.finalize();
+    });
   }
 
   /**
@@ -203,6 +246,7 @@ export class ImagePreload {
         const digest = await end;
         n.end();
         n.written.set(digest, name);
+        this.sealIfReady(n);
       }).finally(begun);
       return { n, started };
     }));
@@ -217,11 +261,16 @@ export class ImagePreload {
       },
       done: (digest) => {
         this.active = false;
+        this.awaited.delete(digest);
         ended.resolve(digest);
         if (layer !== undefined) return;
         this.feeding = this.feeding.then(() => this.live()).then((nodes) => {
           for (const n of nodes) {
-            if (n.lacks(this.layers, digest)) void n.enqueue(async () => (n.lacks(this.layers, digest) ? n.file(digest, this.cache.layerPath(digest)) : undefined));
+            if (!n.lacks(this.layers, digest)) continue;
+            void n.enqueue(async () => {
+              if (n.lacks(this.layers, digest)) await n.file(digest, this.cache.layerPath(digest));
+              this.sealIfReady(n);
+            });
           }
         }, () => undefined);
       },
@@ -237,26 +286,40 @@ export class ImagePreload {
    * Resolves once every node's `docker load` answered; never rejects.
    */
   async finish(): Promise<void> {
+    this.finishing = true;
     clearTimeout(this.idle);
     if (this.abandoned) return;
     if (this.active) return this.abort();
     await this.feeding;
     const config = this.cache.config(this.id);
-    await Promise.all((await this.live()).map(async (n) => {
+    await Promise.all((await this.nodes).map(async (n) => {
+      if (n.placeholder) return this.replacePlaceholder(n, config);
+      if (n.failed) return;
       await n.enqueue(async () => {
         for (const layer of this.layers) if (n.lacks(this.layers, layer)) await n.file(layer, this.cache.layerPath(layer));
         await n.small(`${hex(this.id)}.json`, config);
-        const manifest = [{ Config: `${hex(this.id)}.json`, RepoTags: null, Layers: this.layers.map((l) => n.written.get(l) ?? `${hex(l)}/layer.tar`) }];
-        await n.small('manifest.json', Buffer.from(JSON.stringify(manifest)));
+        await n.small('manifest.json', manifest(this.id, this.layers, n));
         n.finalize();
       });
       await n.loaded;
     }));
   }
 
-  /** Nodes whose load runs, once known: the resolver has a spawn wait for them. */
+  /** The node holds the layers under a placeholder: load the image itself (config and manifest only), then drop the placeholder. */
+  private async replacePlaceholder(n: NodeLoad, config: Buffer): Promise<void> {
+    if (!(await n.loaded)) return;
+    const image = new NodeLoad(n.engine);
+    await image.small(`${hex(this.id)}.json`, config);
+    await image.small('manifest.json', manifest(this.id, this.layers, n));
+    image.finalize();
+    await image.loaded;
+    // Only now: the image holds the layers, which would otherwise go with the placeholder.
+    void n.engine.removeImage?.(n.placeholder!).catch(() => undefined);
+  }
+
+  /** Nodes whose load runs or ended with a placeholder, once known: the resolver has a spawn wait for them. */
   engines(): Promise<Engine[]> {
-    return this.live().then((nodes) => nodes.map((n) => n.engine), () => []);
+    return this.nodes.then((nodes) => nodes.filter((n) => !n.failed || n.placeholder).map((n) => n.engine), () => []);
   }
 
   /** Give up: every node's stream ends as no tar, and nothing is loaded. */
@@ -264,8 +327,17 @@ export class ImagePreload {
     if (this.abandoned) return;
     this.abandoned = true;
     clearTimeout(this.idle);
-    void this.nodes.then((nodes) => nodes.forEach((n) => n.abort()), () => undefined);
+    void this.nodes.then((nodes) => nodes.forEach((n) => {
+      n.abort();
+      // A placeholder's load may have ended before the abort: its layers go with it.
+      if (n.placeholder) void n.loaded.then((took) => (took ? n.engine.removeImage?.(n.placeholder!) : undefined)).catch(() => undefined);
+    }), () => undefined);
   }
 }
 
 const hex = (digest: string) => digest.slice('sha256:'.length);
+
+/** The manifest of image `config` with `layers`, each named as `n`'s stream has it (a layer the node has is not in the stream: docker load skips it). */
+function manifest(config: string, layers: string[], n: NodeLoad): Buffer {
+  return Buffer.from(JSON.stringify([{ Config: `${hex(config)}.json`, RepoTags: null, Layers: layers.map((l) => n.written.get(l) ?? `${hex(l)}/layer.tar`) }]));
+}

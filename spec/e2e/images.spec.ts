@@ -41,6 +41,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
   const imageF = `tfnz-spec-f-${tag}`;
   const imageG = `tfnz-spec-g-${tag}`;
   const imageH = `tfnz-spec-h-${tag}`;
+  const imageI = `tfnz-spec-i-${tag}`;
   const markers: Record<string, string> = {};
   const homes: string[] = [];
   let cacheDir: string;
@@ -58,14 +59,39 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
 
   /** The tar of an image's layer `index` (bottom first), as `docker save` exports it. */
   async function layerTar(image: string, index: number): Promise<Buffer> {
+    return (await savedImage(image)).layers[index];
+  }
+
+  /** An image as `docker save` exports it: its config and its layer tars (bottom first). */
+  async function savedImage(image: string): Promise<{ config: Buffer; layers: Buffer[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'tfnz-save-'));
     try {
       await run('sh', ['-c', `docker save ${image} | tar -x -C ${dir}`], { timeout: 120_000 });
-      const [manifest] = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { Layers: string[] }[];
-      return readFileSync(join(dir, manifest.Layers[index]));
+      const [manifest] = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { Config: string; Layers: string[] }[];
+      return { config: readFileSync(join(dir, manifest.Config)), layers: manifest.Layers.map((l) => readFileSync(join(dir, l))) };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /** Send `bytes` as layer `layer` in file_data frames, as a bare client would; resolves with its file_end's error (undefined: kept). */
+  async function rawUploadLayer(client: Awaited<ReturnType<typeof rawClient>>, layer: string, bytes: Buffer): Promise<unknown> {
+    const transfer = nanoid();
+    expect((await client.request('upload_layer', { transfer, layer, size: bytes.length })).error).to.equal(undefined);
+    for (let at = 0; at < bytes.length; at += 2 ** 20) {
+      client.send(encodeFrame({ kind: 'request', id: 0, command: 'file_data', params: { transfer }, bulk: bytes.subarray(at, at + 2 ** 20) }));
+    }
+    const end = (await client.next((f) => f.kind === 'event' && f.event === 'file_end' && (f.params as { transfer: string }).transfer === transfer)) as {
+      params: { error?: unknown };
+    };
+    return end.params.error;
+  }
+
+  /** The ids of the node's images (any, untagged too) whose stack holds `layer`. */
+  async function holding(layer: string): Promise<string[]> {
+    const images = await node.listImages({ all: true });
+    const infos = await Promise.all(images.map((i) => node.getImage(i.Id).inspect().catch(() => undefined)));
+    return infos.filter((i) => i?.RootFS.Layers?.includes(layer)).map((i) => i!.Id);
   }
   const stored = () => server.images.bytesStored;
 
@@ -89,6 +115,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     // Shares no layer with the node (nor the cache): each layer goes into the node's load as it arrives.
     await build(imageG, 2, 'FROM scratch\nCOPY random.bin /\nCOPY marker.txt /\n');
     await build(imageH, 1);
+    await build(imageI, 1);
     cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
     server = await LocationServer.start({ name, port: 0, engines: [new DockerEngine(nodeEngineAddress(ENGINES[0]))], cacheDir, sessionGraceMs: 2000 });
     loc = await Location.connect({ location: server.url, quiet: true });
@@ -99,7 +126,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await loc?.disconnect();
     await server?.close();
     await releaseNodeEngines(ENGINES);
-    for (const image of [imageA, imageB, imageC, imageD, imageE, imageF, imageG, imageH]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    for (const image of [imageA, imageB, imageC, imageD, imageE, imageF, imageG, imageH, imageI]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     for (const dir of [cacheDir, ...homes]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -175,23 +202,48 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     try {
       await mallory.request('open_session', { client: 'spec', user: 'mallory' });
       await mallory.request('image_layers_missing', { id: h.Id, layers: h.RootFS.Layers });
-      // Its only layer the node lacks arrives whole and verifies; the description (and config) never do.
-      const transfer = nanoid();
-      expect((await mallory.request('upload_layer', { transfer, layer: top, size: bytes.length })).error).to.equal(undefined);
-      for (let at = 0; at < bytes.length; at += 2 ** 20) {
-        mallory.send(encodeFrame({ kind: 'request', id: 0, command: 'file_data', params: { transfer }, bulk: bytes.subarray(at, at + 2 ** 20) }));
-      }
-      const end = (await mallory.next((f) => f.kind === 'event' && f.event === 'file_end' && (f.params as { transfer: string }).transfer === transfer)) as {
-        params: { error?: unknown };
-      };
-      expect(end.params.error).to.equal(undefined);
+      // Its only layer the node lacks arrives whole and verifies; the base (missing for her), the description and config never do.
+      expect(await rawUploadLayer(mallory, top, bytes)).to.equal(undefined);
       expect(server.images.hasLayer(top)).to.equal(true);
+      // The node applies it while the upload goes on, under a placeholder image that is not the image.
+      await eventually(async () => expect(await holding(top)).to.have.length(1), 30_000);
+      expect(await onNode(h.Id)).to.equal(undefined);
     } finally {
       mallory.ws.close();
     }
     await eventually(async () => expect(server.sessionCount).to.equal(sessionsBefore), 20_000);
     expect(await onNode(h.Id), 'nothing of the cut upload loaded').to.equal(undefined);
+    await eventually(async () => expect(await holding(top), 'the layer went with the placeholder').to.deep.equal([]), 20_000);
     expect(await output(loc.node().spawnContainer(imageH, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageH]);
+  });
+
+  it('a node applies the layer it lacks while the upload still sends the base it has; the whole upload leaves only the image', async () => {
+    const i = await localImage(imageI);
+    const [base, top] = i.RootFS.Layers!;
+    const saved = await savedImage(imageI);
+    const trent = await rawClient(server.url);
+    try {
+      await trent.request('open_session', { client: 'spec', user: 'trent' });
+      // New to trent, so both layers are his to send: the node (which has busybox) lacks only the top.
+      expect((await trent.request('image_layers_missing', { id: i.Id, layers: i.RootFS.Layers })).result).to.deep.equal({ missing: [base, top], configMissing: true });
+      expect(await rawUploadLayer(trent, top, saved.layers[1])).to.equal(undefined);
+      await eventually(async () => expect(await holding(top)).to.have.length(1), 30_000);
+      const [placeholder] = await holding(top);
+      expect(placeholder).to.not.equal(i.Id);
+      expect(await rawUploadLayer(trent, base, saved.layers[0])).to.equal(undefined);
+      expect((await trent.request('put_image_description', { name: imageI, id: i.Id, layers: i.RootFS.Layers, config: saved.config })).error).to.equal(undefined);
+      // The image itself, untagged, its layers checked against its config; the placeholder gone.
+      await eventually(async () => expect(await holding(top)).to.deep.equal([i.Id]), 30_000);
+      const loaded = (await onNode(i.Id))!;
+      expect(loaded.RepoTags ?? []).to.deep.equal([]);
+      expect(loaded.RootFS.Layers).to.deep.equal(i.RootFS.Layers);
+      const offer = await trent.next((f) => f.kind === 'event' && f.event === 'resource_offer');
+      const nodeId = (offer as { params: { nodes: { id: string }[] } }).params.nodes[0].id;
+      const spawned = await trent.request('spawn_container', { container: nanoid(), node: nodeId, image: imageI, command: ['true'] });
+      expect(spawned.error).to.equal(undefined);
+    } finally {
+      trent.ws.close();
+    }
   });
 
   it('a second user must send the bytes himself (stored once), and reaches no other user\'s image by name, id or digests', async () => {

@@ -14,7 +14,7 @@ export const imageCommands = {
     if (missing.length) {
       // #17: the layers about to arrive go into the nodes' docker load as they come.
       s.preload?.abort();
-      s.preload = new ImagePreload(s.ctx.images, s.ctx.nodes.liveEngines(), p.id, p.layers);
+      s.preload = new ImagePreload(s.ctx.images, s.ctx.nodes.liveEngines(), p.id, p.layers, missing);
     }
     return { missing, configMissing: !s.ctx.images.userHasConfig(s.user, p.id) };
   },
