@@ -20,8 +20,8 @@ export interface FastPathOptions {
   /** The site a Host header names when the fast path may serve it, else undefined. */
   route(host: string): Site | undefined;
   resolve(container: string): Upstream | undefined;
-  /** Takes over a connection at a request's start; its unread bytes are back in the socket. */
-  handOff(client: Socket): void;
+  /** Takes over a connection at a request's start; `unread` came before whatever the socket still holds. */
+  handOff(client: Socket, unread: Buffer | undefined): void;
 }
 
 /** A client connection idle between requests this long is closed (node:http's keepAliveTimeout). */
@@ -250,9 +250,9 @@ class ClientConnection {
     socket.off('data', this.onData).off('error', this.onError).off('close', this.onClose).off('timeout', this.onTimeout);
     socket.off('drain', this.onDrain).off('end', this.onEnd);
     this.path.clients.delete(this);
-    if (this.pending) socket.unshift(this.pending);
+    const unread = this.pending;
     this.pending = undefined;
-    this.path.handOff(socket);
+    this.path.handOff(socket, unread);
   }
 
   /** One attempt: the next member, a kept-alive connection to it or a new one. */
@@ -413,8 +413,8 @@ export class FastPath {
 
   resolve = (container: string): Upstream | undefined => this.opts.resolve(container);
 
-  handOff(client: Socket): void {
-    this.opts.handOff(client);
+  handOff(client: Socket, unread: Buffer | undefined): void {
+    this.opts.handOff(client, unread);
   }
 
   /** A new client connection on the plain HTTP port. */
