@@ -70,7 +70,7 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     proxy = await startNginxProxy(nginxPort, ctr.privateIp!);
     await waitForPort('127.0.0.1', nginxPort, 30_000);
     const nginxPids = () => [proxy!.child.pid!, ...childrenOf(proxy!.child.pid!)];
-    // The location and its front-door workers (tfnz location starts one per core), as nginx's master and workers.
+    // The location and its front-door workers (tfnz location starts one per core but one), as nginx's master and workers.
     const locationPids = () => [location.pid!, ...childrenOf(location.pid!).filter(isDoorWorker)];
     const targets: Record<Path, { host: string; port: number; pids: () => number[] }> = {
       tfnz: { host: '127.0.0.1', port: endpoint.httpPort, pids: locationPids },
