@@ -17,7 +17,8 @@
  * Beside the rates, the CPU time each proxy process spent per request (from /proc, over the same
  * windows): on a busy machine the rates measure the scheduler as much as the proxies, the CPU per
  * request much less so. BENCH_LOCATION_NODE_ARGS adds node flags to the location (e.g.
- * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the front door under this load).
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the front door under this load),
+ * BENCH_LOCATION_ARGS options of `tfnz location` (e.g. `--door-workers auto`).
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -52,6 +53,7 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     ...(process.env.BENCH_LOCATION_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
     '--import', 'tsx', 'lib/cli/main.ts', 'location', '--open', '-q', '--name', `bench-web-${process.pid}`,
     '--listen', '127.0.0.1:0', '--http-port', '0', '--https-port', '0',
+    ...(process.env.BENCH_LOCATION_ARGS?.split(' ').filter(Boolean) ?? []),
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await withTimeout(new Promise<string>((resolve) => createInterface({ input: location.stdout! }).once('line', resolve)), 60_000, 'starting tfnz location');
   const loc = await Location.connect({ location: url, quiet: true });
@@ -70,7 +72,7 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     proxy = await startNginxProxy(nginxPort, ctr.privateIp!);
     await waitForPort('127.0.0.1', nginxPort, 30_000);
     const nginxPids = () => [proxy!.child.pid!, ...childrenOf(proxy!.child.pid!)];
-    // The location and its front-door workers (tfnz location starts one per core but one), as nginx's master and workers.
+    // The location and its front-door workers (tfnz location --door-workers), as nginx's master and workers.
     const locationPids = () => [location.pid!, ...childrenOf(location.pid!).filter(isDoorWorker)];
     const targets: Record<Path, { host: string; port: number; pids: () => number[] }> = {
       tfnz: { host: '127.0.0.1', port: endpoint.httpPort, pids: locationPids },

@@ -66,9 +66,9 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const authorizedKeys = opts.open ? undefined : (opts.authorizedKeys ?? join(accountsDir(), 'authorized_keys'));
   const [httpPort, httpsPort] = [opts.httpPort, opts.httpsPort].map((p, i) => portNumber(p, i ? '--https-port' : '--http-port'));
   const domains = opts.domain.length ? opts.domain : undefined;
-  // One core's worth is left to the location's own loop (sessions, the output relay, what workers hand back).
-  const frontDoorWorkers = opts.doorWorkers === undefined ? Math.max(1, availableParallelism() - 1) : Number(opts.doorWorkers);
-  if (!Number.isInteger(frontDoorWorkers) || frontDoorWorkers < 0 || frontDoorWorkers > 64) throw new Error(`--door-workers wants a number of processes from 0 to 64 (got '${opts.doorWorkers}')`);
+  // 'auto': one per core but one, the location's own loop keeping a core (sessions, the output relay, what workers hand back).
+  const frontDoorWorkers = opts.doorWorkers === undefined ? 0 : opts.doorWorkers === 'auto' ? Math.max(1, availableParallelism() - 1) : Number(opts.doorWorkers);
+  if (!Number.isInteger(frontDoorWorkers) || frontDoorWorkers < 0 || frontDoorWorkers > 64) throw new Error(`--door-workers wants a number of processes from 0 to 64, or auto (got '${opts.doorWorkers}')`);
   const tls = await tlsIdentity(opts, host);
   const logHistory = {
     maxBytes: opts.logBytes === undefined ? undefined : Number(opts.logBytes),

@@ -118,7 +118,7 @@ export interface LocationServerOptions {
   httpsPort?: number;
   /**
    * Worker processes that proxy the front door's plain-HTTP requests on further cores, as nginx's
-   * workers do (`tfnz location` starts one per core but one); default 0: this process serves them, as a
+   * workers do (`tfnz location --door-workers`); default 0: this process serves them, as a
    * location embedded in a program should (its process is the program's).
    */
   frontDoorWorkers?: number;
