@@ -41,6 +41,8 @@ const cjs = { ...esm, format: 'cjs', entryFileNames: '[name].cjs', chunkFileName
 export default [
   // One compile for both flavours. The command shares the ESM chunks, so `tfnz run` loads the
   // location server only when it needs it; its CommonJS copy is left out of the package (files).
-  { input: { ...entries, cli: 'lib/cli/main.ts' }, external, plugins: [ts()], output: [esm, cjs] },
+  // The front door's worker is forked by file (front-door-workers.ts looks for it beside dist/'s
+  // entries): an entry of its own, in both flavours, as the location may run from either.
+  { input: { ...entries, cli: 'lib/cli/main.ts', 'front-door-worker': 'lib/server/front-door-worker.ts' }, external, plugins: [ts()], output: [esm, cjs] },
   ...Object.entries(entries).map(([name, input]) => declarations(name, input)),
 ];

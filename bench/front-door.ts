@@ -17,7 +17,8 @@
  * Beside the rates, the CPU time each proxy process spent per request (from /proc, over the same
  * windows): on a busy machine the rates measure the scheduler as much as the proxies, the CPU per
  * request much less so. BENCH_LOCATION_NODE_ARGS adds node flags to the location (e.g.
- * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the front door under this load).
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the front door under this load),
+ * BENCH_LOCATION_ARGS options of `tfnz location` (e.g. `--door-workers auto`).
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -52,6 +53,7 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     ...(process.env.BENCH_LOCATION_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
     '--import', 'tsx', 'lib/cli/main.ts', 'location', '--open', '-q', '--name', `bench-web-${process.pid}`,
     '--listen', '127.0.0.1:0', '--http-port', '0', '--https-port', '0',
+    ...(process.env.BENCH_LOCATION_ARGS?.split(' ').filter(Boolean) ?? []),
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await withTimeout(new Promise<string>((resolve) => createInterface({ input: location.stdout! }).once('line', resolve)), 60_000, 'starting tfnz location');
   const loc = await Location.connect({ location: url, quiet: true });
@@ -70,9 +72,11 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     proxy = await startNginxProxy(nginxPort, ctr.privateIp!);
     await waitForPort('127.0.0.1', nginxPort, 30_000);
     const nginxPids = () => [proxy!.child.pid!, ...childrenOf(proxy!.child.pid!)];
+    // The location and its front-door workers (tfnz location --door-workers), as nginx's master and workers.
+    const locationPids = () => [location.pid!, ...childrenOf(location.pid!).filter(isDoorWorker)];
     const targets: Record<Path, { host: string; port: number; pids: () => number[] }> = {
-      tfnz: { host: '127.0.0.1', port: endpoint.httpPort, pids: () => [location.pid!] },
-      direct: { host: ctr.privateIp!, port: 80, pids: () => [location.pid!] },
+      tfnz: { host: '127.0.0.1', port: endpoint.httpPort, pids: locationPids },
+      direct: { host: ctr.privateIp!, port: 80, pids: locationPids },
       nginx: { host: '127.0.0.1', port: nginxPort, pids: nginxPids },
     };
     // Warm every path (JIT, kept-alive sockets) before anything counts.
@@ -110,7 +114,7 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     figure({
       bench: 'web', name: 'CPU per proxied request: the location vs an nginx-light proxy', unit: 'µs', better: 'lower',
       tfnz: summarise(cpu.tfnz), floorName: 'nginx-light reverse proxy (all workers)', floor: summarise(cpu.nginx),
-      note: `user+system CPU of the location process over the front-door windows, per request, vs nginx's master and workers over theirs; the location also relays the container's access log line of each request to the session (${median(cpu.direct).toFixed(0)} µs per request measured while requests went direct)`,
+      note: `user+system CPU of the location process and its front-door workers over the front-door windows, per request, vs nginx's master and workers over theirs; the location also relays the container's access log line of each request to the session (${median(cpu.direct).toFixed(0)} µs per request measured while requests went direct)`,
       extra: { locationDuringDirectMicros: summarise(cpu.direct) },
     }),
   ];
@@ -139,6 +143,15 @@ function childrenOf(pid: number): number[] {
     }
   }
   return out;
+}
+
+/** A front-door worker process of the location (front-door-worker.ts, or .js when built). */
+function isDoorWorker(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('front-door-worker');
+  } catch {
+    return false; // gone since the listing
+  }
 }
 
 /** A loopback port nothing listens on now (nginx binds it a moment later). */

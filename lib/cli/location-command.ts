@@ -7,6 +7,7 @@
  * lib/server/engines-file.ts); SIGHUP re-reads it at once. `--swarm MANAGER` takes them from a Docker
  * Swarm (lib/server/swarm-nodes.ts). With none of these, the local Docker Engine.
  */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { accountsDir } from '../shared/tfnz-home';
 import { DockerEngine } from '../engines/docker-engine';
@@ -36,6 +37,7 @@ export interface LocationCommandOptions {
   httpPort: string;
   httpsPort: string;
   webHost?: string;
+  doorWorkers?: string;
   /** Image cache directory (default ~/.tfnz/location-cache/<name>). */
   cacheDir?: string;
   /** #16: log history bounds per container, and whether privileged containers are allowed. */
@@ -64,13 +66,16 @@ export async function locationCommand(opts: LocationCommandOptions): Promise<voi
   const authorizedKeys = opts.open ? undefined : (opts.authorizedKeys ?? join(accountsDir(), 'authorized_keys'));
   const [httpPort, httpsPort] = [opts.httpPort, opts.httpsPort].map((p, i) => portNumber(p, i ? '--https-port' : '--http-port'));
   const domains = opts.domain.length ? opts.domain : undefined;
+  // 'auto': one per core but one, the location's own loop keeping a core (sessions, the output relay, what workers hand back).
+  const frontDoorWorkers = opts.doorWorkers === undefined ? 0 : opts.doorWorkers === 'auto' ? Math.max(1, availableParallelism() - 1) : Number(opts.doorWorkers);
+  if (!Number.isInteger(frontDoorWorkers) || frontDoorWorkers < 0 || frontDoorWorkers > 64) throw new Error(`--door-workers wants a number of processes from 0 to 64, or auto (got '${opts.doorWorkers}')`);
   const tls = await tlsIdentity(opts, host);
   const logHistory = {
     maxBytes: opts.logBytes === undefined ? undefined : Number(opts.logBytes),
     maxLines: opts.logLines === undefined ? undefined : Number(opts.logLines),
   };
   const server = await LocationServer.start({
-    name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir, tls,
+    name: opts.name, host, port, engines, statsIntervalMs, log, authorizedKeys, domains, httpPort, httpsPort, webHost: opts.webHost, cacheDir: opts.cacheDir, tls, frontDoorWorkers,
     logHistory: Object.fromEntries(Object.entries(logHistory).filter(([, v]) => v !== undefined)), allowPrivileged: !!opts.allowPrivileged, engineLogs: opts.engineLogs,
     limits: limitsFrom(opts), guardProcess: true,
     swarm: opts.swarm ? { manager: opts.swarm, network: opts.swarmNetwork } : undefined,

@@ -39,6 +39,7 @@ const location = program
   .option('--http-port <port>', 'the web front door\'s HTTP port (0: any free one)', '80')
   .option('--https-port <port>', 'the web front door\'s HTTPS port (0: any free one)', '443')
   .option('--web-host <host>', 'interface the web front door listens on (default: the --listen host)')
+  .option('--door-workers <n>', 'processes proxying the front door\'s plain HTTP, as nginx\'s workers (default 0: the location\'s own process; auto: one per core but one)')
   .option('--cache-dir <dir>', 'where uploaded image layers are kept (default ~/.tfnz/location-cache/NAME)')
   .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM; default: a self-signed one made on first start, kept in the cache dir)')
   .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')

@@ -20,8 +20,8 @@ export interface FastPathOptions {
   /** The site a Host header names when the fast path may serve it, else undefined. */
   route(host: string): Site | undefined;
   resolve(container: string): Upstream | undefined;
-  /** Takes over a connection at a request's start; its unread bytes are back in the socket. */
-  handOff(client: Socket): void;
+  /** Takes over a connection at a request's start; `unread` came before whatever the socket still holds. */
+  handOff(client: Socket, unread: Buffer | undefined): void;
 }
 
 /** A client connection idle between requests this long is closed (node:http's keepAliveTimeout). */
@@ -34,14 +34,28 @@ const HEAD_TIMEOUT_MS = 60_000;
 const MAX_IDLE_PER_MEMBER = 64;
 /** Pipelined bytes read ahead of the request being served before the client is paused. */
 const MAX_READ_AHEAD = 64 * 1024;
+/** The buffer each member connection reads into (net's `onread`): reused for every read. */
+const UPSTREAM_READ_BYTES = 64 * 1024;
 
-/** A connection to a member, kept alive between requests; its listeners are attached once. */
+/**
+ * A connection to a member, kept alive between requests; its listeners are attached once. Its
+ * bytes are read with net's `onread` into a buffer of its own, reused read after read: no
+ * Readable stream machinery and no new Buffer per read. When a read's bytes are still queued for
+ * the client after the write (the client is behind), the next read goes to a new buffer.
+ */
 class UpstreamConnection {
   owner: ClientConnection | undefined;
   connected = false;
   closed = false;
+  readonly socket: Socket;
+  private buffer = Buffer.allocUnsafe(UPSTREAM_READ_BYTES);
 
-  constructor(readonly ip: string, readonly socket: Socket, private readonly pool: UpstreamPool) {
+  constructor(readonly ip: string, private readonly pool: UpstreamPool) {
+    const socket = (this.socket = connect({
+      host: ip, port: UPSTREAM_PORT,
+      // (A function: net asks it for the buffer of every next read.)
+      onread: { buffer: () => this.buffer, callback: (n) => this.read(n) },
+    }));
     socket.setNoDelay(true);
     // Set once: every read and write re-arms it, and it fires only for an idle connection in the
     // pool (a new timer per request, set in put and cleared in take, cost a Timeout each).
@@ -50,10 +64,6 @@ class UpstreamConnection {
       this.connected = true;
       this.owner?.upstreamConnected(this);
     });
-    socket.on('data', (chunk: Buffer) => {
-      if (this.owner) this.owner.upstreamData(this, chunk);
-      else socket.destroy(); // bytes nobody asked for: this connection is not to be trusted again
-    });
     socket.on('end', () => this.lost(undefined));
     socket.on('error', (err) => this.lost(err));
     socket.on('close', () => this.lost(undefined));
@@ -61,6 +71,20 @@ class UpstreamConnection {
       if (!this.owner) socket.destroy();
     });
     socket.on('drain', () => this.owner?.upstreamDrained());
+  }
+
+  /** `n` bytes arrived in the read buffer; false pauses reading (the client is full). */
+  private read(n: number): boolean {
+    if (!this.owner) {
+      this.socket.destroy(); // bytes nobody asked for: this connection is not to be trusted again
+      return false;
+    }
+    const client = this.owner.socket;
+    const queuedBefore = client.writableLength;
+    const more = this.owner.upstreamData(this, this.buffer.subarray(0, n));
+    // Some of these bytes wait in the client's write queue, by reference: keep them intact.
+    if (client.writableLength > queuedBefore) this.buffer = Buffer.allocUnsafe(UPSTREAM_READ_BYTES);
+    return more;
   }
 
   private lost(err: NodeJS.ErrnoException | undefined): void {
@@ -83,7 +107,7 @@ class UpstreamPool {
   }
 
   open(ip: string): UpstreamConnection {
-    return new UpstreamConnection(ip, connect({ host: ip, port: UPSTREAM_PORT }), this);
+    return new UpstreamConnection(ip, this);
   }
 
   put(conn: UpstreamConnection): void {
@@ -226,9 +250,9 @@ class ClientConnection {
     socket.off('data', this.onData).off('error', this.onError).off('close', this.onClose).off('timeout', this.onTimeout);
     socket.off('drain', this.onDrain).off('end', this.onEnd);
     this.path.clients.delete(this);
-    if (this.pending) socket.unshift(this.pending);
+    const unread = this.pending;
     this.pending = undefined;
-    this.path.handOff(socket);
+    this.path.handOff(socket, unread);
   }
 
   /** One attempt: the next member, a kept-alive connection to it or a new one. */
@@ -282,21 +306,24 @@ class ClientConnection {
     if (this.exchange && this.exchange.bodyLeft > 0) this.socket.resume();
   }
 
-  upstreamData(conn: UpstreamConnection, chunk: Buffer): void {
+  /** The member's next bytes; false when the client is full (the member is paused until it drains). */
+  upstreamData(conn: UpstreamConnection, chunk: Buffer): boolean {
     const ex = this.exchange;
-    if (ex?.upstream !== conn) return;
+    if (ex?.upstream !== conn) return true;
     let parts: Buffer[];
     try {
       parts = ex.framer.push(chunk);
     } catch (err) {
-      return this.failResponse(ex, `sent an answer that is not valid HTTP: ${(err as BadResponse).message}`);
+      this.failResponse(ex, `sent an answer that is not valid HTTP: ${(err as BadResponse).message}`);
+      return false;
     }
     let full = false;
     for (const part of parts) full = !this.socket.write(part);
-    if (ex.framer.done) return this.finish(ex);
-    if (full) {
-      conn.socket.pause();
+    if (ex.framer.done) {
+      this.finish(ex);
+      return true;
     }
+    return !full;
   }
 
   upstreamLost(conn: UpstreamConnection, err: NodeJS.ErrnoException | undefined): void {
@@ -386,8 +413,8 @@ export class FastPath {
 
   resolve = (container: string): Upstream | undefined => this.opts.resolve(container);
 
-  handOff(client: Socket): void {
-    this.opts.handOff(client);
+  handOff(client: Socket, unread: Buffer | undefined): void {
+    this.opts.handOff(client, unread);
   }
 
   /** A new client connection on the plain HTTP port. */

@@ -13,6 +13,8 @@ import { BlockList, connect, createServer, isIP, isIPv4, type AddressInfo, type 
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { FastPath } from './front-door-fast';
+import { hostName, routeTable } from './front-door-routes';
+import { FrontDoorWorkers } from './front-door-workers';
 import { MAX_ATTEMPTS, RETRY_PAUSE_MS, UPSTREAM_PORT, nextUpstream, type Site, type Upstream, type WebSites } from './web-sites';
 
 export interface FrontDoorOptions {
@@ -23,6 +25,11 @@ export interface FrontDoorOptions {
   /** A container's address when it runs, else undefined. */
   resolve(container: string): Upstream | undefined;
   log(line: string): void;
+  /**
+   * Worker processes that serve the plain HTTP port's usual requests (front-door-workers.ts);
+   * default 0: the location's own process serves them.
+   */
+  workers?: number;
 }
 
 /** Headers about one hop, never forwarded (RFC 9110 §7.6.1). */
@@ -63,21 +70,37 @@ export class FrontDoor {
 
   /** Plain HTTP/1.1 requests of the usual kind, without node:http (front-door-fast.ts); `plain` takes the rest. */
   private readonly fast: FastPath;
-  /** The plain HTTP port's listener: every connection starts on the fast path. */
+  /** The plain HTTP port's listener: every connection starts on the fast path (a worker's, when there are workers). */
   private readonly plainListener: Server;
+  private readonly workers: FrontDoorWorkers | undefined;
 
   private constructor(
     private readonly opts: FrontDoorOptions,
     private readonly plain: http.Server,
     private readonly secure: https.Server,
   ) {
-    this.fast = new FastPath({
-      route: (host) => this.fastRoute(host),
-      resolve: (container) => opts.resolve(container),
-      handOff: (socket) => plain.emit('connection', socket),
-    });
+    const takeBack = (socket: Socket, unread: Buffer | undefined) => {
+      if (unread) socket.unshift(unread);
+      plain.emit('connection', socket);
+    };
+    this.fast = new FastPath({ route: (host) => this.fastRoute(host), resolve: (container) => opts.resolve(container), handOff: takeBack });
+    const serveHere = (socket: Socket) => {
+      socket.resume();
+      this.fast.accept(socket);
+    };
+    this.workers = opts.workers ? new FrontDoorWorkers({ count: opts.workers, routes: () => routeTable(opts.sites, opts.resolve), serveHere, takeBack, log: opts.log }) : undefined;
+    if (this.workers) opts.sites.onChange = () => this.workers?.routesChanged();
     // Half-open as node:http's own server: a client that ends its side still gets its answer.
-    this.plainListener = createServer({ allowHalfOpen: true }, (socket) => this.fast.accept(socket));
+    // With workers, a connection is passed on unread (pauseOnConnect), read only by the worker.
+    this.plainListener = createServer({ allowHalfOpen: true, pauseOnConnect: this.workers !== undefined }, (socket) => {
+      if (this.workers) this.workers.dispatch(socket);
+      else this.fast.accept(socket);
+    });
+  }
+
+  /** Process ids of the front door's worker processes (none unless `workers` was asked for). */
+  get workerPids(): number[] {
+    return this.workers?.pids ?? [];
   }
 
   static async start(opts: FrontDoorOptions): Promise<FrontDoor> {
@@ -153,10 +176,15 @@ export class FrontDoor {
   async close(): Promise<void> {
     const extra = (await Promise.all(this.extra.values())).flat();
     for (const server of extra) server.close(() => undefined);
+    this.opts.sites.onChange = undefined;
+    // Closed before the workers end: a listener whose connections went to workers asks them how
+    // many are left and waits for the answer, which their exit gives.
+    const closed = Promise.all([this.plainListener, this.secure].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await this.workers?.close();
     this.agent.destroy();
     this.fast.close();
     for (const server of [this.plain, this.secure]) server.closeAllConnections();
-    await Promise.all([this.plainListener, this.secure].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await closed;
   }
 
   /** The site the fast path may serve for a Host header: a published name, not an address, without TLS. */
@@ -338,14 +366,6 @@ function viaDial(dial: (port: number) => Promise<Socket>): NonNullable<http.Requ
     dial(UPSTREAM_PORT).then((socket) => connected(null, socket), (err: Error) => connected(err, undefined as unknown as Socket));
     return undefined;
   };
-}
-
-/** The host name of a Host header: lower case, without port or trailing dot. */
-function hostName(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const bracketed = /^\[([^\]]+)\]/.exec(header);
-  const name = bracketed ? bracketed[1] : header.replace(/:\d+$/, '');
-  return name.toLowerCase().replace(/\.$/, '') || undefined;
 }
 
 /**

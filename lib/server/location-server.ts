@@ -117,6 +117,12 @@ export interface LocationServerOptions {
   /** The front door's HTTPS port; default 0 (any free one). */
   httpsPort?: number;
   /**
+   * Worker processes that proxy the front door's plain-HTTP requests on further cores, as nginx's
+   * workers do (`tfnz location --door-workers`); default 0: this process serves them, as a
+   * location embedded in a program should (its process is the program's).
+   */
+  frontDoorWorkers?: number;
+  /**
    * Where uploaded image layers and descriptions are kept (across restarts); default
    * `$TFNZ_HOME/location-cache/<name>` (~/.tfnz/...). Made on first upload.
    */
@@ -226,7 +232,7 @@ export class LocationServer {
     const containers = new Map<string, ManagedContainer>();
     const sites = new WebSites((opts.domains ?? ['localhost']).map((d) => d.toLowerCase().replace(/^\.|\.$/g, '')));
     const frontDoor = await FrontDoor.start({
-      host: opts.webHost ?? opts.host ?? '127.0.0.1', httpPort: opts.httpPort ?? 0, httpsPort: opts.httpsPort ?? 0, sites, log,
+      host: opts.webHost ?? opts.host ?? '127.0.0.1', httpPort: opts.httpPort ?? 0, httpsPort: opts.httpsPort ?? 0, sites, log, workers: opts.frontDoorWorkers,
       resolve: (id) => {
         const c = containers.get(id);
         if (c?.status !== 'running' || !c.privateIp) return undefined;
@@ -309,6 +315,11 @@ export class LocationServer {
   get url(): string {
     const { address, port, family } = this.http.address() as AddressInfo;
     return `${this.scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+  }
+
+  /** Process ids of the front door's worker processes (`frontDoorWorkers`); empty without them. */
+  get frontDoorWorkerPids(): number[] {
+    return this.frontDoor.workerPids;
   }
 
   /** Where the front door listens, and the domains it serves. */

@@ -35,7 +35,20 @@ export class WebSites {
   private readonly byName = new Map<string, Site>();
   private readonly byCluster = new Map<string, Site>();
 
+  /** Called after every change of names or members (front-door workers keep a copy of the routes). */
+  onChange: (() => void) | undefined;
+
   constructor(readonly domains: readonly string[]) {}
+
+  /** Every published site. */
+  all(): IterableIterator<Site> {
+    return this.byName.values();
+  }
+
+  /** Says that a site's members changed (they are assigned in place). */
+  changed(): void {
+    this.onChange?.();
+  }
 
   /** A host name this location may serve, normalised (lower case, no trailing dot); BadRequest otherwise. */
   checkName(fqdn: string): string {
@@ -54,6 +67,7 @@ export class WebSites {
     if (holder) throw new DomainInUse(`${site.fqdn} is already published by ${holder.session === site.session ? 'this' : 'another'} session; unpublish it there first, or pick another name`);
     this.byName.set(site.fqdn, site);
     this.byCluster.set(site.cluster, site);
+    this.changed();
   }
 
   /** The site of a cluster, if `session` published it. */
@@ -68,6 +82,7 @@ export class WebSites {
     if (!site) return;
     this.byCluster.delete(cluster);
     this.byName.delete(site.fqdn);
+    this.changed();
   }
 
   /** Every site the session published (to collect them when it ends). */
@@ -83,6 +98,7 @@ export class WebSites {
   /** A destroyed container leaves every cluster. */
   forgetContainer(id: string): void {
     for (const site of this.byCluster.values()) site.members = site.members.filter((m) => m !== id);
+    this.changed();
   }
 }
 

@@ -42,12 +42,14 @@ export const webCommands = {
     const site = s.ctx.sites.ofCluster(p.cluster, s.id);
     const member = connectable(s, p.container, 'cluster member');
     if (!site.members.includes(member.id)) site.members = [...site.members, member.id];
+    s.ctx.sites.changed();
     return {};
   },
 
   async remove_from_cluster(s, p) {
     const site = s.ctx.sites.ofCluster(p.cluster, s.id);
     site.members = site.members.filter((m) => m !== p.container);
+    s.ctx.sites.changed();
     return {};
   },
 } satisfies Partial<CommandHandlers>;
