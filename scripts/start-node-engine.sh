@@ -52,35 +52,49 @@ make_certs() {
   )
 }
 
+# Launch dockerd for engine N (its bridge first) in the background.
+launch() {
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    ip link add "$bridge" type bridge
+    ip addr add "10.$((200 + n)).0.1/24" dev "$bridge"
+  fi
+  ip link set "$bridge" up
+  rm -f "$sock" "$pidfile"
+  make_certs
+  nohup dockerd \
+    --host "$addr" \
+    --host "tcp://127.0.0.1:$tlsport" \
+    --tlsverify --tlscacert "$tlsdir/ca.pem" --tlscert "$tlsdir/server-cert.pem" --tlskey "$tlsdir/server-key.pem" \
+    --data-root "/var/lib/tfnz-node$n" \
+    --exec-root "/run/tfnz-node$n-exec" \
+    --pidfile "$pidfile" \
+    --bridge "$bridge" \
+    >>"$logfile" 2>&1 9>&- &
+  launched=$!
+}
+
 start() {
   if answers; then echo "$addr"; return 0; fi
   [ "$(id -u)" = 0 ] || { log "only root can start a Docker Engine"; exit 1; }
   mkdir -p /run/tfnz /var/log/tfnz
+  launched=
   if pid=$(daemon_pid); then
     log "dockerd $pid is running but does not answer; waiting for it"
   else
-    if ! ip link show "$bridge" >/dev/null 2>&1; then
-      ip link add "$bridge" type bridge
-      ip addr add "10.$((200 + n)).0.1/24" dev "$bridge"
-    fi
-    ip link set "$bridge" up
-    rm -f "$sock" "$pidfile"
-    make_certs
-    nohup dockerd \
-      --host "$addr" \
-      --host "tcp://127.0.0.1:$tlsport" \
-      --tlsverify --tlscacert "$tlsdir/ca.pem" --tlscert "$tlsdir/server-cert.pem" --tlskey "$tlsdir/server-key.pem" \
-      --data-root "/var/lib/tfnz-node$n" \
-      --exec-root "/run/tfnz-node$n-exec" \
-      --pidfile "$pidfile" \
-      --bridge "$bridge" \
-      >>"$logfile" 2>&1 9>&- &
+    launch
   fi
-  for _ in $(seq 1 120); do
+  for _ in $(seq 1 240); do
     if answers; then break; fi
+    # dockerd gives up by itself when its containerd does not answer in time (seen under load, right
+    # after a kill, while containerd takes back the killed engine's containers): once more.
+    if [ -n "$launched" ] && ! kill -0 "$launched" 2>/dev/null && [ "${retried:-}" != 1 ]; then
+      retried=1
+      log "dockerd exited before it answered (see $logfile); starting it once more"
+      launch
+    fi
     sleep 0.25
   done
-  answers || { log "did not come up in 30 s; see $logfile"; tail -20 "$logfile" >&2; exit 1; }
+  answers || { log "did not come up in 60 s; see $logfile"; tail -20 "$logfile" >&2; exit 1; }
   for image in busybox:latest nginx:latest; do
     docker image inspect "$image" >/dev/null 2>&1 || continue
     docker -H "$addr" image inspect "$image" >/dev/null 2>&1 && continue
