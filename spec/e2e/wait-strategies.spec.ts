@@ -116,8 +116,10 @@ describe('wait strategies (real location, real Docker Engine)', function () {
     const child = runScript('examples/postgres-style-wait.ts');
     const out: string[] = [];
     createInterface({ input: child.stdout! }).on('line', (line) => out.push(line));
+    let errors = '';
+    child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
     try {
-      expect(await exited(child)).to.equal(0);
+      expect(await exited(child), `the example failed:\n${errors}`).to.equal(0);
     } finally {
       child.kill('SIGKILL');
     }
