@@ -51,6 +51,13 @@ export interface PruneResult {
 const STALE_PARTIAL_MS = 10 * 60_000;
 /** Longest image name accepted (Docker's own limit on a reference is 255). */
 const MAX_NAME = 255;
+/**
+ * A layer being written is flushed to disk every this many bytes, while the rest arrives. Left
+ * to the kernel, a large upload stays in memory as dirty pages, and the next engine on this disk
+ * to sync (Docker syncs on every container create and layer apply) waits for all of it: with 180
+ * MiB dirty, a create took 380 ms instead of 45, right when the spawn after an upload made one.
+ */
+const FLUSH_BYTES = 8 * 2 ** 20;
 
 const hex = (digest: string) => digest.slice('sha256:'.length);
 
@@ -132,6 +139,8 @@ export class LayerCache {
     let handle: Promise<FileHandle> | undefined;
     const file = () => (handle ??= open(partial, 'w', 0o600));
     let digest: string | undefined;
+    let unflushed = 0;
+    let flushing: Promise<void> | undefined;
     return {
       get digest() {
         return digest;
@@ -141,9 +150,16 @@ export class LayerCache {
         written += chunk.length;
         const fh = await file();
         await fh.write(chunk);
+        // Write-behind: the bytes go to disk while the rest arrives, not all at the next engine's sync.
+        unflushed += chunk.length;
+        if (unflushed >= FLUSH_BYTES && !flushing) {
+          unflushed = 0;
+          flushing = fh.datasync().catch(() => undefined).finally(() => (flushing = undefined));
+        }
       },
       finish: async () => {
         const fh = await file();
+        await flushing;
         await fh.close();
         const got = `sha256:${hash.digest('hex')}`;
         if (written !== size || (layer !== undefined && got !== layer)) {
