@@ -3,8 +3,9 @@
  * accepts each plain-HTTP connection without reading it and passes it to the next ready worker,
  * which proxies it on its own core; the location's event loop is left to sessions, the output
  * relay, and whatever a worker hands back (with the bytes it read), which node:http's path answers.
- * Workers get the routes whenever they change (front-door-routes.ts). A worker that exits is
- * replaced; with none ready, the location serves the connection itself.
+ * Workers get the routes whenever they change (front-door-routes.ts): a site published or
+ * unpublished, a member added or removed, a member's status or address (WebSites.onChange). A
+ * worker that exits is replaced; with none ready, the location serves the connection itself.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,8 +21,6 @@ export type FromWorker = { kind: 'ready' } | { kind: 'handoff'; unread: Uint8Arr
 
 /** How long after a worker exits its replacement starts (a worker that crashes at once does not spin). */
 const RESTART_MS = 1_000;
-/** How often the routes are compared with the workers' copy: containers start and stop between commands too. */
-const ROUTES_CHECK_MS = 20;
 
 export interface FrontDoorWorkersOptions {
   count: number;
@@ -53,13 +52,11 @@ export class FrontDoorWorkers {
   private closed = false;
   /** The routes last sent, as JSON: sent again only when they differ. */
   private sent = '';
-  private readonly check: NodeJS.Timeout;
   private readonly file = workerFile();
 
   constructor(private readonly opts: FrontDoorWorkersOptions) {
     this.workers = Array.from({ length: opts.count }, () => undefined);
     for (let i = 0; i < opts.count; i++) this.start(i);
-    this.check = setInterval(() => this.routesChanged(), ROUTES_CHECK_MS).unref();
   }
 
   /** Process ids of the running workers (for CPU accounting and tests). */
@@ -132,7 +129,6 @@ export class FrontDoorWorkers {
   /** Ends every worker (their connections with them) and waits for them to exit. */
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.check);
     await Promise.all(this.workers.map((child) => {
       if (!child || child.exitCode !== null || child.signalCode !== null) return undefined;
       const exited = new Promise((resolve) => child.once('exit', resolve));

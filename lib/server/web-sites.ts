@@ -35,7 +35,7 @@ export class WebSites {
   private readonly byName = new Map<string, Site>();
   private readonly byCluster = new Map<string, Site>();
 
-  /** Called after every change of names or members (front-door workers keep a copy of the routes). */
+  /** Called after every change of names, members, or a member's status or address (front-door workers keep a copy of the routes). */
   onChange: (() => void) | undefined;
 
   constructor(readonly domains: readonly string[]) {}
@@ -93,6 +93,11 @@ export class WebSites {
   /** The site for a request's host name (any case, port and trailing dot ignored). */
   lookup(host: string): Site | undefined {
     return this.byName.get(host.toLowerCase().replace(/\.$/, ''));
+  }
+
+  /** A container's status or address changed: the routes change with it when it is a member of a site. */
+  memberChanged(id: string): void {
+    for (const site of this.byCluster.values()) if (site.members.includes(id)) return this.changed();
   }
 
   /** A destroyed container leaves every cluster. */

@@ -30,6 +30,22 @@ describe('web sites (which cluster answers for which name)', () => {
     s.publish(site('a.localhost', 'c2', [], 's2'));
   });
 
+  it('says the routes changed when a member starts, stops or moves, and only then', () => {
+    const s = sites();
+    let changes = 0;
+    s.onChange = () => changes++;
+    s.publish(site('a.localhost', 'c1', ['x']));
+    expect(changes, 'publish').to.equal(1);
+    s.memberChanged('x');
+    expect(changes, 'a member').to.equal(2);
+    s.memberChanged('stranger');
+    expect(changes, 'a container of no site').to.equal(2);
+    s.forgetContainer('x');
+    expect(changes, 'a member destroyed').to.equal(3);
+    s.memberChanged('x');
+    expect(changes, 'no longer a member').to.equal(3);
+  });
+
   it('balances round-robin over running members, skipping stopped and failed ones', () => {
     const running = new Set(['x', 'y', 'z']);
     const resolve = (id: string): Upstream | undefined => (running.has(id) ? { id, ip: `10.0.0.${id.charCodeAt(0)}` } : undefined);

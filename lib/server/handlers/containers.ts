@@ -63,8 +63,9 @@ export const containerCommands = {
             s.tunnels.destroyFor(id);
             s.ctx.sites.forgetContainer(id);
             s.ctx.externals.release(id);
-          } else if (params.status === 'running' && tag) {
-            s.ctx.externals.publish(id, { id, tag, node: node.info.id, privateIp: params.privateIp });
+          } else {
+            if (params.status === 'running' && tag) s.ctx.externals.publish(id, { id, tag, node: node.info.id, privateIp: params.privateIp });
+            s.ctx.sites.memberChanged(id);
           }
           s.emit('container_status', params);
         },
