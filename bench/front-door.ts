@@ -7,7 +7,11 @@
  * process, as the location does: run in a container of its own it would sit in Docker's CPU
  * group beside the upstream container, and on a busy machine the kernel would then hand it and
  * its upstream CPU in one slice while the location waits in another, which measures the
- * scheduler rather than the proxies.
+ * scheduler rather than the proxies. A third, informational peer is a plain Node TCP relay in a
+ * process of its own (tcp-relay-process.ts): bytes piped both ways, nothing parsed or routed. It
+ * is the ceiling of any front door whose bytes pass through JS on this machine: on 2 cores it
+ * reached ~0.85-0.9 of nginx's rate (a relay reading both sides with `onread`, which net offers
+ * only for sockets it connects, not for those a server accepts, matched nginx).
  * CONCURRENCY keep-alive clients GET / for WINDOW_MS; runs rotate over the three paths. The load
  * comes from wrk (Debian's, scripts/setup-bench-tools.sh) in its own process, the same for every
  * path: a C client on one thread, so the load takes little of the cores the proxies need (the Node
@@ -38,7 +42,7 @@ const RUNS = 3;
 const FQDN = 'bench.localhost';
 const NGINX = '/usr/sbin/nginx';
 
-type Path = 'tfnz' | 'direct' | 'nginx';
+type Path = 'tfnz' | 'direct' | 'nginx' | 'relay';
 
 const run_ = promisify(execFile);
 
@@ -57,10 +61,11 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await withTimeout(new Promise<string>((resolve) => createInterface({ input: location.stdout! }).once('line', resolve)), 60_000, 'starting tfnz location');
   const loc = await Location.connect({ location: url, quiet: true });
-  const rates: Record<Path, number[]> = { tfnz: [], direct: [], nginx: [] };
+  const rates: Record<Path, number[]> = { tfnz: [], direct: [], nginx: [], relay: [] };
   /** µs of CPU per request of the process(es) doing each path's proxying (direct: the location, idle but for its log relay). */
-  const cpu: Record<Path, number[]> = { tfnz: [], direct: [], nginx: [] };
+  const cpu: Record<Path, number[]> = { tfnz: [], direct: [], nginx: [], relay: [] };
   let proxy: { child: ChildProcess; dir: string } | undefined;
+  let relay: { child: ChildProcess; port: number } | undefined;
   try {
     const node = loc.node();
     const ctr = node.spawnContainer('nginx');
@@ -71,6 +76,7 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     const nginxPort = await freePort();
     proxy = await startNginxProxy(nginxPort, ctr.privateIp!);
     await waitForPort('127.0.0.1', nginxPort, 30_000);
+    relay = await startRelayProcess(ctr.privateIp!);
     const nginxPids = () => [proxy!.child.pid!, ...childrenOf(proxy!.child.pid!)];
     // The location and its front-door workers (tfnz location --door-workers), as nginx's master and workers.
     const locationPids = () => [location.pid!, ...childrenOf(location.pid!).filter(isDoorWorker)];
@@ -78,10 +84,11 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
       tfnz: { host: '127.0.0.1', port: endpoint.httpPort, pids: locationPids },
       direct: { host: ctr.privateIp!, port: 80, pids: locationPids },
       nginx: { host: '127.0.0.1', port: nginxPort, pids: nginxPids },
+      relay: { host: '127.0.0.1', port: relay.port, pids: () => [relay!.child.pid!] },
     };
     // Warm every path (JIT, kept-alive sockets) before anything counts.
     for (const t of Object.values(targets)) await load(t.host, t.port, 1000);
-    const paths: Path[] = ['tfnz', 'direct', 'nginx'];
+    const paths: Path[] = ['tfnz', 'direct', 'nginx', 'relay'];
     const started = Date.now();
     for (let i = 0; i < RUNS && (i === 0 || Date.now() - started < budgetMs); i++) {
       for (let k = 0; k < paths.length; k++) {
@@ -97,6 +104,7 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     await node.destroyContainer(ctr);
   } finally {
     if (proxy) await stopNginxProxy(proxy);
+    relay?.child.kill('SIGKILL');
     await loc.disconnect();
     location.kill('SIGTERM');
   }
@@ -110,6 +118,12 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
       bench: 'web', name: `GET / from nginx, ${CONCURRENCY} keep-alive clients, vs a reverse proxy`, unit: 'req/s', better: 'higher',
       tfnz: summarise(rates.tfnz), floorName: 'nginx-light reverse proxy', floor: summarise(rates.nginx), goal: ['≥', 1],
       note: 'Debian nginx-light as a host process (worker_processes auto = one per core, upstream keepalive 32, access log off) proxying by host name to the same container; load from wrk in its own process',
+    }),
+    figure({
+      bench: 'web', name: `GET / from nginx, ${CONCURRENCY} keep-alive clients, vs a plain Node relay (informational)`, unit: 'req/s', better: 'higher',
+      tfnz: summarise(rates.tfnz), floorName: 'plain Node TCP relay', floor: summarise(rates.relay),
+      note: `a Node process piping each connection to the container, no parsing, no routing, no log relay: what a JS hop costs on this path; it reached ${(median(rates.relay) / median(rates.nginx)).toFixed(2)} of nginx's rate in the same runs (${median(cpu.relay).toFixed(0)} µs of CPU per request)`,
+      extra: { relayCpuMicros: summarise(cpu.relay) },
     }),
     figure({
       bench: 'web', name: 'CPU per proxied request: the location vs an nginx-light proxy', unit: 'µs', better: 'lower',
@@ -185,6 +199,17 @@ async function startNginxProxy(port: number, upstream: string): Promise<{ child:
   await writeFile(join(dir, 'proxy.conf'), `${conf}\n`);
   const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'proxy.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
   return { child, dir };
+}
+
+/** The plain Node relay (tcp-relay-process.ts) in a process of its own, like the location and nginx, to `upstream`:80. */
+async function startRelayProcess(upstream: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/tcp-relay-process.ts', upstream, '80'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await withTimeout(new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve)), 60_000, 'starting the Node relay')
+    .catch((err: unknown) => {
+      child.kill('SIGKILL');
+      throw err;
+    });
+  return { child, port: Number(line) };
 }
 
 /** Stop the proxy (SIGQUIT: nginx's graceful stop, workers included) and remove its files. */

@@ -40,7 +40,7 @@ interface Bench {
 
 const BENCHES: Bench[] = [
   { name: 'state-folding', budgetMs: 45_000, hardMs: 90_000, run: stateFolding.run },
-  { name: 'spawn', budgetMs: 40_000, hardMs: 120_000, run: spawn.run },
+  { name: 'spawn', budgetMs: 50_000, hardMs: 120_000, run: spawn.run },
   { name: 'tunnel-throughput', budgetMs: 120_000, hardMs: 360_000, run: tunnelThroughput.run },
   { name: 'tunnel-latency', budgetMs: 30_000, hardMs: 90_000, run: tunnelLatency.run },
   { name: 'stdout', budgetMs: 150_000, hardMs: 300_000, run: stdout.run },

@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { Location } from '../lib/index';
 import { DockerEngine, LocationServer } from '../lib/server/index';
 import { ECHO_PORT, SINK_PORT, echoRoundTrips, sendBulk, spawnServers, type BenchContext } from './common';
-import { startRelay } from './tunnel-throughput';
+import { startRelay } from './tcp-relay';
 import { bounded, figure, percentile, progress, summarise, type Figure } from './stats';
 
 const sh = promisify(execFile);

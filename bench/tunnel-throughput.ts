@@ -11,7 +11,8 @@
  * Runs rotate the order of the paths so drift in the machine's load hits every path alike.
  */
 import { Location } from '../lib/index';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { startRelay } from './tcp-relay';
 import { SINK_PORT, connectSocket, pumpBulk, sendBulk, settledPath, spawnServers, type BenchContext } from './common';
 import { startPublishedServers, startRemoteLocation, type PublishedServers, type RemoteLocation } from './tunnel-peers';
 import { bounded, figure, now, progress, sleep, summarise, type Figure } from './stats';
@@ -140,21 +141,4 @@ export async function run({ docker, budgetMs }: BenchContext): Promise<Figure[]>
     }),
     ...rows(`throughput, ${CONNECTIONS} connections, ${SIZE_MB} MiB total`, multi, `${SIZE_MB / CONNECTIONS} MiB on each connection`),
   ];
-}
-
-/** A plain in-process TCP relay to host:port (socket.pipe both ways, half-close preserved). */
-export function startRelay(host: string, port: number): Promise<Server> {
-  const server = createServer({ allowHalfOpen: true, noDelay: true }, (inbound) => {
-    const outbound = connect({ host, port, allowHalfOpen: true, noDelay: true });
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-    inbound.on('error', () => outbound.destroy());
-    outbound.on('error', () => inbound.destroy());
-    inbound.on('close', () => outbound.destroy());
-    outbound.on('close', () => inbound.destroy());
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
 }
