@@ -22,6 +22,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import tar from 'tar-stream';
 import { BadRequest, LayerCorrupt } from '../protocol';
+import { flushBehind } from '../shared/flush-behind';
 import type { FileSink } from '../engines/engine';
 
 /** A user's name for an image, as stored. */
@@ -51,13 +52,6 @@ export interface PruneResult {
 const STALE_PARTIAL_MS = 10 * 60_000;
 /** Longest image name accepted (Docker's own limit on a reference is 255). */
 const MAX_NAME = 255;
-/**
- * A layer being written is flushed to disk every this many bytes, while the rest arrives. Left
- * to the kernel, a large upload stays in memory as dirty pages, and the next engine on this disk
- * to sync (Docker syncs on every container create and layer apply) waits for all of it: with 180
- * MiB dirty, a create took 380 ms instead of 45, right when the spawn after an upload made one.
- */
-const FLUSH_BYTES = 8 * 2 ** 20;
 
 const hex = (digest: string) => digest.slice('sha256:'.length);
 
@@ -139,8 +133,7 @@ export class LayerCache {
     let handle: Promise<FileHandle> | undefined;
     const file = () => (handle ??= open(partial, 'w', 0o600));
     let digest: string | undefined;
-    let unflushed = 0;
-    let flushing: Promise<void> | undefined;
+    const flush = flushBehind(async () => (await file()).datasync());
     return {
       get digest() {
         return digest;
@@ -150,16 +143,11 @@ export class LayerCache {
         written += chunk.length;
         const fh = await file();
         await fh.write(chunk);
-        // Write-behind: the bytes go to disk while the rest arrives, not all at the next engine's sync.
-        unflushed += chunk.length;
-        if (unflushed >= FLUSH_BYTES && !flushing) {
-          unflushed = 0;
-          flushing = fh.datasync().catch(() => undefined).finally(() => (flushing = undefined));
-        }
+        flush.wrote(chunk.length);
       },
       finish: async () => {
         const fh = await file();
-        await flushing;
+        await flush.settled();
         await fh.close();
         const got = `sha256:${hash.digest('hex')}`;
         if (written !== size || (layer !== undefined && got !== layer)) {

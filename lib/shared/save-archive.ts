@@ -6,10 +6,12 @@
  * tar-stream is an optional peer dependency, loaded on demand.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, fdatasync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { flushBehind } from './flush-behind';
 import { commonJsExports, importOptional } from './optional-dependency';
 
 /** A layer spooled to a file: its diff id (sha256 of the layer tar), where it is, and its size. */
@@ -158,6 +160,8 @@ export function v1LayerPosition(json: Buffer, count: number): number | undefined
   return undefined;
 }
 
+const datasync = promisify(fdatasync);
+
 /** Read what is left of an entry, so the archive moves on to the next. */
 async function drain(entry: AsyncIterable<Uint8Array>): Promise<void> {
   for await (const _ of entry) {
@@ -165,11 +169,29 @@ async function drain(entry: AsyncIterable<Uint8Array>): Promise<void> {
   }
 }
 
-/** Write a layer's bytes to `path`, hashing them on the way; resolves with its digest (its diff id). */
-export async function spoolLayer(stream: NodeJS.ReadableStream, path: string): Promise<string> {
+/**
+ * Write a layer's bytes to `path`, hashing them on the way; resolves with its digest (its diff id).
+ * `keep`: the file outlives this process's use of it (a cache), so it is flushed as it is written
+ * (flush-behind.ts); a spool file read back and removed at once is left to the kernel.
+ */
+export async function spoolLayer(stream: NodeJS.ReadableStream, path: string, keep = false): Promise<string> {
   const hash = createHash('sha256');
-  const hashing = new Transform({ transform(chunk, _enc, cb) { hash.update(chunk); cb(null, chunk); } });
-  await pipeline(stream, hashing, createWriteStream(path, { mode: 0o600 }));
+  const file = createWriteStream(path, { mode: 0o600 });
+  let fd: number | undefined;
+  file.once('open', (opened: number) => (fd = opened));
+  const flush = keep ? flushBehind(() => (fd === undefined ? Promise.resolve() : datasync(fd))) : undefined;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      flush?.wrote(chunk.length);
+      cb(null, chunk);
+    },
+    // The file closes after this: no flush may still be running on its descriptor then.
+    flush(cb) {
+      void (flush?.settled() ?? Promise.resolve()).then(() => cb());
+    },
+  });
+  await pipeline(stream, hashing, file);
   return `sha256:${hash.digest('hex')}`;
 }
 
@@ -193,7 +215,7 @@ export async function readSaveArchive(
         if (!options.spool(named, layers)) return;
         const path = options.spoolPath();
         spooled.add(path);
-        const layer = await spoolLayer(stream, path);
+        const layer = await spoolLayer(stream, path, true);
         if (options.keep(layer) && !layers.has(layer)) layers.set(layer, { layer, path, size });
         else {
           spooled.delete(path);
