@@ -89,24 +89,14 @@ async function main(): Promise<void> {
  * Run `bench` in a process of its own (run-one.ts), as a user's program would run tfnz: what the
  * benchmarks before it left in memory (1000 sessions, 100 000 folded containers) would otherwise
  * make every garbage collection of the next one slower, and tfnz's side alone pays for that (its
- * peers are other processes). Killed past its hard limit; its figures come back in `out`.
+ * peers are other processes). Killed past its hard limit (what it started is left, as an
+ * in-process benchmark past its limit went on running); its figures come back in `out`.
  */
 async function runAlone(bench: Bench, script: string, out: string): Promise<Figure[]> {
-  // Its own process group: past the limit, or on Ctrl-C, what it started (a location, nginx) goes with it.
-  const child = spawn(process.execPath, ['--import', 'tsx', script, bench.name, out], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
-  const killGroup = () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  };
-  const interrupted = () => {
-    killGroup();
-    process.exit(130);
-  };
-  process.once('SIGINT', interrupted);
-  const timer = setTimeout(killGroup, bench.hardMs);
+  // Not detached: a new session is a scheduling group of its own (Linux autogroup), which changes
+  // how the cores are shared with whatever runs beside it (dockerd, when started from this shell).
+  const child = spawn(process.execPath, ['--import', 'tsx', script, bench.name, out], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const timer = setTimeout(() => child.kill('SIGKILL'), bench.hardMs);
   try {
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
       child.once('error', reject);
@@ -117,7 +107,6 @@ async function runAlone(bench: Bench, script: string, out: string): Promise<Figu
     return JSON.parse(await readFile(out, 'utf8')) as Figure[];
   } finally {
     clearTimeout(timer);
-    process.off('SIGINT', interrupted);
   }
 }
 
