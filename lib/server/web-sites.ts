@@ -97,6 +97,7 @@ export class WebSites {
 
   /** A container's status or address changed: the routes change with it when it is a member of a site. */
   memberChanged(id: string): void {
+    if (!this.onChange) return; // nobody keeps a copy of the routes
     for (const site of this.byCluster.values()) if (site.members.includes(id)) return this.changed();
   }
 
