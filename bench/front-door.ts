@@ -10,9 +10,9 @@
  * scheduler rather than the proxies. A third, informational peer is a plain Node TCP relay in a
  * process of its own (tcp-relay-process.ts): bytes piped both ways, nothing parsed or routed. It
  * is the ceiling of any front door whose bytes pass through JS on this machine: on 2 cores it
- * reached ~0.85-0.9 of nginx's rate (a relay reading both sides with `onread`, which net offers
+ * reached 0.78-0.91 of nginx's rate (a relay reading both sides with `onread`, which net offers
  * only for sockets it connects, not for those a server accepts, came within ~5 % of it).
- * CONCURRENCY keep-alive clients GET / for WINDOW_MS; runs rotate over the three paths. The load
+ * CONCURRENCY keep-alive clients GET / for WINDOW_MS; runs rotate over the four paths. The load
  * comes from wrk (Debian's, scripts/setup-bench-tools.sh) in its own process, the same for every
  * path: a C client on one thread, so the load takes little of the cores the proxies need (the Node
  * client this bench used before took about as much CPU as the front door itself, and ran in this
