@@ -22,7 +22,9 @@ export async function bystander(url: string): Promise<Bystander> {
 
 /** Its container still runs commands, and a fresh container spawns, runs and goes (count unchanged). */
 export async function stillServes({ loc, ctr }: Bystander): Promise<void> {
-  expect(ctr.status, 'the bystander\'s container').to.equal('running');
+  // When it is not running, say why (CI saw it 'destroyed' once after fuzzing, with no reason shown).
+  const info = ctr.info;
+  expect(ctr.status, `the bystander's container (${JSON.stringify({ status: info.status, exitCode: info.exitCode, error: info.error })})`).to.equal('running');
   const echoed = await ctr.runProcess('echo alive');
   expect(echoed.stdout.toString()).to.equal('alive\n');
   const fresh = loc.node().spawnContainer('busybox', { command: ['sleep', '600'] });
