@@ -31,8 +31,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createInterface } from 'node:readline';
 import { Cluster, Location } from '../lib/index';
+import { firstLine } from '../spec/support/processes';
 import { waitForPort, type BenchContext } from './common';
 import { figure, median, progress, summarise, withTimeout, type Figure } from './stats';
 
@@ -59,7 +59,7 @@ export async function run({ budgetMs }: BenchContext): Promise<Figure[]> {
     '--listen', '127.0.0.1:0', '--http-port', '0', '--https-port', '0',
     ...(process.env.BENCH_LOCATION_ARGS?.split(' ').filter(Boolean) ?? []),
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await withTimeout(new Promise<string>((resolve) => createInterface({ input: location.stdout! }).once('line', resolve)), 60_000, 'starting tfnz location');
+  const url = await withTimeout(firstLine(location), 60_000, 'starting tfnz location');
   const loc = await Location.connect({ location: url, quiet: true });
   const rates: Record<Path, number[]> = { tfnz: [], direct: [], nginx: [], relay: [] };
   /** µs of CPU per request of the process(es) doing each path's proxying (direct: the location, idle but for its log relay). */
@@ -204,7 +204,7 @@ async function startNginxProxy(port: number, upstream: string): Promise<{ child:
 /** The plain Node relay (tcp-relay-process.ts) in a process of its own, like the location and nginx, to `upstream`:80. */
 async function startRelayProcess(upstream: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/tcp-relay-process.ts', upstream, '80'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await withTimeout(new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve)), 60_000, 'starting the Node relay')
+  const line = await withTimeout(firstLine(child), 60_000, 'starting the Node relay')
     .catch((err: unknown) => {
       child.kill('SIGKILL');
       throw err;

@@ -7,7 +7,7 @@
  */
 import type Docker from 'dockerode';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { firstLine } from '../spec/support/processes';
 import { benchLabels, ECHO_PORT, SERVERS_COMMAND, SINK_PORT, waitForPort } from './common';
 import { withTimeout } from './stats';
 
@@ -61,13 +61,7 @@ export async function startRemoteLocation(name: string): Promise<RemoteLocation>
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = () => void child.kill('SIGTERM');
   try {
-    const url = await withTimeout(
-      new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).once('line', resolve);
-        child.once('exit', (code) => reject(new Error(`tfnz location exited with ${code} before printing its URL`)));
-      }),
-      60_000, 'starting tfnz location',
-    );
+    const url = await withTimeout(firstLine(child), 60_000, 'starting tfnz location');
     return { url, stop };
   } catch (err) {
     stop();
