@@ -8,8 +8,9 @@ import { Location, Wait } from 'tfnz';
 
 const DB = [
   'echo "init: creating database"',
-  'nc -ll -p 5432 -e echo init-only & echo "LOG:  database system is ready to accept connections"',
-  'sleep 1; kill %1; echo "LOG:  database system is shut down"',
+  'nc -ll -p 5432 -e echo init-only & init=$!; echo "LOG:  database system is ready to accept connections"',
+  // kill only sends the signal: wait until the first server is gone, or the port may still be taken.
+  'sleep 1; kill $init; wait $init; echo "LOG:  database system is shut down"',
   'nc -ll -p 5432 -e echo hello-from-db & echo "LOG:  database system is ready to accept connections"',
   'wait',
 ].join('; ');
