@@ -53,7 +53,8 @@ export function reduce(state: LocationState, action: Action): LocationState {
         const node = state.nodes[action.params.node];
         if (!node) break;
         draft.nodes = recordWith(state.nodes, node.id, frozenNode({ ...node, alive: false, stats: { cpu: 0, memory: 0, paging: 0, containers: 0 } }));
-        const gone: ErrorBody = { code: 'NODE_GONE', message: `node ${node.name} went away` };
+        const why = action.params.reason ? `: ${action.params.reason}` : '';
+        const gone: ErrorBody = { code: 'NODE_GONE', message: `node ${node.name} went away${why}` };
         for (const c of state.containers.values()) {
           if (c.node === node.id && c.status !== 'destroyed') markDestroyed(draft, c, gone);
         }

@@ -391,7 +391,8 @@ export interface Events {
   challenge: { nonce: Uint8Array };
   resource_offer: ResourceOffer;
   node_created: { node: NodeInfo };
-  node_destroyed: { node: string };
+  /** `reason`: why, in the location's words (its engine refused, or has not answered for a while). */
+  node_destroyed: { node: string; reason?: string };
   node_stats: { node: string; stats: NodeStats };
   container_status: {
     container: string;

@@ -413,7 +413,7 @@ export class LocationServer {
     // Encoded once for all sessions; each only adds its own seq.
     const encoded =
       change.kind === 'created' ? preEncodeEvent('node_created', { node: change.node } satisfies Events['node_created'])
-      : change.kind === 'destroyed' ? preEncodeEvent('node_destroyed', { node: change.node } satisfies Events['node_destroyed'])
+      : change.kind === 'destroyed' ? preEncodeEvent('node_destroyed', { node: change.node, reason: change.reason } satisfies Events['node_destroyed'])
       : preEncodeEvent('node_stats', { node: change.node, stats: change.stats } satisfies Events['node_stats']);
     for (const s of this.sessions) if (s.opened && !s.ended) s.emitEncoded(encoded);
     if (change.kind === 'destroyed') {

@@ -122,7 +122,7 @@ describe('nodes: several real engines, stats, ranking, arrivals and departures',
     await killNodeEngine(B);
     for (const err of await Promise.all(terminations)) {
       expect(err).to.be.instanceOf(NodeGone);
-      expect(err!.message).to.contain('went away');
+      expect(err!.message, 'the location says why').to.match(/went away: its engine/);
     }
     for (const seen of await Promise.all(statuses)) expect(seen).to.deep.equal(['running', 'destroyed']);
     const info = loc.state.nodes[doomed.id];

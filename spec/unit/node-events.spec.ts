@@ -14,6 +14,8 @@ class FakeEngine {
   reachable = true;
   /** false: only its stats calls fail (the rest of its API answers). */
   statsAnswer = true;
+  /** true: its stats calls never return (a busy engine asked for many containers' stats). */
+  statsHang = false;
   cpu = 200;
   onGone?: (reason: Error) => void;
   constructor(readonly address: string) {}
@@ -27,6 +29,7 @@ class FakeEngine {
   }
   async sampleStats(): Promise<NodeStats> {
     this.answer();
+    if (this.statsHang) return new Promise<NodeStats>(() => undefined);
     if (!this.statsAnswer) throw new Error('stats: context deadline exceeded');
     return { cpu: this.cpu, memory: 1000, paging: 0, containers: 0 };
   }
@@ -154,6 +157,27 @@ describe('node pool: arrivals, departures, returns', () => {
     engine.reachable = false;
     await seen.next('destroyed'); // counted from the last describe, up to 50 ms before the cut
     expect(Date.now() - cut).to.be.within(200, 1500);
+  });
+
+  it('takes a stats sample that never returns for a busy engine, not a departure, while the engine answers', async () => {
+    // CI saw it: under load, one sample of every container's stats took longer than goneAfterMs,
+    // and the node was declared gone with every container on it, though dockerd answered.
+    const seen = changes();
+    const kinds: string[] = [];
+    pool = new NodePool((c) => (kinds.push(c.kind), seen.push(c)), 10, 300);
+    const engine = new FakeEngine('tcp://10.9.9.6:2375');
+    const info = await pool.add(asEngine(engine));
+    await seen.next('created');
+    pool.startSampling();
+    engine.statsHang = true;
+    await new Promise((resolve) => setTimeout(resolve, 1200)); // four times goneAfterMs: an absence is awaited by time
+    expect(kinds, 'no departure while only stats hang').to.not.include('destroyed');
+    expect(pool.get(info.id).info.alive).to.equal(true);
+    const cut = Date.now();
+    engine.reachable = false;
+    const gone = (await seen.next('destroyed')) as Extract<NodeChange, { kind: 'destroyed' }>;
+    expect(gone.reason).to.match(/has not answered for \d+ s .*EHOSTUNREACH/);
+    expect(Date.now() - cut).to.be.within(100, 2000);
   });
 
   it('does not probe a removed node for a return; add brings it back', async () => {

@@ -101,11 +101,11 @@ describe('reducer', () => {
   it('marks a node that went away as having no capacity and its containers destroyed', () => {
     let s = withContainer(withContainer(offered(), 'c1', 'a'), 'c2', 'b');
     s = reduce(s, ev('container_status', { container: 'c1', status: 'running' }));
-    s = reduce(s, ev('node_destroyed', { node: 'a' }));
+    s = reduce(s, ev('node_destroyed', { node: 'a', reason: 'its engine has not answered for 15 s' }));
     expect(s.nodes.a.alive).to.equal(false);
     expect(s.nodes.a.stats).to.deep.equal({ cpu: 0, memory: 0, paging: 0, containers: 0 });
     expect(s.containers.get('c1')!.status).to.equal('destroyed');
-    expect(s.containers.get('c1')!.error?.code).to.equal('NODE_GONE');
+    expect(s.containers.get('c1')!.error).to.deep.equal({ code: 'NODE_GONE', message: `node ${s.nodes.a.name} went away: its engine has not answered for 15 s` });
     expect(s.containers.get('c2')!.status).to.equal('spawning');
     const later = reduce(s, ev('node_stats', { node: 'a', stats: { cpu: 999, memory: 999, paging: 0, containers: 0 } }));
     expect(later.nodes.a.stats.cpu, 'a dead node stays without capacity').to.equal(0);
