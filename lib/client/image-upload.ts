@@ -56,7 +56,7 @@ export async function uploadImage(
   let config: Uint8Array | undefined;
   if (missing.length || configMissing) {
     onProgress({ ...progress });
-    const exported = await sendMissingLayers(ctx, engine, local, missing, progress, onProgress, signal);
+    const exported = await sendMissingLayers(ctx, engine, local, missing, configMissing, progress, onProgress, signal);
     config = configMissing ? exported : undefined;
   }
   await ctx.connection.request('put_image_description', { name: image, id: local.id, layers: local.layers, config });
@@ -76,7 +76,7 @@ export async function uploadImage(
  * from there only if it is one the location lacks.
  */
 async function sendMissingLayers(
-  ctx: SessionContext, engine: LocalEngine, local: LocalImage, missing: string[],
+  ctx: SessionContext, engine: LocalEngine, local: LocalImage, missing: string[], configMissing: boolean,
   progress: UploadProgress, onProgress: (p: UploadProgress) => void, signal?: AbortSignal,
 ): Promise<Uint8Array> {
   const wanted = new Set(missing);
@@ -131,6 +131,11 @@ async function sendMissingLayers(
       signal,
       // Every missing layer verified and the config read: the rest of the export is not waited for.
       enough: () => (everyLayerWanted ? progress.layersDone === local.layers.length : [...wanted].every((l) => sent.has(l))),
+      // #17: the location can load the image into a node that has every layer it lacked before the
+      // last layers arrive (image_config); only while layers are still to come.
+      onConfig: (data) => {
+        if (configMissing && progress.layersDone < missing.length) ctx.connection.send('image_config', { id: local.id, config: data });
+      },
       onLayer: (layer) => onLayer(layer).catch((err: unknown) => {
         sendFailure ??= err;
         throw err;

@@ -353,6 +353,13 @@ export const messages = {
   file_ack: object({ transfer: name(), bytes: int(1) }),
   /** The client gave up on a transfer. */
   file_cancel: object({ transfer: name() }),
+  /**
+   * #17: the config of the image being uploaded (image_layers_missing's `id`), sent as soon as the
+   * export gave it, before the last layers: a node that has every layer it lacked then loads the
+   * image itself at once (untagged, usable only once put_image_description made the upload whole)
+   * instead of waiting for the end. A hint: put_image_description still carries the config.
+   */
+  image_config: object({ id: digest(), config: bytes(MAX_IMAGE_CONFIG_BYTES) }),
 } satisfies Record<string, ObjectSchema<Shape>>;
 
 /** The name of a request a client may send. */

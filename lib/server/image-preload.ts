@@ -22,6 +22,12 @@
  * each against it), so the node applies them while the rest arrives. The whole upload then loads
  * just the config and manifest (docker load skips a layer it holds) and removes the placeholder;
  * one that never becomes whole removes the placeholder and with it the layers.
+ *
+ * When the sender gave the config early (the `image_config` message, as soon as its export had
+ * it), such a node's load ends with the image itself instead, and one already sealed with a
+ * placeholder loads the image at once: the spawn after the upload then finds it there. The image is
+ * untagged, so only the cache's grants reach it (image-resolver.ts), and those come with the whole
+ * upload; one that never becomes whole removes it again.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -30,7 +36,7 @@ import { stat } from 'node:fs/promises';
 import { PassThrough, type Writable } from 'node:stream';
 import tar from 'tar-stream';
 import type { Engine } from '../engines/engine';
-import type { LayerCache } from './layer-cache';
+import { verifyConfig, type LayerCache } from './layer-cache';
 
 /** Nodes loaded ahead of a spawn, at most: each gets its own copy of the upload's bytes. */
 export const PRELOAD_NODES = 4;
@@ -63,8 +69,12 @@ class NodeLoad {
   /** The stream ends no more entries once finalized. */
   private finalized = false;
   failed = false;
-  /** The placeholder image this node's load ends with, once every layer it lacked was in (sealIfReady). */
+  /** Its load was ended before the upload's end, every layer it lacked being in (sealIfReady). */
+  sealed = false;
+  /** The placeholder image that load ends with, when the image's config was not known yet. */
   placeholder?: string;
+  /** The image itself, loaded before the upload's end (early config): whether its load took. */
+  early?: Promise<boolean>;
   /** Settles when `docker load` answered (or failed); never rejects. */
   readonly loaded: Promise<boolean>;
 
@@ -155,6 +165,8 @@ export class ImagePreload {
   private abandoned = false;
   /** put_image_description came: no node is sealed with a placeholder any more. */
   private finishing = false;
+  /** The image's config, when the sender gave it before the upload's end (takeConfig). */
+  private config?: Buffer;
   /** Layers the upload has yet to deliver (those image_layers_missing named, less those verified since). */
   private readonly awaited: Set<string>;
   private unnamed = 0;
@@ -188,20 +200,47 @@ export class ImagePreload {
 
   /** The nodes whose load still takes entries. */
   private async live(): Promise<NodeLoad[]> {
-    return (await this.nodes).filter((n) => !n.failed && !n.placeholder);
+    return (await this.nodes).filter((n) => !n.failed && !n.sealed);
   }
 
   /**
-   * End `n`'s load with a placeholder image once it has every layer it lacked while the upload
-   * still sends others: the node applies them now instead of once the config comes. Not for the
-   * upload's last layer (the config follows at once) nor on an engine that cannot remove the placeholder.
+   * The image's config before the upload's end (image_config): nodes sealed from now on load the
+   * image itself, and those sealed with a placeholder load it now. BadRequest unless it is the
+   * config of this image and its layers.
+   */
+  takeConfig(config: Buffer): void {
+    verifyConfig(this.id, config, this.layers);
+    if (this.abandoned || this.finishing || this.config) return;
+    this.config = config;
+    void this.nodes.then((nodes) => {
+      for (const n of nodes) if (n.placeholder && !n.early) n.early = this.loadImage(n, config);
+    }, () => undefined);
+  }
+
+  /**
+   * End `n`'s load once it has every layer it lacked while the upload still sends others: the node
+   * applies them now instead of at the upload's end. With the image's config known (takeConfig),
+   * under the image itself; otherwise under a placeholder image. Not for the upload's last layer
+   * (the config follows at once) nor on an engine that cannot remove what it loaded.
    */
   private sealIfReady(n: NodeLoad): void {
-    if (this.finishing || this.abandoned || n.failed || n.placeholder || this.awaited.size === 0 || !n.engine.removeImage) return;
+    if (this.finishing || this.abandoned || n.failed || n.sealed || this.awaited.size === 0 || !n.engine.removeImage) return;
     if (this.layers.some((l) => n.lacks(this.layers, l))) return;
+    const known = this.config;
+    if (known) {
+      n.sealed = true;
+      void n.enqueue(async () => {
+        await n.small(`${hex(this.id)}.json`, known);
+        await n.small('manifest.json', manifest(this.id, this.layers, n));
+        n.finalize();
+      });
+      n.early = n.loaded;
+      return;
+    }
     let top = this.layers.length - 1;
     while (top >= 0 && !n.written.has(this.layers[top])) top--;
     if (top < 0) return;
+    n.sealed = true;
     const diffIds = this.layers.slice(0, top + 1);
     // Unique per preload, so that removing it never touches another's.
     const config = Buffer.from(JSON.stringify({ os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, comment: `tfnz upload placeholder ${randomUUID()}` }));
@@ -293,7 +332,8 @@ export class ImagePreload {
     await this.feeding;
     const config = this.cache.config(this.id);
     await Promise.all((await this.nodes).map(async (n) => {
-      if (n.placeholder) return this.replacePlaceholder(n, config);
+      if (n.early) return void (await n.early);
+      if (n.placeholder) return void (await this.loadImage(n, config));
       if (n.failed) return;
       await n.enqueue(async () => {
         for (const layer of this.layers) if (n.lacks(this.layers, layer)) await n.file(layer, this.cache.layerPath(layer));
@@ -305,21 +345,25 @@ export class ImagePreload {
     }));
   }
 
-  /** The node holds the layers under a placeholder: load the image itself (config and manifest only), then drop the placeholder. */
-  private async replacePlaceholder(n: NodeLoad, config: Buffer): Promise<void> {
-    if (!(await n.loaded)) return;
+  /**
+   * The node holds the layers under a placeholder: load the image itself (config and manifest
+   * only), then drop the placeholder. Resolves with whether the image loaded.
+   */
+  private async loadImage(n: NodeLoad, config: Buffer): Promise<boolean> {
+    if (!(await n.loaded)) return false;
     const image = new NodeLoad(n.engine);
     await image.small(`${hex(this.id)}.json`, config);
     await image.small('manifest.json', manifest(this.id, this.layers, n));
     image.finalize();
-    await image.loaded;
+    if (!(await image.loaded)) return false;
     // Only now: the image holds the layers, which would otherwise go with the placeholder.
     void n.engine.removeImage?.(n.placeholder!).catch(() => undefined);
+    return true;
   }
 
   /** Nodes whose load runs or ended with a placeholder, once known: the resolver has a spawn wait for them. */
   engines(): Promise<Engine[]> {
-    return this.nodes.then((nodes) => nodes.filter((n) => !n.failed || n.placeholder).map((n) => n.engine), () => []);
+    return this.nodes.then((nodes) => nodes.filter((n) => !n.failed || n.sealed).map((n) => n.engine), () => []);
   }
 
   /** Give up: every node's stream ends as no tar, and nothing is loaded. */
@@ -329,8 +373,10 @@ export class ImagePreload {
     clearTimeout(this.idle);
     void this.nodes.then((nodes) => nodes.forEach((n) => {
       n.abort();
-      // A placeholder's load may have ended before the abort: its layers go with it.
+      // A placeholder's load may have ended before the abort: its layers go with it. So does the
+      // image itself, loaded early: the upload it came with never became whole.
       if (n.placeholder) void n.loaded.then((took) => (took ? n.engine.removeImage?.(n.placeholder!) : undefined)).catch(() => undefined);
+      if (n.early) void n.early.then((took) => (took ? n.engine.removeImage?.(this.id) : undefined)).catch(() => undefined);
     }), () => undefined);
   }
 }

@@ -187,9 +187,7 @@ export class LayerCache {
 
   /** Keep an image's config for `user`, checking that it is the image `id` and lists `layers`. */
   putConfig(user: string, id: string, config: Uint8Array, layers: string[]): void {
-    const got = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-    if (got !== id) throw new BadRequest(`the config's digest is ${got}, not the image id ${id}`);
-    checkRootfs(config, layers);
+    verifyConfig(id, config, layers);
     const dir = this.ensureDir('configs');
     const tmp = join(dir, `${hex(id)}.${randomBytes(6).toString('hex')}.part`);
     writeFileSync(tmp, config, { mode: 0o600 });
@@ -351,6 +349,13 @@ function stale(file: string): boolean {
 }
 
 /** The config must list exactly `layers` as its rootfs diff ids (Docker refuses the image otherwise). */
+/** BadRequest unless `config` is the config of image `id` (its sha256) and lists exactly `layers`. */
+export function verifyConfig(id: string, config: Uint8Array, layers: string[]): void {
+  const got = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+  if (got !== id) throw new BadRequest(`the config's digest is ${got}, not the image id ${id}`);
+  checkRootfs(config, layers);
+}
+
 function checkRootfs(config: Uint8Array, layers: string[]): void {
   let diffIds: unknown;
   try {

@@ -64,6 +64,8 @@ export interface SaveArchiveWalk {
   layers?: readonly string[];
   /** Each layer entry in archive order; the walk goes on once it resolves, and stops on its rejection. */
   onLayer(layer: SaveArchiveLayer): Promise<void>;
+  /** The image's config, as soon as the archive gave it (it comes anywhere among the layers). */
+  onConfig?(config: Buffer): void;
   /** What the archive is read for, named in MissingDependency when tar-stream is not installed. */
   feature: string;
   signal?: AbortSignal;
@@ -104,7 +106,10 @@ export async function walkSaveArchive(open: () => Promise<NodeJS.ReadableStream>
       return Buffer.concat(parts);
     };
     const handled = isConfig
-      ? small().then((data) => void (config = data))
+      ? small().then((data) => {
+          config = data;
+          walk.onConfig?.(data);
+        })
       : v1?.[2] === 'json' && walk.layers && (header.size ?? 0) <= MAX_V1_JSON_BYTES
         ? small().then((data) => {
             const at = v1LayerPosition(data, walk.layers!.length);

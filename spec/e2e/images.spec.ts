@@ -42,6 +42,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
   const imageG = `tfnz-spec-g-${tag}`;
   const imageH = `tfnz-spec-h-${tag}`;
   const imageI = `tfnz-spec-i-${tag}`;
+  const imageJ = `tfnz-spec-j-${tag}`;
   const markers: Record<string, string> = {};
   const homes: string[] = [];
   let cacheDir: string;
@@ -116,6 +117,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await build(imageG, 2, 'FROM scratch\nCOPY random.bin /\nCOPY marker.txt /\n');
     await build(imageH, 1);
     await build(imageI, 1);
+    await build(imageJ, 1);
     cacheDir = mkdtempSync(join(tmpdir(), 'tfnz-cache-'));
     server = await LocationServer.start({ name, port: 0, engines: [new DockerEngine(nodeEngineAddress(ENGINES[0]))], cacheDir, sessionGraceMs: 2000 });
     loc = await Location.connect({ location: server.url, quiet: true });
@@ -126,7 +128,7 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     await loc?.disconnect();
     await server?.close();
     await releaseNodeEngines(ENGINES);
-    for (const image of [imageA, imageB, imageC, imageD, imageE, imageF, imageG, imageH, imageI]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    for (const image of [imageA, imageB, imageC, imageD, imageE, imageF, imageG, imageH, imageI, imageJ]) await docker.getImage(image).remove({ force: true }).catch(() => undefined);
     for (const dir of [cacheDir, ...homes]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -244,6 +246,46 @@ describe('images: layer cache, uploads of what is missing, per-user descriptions
     } finally {
       trent.ws.close();
     }
+  });
+
+  it('given the config early (image_config), a node loads the image itself while the base still uploads; a cut upload takes it away', async () => {
+    const j = await localImage(imageJ);
+    const [base, top] = j.RootFS.Layers!;
+    const saved = await savedImage(imageJ);
+    const sessionsBefore = server.sessionCount;
+    const victor = await rawClient(server.url);
+    const config = (bytes: Buffer) => victor.send(encodeFrame({ kind: 'request', id: 0, command: 'image_config', params: { id: j.Id, config: bytes } }));
+    try {
+      await victor.request('open_session', { client: 'spec', user: 'victor' });
+      const offer = await victor.next((f) => f.kind === 'event' && f.event === 'resource_offer');
+      const nodeId = (offer as { params: { nodes: { id: string }[] } }).params.nodes[0].id;
+      expect((await victor.request('image_layers_missing', { id: j.Id, layers: j.RootFS.Layers })).result).to.deep.equal({ missing: [base, top], configMissing: true });
+      // Not this image's config: refused, with a reason.
+      config(Buffer.from('{"rootfs":{"diff_ids":[]}}'));
+      const refused = (await victor.next((f) => f.kind === 'event' && f.event === 'error')) as { params: { error: { code: string; message: string } } };
+      expect(refused.params.error).to.include({ code: 'BAD_REQUEST' });
+      expect(refused.params.error.message).to.match(/not the image id/);
+      config(saved.config);
+      expect(await rawUploadLayer(victor, top, saved.layers[1])).to.equal(undefined);
+      // The node has every layer it lacked (it has busybox): it loads the image itself, no placeholder, before the base comes.
+      const early = await eventually(async () => (await onNode(j.Id)) ?? Promise.reject(new Error(`node lacks ${j.Id}`)), 30_000);
+      expect(early.RepoTags ?? [], 'untagged: only the cache\'s grants reach it').to.deep.equal([]);
+      expect(early.RootFS.Layers).to.deep.equal(j.RootFS.Layers);
+      expect(await holding(top)).to.deep.equal([j.Id]);
+      // Not his to run while the upload is not whole, by name or by id.
+      for (const params of [{ image: imageJ }, { image: imageJ, imageId: j.Id }, { image: j.Id }]) {
+        const spawned = await victor.request('spawn_container', { container: nanoid(), node: nodeId, ...params, command: ['true'] });
+        expect(spawned.error?.code, JSON.stringify(params)).to.equal('IMAGE_NOT_FOUND');
+      }
+    } finally {
+      victor.ws.close();
+    }
+    // It never became whole: the image goes from the node again, and its layer with it.
+    await eventually(async () => expect(server.sessionCount).to.equal(sessionsBefore), 20_000);
+    await eventually(async () => expect(await onNode(j.Id), 'the early image removed').to.equal(undefined), 20_000);
+    await eventually(async () => expect(await holding(top)).to.deep.equal([]), 20_000);
+    // The SDK's own upload sends the config early too, and the spawn finds the image loaded.
+    expect(await output(loc.node().spawnContainer(imageJ, { command: ['cat', '/marker.txt'] }))).to.equal(markers[imageJ]);
   });
 
   it('a second user must send the bytes himself (stored once), and reaches no other user\'s image by name, id or digests', async () => {

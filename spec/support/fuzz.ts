@@ -51,6 +51,7 @@ const PARAMS: Record<CommandName | MessageName, string[]> = {
   ack: ['seq'], tunnel_open: ['tunnel', 'conn'], tunnel_data: ['conn'], tunnel_ack: ['conn', 'bytes'], tunnel_end: ['conn', 'bytes'], tunnel_close: ['conn'],
   container_stdin: ['container'], process_stdin: ['process'], process_stdin_end: ['process'], process_resize: ['process', 'cols', 'rows'],
   file_data: ['transfer'], file_ack: ['transfer', 'bytes'], file_cancel: ['transfer'],
+  image_config: ['id', 'config'],
 };
 
 const DIGEST = `sha256:${'0f'.repeat(32)}`;

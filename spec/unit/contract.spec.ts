@@ -94,6 +94,7 @@ const validMessage: { [M in MessageName]: Messages[M] } = {
   file_data: { transfer: id(5) },
   file_ack: { transfer: id(5), bytes: 10 },
   file_cancel: { transfer: id(5) },
+  image_config: { id: `sha256:${'ab'.repeat(32)}`, config: new Uint8Array([123, 125]) },
 };
 
 /** A wrong value for every field kind of the catalogue (none is a map or a fraction). */

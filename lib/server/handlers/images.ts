@@ -3,7 +3,7 @@ import { BadRequest, ImageNotFound, QuotaExceeded } from '../../protocol';
 import type { PullReport } from '../../engines/registry-pull';
 import { parseImageReference } from '../../shared/registry-reference';
 import { FileWriter } from '../file-transfer';
-import type { CommandHandlers } from './handler';
+import type { CommandHandlers, MessageHandlers } from './handler';
 import { ImagePreload, type LayerTee } from '../image-preload';
 import type { LayerSink } from '../layer-cache';
 import type { FileSink } from '../../engines/engine';
@@ -78,6 +78,13 @@ export const imageCommands = {
     return { id: await registries.pull(node.engine, s.user, ref, request) };
   },
 } satisfies Partial<CommandHandlers>;
+
+export const imageMessages = {
+  // #17: a hint for the upload under way; none under way for this image, nothing to do.
+  image_config(s, p) {
+    if (s.preload?.id === p.id) s.preload.takeConfig(Buffer.from(p.config));
+  },
+} satisfies Partial<MessageHandlers>;
 
 /** The cache's sink, each chunk also copied into the preload; the cache decides whether the layer is good. */
 function teeSink(sink: LayerSink, tee: LayerTee): FileSink {

@@ -14,7 +14,7 @@ import { sessionCommands, sessionMessages } from './session';
 import { containerCommands, containerMessages } from './containers';
 import { processCommands, processMessages } from './processes';
 import { fileCommands, fileMessages } from './files';
-import { imageCommands } from './images';
+import { imageCommands, imageMessages } from './images';
 import { volumeCommands } from './volumes';
 import { networkCommands, networkMessages } from './network';
 import { webCommands } from './web';
@@ -35,7 +35,7 @@ export const commandHandlers: CommandHandlers = {
 };
 
 export const messageHandlers: MessageHandlers = {
-  ...sessionMessages, ...containerMessages, ...processMessages, ...fileMessages, ...networkMessages,
+  ...sessionMessages, ...containerMessages, ...processMessages, ...fileMessages, ...networkMessages, ...imageMessages,
 };
 
 /** Check `raw` against the command's schema (BadRequest naming the field), then run its handler. */
