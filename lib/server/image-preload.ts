@@ -229,11 +229,7 @@ export class ImagePreload {
     const known = this.config;
     if (known) {
       n.sealed = true;
-      void n.enqueue(async () => {
-        await n.small(`${hex(this.id)}.json`, known);
-        await n.small('manifest.json', manifest(this.id, this.layers, n));
-        n.finalize();
-      });
+      void n.enqueue(() => this.endWithImage(n, n, known));
       n.early = n.loaded;
       return;
     }
@@ -337,9 +333,7 @@ export class ImagePreload {
       if (n.failed) return;
       await n.enqueue(async () => {
         for (const layer of this.layers) if (n.lacks(this.layers, layer)) await n.file(layer, this.cache.layerPath(layer));
-        await n.small(`${hex(this.id)}.json`, config);
-        await n.small('manifest.json', manifest(this.id, this.layers, n));
-        n.finalize();
+        await this.endWithImage(n, n, config);
       });
       await n.loaded;
     }));
@@ -352,13 +346,18 @@ export class ImagePreload {
   private async loadImage(n: NodeLoad, config: Buffer): Promise<boolean> {
     if (!(await n.loaded)) return false;
     const image = new NodeLoad(n.engine);
-    await image.small(`${hex(this.id)}.json`, config);
-    await image.small('manifest.json', manifest(this.id, this.layers, n));
-    image.finalize();
+    await this.endWithImage(image, n, config);
     if (!(await image.loaded)) return false;
     // Only now: the image holds the layers, which would otherwise go with the placeholder.
     void n.engine.removeImage?.(n.placeholder!).catch(() => undefined);
     return true;
+  }
+
+  /** End `load` with the image itself: its config and manifest, the layers named as node `n`'s stream has them. */
+  private async endWithImage(load: NodeLoad, n: NodeLoad, config: Buffer): Promise<void> {
+    await load.small(`${hex(this.id)}.json`, config);
+    await load.small('manifest.json', manifest(this.id, this.layers, n));
+    load.finalize();
   }
 
   /** Nodes whose load runs or ended with a placeholder, once known: the resolver has a spawn wait for them. */
