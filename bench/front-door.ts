@@ -12,6 +12,8 @@
  * is the ceiling of any front door whose bytes pass through JS on this machine: on 2 cores it
  * reached 0.78-0.91 of nginx's rate (a relay reading both sides with `onread`, which net offers
  * only for sockets it connects, not for those a server accepts, came within ~5 % of it).
+ * Debian's HAProxy in nginx's place, routing by a host-name map, reached 0.84-0.88 of nginx's
+ * rate here (README, session 11): an off-the-shelf native data plane would not pass nginx either.
  * CONCURRENCY keep-alive clients GET / for WINDOW_MS; runs rotate over the four paths. The load
  * comes from wrk (Debian's, scripts/setup-bench-tools.sh) in its own process, the same for every
  * path: a C client on one thread, so the load takes little of the cores the proxies need (the Node

@@ -15,6 +15,8 @@ import { dockerOptions } from './engine-address';
 import { checkDockerRegistryAccess, pullDockerImage, type PullReport } from './registry-pull';
 import { DockerHostAgent, type HostAgent } from './docker-host-agent';
 import { DockerNetworkJoins } from './docker-network-joins';
+import { containerNetwork, type ContainerNetwork, type NetworkInspect } from './container-network';
+import { networkInterfaces } from 'node:os';
 
 /** How a `DockerEngine` places what it creates (the swarm node source sets both). */
 export interface DockerEngineOptions {
@@ -200,7 +202,7 @@ export class DockerEngine implements Engine {
    * The IPv4 subnet and gateway of the network containers join here (the default bridge: docker0's).
    * Asked once per spawn, so the answer is kept: a network's addresses do not change while it exists.
    */
-  containerNetwork(): Promise<{ subnet: string; gateway: string } | undefined> {
+  containerNetwork(): Promise<ContainerNetwork | undefined> {
     this.network ??= this.inspectContainerNetwork().catch((err: unknown) => {
       this.network = undefined; // ask again next time
       throw err;
@@ -208,13 +210,11 @@ export class DockerEngine implements Engine {
     return this.network;
   }
 
-  private network?: Promise<{ subnet: string; gateway: string } | undefined>;
+  private network?: Promise<ContainerNetwork | undefined>;
 
-  private async inspectContainerNetwork(): Promise<{ subnet: string; gateway: string } | undefined> {
+  private async inspectContainerNetwork(): Promise<ContainerNetwork | undefined> {
     const network = await this.call(() => this.docker.getNetwork(this.options.network ?? 'bridge').inspect(), 'inspecting the container network');
-    const configs = (network as { IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } }).IPAM?.Config ?? [];
-    const v4 = configs.find((c) => c.Subnet?.includes('.') && c.Gateway);
-    return v4 && { subnet: v4.Subnet!, gateway: v4.Gateway!.split('/')[0] };
+    return containerNetwork(network as NetworkInspect, networkInterfaces());
   }
 
   async remove(engineId: string): Promise<void> {

@@ -438,11 +438,6 @@ function containerName(containers: Map<string, ManagedContainer>, domains: reado
   return running.find((c) => c.labels[LABEL.user] === user && (c.tag?.toLowerCase() === name || c.id.toLowerCase() === name))?.privateIp;
 }
 
-/**
- * Name servers for containers on an engine of the location's own machine: the location itself at
- * the containers' gateway, where the front door listens too (so published names work inside); none
- * when the engine has no gateway or another location on this machine serves names there already.
- */
 /** The name servers of containers on `engine`: the location itself, where containers there reach it. */
 async function findNameServers(engine: Engine, names: NameServer, frontDoor: FrontDoor): Promise<string[] | undefined> {
   if (isLocalEngine(engine.address)) return localNameServers(engine, names, frontDoor);
@@ -450,6 +445,11 @@ async function findNameServers(engine: Engine, names: NameServer, frontDoor: Fro
   return (await names.listen(ip)) ? [ip] : undefined;
 }
 
+/**
+ * Name servers for containers on an engine of the location's own machine: the location itself at
+ * the containers' gateway, where the front door listens too (so published names work inside); none
+ * when the engine has no gateway or another location on this machine serves names there already.
+ */
 async function localNameServers(engine: Engine, names: NameServer, frontDoor: FrontDoor): Promise<string[] | undefined> {
   const network = await engine.containerNetwork?.().catch(() => undefined);
   if (!network || !(await names.listen(network.gateway))) return undefined;

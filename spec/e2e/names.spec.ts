@@ -6,7 +6,6 @@ import { Cluster, Location, type Container } from '../../lib/index';
 import { ensureAccount } from '../../lib/client/accounts';
 import { LocationServer } from '../../lib/server/index';
 import { NameServer } from '../../lib/server/name-server';
-import { docker } from '../support/docker';
 import { freshHome, inHome } from '../support/home';
 
 /** A busybox httpd serving "hi" on port 80. */
@@ -54,8 +53,6 @@ describe('names between containers on the location\'s own engine', function () {
   const upstream = new NameServer((name) => (name === outsideName ? '10.9.8.7' : undefined), () => undefined, upstreamPort);
 
   before(async () => {
-    const bridge = await docker.getNetwork('bridge').inspect();
-    gateway = (bridge as { IPAM: { Config: { Gateway: string }[] } }).IPAM.Config[0].Gateway;
     expect(await upstream.listen('127.0.0.1')).to.equal(true);
     server = await LocationServer.start({ name: `spec-names-${nanoid(6)}`, port: 0, upstreamDns: `127.0.0.1:${upstreamPort}`, log: (line) => logged.push(line) });
     loc = await Location.connect({ location: server.url, quiet: true });
@@ -67,6 +64,8 @@ describe('names between containers on the location\'s own engine', function () {
     client = loc.node().spawnContainer('busybox', { command: SLEEP });
     foreign = other.node().spawnContainer('busybox', { command: SLEEP, tag: foreignTag });
     await Promise.all([db.waitTcp(80), client.ready(), foreign.ready()]);
+    // The gateway as the container itself routes to it (Docker's inspect does not always list one).
+    gateway = /^default via (\S+)/m.exec(await inside(client, 'ip route'))![1];
     await db.allowConnectionFrom(client);
   });
 
