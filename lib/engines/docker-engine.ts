@@ -202,7 +202,7 @@ export class DockerEngine implements Engine {
    * The IPv4 subnet and gateway of the network containers join here (the default bridge: docker0's).
    * Asked once per spawn, so the answer is kept: a network's addresses do not change while it exists.
    */
-  containerNetwork(): Promise<ContainerNetwork | undefined> {
+  containerNetwork(): Promise<{ subnet: string; gateway: string } | undefined> {
     this.network ??= this.inspectContainerNetwork().catch((err: unknown) => {
       this.network = undefined; // ask again next time
       throw err;
