@@ -5,6 +5,7 @@
  * network's bridge interface on this machine when it lies in the subnet, else the subnet's first
  * host address, which is what Docker's default IPAM hands the bridge.
  */
+import { BlockList, isIPv4 } from 'node:net';
 import type { NetworkInterfaceInfo } from 'node:os';
 
 export interface ContainerNetwork {
@@ -22,50 +23,45 @@ export interface NetworkInspect {
 type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
 
 export function containerNetwork(network: NetworkInspect, interfaces: Interfaces): ContainerNetwork | undefined {
-  const v4 = (network.IPAM?.Config ?? []).find((c) => c.Subnet && parseCidr(c.Subnet));
-  if (!v4) return undefined;
-  const subnet = v4.Subnet!;
-  const gateway = v4.Gateway?.split('/')[0] || bridgeAddress(network, subnet, interfaces) || firstHost(subnet);
-  return gateway ? { subnet, gateway } : undefined;
+  for (const { Subnet: subnet, Gateway: listed } of network.IPAM?.Config ?? []) {
+    const cidr = subnet ? parseCidr(subnet) : undefined;
+    if (!cidr) continue; // IPv6
+    const gateway = listed?.split('/')[0] || bridgeAddress(network, cidr, interfaces) || firstHost(cidr);
+    return gateway ? { subnet: subnet!, gateway } : undefined;
+  }
+  return undefined;
 }
 
 /** The bridge's own address here: docker0 for the default bridge, br-<id> for a user-defined one. */
-function bridgeAddress(network: NetworkInspect, subnet: string, interfaces: Interfaces): string | undefined {
+function bridgeAddress(network: NetworkInspect, cidr: Cidr, interfaces: Interfaces): string | undefined {
   const name = network.Options?.['com.docker.network.bridge.name']
     ?? (network.Driver === 'bridge' && network.Id ? `br-${network.Id.slice(0, 12)}` : undefined);
   if (!name) return undefined;
-  return interfaces[name]?.find((a) => a.family === 'IPv4' && inSubnet(a.address, subnet))?.address;
+  const subnet = new BlockList();
+  subnet.addSubnet(cidr.base, cidr.bits, 'ipv4');
+  return interfaces[name]?.find((a) => a.family === 'IPv4' && subnet.check(a.address, 'ipv4'))?.address;
 }
 
-function firstHost(subnet: string): string | undefined {
-  const cidr = parseCidr(subnet)!;
-  if (cidr.bits >= 31) return undefined; // no room for a gateway beside the containers
-  return toAddress(cidr.base + 1);
+/** The subnet's first host address, or none in a /31 or /32 (no room for a gateway beside containers). */
+function firstHost(cidr: Cidr): string | undefined {
+  if (cidr.bits >= 31) return undefined;
+  const mask = cidr.bits === 0 ? 0 : (0xffffffff << (32 - cidr.bits)) >>> 0;
+  const first = ((toNumber(cidr.base) & mask) >>> 0) + 1;
+  return [24, 16, 8, 0].map((shift) => (first >>> shift) & 255).join('.');
 }
 
-function inSubnet(address: string, subnet: string): boolean {
-  const cidr = parseCidr(subnet);
-  const ip = toNumber(address);
-  return !!cidr && ip !== undefined && ((ip ^ cidr.base) & cidr.mask) >>> 0 === 0;
+interface Cidr {
+  base: string;
+  bits: number;
 }
 
-function parseCidr(subnet: string): { base: number; mask: number; bits: number } | undefined {
-  const [address, bitsText] = subnet.split('/');
-  const base = toNumber(address);
+/** An IPv4 CIDR (`172.17.0.0/16`); none for IPv6 or anything malformed. */
+function parseCidr(subnet: string): Cidr | undefined {
+  const [base, bitsText] = subnet.split('/');
   const bits = Number(bitsText);
-  if (base === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return undefined;
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return { base: (base & mask) >>> 0, mask, bits };
+  return isIPv4(base) && Number.isInteger(bits) && bits >= 0 && bits <= 32 ? { base, bits } : undefined;
 }
 
-function toNumber(address: string): number | undefined {
-  const parts = address.split('.');
-  if (parts.length !== 4) return undefined;
-  const octets = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : NaN));
-  if (octets.some((o) => !(o >= 0 && o <= 255))) return undefined;
-  return octets.reduce((n, o) => n * 256 + o, 0);
-}
-
-function toAddress(n: number): string {
-  return [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
+function toNumber(address: string): number {
+  return address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
 }
